@@ -1,0 +1,51 @@
+"""Small, seeded records for tests and benchmarks (shared so both exercise the same data)."""
+from __future__ import annotations
+
+import numpy as np
+
+from kspbench import skeleton
+from kspbench.store import CameraData, Intrinsics, SequenceData
+
+
+def random_rotation(rng: np.random.Generator, n: int | None = None) -> np.ndarray:
+    """Uniform random proper rotation(s), (3, 3) or (n, 3, 3), via QR with sign fixing."""
+    shape = (1 if n is None else n, 3, 3)
+    q, r = np.linalg.qr(rng.normal(size=shape))
+    q = q * np.sign(np.diagonal(r, axis1=-2, axis2=-1))[..., None, :]
+    q[np.linalg.det(q) < 0, :, 0] *= -1
+    return q[0] if n is None else q
+
+
+def random_world_poses(rng: np.random.Generator, n: int) -> np.ndarray:
+    """(n, 17, 3) mm: a walk of the S1 skeleton with random bone directions, pelvis near (0, 0, 900)."""
+    lengths = np.array(skeleton.BONE_LENGTHS_MM)
+    dirs = rng.normal(size=(n, skeleton.NUM_JOINTS, 3))
+    dirs /= np.linalg.norm(dirs, axis=-1, keepdims=True)
+    pose = np.zeros((n, skeleton.NUM_JOINTS, 3))
+    pose[:, 0] = rng.normal(scale=300.0, size=(n, 3)) + np.array([0.0, 0.0, 900.0])
+    for j in range(1, skeleton.NUM_JOINTS):  # parents precede children in the H36M order
+        pose[:, j] = pose[:, skeleton.PARENTS[j]] + lengths[j] * dirs[:, j]
+    return pose
+
+
+def make_sequence(rng: np.random.Generator, *, subject: str = "S9", sequence: str = "Walking 1",
+                  role: str = "h36m-test", n: int = 12, cameras: tuple[str, ...] = ("54138969", "60457274"),
+                  images: tuple[int, int] | None = None) -> SequenceData:
+    """A consistent sequence: camera 3D = R world + t, 2D = pinhole projection of camera 3D."""
+    world = random_world_poses(rng, n)
+    cams = {}
+    for k, cam_id in enumerate(cameras):
+        rot = random_rotation(rng)
+        t = np.array([0.0, 0.0, 5000.0 + 100 * k]) - rot @ np.array([0.0, 0.0, 900.0])
+        cam3d = world @ rot.T + t
+        focal, center = np.array([1145.0, 1143.8]), np.array([512.5, 515.5])
+        p2d = cam3d[..., :2] / cam3d[..., 2:] * focal + center
+        lo, hi = p2d.min(axis=1), p2d.max(axis=1)
+        cams[cam_id] = CameraData(
+            camera_id=cam_id, camera_3d=cam3d, pose_2d=p2d,
+            intrinsics=Intrinsics(focal=focal, center=center, width=1000, height=1002),
+            rotation=rot, translation=t, valid=np.ones(n, bool), boxes=np.concatenate([lo, hi], axis=1),
+            images=None if images is None else rng.integers(0, 256, size=(n, *images, 3), dtype=np.uint8),
+            extras={"activity": np.arange(n) % 7 + 1})
+    return SequenceData(subject=subject, sequence=sequence, action=sequence.split(" ")[0], role=role, fps=50.0,
+                        cameras=cams, world_3d=world)
