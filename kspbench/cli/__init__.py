@@ -19,7 +19,7 @@ class UserError(Exception):
 
 
 # Each subcommand module exposes ``register(subparsers) -> None``; its parser sets ``func``.
-_SUBCOMMANDS = ("data",)
+_SUBCOMMANDS = ("data", "evaluate", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

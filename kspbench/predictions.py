@@ -1,0 +1,196 @@
+"""The predictions interchange format: what a model hands to the protocols, validated on read.
+
+A predictions file is ``.h5`` or ``.npz`` with N rows:
+
+    poses_3d  (N, 17, 3) float   millimetres, camera coordinates, Human3.6M-17 joint order (``--joint-order 3dhp``
+                                  accepts MPI-INF-3DHP's 17-joint test order and reorders it)
+    subject   (N,) str           e.g. "S9", "TS3"
+    sequence  (N,) str           e.g. "Directions 1", "TS3"
+    camera    (N,) str           camera id as in the store, e.g. "54138969"
+    frame     (N,) int           0-based frame index within the sequence
+
+Optional model description (copied into every result): HDF5 root attributes, or in an ``.npz`` a key ``attrs``
+holding a JSON object, e.g. ``{"card": "unsup", "seed": 0, "checkpoint_sha256": "..."}``.
+
+Every check raises ``PredictionsError`` with one line saying what is wrong and how to fix it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from kspbench import skeleton
+
+KEYS = ("poses_3d", "subject", "sequence", "camera", "frame")
+JOINT_ORDERS = ("h36m", "3dhp")
+# A human bone is 100-500 mm long; a median below this means the file is in metres.
+_METRES_MEDIAN_BONE = 10.0
+
+
+class PredictionsError(ValueError):
+    """A predictions file is malformed; the message says what and how to fix it."""
+
+
+@dataclass
+class Predictions:
+    """Rows of 3D pose predictions keyed by (subject, sequence, camera, frame)."""
+
+    poses_3d: np.ndarray
+    subject: np.ndarray
+    sequence: np.ndarray
+    camera: np.ndarray
+    frame: np.ndarray
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.poses_3d.shape[0])
+
+
+def _as_str_array(values: Any) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.dtype.kind in ("S", "O"):
+        arr = np.array([v.decode() if isinstance(v, bytes) else str(v) for v in arr.ravel()]).reshape(arr.shape)
+    return arr.astype(str)
+
+
+def _load_raw(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    suffix = path.suffix.lower()
+    if suffix in (".h5", ".hdf5"):
+        try:
+            with h5py.File(path, "r") as h5:
+                arrays = {k: h5[k][()] for k in h5.keys() if isinstance(h5[k], h5py.Dataset)}
+                attrs = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in h5.attrs.items()}
+        except OSError:
+            raise PredictionsError(f"{path}: not a readable HDF5 file (truncated or corrupt); re-export it") from None
+        attrs = {k: (v.decode() if isinstance(v, bytes) else v.tolist() if isinstance(v, np.ndarray) else v)
+                 for k, v in attrs.items()}
+        return arrays, attrs
+    if suffix == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
+            raise PredictionsError(f"{path}: not a readable .npz file ({type(err).__name__}); re-export it "
+                                   "(object arrays are refused: save strings as str arrays)") from None
+        attrs: dict[str, Any] = {}
+        if "attrs" in arrays:
+            try:
+                attrs = json.loads(str(arrays.pop("attrs")))
+            except json.JSONDecodeError:
+                raise PredictionsError(f"{path}: key 'attrs' must hold a JSON object") from None
+        return arrays, attrs
+    raise PredictionsError(f"{path}: unknown predictions format {suffix!r}; use .h5 or .npz")
+
+
+def read_predictions(path: str | os.PathLike, *, joint_order: str = "h36m") -> Predictions:
+    """Read and validate a predictions file.
+
+    Args:
+        path: ``.h5`` or ``.npz`` file in the interchange format (module docstring).
+        joint_order: ``"h36m"`` (default) or ``"3dhp"`` for files in MPI-INF-3DHP's test order.
+
+    Returns:
+        Predictions in the Human3.6M-17 order, poses as float64 mm.
+
+    Raises:
+        PredictionsError: missing file or key, wrong shape or joint count, NaN/inf, metres instead of millimetres,
+            duplicate rows.
+    """
+    path = Path(path)
+    if joint_order not in JOINT_ORDERS:
+        raise PredictionsError(f"unknown joint order {joint_order!r}; use one of {', '.join(JOINT_ORDERS)}")
+    if not path.is_file():
+        raise PredictionsError(f"{path}: no such predictions file")
+    arrays, attrs = _load_raw(path)
+    missing = [k for k in KEYS if k not in arrays]
+    if missing:
+        raise PredictionsError(f"{path}: missing key(s) {', '.join(missing)}; a predictions file needs "
+                               f"{', '.join(KEYS)} (see README, 'Predictions format')")
+    poses = np.asarray(arrays["poses_3d"])
+    if poses.ndim != 3 or poses.shape[2] != 3:
+        raise PredictionsError(f"{path}: poses_3d must have shape (N, 17, 3), got {poses.shape}")
+    if poses.shape[1] != skeleton.NUM_JOINTS:
+        raise PredictionsError(f"{path}: poses_3d has {poses.shape[1]} joints, expected 17 "
+                               f"(shape (N, 17, 3), got {poses.shape}); export all 17 joints in the "
+                               f"{'Human3.6M' if joint_order == 'h36m' else 'MPI-INF-3DHP test'} order")
+    if poses.dtype.kind not in "fiu":
+        raise PredictionsError(f"{path}: poses_3d must be numeric, got dtype {poses.dtype}")
+    n = poses.shape[0]
+    if n == 0:
+        raise PredictionsError(f"{path}: the file holds no prediction")
+    for key in KEYS[1:]:
+        if np.asarray(arrays[key]).shape != (n,):
+            raise PredictionsError(f"{path}: {key} must have shape ({n},) like poses_3d, got "
+                                   f"{np.asarray(arrays[key]).shape}")
+    poses = poses.astype(np.float64)
+    bad = ~np.isfinite(poses).all(axis=(1, 2))
+    if bad.any():
+        raise PredictionsError(f"{path}: poses_3d has NaN or inf in {int(bad.sum())} of {n} rows "
+                               f"(first at row {int(np.flatnonzero(bad)[0])}); predict every joint")
+    if joint_order == "3dhp":
+        poses = poses[:, skeleton.MPI3DHP_TO_H36M]
+    frame = np.asarray(arrays["frame"])
+    if frame.dtype.kind not in "iu" or (frame < 0).any():
+        raise PredictionsError(f"{path}: frame must hold non-negative integers (0-based), got dtype {frame.dtype}")
+    preds = Predictions(poses_3d=poses, subject=_as_str_array(arrays["subject"]),
+                        sequence=_as_str_array(arrays["sequence"]), camera=_as_str_array(arrays["camera"]),
+                        frame=frame.astype(np.int64), attrs=attrs)
+    bones = np.linalg.norm(poses[:, 1:] - poses[:, list(skeleton.PARENTS[1:])], axis=-1)
+    if np.median(bones) < _METRES_MEDIAN_BONE:
+        raise PredictionsError(f"{path}: median bone length is {np.median(bones):.3g}, which looks like metres; "
+                               "kspbench expects millimetres: multiply poses_3d by 1000")
+    dup = _duplicate_rows(preds)
+    if dup:
+        raise PredictionsError(f"{path}: {dup[0]} duplicate row(s), e.g. {dup[1]}; give each "
+                               "(subject, sequence, camera, frame) once")
+    return preds
+
+
+def row_keys(subject: np.ndarray, sequence: np.ndarray, camera: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    """(N,) structured keys for matching rows across files: one record per (subject, sequence, camera, frame)."""
+    keys = np.empty(len(frame), dtype=[("subject", object), ("sequence", object), ("camera", object),
+                                       ("frame", np.int64)])
+    keys["subject"], keys["sequence"], keys["camera"], keys["frame"] = subject, sequence, camera, frame
+    return keys
+
+
+def _duplicate_rows(preds: Predictions) -> tuple[int, str] | None:
+    order = np.lexsort((preds.frame, preds.camera, preds.sequence, preds.subject))
+    s, q, c, f = (a[order] for a in (preds.subject, preds.sequence, preds.camera, preds.frame))
+    same = (s[1:] == s[:-1]) & (q[1:] == q[:-1]) & (c[1:] == c[:-1]) & (f[1:] == f[:-1])
+    if not same.any():
+        return None
+    i = int(np.flatnonzero(same)[0])
+    return int(same.sum()), f"({s[i]}, {q[i]}, {c[i]}, frame {f[i]})"
+
+
+def write_predictions(path: str | os.PathLike, preds: Predictions) -> None:
+    """Write predictions atomically (temporary file, then rename); format from the suffix (.h5 or .npz)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial" + path.suffix)
+    try:
+        if path.suffix.lower() == ".npz":
+            np.savez(tmp, poses_3d=preds.poses_3d, subject=preds.subject.astype(str),
+                     sequence=preds.sequence.astype(str), camera=preds.camera.astype(str), frame=preds.frame,
+                     attrs=np.array(json.dumps(preds.attrs)))
+        else:
+            with h5py.File(tmp, "w") as h5:
+                h5["poses_3d"] = np.asarray(preds.poses_3d, np.float32)
+                for key in ("subject", "sequence", "camera"):
+                    h5.create_dataset(key, data=getattr(preds, key).astype(str).astype(object),
+                                      dtype=h5py.string_dtype())
+                h5["frame"] = preds.frame.astype(np.int64)
+                for k, v in preds.attrs.items():
+                    h5.attrs[k] = json.dumps(v) if isinstance(v, (dict, list)) else ("" if v is None else v)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
