@@ -19,7 +19,7 @@ class UserError(Exception):
 
 
 # Each subcommand module exposes ``register(subparsers) -> None``; its parser sets ``func``.
-_SUBCOMMANDS = ("data", "evaluate", "bench")
+_SUBCOMMANDS = ("data", "evaluate", "bench", "world")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,7 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kspbench {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     for name in _SUBCOMMANDS:
-        module = __import__(f"kspbench.cli.{name}", fromlist=["register"])
+        try:
+            module = __import__(f"kspbench.cli.{name}", fromlist=["register"])
+        except ModuleNotFoundError as err:
+            if err.name != f"kspbench.cli.{name}":
+                raise
+            continue  # a subcommand still being built in this checkout
         module.register(sub)
     return parser
 

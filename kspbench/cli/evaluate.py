@@ -1,0 +1,92 @@
+"""``kspbench eval`` and ``kspbench protocols``: score a predictions file under a protocol."""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+DEFAULT_STORE = "data/world.h5"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    ev = sub.add_parser(
+        "eval", help="score a predictions file under a protocol",
+        description="Match a predictions file (README, 'Predictions format') to the store's ground truth, compute "
+                    "the protocol's metrics, print them, and write a result JSON (+ per-frame errors; 3DHP "
+                    "protocols also write the official tool's sequence-wise and activity-wise CSV tables).",
+        epilog="Examples:\n"
+               "  kspbench eval --protocol h36m-p2 --predictions preds.h5 --store h36m.h5 --out results/p2.json\n"
+               "  kspbench eval --protocol h36m-p2 --predictions preds.h5 --cameras 60457274 --stride 5\n"
+               "  kspbench eval --protocol 3dhp --predictions preds_3dhp.npz --joint-order 3dhp --store 3dhp.h5",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ev.add_argument("--protocol", required=True, help="protocol name (see `kspbench protocols`) or a YAML path")
+    ev.add_argument("--predictions", required=True, help="predictions file (.h5 or .npz)")
+    ev.add_argument("--store", default=DEFAULT_STORE, help=f"ground-truth pose store (default: {DEFAULT_STORE})")
+    ev.add_argument("--out", help="result JSON to write (atomically); per-frame errors go beside it")
+    ev.add_argument("--joint-order", choices=("h36m", "3dhp"), default="h36m",
+                    help="joint order of the predictions file (default: h36m)")
+    split = ev.add_argument_group("split overrides (recorded in the result)")
+    split.add_argument("--subjects", help="comma-separated subjects, e.g. S9,S11")
+    split.add_argument("--cameras", help="comma-separated camera ids, e.g. 60457274")
+    split.add_argument("--stride", type=int, help="keep every k-th frame")
+    ev.add_argument("--allow-missing", action="store_true",
+                    help="score the frames present when some are missing; the coverage is recorded")
+    ev.set_defaults(func=_eval)
+
+    pr = sub.add_parser("protocols", help="list the evaluation protocols",
+                        description="List the protocol definitions in protocols/ with their versions.")
+    pr.set_defaults(func=_protocols)
+
+
+def _csv(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from kspbench.cli import UserError
+    from kspbench.evaluate import EvaluationError, evaluate, write_result
+    from kspbench.predictions import PredictionsError, read_predictions
+    from kspbench.protocol import ProtocolError, load_protocol
+
+    started = time.time()
+    try:
+        protocol = load_protocol(args.protocol).with_overrides(
+            subjects=_csv(args.subjects), cameras=_csv(args.cameras), frame_stride=args.stride)
+        if not Path(args.store).is_file():
+            raise UserError(f"{args.store}: no such store; pass --store, or build one with `dvc repro` / "
+                            "`kspbench data import`")
+        preds = read_predictions(args.predictions, joint_order=args.joint_order)
+        ev = evaluate(protocol, args.store, preds, allow_missing=args.allow_missing)
+        if args.out:
+            write_result(ev, args.out, store_path=args.store, predictions_path=args.predictions,
+                         predictions_attrs=preds.attrs, started=started)
+    except (ProtocolError, PredictionsError, EvaluationError) as err:
+        raise UserError(str(err)) from None
+
+    names = [m.name for m in protocol.metrics]
+    rows = [["overall", ev.coverage["evaluated_frames"]] +
+            [f"{ev.metrics[n]:.2f} [{ev.ci95[n][0]:.2f}, {ev.ci95[n][1]:.2f}]" for n in names]]
+    for b, groups in ev.per_group.items():
+        rows += [[f"{b}: {g}", v["n_frames"]] + [f"{v[n]:.2f}" for n in names] for g, v in groups.items()]
+    print(f"{protocol.name} v{protocol.version} on {args.store}"
+          + (f" (overrides: {dict(protocol.overrides)})" if protocol.overrides else ""))
+    print(tabulate(rows, headers=["group", "frames"] + names))
+    cov = ev.coverage
+    if cov["evaluated_frames"] < cov["expected_frames"]:
+        print(f"coverage: {cov['evaluated_frames']} of {cov['expected_frames']} frames "
+              f"({100 * cov['fraction']:.1f}%) -- --allow-missing")
+    print(f"overall: {'mean over ' + protocol.group_by + 's' if protocol.overall == 'mean_of_groups' else 'pooled over frames'};"
+          " [95% block-bootstrap interval, test-sampling only]")
+    if args.out:
+        print(f"wrote {args.out}")
+    return 0
+
+
+def _protocols(args: argparse.Namespace) -> int:
+    from kspbench.protocol import all_protocols
+
+    for p in all_protocols():
+        print(f"{p.name:10s} v{p.version}  {p.title}")
+    return 0

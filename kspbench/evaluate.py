@@ -1,0 +1,375 @@
+"""Evaluation: match a predictions file to a store's ground truth under a protocol, score, aggregate, bootstrap.
+
+Data flow: ``PoseStore`` + ``Predictions`` + ``Protocol`` -> ``Evaluation`` (per-frame values and aggregates) ->
+result JSON (+ per-frame ``.frames.npz``, + 3DHP CSV reports). The library never prints; the CLI renders.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kspbench import metrics as M
+from kspbench import skeleton
+from kspbench.predictions import Predictions
+from kspbench.protocol import ACTIVITY_NAMES, Protocol
+from kspbench.provenance import file_sha256, provenance
+from kspbench.store import PoseStore
+
+RESULT_SCHEMA_VERSION = 1
+CI_LABEL = ("95% percentile interval of a seeded block bootstrap over fixed temporal chunks of the test frames: "
+            "test-sampling uncertainty only (not training-seed variation)")
+
+
+class EvaluationError(ValueError):
+    """Predictions and ground truth cannot be matched; the message says what is wrong and how to fix it."""
+
+
+@dataclass
+class Evaluation:
+    """Everything one evaluation produced, before it is written."""
+
+    protocol: Protocol
+    keys: dict[str, np.ndarray]          # subject, sequence, camera (str) and frame (int), (N,) each
+    labels: dict[str, np.ndarray]        # breakdown labels per frame, e.g. action, activity
+    per_frame: dict[str, np.ndarray]     # metric -> (N,) per-frame value (mm, or fraction for pck/auc)
+    per_joint: dict[str, np.ndarray]     # alignment -> (N, J_scored) errors, mm
+    metrics: dict[str, float]
+    ci95: dict[str, list[float]]
+    per_group: dict[str, dict[str, dict[str, float]]]
+    coverage: dict[str, Any]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _track_key(s: str, q: str, c: str) -> str:
+    return f"{s}\x1f{q}\x1f{c}"
+
+
+def _per_joint_errors(pred: np.ndarray, gt: np.ndarray, alignment: str, root: int,
+                      joints: tuple[int, ...]) -> np.ndarray:
+    """(N, J_scored) errors in mm after the protocol's alignment (both poses root-centred first)."""
+    pred = pred - pred[:, root:root + 1]
+    gt = gt - gt[:, root:root + 1]
+    sel = list(joints)
+    if alignment == "root":
+        return M.mpjpe(pred[:, sel], gt[:, sel])
+    if alignment == "scale":
+        return M.n_mpjpe(pred[:, sel], gt[:, sel])
+    return M.p_mpjpe(pred[:, sel], gt[:, sel])
+
+
+def _statistic(errors: np.ndarray, spec) -> np.ndarray:
+    if spec.statistic == "mean_error":
+        return errors.mean(axis=1)
+    if spec.statistic == "pck":
+        return M.pck(errors, threshold_mm=spec.threshold_mm)
+    return M.auc(errors, thresholds=np.asarray(spec.thresholds_mm))
+
+
+def _scale(spec, value: float) -> float:
+    # PCK and AUC are reported in percent, as the official 3DHP tool and the paper do.
+    return 100.0 * value if spec.statistic in ("pck", "auc") else value
+
+
+def _aggregate(values: np.ndarray, groups: np.ndarray | None) -> float:
+    if groups is None:
+        return float(values.mean())
+    uniq, inv = np.unique(groups, return_inverse=True)
+    return float((np.bincount(inv, weights=values) / np.bincount(inv)).mean())
+
+
+def _bootstrap(values: dict[str, np.ndarray], block: np.ndarray, strata: np.ndarray | None, protocol: Protocol,
+               ) -> dict[str, list[float]]:
+    """Percentile intervals from resampling whole blocks (within strata when the protocol averages groups)."""
+    rng = np.random.default_rng(protocol.bootstrap_seed)
+    n_blocks = int(block.max()) + 1
+    counts = np.bincount(block, minlength=n_blocks).astype(float)
+    sums = {k: np.bincount(block, weights=v, minlength=n_blocks) for k, v in values.items()}
+    if strata is None:
+        block_stratum = np.zeros(n_blocks, int)
+    else:
+        _, inv = np.unique(strata, return_inverse=True)
+        block_stratum = np.zeros(n_blocks, int)
+        block_stratum[block] = inv  # a block lies inside one track, so inside one stratum
+    draws = []
+    for g in range(block_stratum.max() + 1):
+        members = np.flatnonzero(block_stratum == g)
+        draws.append(members[rng.integers(0, members.size, size=(protocol.resamples, members.size))])
+    out = {}
+    for k in values:
+        group_means = np.stack([sums[k][d].sum(axis=1) / counts[d].sum(axis=1) for d in draws], axis=1)
+        stat = group_means.mean(axis=1) if strata is not None else group_means[:, 0]
+        out[k] = [float(np.percentile(stat, 2.5)), float(np.percentile(stat, 97.5))]
+    return out
+
+
+def evaluate(protocol: Protocol, store_path: str | os.PathLike, preds: Predictions, *,
+             allow_missing: bool = False) -> Evaluation:
+    """Score ``preds`` against the store's ground truth under ``protocol``.
+
+    Raises:
+        EvaluationError: predictions for frames the store does not have; frames the protocol needs that the
+            predictions lack (unless ``allow_missing``); a protocol split that selects nothing.
+    """
+    pred_tracks: dict[str, np.ndarray] = {}
+    order = np.lexsort((preds.frame, preds.camera, preds.sequence, preds.subject))
+    tk = np.array([_track_key(s, q, c) for s, q, c in zip(preds.subject[order], preds.sequence[order],
+                                                          preds.camera[order])])
+    starts = np.flatnonzero(np.r_[True, tk[1:] != tk[:-1]])
+    for a, b in zip(starts, np.r_[starts[1:], len(tk)]):
+        pred_tracks[tk[a]] = order[a:b]
+
+    gt_parts, pred_parts, key_parts, label_parts = [], [], {k: [] for k in ("subject", "sequence", "camera",
+                                                                             "frame")}, {}
+    block_parts, missing_by_seq = [], {}
+    used, expected, block_offset = 0, 0, 0
+    with PoseStore(store_path) as store:
+        index = {}
+        for info in store.sequences():
+            for cam in info.cameras:
+                index[_track_key(info.subject, info.sequence, cam)] = info
+        # Predictions for tracks or frames the store does not have are an error: they point at the wrong store.
+        for key, rows in pred_tracks.items():
+            info = index.get(key)
+            s, q, c = key.split("\x1f")
+            if info is None:
+                raise EvaluationError(f"predictions for ({s}, {q}, camera {c}) but the store {store_path} has no "
+                                      "such sequence/camera: check --store, or the names in the predictions")
+            beyond = preds.frame[rows] >= info.n_frames
+            if beyond.any():
+                raise EvaluationError(f"{int(beyond.sum())} prediction(s) for frames the store does not have: "
+                                      f"({s}, {q}, camera {c}) has {info.n_frames} frames, predictions go up to "
+                                      f"frame {int(preds.frame[rows].max())}")
+        selected = store.sequences(role=protocol.role, subject=list(protocol.subjects))
+        for info in selected:
+            for cam in protocol.cameras:
+                if cam not in info.cameras:
+                    continue
+                valid = store.read(info.subject, info.sequence, "valid", camera=cam).astype(bool)
+                need = np.flatnonzero(valid & (np.arange(info.n_frames) % protocol.frame_stride == 0))
+                if need.size == 0:
+                    continue
+                expected += need.size
+                rows = pred_tracks.get(_track_key(info.subject, info.sequence, cam), np.zeros(0, int))
+                have = preds.frame[rows]
+                pos = np.searchsorted(have, need)
+                found = (pos < have.size) & (have[np.minimum(pos, max(have.size - 1, 0))] == need) if have.size \
+                    else np.zeros(need.size, bool)
+                if not found.all():
+                    missing_by_seq[f"{info.subject}/{info.sequence}/{cam}"] = int((~found).sum())
+                frames = need[found]
+                if frames.size == 0:
+                    continue
+                prow = rows[pos[found]]
+                gt = store.read(info.subject, info.sequence, protocol.ground_truth, camera=cam)[frames]
+                gt_parts.append(np.asarray(gt, np.float64))
+                pred_parts.append(preds.poses_3d[prow])
+                for k, v in (("subject", info.subject), ("sequence", info.sequence), ("camera", cam)):
+                    key_parts[k].append(np.full(frames.size, v, dtype=object))
+                key_parts["frame"].append(frames)
+                labels = {"action": np.full(frames.size, info.action, dtype=object),
+                          "sequence": np.full(frames.size, info.sequence, dtype=object),
+                          "subject": np.full(frames.size, info.subject, dtype=object)}
+                if "activity" in protocol.breakdowns:
+                    act = store.read(info.subject, info.sequence, "extras/activity", camera=cam)[frames]
+                    labels["activity"] = np.array([ACTIVITY_NAMES.get(int(a), f"activity {int(a)}") for a in act],
+                                                  dtype=object)
+                for k, v in labels.items():
+                    label_parts.setdefault(k, []).append(v)
+                # Fixed temporal chunks of the selected frames of this track: the bootstrap's resampling unit.
+                block_parts.append(block_offset + np.arange(frames.size) // protocol.block_frames)
+                block_offset = int(block_parts[-1].max()) + 1
+                used += frames.size
+    if expected == 0:
+        raise EvaluationError(f"protocol {protocol.name} selects no frame of {store_path}: it needs role "
+                              f"{protocol.role!r}, subjects {list(protocol.subjects)}, cameras "
+                              f"{list(protocol.cameras)}; check --store or the overrides")
+    n_missing = expected - used
+    if n_missing and not allow_missing:
+        worst = sorted(missing_by_seq.items(), key=lambda kv: -kv[1])[:3]
+        raise EvaluationError(f"predictions miss {n_missing} of the {expected} frames the protocol needs, in "
+                              f"{len(missing_by_seq)} sequence/camera track(s), e.g. "
+                              + ", ".join(f"{k} ({v})" for k, v in worst)
+                              + "; predict them, or pass --allow-missing to score the rest (coverage is recorded)")
+    if used == 0:
+        raise EvaluationError("no prediction matches a frame the protocol needs")
+
+    gt = np.concatenate(gt_parts)
+    pred = np.concatenate(pred_parts)
+    if protocol.joint_order == "3dhp":
+        # The store and the predictions are in H36M order; 3DHP is scored in its own order.
+        gt, pred = gt[:, skeleton.H36M_TO_MPI3DHP], pred[:, skeleton.H36M_TO_MPI3DHP]
+    keys = {k: np.concatenate(v) for k, v in key_parts.items()}
+    labels = {k: np.concatenate(v) for k, v in label_parts.items()}
+    per_joint = {a: _per_joint_errors(pred, gt, a, protocol.root_joint, protocol.joints)
+                 for a in sorted({m.alignment for m in protocol.metrics})}
+    per_frame = {m.name: _statistic(per_joint[m.alignment], m) for m in protocol.metrics}
+    group = labels[protocol.group_by] if protocol.overall == "mean_of_groups" else None
+    overall = {m.name: _scale(m, _aggregate(per_frame[m.name], group)) for m in protocol.metrics}
+    ci = _bootstrap(per_frame, np.concatenate(block_parts), group, protocol)
+    ci = {m.name: [_scale(m, v) for v in ci[m.name]] for m in protocol.metrics}
+    per_group: dict[str, dict[str, dict[str, float]]] = {}
+    for b in protocol.breakdowns:
+        per_group[b] = {}
+        for g in sorted(set(labels[b])):
+            sel = labels[b] == g
+            per_group[b][str(g)] = {**{m.name: _scale(m, float(per_frame[m.name][sel].mean()))
+                                       for m in protocol.metrics}, "n_frames": int(sel.sum())}
+    coverage = {"expected_frames": expected, "evaluated_frames": used, "fraction": used / expected,
+                "missing_by_track": missing_by_seq, "prediction_rows": len(preds),
+                "rows_outside_protocol": len(preds) - used}
+    return Evaluation(protocol=protocol, keys=keys, labels=labels, per_frame=per_frame, per_joint=per_joint,
+                      metrics=overall, ci95=ci, per_group=per_group, coverage=coverage)
+
+
+def result_dict(ev: Evaluation, *, store_path: str | os.PathLike, predictions_path: str | os.PathLike,
+                predictions_attrs: dict[str, Any], duration_s: float, frames_file: str | None) -> dict[str, Any]:
+    """The result JSON (schema version 1); see README, 'Result files'."""
+    p = ev.protocol
+    with PoseStore(store_path) as store:
+        dataset_name = str(store.attrs.get("dataset"))
+    return {
+        "schema_version": RESULT_SCHEMA_VERSION,
+        "protocol": {"name": p.name, "version": p.version, "sha256": p.sha256, "title": p.title,
+                     "overrides": dict(p.overrides), "split": p.split_dict(), "ground_truth": p.ground_truth,
+                     "joint_order": p.joint_order, "joints": list(p.joints), "root_joint": p.root_joint,
+                     "aggregation": {"overall": p.overall, "by": p.group_by},
+                     "metrics": {m.name: {"alignment": m.alignment, "statistic": m.statistic,
+                                          "higher_is_better": m.higher_is_better} for m in p.metrics},
+                     "primary": p.primary},
+        "dataset": {"name": dataset_name, "path": str(store_path), "sha256": file_sha256(store_path)},
+        "predictions": {"path": str(predictions_path), "sha256": file_sha256(predictions_path),
+                        "model": predictions_attrs},
+        "n_frames": int(ev.coverage["evaluated_frames"]),
+        "coverage": ev.coverage,
+        "metrics": ev.metrics,
+        "ci95": ev.ci95,
+        "ci_method": {"label": CI_LABEL, "block_frames": p.block_frames, "resamples": p.resamples,
+                      "seed": p.bootstrap_seed,
+                      "strata": p.group_by if p.overall == "mean_of_groups" else None},
+        "per_group": ev.per_group,
+        "per_frame_file": frames_file,
+        "duration_s": round(duration_s, 3),
+        **provenance(),
+    }
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".partial")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_per_frame(ev: Evaluation, path: str | os.PathLike) -> None:
+    """Per-frame values keyed by (subject, sequence, camera, frame), so two results can be paired frame by frame."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".partial.npz")
+    try:
+        np.savez_compressed(tmp, **{k: (v.astype(str) if v.dtype == object else v) for k, v in ev.keys.items()},
+                            **{f"metric:{k}": v for k, v in ev.per_frame.items()})
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_result(ev: Evaluation, out: str | os.PathLike, *, store_path, predictions_path, predictions_attrs,
+                 started: float) -> dict[str, Any]:
+    """Write ``out`` (JSON), ``<out stem>.frames.npz`` and, for protocols with joint groups, the 3DHP CSVs."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frames_path = out.with_name(out.stem + ".frames.npz")
+    write_per_frame(ev, frames_path)
+    if ev.protocol.joint_groups:
+        write_3dhp_reports(ev, out.with_name(out.stem + ".sequencewise.csv"),
+                           out.with_name(out.stem + ".activitywise.csv"))
+    result = result_dict(ev, store_path=store_path, predictions_path=predictions_path,
+                         predictions_attrs=predictions_attrs, duration_s=time.time() - started,
+                         frames_file=frames_path.name)
+    _atomic_write_text(out, json.dumps(result, indent=2, sort_keys=False) + "\n")
+    return result
+
+
+# --- MPI-INF-3DHP reports in the layout of the official MATLAB tool ---------------------------------------------
+
+def _group_table(errors: np.ndarray, groups: tuple[tuple[str, tuple[int, ...]], ...], joints: tuple[int, ...],
+                 thresholds: np.ndarray, pck_threshold: float) -> tuple[list[float], list[float]]:
+    """PCK and AUC per joint group plus the joint-count-weighted 'Total' (mpii_compute_3d_pck.m)."""
+    col = {j: k for k, j in enumerate(joints)}
+    pcks, aucs, curves, weights = [], [], [], []
+    for _, idx in groups:
+        e = errors[:, [col[j] for j in idx]]
+        curve = (e[..., None] < thresholds).mean(axis=(0, 1))
+        pcks.append(100.0 * float((e < pck_threshold).mean()))
+        aucs.append(100.0 * float(curve.mean()))
+        curves.append(curve)
+        weights.append(len(idx))
+    w = np.array(weights, float)
+    total_curve = (np.stack(curves) * w[:, None]).sum(axis=0) / w.sum()
+    pcks.append(float(np.dot(pcks, w) / w.sum()))
+    aucs.append(100.0 * float(total_curve.mean()))
+    return pcks, aucs
+
+
+def write_3dhp_reports(ev: Evaluation, sequencewise: str | os.PathLike, activitywise: str | os.PathLike) -> None:
+    """Sequence-wise and activity-wise CSVs laid out like the official tool's tables (mpii_evaluate_errors.m):
+    a per-joint MPJPE block with an 'Average' column, then a 'PCK' block and an 'AUC' block by joint group with
+    a 'Total' column; activity-wise adds an 'All' row pooling every frame."""
+    p = ev.protocol
+    pck_spec = next((m for m in p.metrics if m.statistic == "pck"), None)
+    auc_spec = next((m for m in p.metrics if m.statistic == "auc"), None)
+    alignment = (pck_spec or p.metrics[0]).alignment
+    errors = ev.per_joint[alignment]
+    thresholds = np.asarray(auc_spec.thresholds_mm if auc_spec else np.arange(0, 151, 5.0))
+    pck_thr = pck_spec.threshold_mm if pck_spec else 150.0
+    names = [skeleton.MPI3DHP_JOINT_NAMES[j] if p.joint_order == "3dhp" else skeleton.JOINT_NAMES[j]
+             for j in p.joints]
+    group_names = [g for g, _ in p.joint_groups]
+
+    def table(rows: list[tuple[str, np.ndarray]]) -> list[list[Any]]:
+        out: list[list[Any]] = [[""] + names + ["Average"]]
+        for label, sel in rows:
+            per_joint = errors[sel].mean(axis=0)
+            out.append([label] + [f"{v:.4f}" for v in per_joint] + [f"{per_joint.mean():.4f}"])
+        stats = [(label, _group_table(errors[sel], p.joint_groups, p.joints, thresholds, pck_thr))
+                 for label, sel in rows]
+        for block, k in (("PCK", 0), ("AUC", 1)):
+            out.append([block] + group_names + ["Total"])
+            out += [[label] + [f"{v:.4f}" for v in st[k]] for label, st in stats]
+        return out
+
+    seq_rows = []
+    for s in sorted(set(ev.keys["sequence"]), key=_natural):
+        m = re.fullmatch(r"TS(\d+)", str(s))
+        seq_rows.append((f"TestSeq{m.group(1)}" if m else str(s), ev.keys["sequence"] == s))
+    act_rows = []
+    if "activity" in ev.labels:
+        for code, name in ACTIVITY_NAMES.items():
+            sel = ev.labels["activity"] == name
+            if sel.any():
+                act_rows.append((name, sel))
+    act_rows.append(("All", np.ones(len(errors), bool)))
+    for path, rows in ((Path(sequencewise), seq_rows), (Path(activitywise), act_rows)):
+        tmp = path.with_name(path.name + ".partial")
+        try:
+            with open(tmp, "w", newline="") as f:
+                csv.writer(f).writerows(table(rows))
+            os.replace(tmp, path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+
+
+def _natural(s: str) -> list:
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(s))]
