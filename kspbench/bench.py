@@ -10,38 +10,47 @@ from kspbench import kinematics as K
 from kspbench import skeleton
 from kspbench.spatial_maps import spatial_maps
 
-# Tm settings used for the measurement (method notes 1.3.4): heatmap sigma 0.1 and alpha 0.3 in [-1, 1] units;
-# limb widths projected at the default camera distance.
-_SIGMA, _ALPHA = 0.1, 0.3
+# Tm settings used for the measurement (method notes 1.3.4): heatmap sigma 0.1 and alpha 0.3 in [-1, 1] units.
+SIGMA, ALPHA = 0.1, 0.3
 
 
-def kinematic_core_workload(batch: int, size: int, *, seed: int = 0) -> Callable[[], torch.Tensor]:
-    """One training-like pass through Tfk -> Tc -> Tm, forward and backward, on random parameters.
+def pose_maps(vk: torch.Tensor, c6: torch.Tensor, size: int, frame: str = "canonical") -> torch.Tensor:
+    """The pose bottleneck Tm(Tc(Tfk(vk), c6)) with the model's default camera: (B, 40), (B, 6) -> (B, 33, S, S)."""
+    lengths = K.canonical_bone_lengths(dtype=vk.dtype)
+    translation = torch.tensor([0.0, 0.0, K.DEFAULT_CAMERA_DISTANCE], dtype=vk.dtype)
+    # Physical limb widths seen at the camera distance.
+    widths = torch.tensor(skeleton.LIMB_WIDTH_RATIOS, dtype=vk.dtype) * (K.DEFAULT_FOCAL / K.DEFAULT_CAMERA_DISTANCE)
+    p2d = K.project(K.forward_kinematics(vk, lengths, frame=frame), K.camera_rotation(c6), translation,
+                    K.DEFAULT_FOCAL)
+    return spatial_maps(p2d, size, SIGMA, widths, ALPHA)
 
-    Returns:
-        A callable running one pass and returning the vk gradient (so the work cannot be skipped).
-    """
+
+def random_inputs(batch: int, size: int, *, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Seeded vk (phi within the representable range), c6, and an upstream gradient for the maps."""
     gen = torch.Generator().manual_seed(seed)
-    vk = torch.randn(batch, skeleton.VK_DIM, generator=gen, requires_grad=True)
-    c6 = torch.randn(batch, 6, generator=gen, requires_grad=True)
-    lengths = K.canonical_bone_lengths()
-    translation = torch.tensor([0.0, 0.0, K.DEFAULT_CAMERA_DISTANCE])
-    widths = torch.tensor(skeleton.LIMB_WIDTH_RATIOS) * (K.DEFAULT_FOCAL / K.DEFAULT_CAMERA_DISTANCE)
+    vk = torch.randn(batch, skeleton.VK_DIM, generator=gen)
+    vk[:, 0] = 0.3 * torch.tanh(vk[:, 0])
+    return {"vk": vk, "c6": torch.randn(batch, 6, generator=gen),
+            "grad": torch.randn(batch, 33, size, size, generator=gen)}
 
-    def step() -> torch.Tensor:
-        vk.grad = c6.grad = None
-        p3d = K.forward_kinematics(vk, lengths)
-        p2d = K.project(p3d, K.camera_rotation(c6), translation, K.DEFAULT_FOCAL)
-        maps = spatial_maps(p2d, size, _SIGMA, widths, _ALPHA)
-        maps.square().mean().backward()
-        return vk.grad
+
+def forward_backward_workload(batch: int, size: int, frame: str = "canonical", *,
+                              seed: int = 0) -> Callable[[], tuple[torch.Tensor, torch.Tensor]]:
+    """A callable running one training-like pass (forward and backward) and returning the vk and c6 gradients."""
+    inputs = random_inputs(batch, size, seed=seed)
+    vk = inputs["vk"].clone().requires_grad_(True)
+    c6 = inputs["c6"].clone().requires_grad_(True)
+
+    def step() -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.autograd.grad(pose_maps(vk, c6, size, frame), (vk, c6), inputs["grad"])
 
     return step
 
 
-def time_call(fn: Callable[[], Any], *, min_seconds: float = 1.0, warmup: int = 3) -> dict[str, float]:
-    """Median wall time of ``fn`` over repeated calls lasting at least ``min_seconds`` in total."""
-    for _ in range(warmup):
+def time_call(fn: Callable[[], Any], *, min_seconds: float = 1.0, warmup_seconds: float = 0.3) -> dict[str, float]:
+    """Median and minimum wall time of ``fn`` over calls lasting at least ``min_seconds`` in total."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < warmup_seconds:
         fn()
     times = []
     start = time.perf_counter()
@@ -58,8 +67,9 @@ def bench_kinematic_core(batch: int = 64, sizes: tuple[int, ...] = (16, 56), *,
     """Tfk + Tc + Tm forward and backward per sample, for each map size."""
     rows = []
     for size in sizes:
-        t = time_call(kinematic_core_workload(batch, size), min_seconds=min_seconds)
+        t = time_call(forward_backward_workload(batch, size), min_seconds=min_seconds)
         rows.append({"benchmark": "tfk+tc+tm fwd+bwd", "batch": batch, "map_size": size,
                      "per_batch_ms": 1e3 * t["median_s"], "per_sample_us": 1e6 * t["median_s"] / batch,
-                     "calls": t["calls"]})
+                     "min_per_sample_us": 1e6 * t["min_s"] / batch, "calls": t["calls"],
+                     "torch_threads": torch.get_num_threads()})
     return rows
