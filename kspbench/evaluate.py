@@ -147,7 +147,9 @@ def evaluate(protocol: Protocol, store_path: str | os.PathLike, preds: Predictio
                 raise EvaluationError(f"{int(beyond.sum())} prediction(s) for frames the store does not have: "
                                       f"({s}, {q}, camera {c}) has {info.n_frames} frames, predictions go up to "
                                       f"frame {int(preds.frame[rows].max())}")
-        selected = store.sequences(role=protocol.role, subject=list(protocol.subjects))
+        excluded = set(protocol.exclude_sequences)
+        selected = [i for i in store.sequences(role=protocol.role, subject=list(protocol.subjects))
+                    if f"{i.subject}/{i.sequence}" not in excluded]
         for info in selected:
             for cam in protocol.cameras:
                 if cam not in info.cameras:

@@ -55,6 +55,7 @@ class Protocol:
     subjects: tuple[str, ...]
     cameras: tuple[str, ...]
     frame_stride: int
+    exclude_sequences: tuple[str, ...]
     ground_truth: str
     joint_order: str
     joints: tuple[int, ...]
@@ -95,7 +96,7 @@ class Protocol:
 
     def split_dict(self) -> dict[str, Any]:
         return {"role": self.role, "subjects": list(self.subjects), "cameras": list(self.cameras),
-                "frame_stride": self.frame_stride}
+                "frame_stride": self.frame_stride, "exclude_sequences": list(self.exclude_sequences)}
 
 
 def protocols_dir() -> Path:
@@ -151,7 +152,8 @@ def _parse(raw: dict, path: Path, sha: str) -> Protocol:
         title=str(raw.get("title", "")), role=str(_need(split, "role", where)),
         subjects=tuple(str(s) for s in _need(split, "subjects", where)),
         cameras=tuple(str(c) for c in _need(split, "cameras", where)),
-        frame_stride=int(split.get("frame_stride", 1)), ground_truth=str(_need(raw, "ground_truth", where)),
+        frame_stride=int(split.get("frame_stride", 1)),
+        exclude_sequences=tuple(str(s) for s in split.get("exclude_sequences", [])), ground_truth=str(_need(raw, "ground_truth", where)),
         joint_order=order, joints=joints, root_joint=int(_need(raw, "root_joint", where)), metrics=tuple(metrics),
         primary=primary, overall=agg["overall"], group_by=agg.get("by"), breakdowns=breakdowns,
         joint_groups=tuple((str(k), tuple(int(i) for i in v)) for k, v in raw.get("joint_groups", {}).items()),

