@@ -249,6 +249,13 @@ class StoreWriter:
             raise StoreError(f"refusing to write {self.path}: " + "; ".join(problems[:5]))
         os.replace(self.partial, self.path)
 
+    def set_attr(self, key: str, value: str | int | float) -> None:
+        """Set a store (root) attribute, e.g. a builder's manifest as a JSON string."""
+        assert self._h5 is not None, "use StoreWriter as a context manager"
+        if key in ("format", "layout_version", "joint_names"):
+            raise StoreError(f"store attribute {key!r} is set by the writer itself")
+        self._h5.attrs[key] = value
+
     def has_sequence(self, subject: str, sequence: str) -> bool:
         """True if a complete sequence of that name is already in the (resumed) file."""
         assert self._h5 is not None, "use StoreWriter as a context manager"
@@ -392,6 +399,16 @@ class PoseStore:
                              f"has no array {key!r}")
         ds = grp[key]
         return ds[()] if frames is None else ds[frames]
+
+    def array_info(self, subject: str, sequence: str, key: str, *, camera: str | None = None
+                   ) -> tuple[tuple[int, ...], dict] | None:
+        """(shape, attributes) of an array without reading it, or None if the array is absent."""
+        grp = self._group(subject, sequence)
+        if camera is not None:
+            grp = grp["cameras"].get(camera)
+        if grp is None or key not in grp:
+            return None
+        return tuple(grp[key].shape), dict(grp[key].attrs)
 
     def intrinsics(self, subject: str, sequence: str, camera: str) -> Intrinsics:
         g = self._group(subject, sequence)["cameras"][camera]

@@ -157,3 +157,17 @@ def test_writer_rejects_bad_records(tmp_path, seqs):
     assert validate(tmp_path / "s.h5") == []
     with pytest.raises(StoreError, match="contain no '/'"):
         _write(tmp_path / "t.h5", [make_sequence(np.random.default_rng(2), sequence="a/b")])
+
+
+def test_set_attr_and_array_info(tmp_path, seqs):
+    path = tmp_path / "s.h5"
+    with StoreWriter(path, dataset="d", source="s") as w:
+        w.add_sequence(seqs[0])
+        w.set_attr("manifest", '{"seed": 3}')
+        with pytest.raises(StoreError, match="set by the writer"):
+            w.set_attr("layout_version", 2)
+    with PoseStore(path) as store:
+        assert store.attrs["manifest"] == '{"seed": 3}'
+        shape, attrs = store.array_info("S9", "Walking 1", "images", camera="54138969")
+        assert shape == (12, 8, 8, 3) and attrs["kind"] == "crop"
+        assert store.array_info("S9", "Walking 1", "backgrounds", camera="54138969") is None

@@ -1,0 +1,101 @@
+"""Baselines that calibrate how hard a world is, written as predictions files (``kspbench.predictions``).
+
+* ``mean``: the training mean pose: the mean of the root-relative camera-frame 3D poses of every (valid) frame of
+  every camera of the training role, predicted for every frame.
+* ``nn2d``: the nearest training pose by 2D: the true 2D pose of a frame, root-relative and divided by its RMS
+  distance to the root, is matched to the training set's 2D poses normalised the same way; the prediction is that
+  training frame's root-relative camera-frame 3D pose.
+
+A well-made world makes the mean pose clearly bad and the 2D nearest neighbour clearly better.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from kspbench import skeleton
+from kspbench.predictions import Predictions, write_predictions
+from kspbench.store import PoseStore
+
+KINDS = ("mean", "nn2d")
+
+
+class BaselineError(ValueError):
+    """A baseline cannot be computed from this store (no frames in a role); one line."""
+
+
+def _gather(store: PoseStore, role: str, *, valid_only: bool):
+    cam3d, p2d, keys = [], [], {"subject": [], "sequence": [], "camera": [], "frame": []}
+    for info in store.sequences(role=role):
+        for cam in info.cameras:
+            c3 = store.read(info.subject, info.sequence, "camera_3d", camera=cam)
+            p2 = store.read(info.subject, info.sequence, "pose_2d", camera=cam)
+            valid = store.read(info.subject, info.sequence, "valid", camera=cam).astype(bool)
+            idx = np.flatnonzero(valid) if valid_only else np.arange(info.n_frames)
+            cam3d.append(c3[idx])
+            p2d.append(p2[idx])
+            for k, v in (("subject", info.subject), ("sequence", info.sequence), ("camera", cam)):
+                keys[k].append(np.full(idx.size, v, dtype=object))
+            keys["frame"].append(idx)
+    if not cam3d:
+        raise BaselineError(f"{store.path}: no sequence with role {role!r} (roles: {', '.join(store.roles())})")
+    return (np.concatenate(cam3d).astype(np.float64), np.concatenate(p2d).astype(np.float64),
+            {k: np.concatenate(v) for k, v in keys.items()})
+
+
+def normalise_2d(p2d: np.ndarray) -> np.ndarray:
+    """Root-relative 2D divided by its RMS distance to the root: (N, 17, 2) -> (N, 34)."""
+    rel = p2d - p2d[:, skeleton.ROOT:skeleton.ROOT + 1]
+    scale = np.sqrt((rel ** 2).sum(-1).mean(-1))
+    return (rel / np.maximum(scale, 1e-9)[:, None, None]).reshape(len(p2d), -1)
+
+
+def nearest(query: np.ndarray, ref: np.ndarray, chunk: int = 2048) -> np.ndarray:
+    """Index of the nearest row of ``ref`` for each row of ``query`` (Euclidean), in chunks."""
+    import torch
+
+    r = torch.from_numpy(np.ascontiguousarray(ref, dtype=np.float32))
+    out = np.empty(len(query), np.int64)
+    for a in range(0, len(query), chunk):
+        q = torch.from_numpy(np.ascontiguousarray(query[a:a + chunk], dtype=np.float32))
+        out[a:a + chunk] = torch.cdist(q, r).argmin(dim=1).numpy()
+    return out
+
+
+def baseline(store_path: str | os.PathLike, kind: str, role: str = "h36m-test",
+             train_role: str = "h36m-train") -> Predictions:
+    """Predictions of a baseline for every frame of every camera of ``role``."""
+    if kind not in KINDS:
+        raise BaselineError(f"unknown baseline {kind!r}; choose one of {', '.join(KINDS)}")
+    with PoseStore(store_path) as store:
+        tr3, tr2, _ = _gather(store, train_role, valid_only=True)
+        te3, te2, keys = _gather(store, role, valid_only=False)
+    tr_rel = tr3 - tr3[:, skeleton.ROOT:skeleton.ROOT + 1]
+    if kind == "mean":
+        poses = np.broadcast_to(tr_rel.mean(0), te3.shape).copy()
+    else:
+        finite = np.isfinite(te2).all(axis=(1, 2))
+        poses = np.zeros_like(te3)
+        idx = nearest(normalise_2d(te2[finite]), normalise_2d(tr2))
+        poses[finite] = tr_rel[idx]
+    attrs = {"baseline": kind, "train_role": train_role, "role": role,
+             "description": __doc__.split("\n\n")[1].strip().replace("\n", " ")}
+    return Predictions(poses_3d=poses.astype(np.float32), subject=keys["subject"].astype(str),
+                       sequence=keys["sequence"].astype(str), camera=keys["camera"].astype(str),
+                       frame=keys["frame"].astype(np.int64), attrs=attrs)
+
+
+def write_baseline(store_path, kind: str, out, role: str = "h36m-test", train_role: str = "h36m-train") -> Predictions:
+    preds = baseline(store_path, kind, role, train_role)
+    write_predictions(out, preds)
+    return preds
+
+
+def score(store_path, preds: Predictions, protocol: str = "h36m-p2") -> dict:
+    """The protocol's metrics of a predictions set on this store (``kspbench.evaluate``)."""
+    from kspbench.evaluate import evaluate
+    from kspbench.protocol import load_protocol
+
+    ev = evaluate(load_protocol(protocol), store_path, preds, allow_missing=True)
+    return dict(ev.metrics)
