@@ -19,7 +19,7 @@ class UserError(Exception):
 
 
 # Each subcommand module exposes ``register(subparsers) -> None``; its parser sets ``func``.
-_SUBCOMMANDS = ("data", "evaluate", "bench", "world")
+_SUBCOMMANDS = ("data", "evaluate", "world", "train", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,12 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kspbench {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     for name in _SUBCOMMANDS:
-        try:
-            module = __import__(f"kspbench.cli.{name}", fromlist=["register"])
-        except ModuleNotFoundError as err:
-            if err.name != f"kspbench.cli.{name}":
-                raise
-            continue  # a subcommand still being built in this checkout
+        module = __import__(f"kspbench.cli.{name}", fromlist=["register"])
         module.register(sub)
     return parser
 

@@ -1,0 +1,131 @@
+"""``kspbench train`` and ``kspbench predict``: train a model card, and write a checkpoint's predictions."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+DEFAULT_STORE = "data/world.h5"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    tr = sub.add_parser(
+        "train", help="train a model card (models/*.yaml)",
+        description="Train the KSP model as a card says (losses, data roles, schedule, seed), with one optimiser per "
+                    "loss in alternating iterations. Writes OUT/checkpoint.pt (atomically, every checkpoint_every "
+                    "steps and at the end), OUT/log.csv (every loss of every step), OUT/val.csv (validation errors, "
+                    "when the card names a val role), OUT/run.json and OUT/summary.json. The same card, seed, "
+                    "profile and store give bit-identical checkpoints and logs on CPU; --resume continues an "
+                    "interrupted run bit-identically.",
+        epilog="Examples:\n"
+               "  kspbench train --card models/unsup.yaml --store data/world.h5 --out runs/unsup\n"
+               "  kspbench train --card models/weakly.yaml --out runs/weakly      # starts from runs/unsup\n"
+               "  kspbench train --card models/unsup.yaml --out runs/unsup --resume\n"
+               "  kspbench train --card models/unsup.yaml --out runs/unsup-smoke --profile smoke",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    tr.add_argument("--card", required=True, help="model card: a YAML path or a name in models/ (e.g. unsup)")
+    tr.add_argument("--store", default=DEFAULT_STORE, help=f"pose store to train on (default: {DEFAULT_STORE})")
+    tr.add_argument("--out", required=True, help="run folder (checkpoint, logs)")
+    tr.add_argument("--profile", help="model profile: tiny, smoke, cpu, paper, or a YAML path (default: the card's)")
+    tr.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to train (default: cpu)")
+    tr.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    tr.add_argument("--threads", type=int, help="torch CPU threads (default: the profile's; on --resume the run's)")
+    init = tr.add_argument_group("initialisation")
+    init.add_argument("--init-checkpoint", help="finished checkpoint of the card's init_from run (default: "
+                                                "OUT/../<init_from>/checkpoint.pt)")
+    init.add_argument("--init-weights", help="a torchvision ResNet-50 state dict (resnet50-*.pth) for EP's trunk; "
+                                             "shapes are checked strictly (use --profile paper for full width)")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar")
+    tr.set_defaults(func=_train)
+
+    pr = sub.add_parser(
+        "predict", help="write a checkpoint's 3D predictions for a role",
+        description="Predict every (subject, sequence, camera, frame) with an image in the role's sequences and write "
+                    "the predictions format (README, 'Predictions format'): camera-frame, root-centred poses in mm, "
+                    "scaled by the fixed trunk length skeleton.TRUNK_MM (recorded in the file), with the card, seed "
+                    "and checkpoint sha256 as attributes.",
+        epilog="Examples:\n"
+               "  kspbench predict --checkpoint runs/unsup/checkpoint.pt --store data/world.h5 --role h36m-test "
+               "--out preds.h5\n"
+               "  kspbench predict --checkpoint runs/unsup/checkpoint.pt --role 3dhp-test --out preds_3dhp.h5",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    pr.add_argument("--checkpoint", required=True, help="a checkpoint written by `kspbench train`")
+    pr.add_argument("--store", default=DEFAULT_STORE, help=f"pose store with the role's images (default: "
+                                                           f"{DEFAULT_STORE})")
+    pr.add_argument("--role", default="h36m-test", help="role to predict (default: h36m-test)")
+    pr.add_argument("--out", required=True, help="predictions file to write (.h5 or .npz)")
+    pr.add_argument("--batch", type=int, default=64, help="images per forward pass (default: 64)")
+    pr.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to run (default: cpu)")
+    pr.add_argument("--threads", type=int, help="torch CPU threads (default: the training run's)")
+    pr.set_defaults(func=_predict)
+
+
+def _check_device(device: str) -> None:
+    from kspbench.cli import UserError
+
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UserError("--device cuda: no CUDA device is available to this torch build")
+
+
+def _train(args: argparse.Namespace) -> int:
+    from kspbench.cli import UserError
+    from kspbench.model.cards import CardError, load_card
+    from kspbench.model.profiles import ProfileError, load_profile
+    from kspbench.model.resnet import WeightsError
+    from kspbench.model.train import CHECKPOINT_NAME, Trainer, TrainingError
+
+    if args.threads is not None and args.threads < 1:
+        raise UserError("--threads must be at least 1")
+    _check_device(args.device)
+    try:
+        card = load_card(args.card)
+        profile = load_profile(args.profile or card["profile"])
+    except (CardError, ProfileError) as err:
+        raise UserError(str(err)) from None
+    if not Path(args.store).is_file():
+        raise UserError(f"{args.store}: no such store; pass --store, or build one with `kspbench world build`")
+    out = Path(args.out)
+    init_ckpt = None
+    if card["init_from"] is not None:
+        init_ckpt = Path(args.init_checkpoint) if args.init_checkpoint else \
+            out.parent / card["init_from"] / CHECKPOINT_NAME
+        if not init_ckpt.is_file():
+            raise UserError(f"card {card['name']} starts from card {card['init_from']!r}, but {init_ckpt} does not "
+                            f"exist; train {card['init_from']} first or pass --init-checkpoint")
+    elif args.init_checkpoint:
+        raise UserError(f"card {card['name']} has no init_from; --init-checkpoint does not apply")
+    try:
+        trainer = Trainer(card, args.store, out, profile=profile, device=args.device, threads=args.threads,
+                          init_checkpoint=init_ckpt, init_weights=args.init_weights)
+        summary = trainer.run(resume=args.resume, progress=not args.quiet)
+    except (TrainingError, WeightsError) as err:
+        raise UserError(str(err)) from None
+    rate = summary.get("samples_per_second")
+    print(f"{card['name']}: step {summary['steps']} of {summary['total_steps']} "
+          f"({profile.name} profile{'' if rate is None else f', {rate:.1f} samples/s'}); wrote {out / CHECKPOINT_NAME}")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from kspbench.cli import UserError
+    from kspbench.model.predict import predict
+    from kspbench.model.profiles import ProfileError
+    from kspbench.model.train import TrainingError
+    from kspbench.predictions import PredictionsError
+
+    if args.batch < 1:
+        raise UserError("--batch must be at least 1")
+    if args.threads is not None and args.threads < 1:
+        raise UserError("--threads must be at least 1")
+    _check_device(args.device)
+    if not Path(args.store).is_file():
+        raise UserError(f"{args.store}: no such store; pass --store, or build one with `kspbench world build`")
+    try:
+        info = predict(args.checkpoint, args.store, args.role, args.out, batch=args.batch, device=args.device,
+                       threads=args.threads)
+    except (TrainingError, ProfileError, PredictionsError) as err:
+        raise UserError(str(err)) from None
+    print(f"wrote {info['rows']} predictions ({info['sequences']} sequences of role {args.role}) to {info['out']}")
+    return 0

@@ -1,0 +1,65 @@
+"""DI: the image decoder, concat(f2D, fa) plus the background Bt fused near the output (Rhodin et al. 2018 style).
+
+Layout (kspbench's reading; the paper only says Bt is fused "towards the end ... in line with Rhodin et al."):
+
+* ``concat(f2D, fa)`` at the feature resolution F -> conv3x3 to ``width`` + BN + ReLU;
+* one stage per doubling from F to the input size: bilinear x2 -> conv3x3 + BN + ReLU -> conv3x3 + BN + ReLU,
+  halving the channels (never below ``min_width``);
+* background branch on Bt at full resolution: 2 x (conv3x3 + BN + ReLU) to ``bg_channels`` (Rhodin's
+  ``conv_1_stage_bg``), concatenated with the last stage's output;
+* 2 x (conv3x3 + ReLU) then a 1x1 conv to RGB (and, with ``mask_composite``, one mask logit).
+
+Output: with ``mask_composite`` (kspbench default) ``I = m * sigmoid(rgb) + (1 - m) * Bt`` with
+``m = sigmoid(mask logit)``; otherwise ``I = sigmoid(rgb)``. Images are in [0, 1].
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from kspbench.model.encoders import init_conv_bn_
+from kspbench.model.profiles import ModelProfile
+
+__all__ = ["Decoder"]
+
+
+def _conv_bn_relu(c_in: int, c_out: int) -> list[nn.Module]:
+    return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+
+
+class Decoder(nn.Module):
+    def __init__(self, profile: ModelProfile, f2d_channels: int, fa_channels: int) -> None:
+        super().__init__()
+        d = profile.decoder
+        self.mask_composite = d.mask_composite
+        self.input = nn.Sequential(*_conv_bn_relu(f2d_channels + fa_channels, d.width))
+        n_up = int(round(math.log2(profile.input_size // profile.feature_size)))
+        stages = []
+        channels = d.width
+        for _ in range(n_up):
+            out = max(channels // 2, d.min_width)
+            stages.append(nn.Sequential(*_conv_bn_relu(channels, out), *_conv_bn_relu(out, out)))
+            channels = out
+        self.stages = nn.ModuleList(stages)
+        self.background = nn.Sequential(*_conv_bn_relu(3, d.bg_channels), *_conv_bn_relu(d.bg_channels, d.bg_channels))
+        self.output = nn.Sequential(nn.Conv2d(channels + d.bg_channels, channels, 3, padding=1), nn.ReLU(inplace=True),
+                                    nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU(inplace=True),
+                                    nn.Conv2d(channels, 4 if self.mask_composite else 3, 1))
+
+    def reset_parameters(self, generator: torch.Generator) -> None:
+        init_conv_bn_(self, generator)
+
+    def forward(self, f2d: torch.Tensor, fa: torch.Tensor, background: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``f2d`` ``(B, C2, F, F)``, ``fa`` ``(B, Ca, F, F)``, ``background`` ``(B, 3, H, W)`` in [0, 1]."""
+        x = self.input(torch.cat([f2d, fa], dim=1))
+        for stage in self.stages:
+            x = stage(F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False))
+        out = self.output(torch.cat([x, self.background(background)], dim=1))
+        fg = torch.sigmoid(out[:, :3])
+        if not self.mask_composite:
+            return {"image": fg}
+        mask = torch.sigmoid(out[:, 3:4])
+        return {"image": mask * fg + (1.0 - mask) * background, "mask": mask, "foreground": fg}

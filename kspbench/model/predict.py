@@ -1,0 +1,99 @@
+"""Predictions of a trained KSP checkpoint, in the interchange format (:mod:`kspbench.predictions`).
+
+For every (subject, sequence, camera, frame) of a role's sequences that has an image, the model's pose in the crop's
+virtual camera ``Rc p3D`` (root-relative, trunk units) is turned into the store camera's frame with the crop
+rotation ``R_v`` (from the stored box and intrinsics, :func:`kspbench.model.data.crop_camera_rotation`) and into
+millimetres by one fixed trunk length, ``skeleton.TRUNK_MM`` (Human3.6M S1's pelvis -> thorax, 490.56 mm), recorded
+in the file's attributes: ``poses_3d = TRUNK_MM * R_v Rc p3D``, pelvis at the origin. No ground truth is read.
+Frames whose box is not finite (invalid frames) have all-black crops and ``R_v = I``; they are predicted like any
+other so that the file covers every image.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from kspbench import __version__, skeleton
+from kspbench.model import data as D
+from kspbench.model.profiles import ModelProfile
+from kspbench.model.train import TrainingError, build_model, deterministic, load_checkpoint
+from kspbench.predictions import Predictions, write_predictions
+from kspbench.provenance import file_sha256, provenance
+from kspbench.store import PoseStore
+
+__all__ = ["predict", "load_model"]
+
+
+def load_model(checkpoint: str | os.PathLike, device: str = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
+    """The checkpoint's model in eval mode, and the checkpoint dict."""
+    ckpt = load_checkpoint(checkpoint)
+    profile = ModelProfile.from_dict(ckpt["profile"])
+    model = build_model(ckpt["card"], profile)
+    model.load_state_dict(ckpt["model"])
+    return model.to(device).eval(), ckpt
+
+
+def predict(checkpoint: str | os.PathLike, store_path: str | os.PathLike, role: str, out: str | os.PathLike, *,
+            batch: int = 64, device: str = "cpu", threads: int | None = None) -> dict[str, Any]:
+    """Write the predictions of ``checkpoint`` for every image of ``role``'s sequences to ``out`` (.h5 or .npz).
+
+    Returns:
+        ``{"rows": N, "sequences": k, "out": path}``.
+
+    Raises:
+        TrainingError: unreadable checkpoint, or a role with no sequence or no image.
+    """
+    model, ckpt = load_model(checkpoint, device)
+    size = int(ckpt["profile"]["input_size"])
+    rows: dict[str, list] = {k: [] for k in ("poses", "subject", "sequence", "camera", "frame")}
+    with deterministic(threads or int(ckpt["threads"]), device), PoseStore(store_path) as store:
+        infos = store.sequences(role=role)
+        if not infos:
+            raise TrainingError(f"{store.path}: no sequence has role {role!r} (roles here: "
+                                f"{', '.join(sorted(store.roles())) or 'none'})")
+        n_seq = 0
+        for info in infos:
+            seen = False
+            for cam in info.cameras:
+                if not store.has(info.subject, info.sequence, "images", camera=cam):
+                    continue
+                if not store.has(info.subject, info.sequence, "boxes", camera=cam):
+                    raise TrainingError(f"{store.path}: {info.subject}/{info.sequence} camera {cam} has images but "
+                                        "no boxes; the crop camera needs them")
+                seen = True
+                images = store.read(info.subject, info.sequence, "images", camera=cam)
+                boxes = store.read(info.subject, info.sequence, "boxes", camera=cam)
+                rot = D.crop_camera_rotation(boxes, store.read(info.subject, info.sequence, "focal", camera=cam),
+                                             store.read(info.subject, info.sequence, "center", camera=cam))
+                crops = D.resize_images(images, size)
+                out_cam = []
+                with torch.no_grad():
+                    for start in range(0, crops.shape[0], batch):
+                        x = D.to_float(crops[start:start + batch]).to(device)
+                        out_cam.append(model.pose(x)["p3d_cam"].double().cpu().numpy())
+                p_virtual = np.concatenate(out_cam)
+                poses = skeleton.TRUNK_MM * np.einsum("nij,nkj->nki", rot, p_virtual)  # row form of R_v p
+                n = poses.shape[0]
+                rows["poses"].append(poses)
+                rows["subject"].append(np.full(n, info.subject))
+                rows["sequence"].append(np.full(n, info.sequence))
+                rows["camera"].append(np.full(n, cam))
+                rows["frame"].append(np.arange(n, dtype=np.int64))
+            n_seq += int(seen)
+        if not rows["poses"]:
+            raise TrainingError(f"{store.path}: no sequence of role {role!r} has images; predictions need crops")
+    attrs = {"card": ckpt["card"]["name"], "card_sha256": ckpt["card_sha256"], "seed": int(ckpt["seed"]),
+             "checkpoint_sha256": file_sha256(checkpoint), "checkpoint_step": int(ckpt["step"]),
+             "profile": ckpt["profile"]["name"], "ablation": ckpt["card"]["model"]["ablation"],
+             "role": role, "trunk_mm": float(skeleton.TRUNK_MM),
+             "units": "mm, store camera frame, pelvis at the origin, poses = trunk_mm * R_crop * Rc * p3D",
+             "kspbench_version": __version__, "provenance": provenance()}
+    preds = Predictions(poses_3d=np.concatenate(rows["poses"]).astype(np.float32),
+                        subject=np.concatenate(rows["subject"]), sequence=np.concatenate(rows["sequence"]),
+                        camera=np.concatenate(rows["camera"]), frame=np.concatenate(rows["frame"]), attrs=attrs)
+    write_predictions(Path(out), preds)
+    return {"rows": len(preds), "sequences": n_seq, "out": str(out)}

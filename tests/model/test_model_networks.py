@@ -1,0 +1,139 @@
+"""Networks: torchvision-compatible ResNet trunk, strict weight loading, seeded init, shapes, Tfk bone ratios."""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from kspbench import skeleton
+from kspbench.model.cards import load_card
+from kspbench.model.ksp import ABLATIONS, KSP
+from kspbench.model.profiles import ProfileError, load_profile, profile_names
+from kspbench.model.resnet import Bottleneck, ResNetTrunk, WeightsError, init_resnet_, load_torchvision_weights
+from kspbench.model.train import build_model
+
+
+def _model(profile, ablation="none", seed=0):
+    m = KSP(profile, ablation)
+    m.reset_parameters(torch.Generator().manual_seed(seed))
+    return m
+
+
+def test_full_width_trunk_has_torchvision_names_and_shapes():
+    sd = ResNetTrunk(64, (3, 4, 6), True).state_dict()
+    expected = {
+        "conv1.weight": (64, 3, 7, 7), "bn1.running_var": (64,), "layer1.0.conv1.weight": (64, 64, 1, 1),
+        "layer1.0.downsample.0.weight": (256, 64, 1, 1), "layer1.0.downsample.1.weight": (256,),
+        "layer2.0.conv2.weight": (128, 128, 3, 3), "layer2.3.bn3.bias": (512,),
+        "layer3.0.downsample.0.weight": (1024, 512, 1, 1), "layer3.5.conv3.weight": (1024, 256, 1, 1),
+        "layer3.5.bn3.num_batches_tracked": (),
+    }
+    for key, shape in expected.items():
+        assert tuple(sd[key].shape) == shape, key
+    assert not any(k.startswith(("layer4", "fc")) for k in sd)
+    # 13 bottlenecks x (3 convs + 3 BNs x 5 entries) + 3 projections x (conv + BN x 5), as in torchvision.
+    assert sum(1 for k in sd if k.startswith("layer")) == 13 * 18 + 3 * 6
+    out = ResNetTrunk(64, (3, 4, 6), True)(torch.zeros(1, 3, 224, 224))
+    assert out.shape == (1, 1024, 14, 14)
+
+
+def test_init_is_seeded_not_global_and_zero_inits_last_bn(tiny):
+    torch.manual_seed(1)
+    a = _model(tiny, seed=3)
+    torch.manual_seed(2)
+    b = _model(tiny, seed=3)
+    for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(va, vb), k
+    blocks = [m for m in a.ep.trunk.modules() if isinstance(m, Bottleneck)]
+    assert blocks and all(float(m.bn3.weight.detach().abs().sum()) == 0.0 for m in blocks)
+    c = _model(tiny, seed=4)
+    assert not torch.equal(a.ep.trunk.conv1.weight, c.ep.trunk.conv1.weight)
+
+
+def test_init_weights_load_and_skip_layer4_fc(tiny):
+    src = ResNetTrunk(tiny.resnet.width, tiny.resnet.blocks, tiny.resnet.maxpool)
+    init_resnet_(src, torch.Generator().manual_seed(7))
+    state = {f"module.{k}": v + 0.5 for k, v in src.state_dict().items() if v.is_floating_point()}
+    state.update({f"module.{k}": v for k, v in src.state_dict().items() if not v.is_floating_point()})
+    state["layer4.0.conv1.weight"] = torch.zeros(3)
+    state["fc.weight"] = torch.zeros(2, 2)
+    dst = ResNetTrunk(tiny.resnet.width, tiny.resnet.blocks, tiny.resnet.maxpool)
+    skipped = load_torchvision_weights(dst, state)
+    assert skipped == ["fc.weight", "layer4.0.conv1.weight"]
+    assert torch.equal(dst.conv1.weight, src.conv1.weight + 0.5)
+
+
+def test_init_weights_wrong_shape_is_refused_naming_the_parameter(tiny, tmp_path):
+    full = ResNetTrunk(64, (3, 4, 6), True)
+    path = tmp_path / "resnet50-fake.pth"
+    torch.save(full.state_dict(), path)
+    small = ResNetTrunk(tiny.resnet.width, tiny.resnet.blocks, tiny.resnet.maxpool)
+    before = small.conv1.weight.clone()
+    with pytest.raises(WeightsError, match=r"parameter 'conv1\.weight' has shape \(64, 3, 7, 7\)"):
+        load_torchvision_weights(small, path)
+    assert torch.equal(small.conv1.weight, before)  # nothing copied
+    # A file with fewer blocks than the trunk: the missing parameter is named.
+    with pytest.raises(WeightsError, match="missing"):
+        load_torchvision_weights(ResNetTrunk(4, (2, 1, 1), False),
+                                 ResNetTrunk(4, (1, 1, 1), False).state_dict())
+
+
+@pytest.mark.parametrize("ablation", ABLATIONS)
+def test_shapes_and_rest_pose(tiny, ablation):
+    m = _model(tiny, ablation)
+    x = torch.rand(3, 3, tiny.input_size, tiny.input_size)
+    pose = m.pose(x)
+    assert pose["p3d"].shape == (3, 17, 3) and pose["p2d"].shape == (3, 17, 2)
+    assert torch.allclose(pose["p3d"][:, 0], torch.zeros(3, 3))
+    fa = m.appearance(x)
+    assert fa.shape == (3, tiny.fa_channels, tiny.feature_size, tiny.feature_size)
+    with torch.no_grad():
+        out = m.render(pose["p2d"], pose["scale"], fa, x)
+    assert out["image"].shape == x.shape and 0.0 <= float(out["image"].min()) <= float(out["image"].max()) <= 1.0
+    # The initial pose is upright and centred: head above pelvis above ankles (y down), near the crop centre.
+    p2d = pose["p2d"].detach()
+    assert (p2d[:, 10, 1] < p2d[:, 0, 1]).all() and (p2d[:, 0, 1] < p2d[:, 3, 1]).all()
+    assert float(p2d[:, 0].abs().max()) < 0.1
+
+
+def test_tfk_output_bone_ratios_equal_the_cards(tiny):
+    card = copy.deepcopy(load_card("unsup"))
+    ratios = list(np.linspace(0.2, 0.9, skeleton.NUM_JOINTS))
+    ratios[0] = 0.0
+    card["model"]["bone_ratios"] = ratios
+    m = build_model(card, tiny)
+    m.reset_parameters(torch.Generator().manual_seed(0))
+    p3d = m.pose(torch.rand(5, 3, tiny.input_size, tiny.input_size))["p3d"].detach().double()
+    lengths = torch.linalg.vector_norm(p3d - p3d[:, list(max(p, 0) for p in skeleton.PARENTS)], dim=-1)
+    trunk = torch.linalg.vector_norm(p3d[:, 8] - p3d[:, 0], dim=-1)
+    assert torch.allclose(trunk, torch.ones(5, dtype=torch.float64), atol=1e-6)
+    for j in range(1, skeleton.NUM_JOINTS):
+        if j == 8:  # the thorax sits on the trunk (canonical rule): spine -> thorax is a limb map only
+            continue
+        assert torch.allclose(lengths[:, j] / trunk, torch.full((5,), ratios[j], dtype=torch.float64),
+                              atol=1e-5), skeleton.JOINT_NAMES[j]
+    # The default card uses Human3.6M S1's ratios.
+    d = build_model(load_card("unsup"), tiny)
+    assert torch.allclose(d.bone_lengths[1:8], torch.tensor(skeleton.BONE_LENGTH_RATIOS[1:8], dtype=torch.float32))
+
+
+def test_profiles_load_and_refuse_unknowns(tmp_path):
+    assert set(profile_names()) == {"tiny", "smoke", "cpu", "paper"}
+    for name in profile_names():
+        p = load_profile(name)
+        assert p.maps.size >= 14 and p.input_size % p.resnet.stride == 0
+        if name != "paper":
+            assert p.maps.size >= 16 and p.heatmap_sigma() >= 2.0 / p.maps.size  # >= 1 map pixel
+    with pytest.raises(ProfileError, match="unknown model profile 'huge'"):
+        load_profile("huge")
+    bad = tmp_path / "bad.yaml"
+    raw = load_profile("tiny").to_dict()
+    raw.pop("name")
+    raw["maps"]["colour"] = 1
+    import yaml
+
+    bad.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ProfileError, match="maps: unknown key 'colour'"):
+        load_profile(str(bad))
