@@ -28,6 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--profile", help="model profile: tiny, smoke, cpu, paper, or a YAML path (default: the card's)")
     tr.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to train (default: cpu)")
     tr.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    tr.add_argument("--seed", type=int, help="override the card's seed (recorded in the run; for seed studies)")
     tr.add_argument("--threads", type=int, help="torch CPU threads (default: the profile's; on --resume the run's)")
     init = tr.add_argument_group("initialisation")
     init.add_argument("--init-checkpoint", help="finished checkpoint of the card's init_from run (default: "
@@ -84,6 +85,10 @@ def _train(args: argparse.Namespace) -> int:
         profile = load_profile(args.profile or card["profile"])
     except (CardError, ProfileError) as err:
         raise UserError(str(err)) from None
+    if args.seed is not None:
+        if args.seed < 0:
+            raise UserError(f"--seed must be a non-negative integer, got {args.seed}")
+        card = {**card, "seed": args.seed}
     if not Path(args.store).is_file():
         raise UserError(f"{args.store}: no such store; pass --store, or build one with `kspbench world build`")
     out = Path(args.out)
