@@ -6,6 +6,7 @@ result JSON (+ per-frame ``.frames.npz``, + 3DHP CSV reports). The library never
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import re
@@ -227,8 +228,17 @@ def evaluate(protocol: Protocol, store_path: str | os.PathLike, preds: Predictio
     coverage = {"expected_frames": expected, "evaluated_frames": used, "fraction": used / expected,
                 "missing_by_track": missing_by_seq, "prediction_rows": len(preds),
                 "rows_outside_protocol": len(preds) - used}
+    curves = {}
+    for m in protocol.metrics:
+        if m.statistic == "auc":
+            # PCK at every threshold of the AUC grid (the AUC is their mean), aggregated like the overall metric.
+            t = np.asarray(m.thresholds_mm, np.float64)
+            hit = (per_joint[m.alignment][:, :, None] <= t).mean(axis=1)  # (N, T)
+            curves[f"pck_vs_threshold:{m.alignment}"] = {
+                "alignment": m.alignment, "thresholds_mm": t.tolist(),
+                "pck": [100.0 * _aggregate(hit[:, i], group) for i in range(t.size)]}
     return Evaluation(protocol=protocol, keys=keys, labels=labels, per_frame=per_frame, per_joint=per_joint,
-                      metrics=overall, ci95=ci, per_group=per_group, coverage=coverage)
+                      metrics=overall, ci95=ci, per_group=per_group, coverage=coverage, extra={"curves": curves})
 
 
 def result_dict(ev: Evaluation, *, store_path: str | os.PathLike, predictions_path: str | os.PathLike,
@@ -257,20 +267,23 @@ def result_dict(ev: Evaluation, *, store_path: str | os.PathLike, predictions_pa
                       "seed": p.bootstrap_seed,
                       "strata": p.group_by if p.overall == "mean_of_groups" else None},
         "per_group": ev.per_group,
+        "curves": ev.extra.get("curves", {}),
         "per_frame_file": frames_file,
         "duration_s": round(duration_s, 3),
         **provenance(),
     }
 
 
+def integrity_digest(result: dict[str, Any]) -> str:
+    """sha256 of the canonical JSON of every key but ``integrity``: a result edited by hand no longer matches."""
+    body = {k: v for k, v in result.items() if k != "integrity"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
 def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    from kspbench.atomic import write_text
+
+    write_text(path, text)
 
 
 def write_per_frame(ev: Evaluation, path: str | os.PathLike) -> None:
@@ -279,7 +292,8 @@ def write_per_frame(ev: Evaluation, path: str | os.PathLike) -> None:
     tmp = path.with_name(path.name + ".partial.npz")
     try:
         np.savez_compressed(tmp, **{k: (v.astype(str) if v.dtype == object else v) for k, v in ev.keys.items()},
-                            **{f"metric:{k}": v for k, v in ev.per_frame.items()})
+                            **{f"metric:{k}": v for k, v in ev.per_frame.items()},
+                            **{f"label:{k}": v.astype(str) for k, v in ev.labels.items()})
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -299,6 +313,8 @@ def write_result(ev: Evaluation, out: str | os.PathLike, *, store_path, predicti
     result = result_dict(ev, store_path=store_path, predictions_path=predictions_path,
                          predictions_attrs=predictions_attrs, duration_s=time.time() - started,
                          frames_file=frames_path.name)
+    result["per_frame_sha256"] = file_sha256(frames_path)
+    result["integrity"] = integrity_digest(result)
     _atomic_write_text(out, json.dumps(result, indent=2, sort_keys=False) + "\n")
     return result
 

@@ -19,7 +19,7 @@ class UserError(Exception):
 
 
 # Each subcommand module exposes ``register(subparsers) -> None``; its parser sets ``func``.
-_SUBCOMMANDS = ("data", "evaluate", "world", "train", "bench")
+_SUBCOMMANDS = ("data", "evaluate", "world", "train", "table", "leaderboard", "figures", "check", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

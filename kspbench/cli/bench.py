@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,10 +37,8 @@ def _bench(args: argparse.Namespace) -> int:
                      f"{r['per_sample_us']:.1f}"] for r in rows],
                    headers=["benchmark", "batch", "map size", "ms / batch", "us / sample"]))
     if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".partial")
-        tmp.write_text(json.dumps({"kinematic_core": rows, **provenance()}, indent=2) + "\n")
-        os.replace(tmp, out)
+        from kspbench.atomic import write_text
+
+        out = write_text(args.out, json.dumps({"kinematic_core": rows, **provenance()}, indent=2) + "\n")
         print(f"wrote {out}")
     return 0

@@ -17,10 +17,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog="Examples:\n"
                "  kspbench eval --protocol h36m-p2 --predictions preds.h5 --store h36m.h5 --out results/p2.json\n"
                "  kspbench eval --protocol h36m-p2 --predictions preds.h5 --cameras 60457274 --stride 5\n"
-               "  kspbench eval --protocol 3dhp --predictions preds_3dhp.npz --joint-order 3dhp --store 3dhp.h5",
+               "  kspbench eval --protocol 3dhp --predictions preds_3dhp.npz --joint-order 3dhp --store 3dhp.h5\n"
+               "  kspbench eval --protocol h36m-p1,h36m-p2 --predictions predictions/unsup --role h36m-test "
+               "--out results/unsup",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    ev.add_argument("--protocol", required=True, help="protocol name (see `kspbench protocols`) or a YAML path")
-    ev.add_argument("--predictions", required=True, help="predictions file (.h5 or .npz)")
+    ev.add_argument("--protocol", required=True,
+                    help="protocol name (see `kspbench protocols`) or a YAML path; with a predictions folder, a "
+                         "comma-separated list")
+    ev.add_argument("--predictions", required=True,
+                    help="predictions file (.h5 or .npz), or a folder written by `kspbench predict --run` (with "
+                         "--role): every PRED/[s<seed>/]<role>.h5 is scored into OUT/[s<seed>/]<protocol>.json")
+    ev.add_argument("--role", help="with a predictions folder: the role whose file to score (e.g. h36m-test)")
     ev.add_argument("--store", default=DEFAULT_STORE, help=f"ground-truth pose store (default: {DEFAULT_STORE})")
     ev.add_argument("--out", help="result JSON to write (atomically); per-frame errors go beside it")
     ev.add_argument("--joint-order", choices=("h36m", "3dhp"), default="h36m",
@@ -42,7 +49,41 @@ def _csv(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
+def _jobs(args: argparse.Namespace) -> list[tuple[str, Path, Path | None]]:
+    """(protocol, predictions file, result path) for each evaluation the arguments ask for."""
+    from kspbench.cli import UserError
+
+    protocols = _csv(args.protocol) or []
+    pred = Path(args.predictions)
+    if not pred.is_dir():
+        if len(protocols) != 1:
+            raise UserError("--protocol: a list of protocols needs a predictions folder (one file, one protocol)")
+        if args.role:
+            raise UserError("--role applies to a predictions folder only")
+        return [(protocols[0], pred, Path(args.out) if args.out else None)]
+    if not args.role or not args.out:
+        raise UserError(f"{pred} is a folder: pass --role (which <role>.h5 to score) and --out (a results folder)")
+    direct = pred / f"{args.role}.h5"
+    files = [(direct, Path(args.out))] if direct.is_file() else \
+        [(d / f"{args.role}.h5", Path(args.out) / d.name) for d in sorted(pred.glob("s*")) if (d / f"{args.role}.h5").is_file()]
+    if not files:
+        raise UserError(f"{pred}: neither {args.role}.h5 nor s<seed>/{args.role}.h5 inside; write them with "
+                        f"`kspbench predict --run ... --role {args.role} --out {pred}`")
+    return [(p, f, out / f"{p}.json") for f, out in files for p in protocols]
+
+
 def _eval(args: argparse.Namespace) -> int:
+    from kspbench.cli import UserError
+
+    if not Path(args.store).is_file():
+        raise UserError(f"{args.store}: no such store; pass --store, or build one with `dvc repro` / "
+                        "`kspbench data import`")
+    for protocol, pred, out in _jobs(args):
+        _eval_one(args, protocol, pred, out)
+    return 0
+
+
+def _eval_one(args: argparse.Namespace, protocol_name: str, pred_path: Path, out: Path | None) -> None:
     from tabulate import tabulate
 
     from kspbench.cli import UserError
@@ -52,15 +93,12 @@ def _eval(args: argparse.Namespace) -> int:
 
     started = time.time()
     try:
-        protocol = load_protocol(args.protocol).with_overrides(
+        protocol = load_protocol(protocol_name).with_overrides(
             subjects=_csv(args.subjects), cameras=_csv(args.cameras), frame_stride=args.stride)
-        if not Path(args.store).is_file():
-            raise UserError(f"{args.store}: no such store; pass --store, or build one with `dvc repro` / "
-                            "`kspbench data import`")
-        preds = read_predictions(args.predictions, joint_order=args.joint_order)
+        preds = read_predictions(pred_path, joint_order=args.joint_order)
         ev = evaluate(protocol, args.store, preds, allow_missing=args.allow_missing)
-        if args.out:
-            write_result(ev, args.out, store_path=args.store, predictions_path=args.predictions,
+        if out is not None:
+            write_result(ev, out, store_path=args.store, predictions_path=pred_path,
                          predictions_attrs=preds.attrs, started=started)
     except (ProtocolError, PredictionsError, EvaluationError) as err:
         raise UserError(str(err)) from None
@@ -70,7 +108,7 @@ def _eval(args: argparse.Namespace) -> int:
             [f"{ev.metrics[n]:.2f} [{ev.ci95[n][0]:.2f}, {ev.ci95[n][1]:.2f}]" for n in names]]
     for b, groups in ev.per_group.items():
         rows += [[f"{b}: {g}", v["n_frames"]] + [f"{v[n]:.2f}" for n in names] for g, v in groups.items()]
-    print(f"{protocol.name} v{protocol.version} on {args.store}"
+    print(f"{protocol.name} v{protocol.version}: {pred_path} on {args.store}"
           + (f" (overrides: {dict(protocol.overrides)})" if protocol.overrides else ""))
     print(tabulate(rows, headers=["group", "frames"] + names))
     cov = ev.coverage
@@ -79,9 +117,8 @@ def _eval(args: argparse.Namespace) -> int:
               f"({100 * cov['fraction']:.1f}%) -- --allow-missing")
     print(f"overall: {'mean over ' + protocol.group_by + 's' if protocol.overall == 'mean_of_groups' else 'pooled over frames'};"
           " [95% block-bootstrap interval, test-sampling only]")
-    if args.out:
-        print(f"wrote {args.out}")
-    return 0
+    if out is not None:
+        print(f"wrote {out}")
 
 
 def _protocols(args: argparse.Namespace) -> int:

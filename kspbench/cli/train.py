@@ -20,7 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                "  kspbench train --card models/unsup.yaml --store data/world.h5 --out runs/unsup\n"
                "  kspbench train --card models/weakly.yaml --out runs/weakly      # starts from runs/unsup\n"
                "  kspbench train --card models/unsup.yaml --out runs/unsup --resume\n"
-               "  kspbench train --card models/unsup.yaml --out runs/unsup-smoke --profile smoke",
+               "  kspbench train --card models/unsup.yaml --out runs/unsup-smoke --profile smoke\n"
+               "  kspbench train --card unsup --seeds 2 --out runs/unsup    # runs/unsup/s0, runs/unsup/s1",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     tr.add_argument("--card", required=True, help="model card: a YAML path or a name in models/ (e.g. unsup)")
     tr.add_argument("--store", default=DEFAULT_STORE, help=f"pose store to train on (default: {DEFAULT_STORE})")
@@ -29,6 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to train (default: cpu)")
     tr.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     tr.add_argument("--seed", type=int, help="override the card's seed (recorded in the run; for seed studies)")
+    tr.add_argument("--seeds", type=int, metavar="N",
+                    help="train N seeds (the card's seed, +1, ...) one after another into OUT/s<seed>/; a card with "
+                         "init_from starts seed k from OUT/../<init_from>/s<k>/ (the pipeline's layout)")
     tr.add_argument("--threads", type=int, help="torch CPU threads (default: the profile's; on --resume the run's)")
     init = tr.add_argument_group("initialisation")
     init.add_argument("--init-checkpoint", help="finished checkpoint of the card's init_from run (default: "
@@ -47,13 +51,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog="Examples:\n"
                "  kspbench predict --checkpoint runs/unsup/checkpoint.pt --store data/world.h5 --role h36m-test "
                "--out preds.h5\n"
-               "  kspbench predict --checkpoint runs/unsup/checkpoint.pt --role 3dhp-test --out preds_3dhp.h5",
+               "  kspbench predict --checkpoint runs/unsup/checkpoint.pt --role 3dhp-test --out preds_3dhp.h5\n"
+               "  kspbench predict --run runs/unsup --role h36m-test,3dhp-test --out predictions/unsup",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    pr.add_argument("--checkpoint", required=True, help="a checkpoint written by `kspbench train`")
+    src = pr.add_mutually_exclusive_group(required=True)
+    src.add_argument("--checkpoint", help="a checkpoint written by `kspbench train`")
+    src.add_argument("--run", help="a multi-seed run folder (`kspbench train --seeds`): predict every "
+                                   "RUN/s<seed>/checkpoint.pt into OUT/s<seed>/<role>.h5")
     pr.add_argument("--store", default=DEFAULT_STORE, help=f"pose store with the role's images (default: "
                                                            f"{DEFAULT_STORE})")
-    pr.add_argument("--role", default="h36m-test", help="role to predict (default: h36m-test)")
-    pr.add_argument("--out", required=True, help="predictions file to write (.h5 or .npz)")
+    pr.add_argument("--role", default="h36m-test",
+                    help="role to predict (default: h36m-test); with --run, a comma-separated list")
+    pr.add_argument("--out", required=True, help="predictions file to write (.h5 or .npz); with --run, a folder")
     pr.add_argument("--batch", type=int, default=64, help="images per forward pass (default: 64)")
     pr.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to run (default: cpu)")
     pr.add_argument("--threads", type=int, help="torch CPU threads (default: the training run's)")
@@ -85,31 +94,40 @@ def _train(args: argparse.Namespace) -> int:
         profile = load_profile(args.profile or card["profile"])
     except (CardError, ProfileError) as err:
         raise UserError(str(err)) from None
-    if args.seed is not None:
-        if args.seed < 0:
-            raise UserError(f"--seed must be a non-negative integer, got {args.seed}")
-        card = {**card, "seed": args.seed}
+    if args.seed is not None and args.seed < 0:
+        raise UserError(f"--seed must be a non-negative integer, got {args.seed}")
+    if args.seeds is not None and (args.seeds < 1 or args.seed is not None):
+        raise UserError("--seeds takes a count of at least 1 and does not combine with --seed")
     if not Path(args.store).is_file():
         raise UserError(f"{args.store}: no such store; pass --store, or build one with `kspbench world build`")
-    out = Path(args.out)
-    init_ckpt = None
-    if card["init_from"] is not None:
-        init_ckpt = Path(args.init_checkpoint) if args.init_checkpoint else \
-            out.parent / card["init_from"] / CHECKPOINT_NAME
-        if not init_ckpt.is_file():
-            raise UserError(f"card {card['name']} starts from card {card['init_from']!r}, but {init_ckpt} does not "
-                            f"exist; train {card['init_from']} first or pass --init-checkpoint")
-    elif args.init_checkpoint:
+    base_seed = args.seed if args.seed is not None else int(card["seed"])
+    if args.seeds is None:
+        runs = [(base_seed, Path(args.out), Path(args.out).parent / str(card["init_from"]) / CHECKPOINT_NAME)]
+    else:
+        runs = [(base_seed + k, Path(args.out) / f"s{base_seed + k}",
+                 Path(args.out).parent / str(card["init_from"]) / f"s{base_seed + k}" / CHECKPOINT_NAME)
+                for k in range(args.seeds)]
+    if card["init_from"] is None and args.init_checkpoint:
         raise UserError(f"card {card['name']} has no init_from; --init-checkpoint does not apply")
-    try:
-        trainer = Trainer(card, args.store, out, profile=profile, device=args.device, threads=args.threads,
-                          init_checkpoint=init_ckpt, init_weights=args.init_weights)
-        summary = trainer.run(resume=args.resume, progress=not args.quiet)
-    except (TrainingError, WeightsError) as err:
-        raise UserError(str(err)) from None
-    rate = summary.get("samples_per_second")
-    print(f"{card['name']}: step {summary['steps']} of {summary['total_steps']} "
-          f"({profile.name} profile{'' if rate is None else f', {rate:.1f} samples/s'}); wrote {out / CHECKPOINT_NAME}")
+    if args.init_checkpoint and len(runs) > 1:
+        raise UserError("--init-checkpoint names one checkpoint; with --seeds the init runs are found by layout")
+    for seed, out, default_init in runs:
+        init_ckpt = None
+        if card["init_from"] is not None:
+            init_ckpt = Path(args.init_checkpoint) if args.init_checkpoint else default_init
+            if not init_ckpt.is_file():
+                raise UserError(f"card {card['name']} starts from card {card['init_from']!r}, but {init_ckpt} does "
+                                f"not exist; train {card['init_from']} first or pass --init-checkpoint")
+        seeded = {**card, "seed": seed}
+        try:
+            trainer = Trainer(seeded, args.store, out, profile=profile, device=args.device, threads=args.threads,
+                              init_checkpoint=init_ckpt, init_weights=args.init_weights)
+            summary = trainer.run(resume=args.resume, progress=not args.quiet)
+        except (TrainingError, WeightsError) as err:
+            raise UserError(str(err)) from None
+        rate = summary.get("samples_per_second")
+        print(f"{card['name']} seed {seed}: step {summary['steps']} of {summary['total_steps']} ({profile.name} "
+              f"profile{'' if rate is None else f', {rate:.1f} samples/s'}); wrote {out / CHECKPOINT_NAME}")
     return 0
 
 
@@ -127,10 +145,20 @@ def _predict(args: argparse.Namespace) -> int:
     _check_device(args.device)
     if not Path(args.store).is_file():
         raise UserError(f"{args.store}: no such store; pass --store, or build one with `kspbench world build`")
-    try:
-        info = predict(args.checkpoint, args.store, args.role, args.out, batch=args.batch, device=args.device,
-                       threads=args.threads)
-    except (TrainingError, ProfileError, PredictionsError) as err:
-        raise UserError(str(err)) from None
-    print(f"wrote {info['rows']} predictions ({info['sequences']} sequences of role {args.role}) to {info['out']}")
+    jobs = []
+    if args.checkpoint:
+        jobs.append((Path(args.checkpoint), args.role, Path(args.out)))
+    else:
+        run = Path(args.run)
+        seeds = sorted((p for p in run.glob("s*") if (p / "checkpoint.pt").is_file()), key=lambda p: p.name)
+        if not seeds:
+            raise UserError(f"{run}: no s<seed>/checkpoint.pt inside; train with `kspbench train --seeds N --out {run}`")
+        roles = [r.strip() for r in args.role.split(",") if r.strip()]
+        jobs += [(s / "checkpoint.pt", role, Path(args.out) / s.name / f"{role}.h5") for s in seeds for role in roles]
+    for ckpt, role, out in jobs:
+        try:
+            info = predict(ckpt, args.store, role, out, batch=args.batch, device=args.device, threads=args.threads)
+        except (TrainingError, ProfileError, PredictionsError) as err:
+            raise UserError(str(err)) from None
+        print(f"wrote {info['rows']} predictions ({info['sequences']} sequences of role {role}) to {info['out']}")
     return 0

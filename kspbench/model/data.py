@@ -245,6 +245,19 @@ class PairSampler:
         return src, tgt
 
 
+def validation_index(usable: np.ndarray, k: int) -> np.ndarray:
+    """The fixed validation frames: ``k`` usable frames evenly spaced over the role, the same for every card and seed.
+
+    Args:
+        usable: ``(N,)`` bool.
+    Returns:
+        ``(<= k,)`` sorted int indices into the frames.
+    """
+    idx = np.flatnonzero(usable)
+    k = min(k, idx.size)
+    return idx[np.unique(np.linspace(0, idx.size - 1, k).round().astype(int))]
+
+
 def supervision_subset(frames: Frames, fraction: float, unit: str, block_seconds: float, seed: int) -> np.ndarray:
     """A seeded subset of the frames (by time instant, so all cameras of a labelled instant are in it).
 

@@ -308,10 +308,8 @@ class Trainer:
                     self._data["sup_fraction"] = float(self._data["sup_sampler"].index.size / n_usable)
                 if d["val"] and self.profile.val_every > 0 and store.sequences(role=d["val"]):
                     frames = self._frames(store, [d["val"]], False)
-                    usable = np.flatnonzero(frames.usable)
-                    k = min(self.profile.val_frames, usable.size)
                     self._data["val"] = frames
-                    self._data["val_index"] = usable[np.unique(np.linspace(0, usable.size - 1, k).round().astype(int))]
+                    self._data["val_index"] = D.validation_index(frames.usable, self.profile.val_frames)
             except D.DataError as err:
                 raise TrainingError(str(err)) from None
 

@@ -1,0 +1,61 @@
+"""``kspbench figures``: the benchmark's figures (PNG) and the CSV tables behind ``dvc plots``."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+DEFAULT_STORE = "data/world.h5"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    fg = sub.add_parser(
+        "figures", help="draw the figures: PCK curves, per-action errors, learning curves, Fig. 3 and Fig. 4",
+        description="Draw, from the result JSONs under --results, the training runs under --runs and a trained "
+                    "checkpoint: pck_curves.png (PCK vs threshold of every row per 3DHP protocol, with AUC), "
+                    "per_action.png (P-MPJPE per Human3.6M action under h36m-p2), learning_curves.png (validation "
+                    "P-MPJPE vs step: a thin line per seed, the mean per card in bold), fig3_swap.png (the paper's "
+                    "Fig. 3: pose, appearance and background swapped between 4 fixed test frames through the "
+                    "trained decoder) and fig4_skeletons.png (the paper's Fig. 4: 6 fixed test frames, predicted "
+                    "vs true 3D skeleton after Procrustes alignment). Also writes val_curves.csv and "
+                    "pck_curves.csv into --plots for `dvc plots` (header only when there is no data). A figure "
+                    "whose inputs are absent is skipped with a line saying why. Every file is written atomically.",
+        epilog="Examples:\n"
+               "  kspbench figures --results results --runs runs --store data/world.h5 --out reports/figures\n"
+               "  kspbench figures --out reports/figures --plots reports/plots\n"
+               "  kspbench figures --card weakly --role h36m-test          # Fig. 3/4 from runs/weakly/s<lowest>/\n"
+               "  kspbench figures --checkpoint runs/unsup/s1/checkpoint.pt --out /tmp/figs",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    fg.add_argument("--results", default="results", help="folder of result JSONs (`kspbench eval --out`; "
+                                                         "default: results)")
+    fg.add_argument("--runs", default="runs", help="folder of training runs, any depth (default: runs)")
+    fg.add_argument("--store", default=DEFAULT_STORE, help=f"pose store the Fig. 3/4 frames come from (default: "
+                                                           f"{DEFAULT_STORE})")
+    fg.add_argument("--out", default="reports/figures", help="folder for the PNGs (default: reports/figures)")
+    fg.add_argument("--plots", default="reports/plots", help="folder for val_curves.csv and pck_curves.csv "
+                                                             "(default: reports/plots)")
+    model = fg.add_argument_group("Fig. 3 and Fig. 4")
+    model.add_argument("--card", default="unsup",
+                       help="card whose checkpoint to draw, lowest seed first (default: unsup)")
+    model.add_argument("--checkpoint", help="a checkpoint to draw instead of --card's")
+    model.add_argument("--role", default="h36m-test", help="role of the fixed frames (default: h36m-test)")
+    fg.set_defaults(func=_figures)
+
+
+def _figures(args: argparse.Namespace) -> int:
+    from kspbench.cli import UserError
+    from kspbench.figures import FigureError, make_all
+    from kspbench.results import ResultError
+
+    if not Path(args.results).is_dir():
+        raise UserError(f"{args.results}: no such results folder; run `dvc repro` or `kspbench eval --out` first, "
+                        "or pass --results")
+    if args.checkpoint is not None and not Path(args.checkpoint).is_file():
+        raise UserError(f"{args.checkpoint}: no such checkpoint (--checkpoint)")
+    try:
+        written = make_all(args.results, args.runs, args.store, args.out, args.plots, card=args.card,
+                           checkpoint=args.checkpoint, role=args.role, log=print)
+    except (FigureError, ResultError) as err:
+        raise UserError(str(err)) from None
+    figures = [p for p in written if p.suffix == ".png"]
+    print(f"{len(figures)} figure(s) in {args.out}, 2 tables in {args.plots}")
+    return 0

@@ -1,0 +1,231 @@
+"""``kspbench leaderboard`` and ``kspbench compare``: rank result files; paired bootstrap tests of differences."""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+FORMATS = ("md", "csv", "json")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    lb = sub.add_parser(
+        "leaderboard", help="rank the result files of each protocol, with paired tests against the best row",
+        description="Read every result JSON under a results folder (each validated: a file edited by hand or with "
+                    "a changed per-frame file is refused, naming it), group seeds of a row, rank the rows of each "
+                    "protocol best first, and test each row against the best with a paired block bootstrap on "
+                    "per-frame errors (the same temporal blocks resampled for both rows). Rows scored on other "
+                    "frames (other overrides) are listed but not paired, with the reason.",
+        epilog="Examples:\n"
+               "  kspbench leaderboard\n"
+               "  kspbench leaderboard --protocol h36m-p2 --metric mpjpe_mm\n"
+               "  kspbench leaderboard --results results --format json --out results/leaderboard.json\n"
+               "  kspbench leaderboard --protocol 3dhp --format csv",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    lb.add_argument("--results", default="results", help="folder searched recursively for result JSONs "
+                                                         "(default: results)")
+    lb.add_argument("--protocol", help="only this protocol (default: one table per protocol found)")
+    lb.add_argument("--metric", help="metric to rank by (default: each protocol's primary metric)")
+    lb.add_argument("--format", choices=FORMATS, default="md",
+                    help="md (GitHub table, default), csv (raw numbers) or json (everything)")
+    lb.add_argument("--out", help="file to write (atomically) instead of printing")
+    lb.set_defaults(func=_leaderboard)
+
+    cp = sub.add_parser(
+        "compare", help="paired test of two result files, every metric",
+        description="Compare two results of the same protocol on the same frames: each row's metrics with their "
+                    "intervals, and the paired difference B - A with its 95% interval and two-sided p-value "
+                    "(paired block bootstrap on per-frame errors). Results on different frame sets, protocols "
+                    "or datasets are refused.",
+        epilog="Examples:\n"
+               "  kspbench compare results/unsup/h36m-p2.json results/weakly/h36m-p2.json\n"
+               "  kspbench compare results/a/3dhp.json results/b/3dhp.json --metric pck150",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    cp.add_argument("a", metavar="A.json", help="first result (the reference)")
+    cp.add_argument("b", metavar="B.json", help="second result (differences are B - A)")
+    cp.add_argument("--metric", help="only this metric (default: every metric of the protocol)")
+    cp.set_defaults(func=_compare)
+
+
+# --- formatting -------------------------------------------------------------------------------------------------
+
+def _f(v: float) -> str:
+    return f"{v:.2f}"
+
+
+def _p(p: float, resamples: int) -> str:
+    # p = 0 means no resample crossed zero: all we know is p < 1/resamples.
+    return f"<{1 / resamples:.2g}" if p == 0 else f"{p:.3f}"
+
+
+def _score_cell(e: dict[str, Any]) -> str:
+    if e["n_seeds"] > 1:
+        return f"{_f(e['score'])} ± {_f(e['sd'])}"
+    if e["ci95"]:
+        return f"{_f(e['score'])} [{_f(e['ci95'][0])}, {_f(e['ci95'][1])}]"
+    return _f(e["score"])
+
+
+def _delta_cells(e: dict[str, Any]) -> tuple[str, str]:
+    if e["rank"] == 1:
+        return "best", ""
+    if e["paired"] is None:
+        return f"not paired: {e['pairing_reason']}", ""
+    d = e["paired"]
+    return f"{d['difference']:+.2f} [{d['ci95'][0]:+.2f}, {d['ci95'][1]:+.2f}]", _p(d["p_value"], d["resamples"])
+
+
+def _datasets(entries: list[dict[str, Any]]) -> list[str]:
+    return sorted({f"{e['dataset']} (sha256 {e['dataset_sha256'][:12]})" for e in entries})
+
+
+def _test_line(results: list, entries: list[dict[str, Any]]) -> str:
+    ci = results[0].data["ci_method"]
+    agg = results[0].data["protocol"]["aggregation"]
+    what = "scores" if entries[0]["units"] == "%" else "errors"
+    strata = f", stratified by {agg['by']}" if agg["overall"] == "mean_of_groups" else ""
+    seeds = " Rows with several seeds: mean ± sd over seeds; their Δ and p use each row's lowest seed." \
+        if any(e["n_seeds"] > 1 for e in entries) else ""
+    return (f"Δ vs best = row minus best row, paired block bootstrap on per-frame {what} (the same "
+            f"{ci['block_frames']}-frame blocks resampled for both rows{strata}; {ci['resamples']} resamples, "
+            f"seed {ci['seed']}); p two-sided; [..] 95% intervals.{seeds}")
+
+
+def _dataset_line(entries: list[dict[str, Any]]) -> str:
+    ds = _datasets(entries)
+    if len(ds) > 1:
+        return (f"WARNING: THESE ROWS COME FROM {len(ds)} DIFFERENT DATASETS ({'; '.join(ds)}): their scores are "
+                "NOT comparable, and rows on another dataset than the best are not paired.")
+    return f"dataset: {ds[0]}"
+
+
+def _md(protocol: str, results: list, entries: list[dict[str, Any]]) -> str:
+    from tabulate import tabulate
+
+    e0 = entries[0]
+    direction = "higher is better" if e0["higher_is_better"] else "lower is better"
+    rows = [[e["rank"], e["label"], e["kind"], e["dataset"], e["n_seeds"], _score_cell(e), *_delta_cells(e)]
+            for e in entries]
+    table = tabulate(rows, headers=["rank", "row", "kind", "dataset", "seeds", e0["metric"], "Δ vs best [95%]", "p"],
+                     tablefmt="github", disable_numparse=True)
+    lines = [f"### {protocol} v{e0['protocol_version']}: {e0['metric']} ({e0['units']}, {direction})", "", table, "",
+             _test_line(results, entries), _dataset_line(entries)]
+    lines += [f"not paired: {e['label']}: {e['pairing_error']}" for e in entries if e["pairing_error"]]
+    return "\n".join(lines)
+
+
+def _csv(tables: list[tuple[str, list, list[dict[str, Any]]]]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["protocol", "rank", "row", "kind", "dataset", "seeds", "metric", "units", "higher_is_better",
+                "score", "sd", "ci_lo", "ci_hi", "delta", "delta_lo", "delta_hi", "p_value", "resamples",
+                "pairing_error"])
+    for protocol, _, entries in tables:
+        for e in entries:
+            d = e["paired"] or {}
+            lo, hi = e["ci95"] or ("", "")
+            dlo, dhi = d.get("ci95", ("", ""))
+            w.writerow([protocol, e["rank"], e["label"], e["kind"], e["dataset"], e["n_seeds"], e["metric"],
+                        e["units"], e["higher_is_better"], e["score"], "" if e["sd"] is None else e["sd"], lo, hi,
+                        d.get("difference", ""), dlo, dhi, d.get("p_value", ""), d.get("resamples", ""),
+                        e["pairing_error"] or ""])
+    return buf.getvalue()
+
+
+def _json(tables: list[tuple[str, list, list[dict[str, Any]]]]) -> str:
+    out = [{"protocol": protocol, "version": entries[0]["protocol_version"], "metric": entries[0]["metric"],
+            "units": entries[0]["units"], "higher_is_better": entries[0]["higher_is_better"],
+            "test": _test_line(results, entries), "datasets": _datasets(entries), "rows": entries}
+           for protocol, results, entries in tables]
+    return json.dumps({"leaderboards": out}, indent=2) + "\n"
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    from kspbench.atomic import write_text
+
+    write_text(path, text)  # a reader never sees half a leaderboard
+
+
+# --- commands ---------------------------------------------------------------------------------------------------
+
+def _leaderboard(args: argparse.Namespace) -> int:
+    from kspbench.cli import UserError
+    from kspbench.leaderboard import LeaderboardError, leaderboard
+    from kspbench.results import ResultError, discover
+
+    try:
+        found = discover(args.results)
+        protocols = sorted({r.protocol for r in found})
+        if args.protocol:
+            if args.protocol not in protocols:
+                raise UserError(f"{args.results}: no result of protocol {args.protocol} (found: "
+                                f"{', '.join(protocols) or 'none'}); score one with `kspbench eval --out`")
+            protocols = [args.protocol]
+        elif args.metric:
+            # One table per protocol that has the metric (pck150 is a 3DHP metric, not an H36M one).
+            protocols = [p for p in protocols
+                         if args.metric in next(r for r in found if r.protocol == p).data["protocol"]["metrics"]]
+            if not protocols:
+                raise UserError(f"--metric {args.metric}: no protocol of the results in {args.results} has it")
+        if not protocols:
+            raise UserError(f"{args.results}: no result JSON found; score with `kspbench eval --out` or "
+                            "`dvc repro`")
+        tables = []
+        for p in protocols:
+            results = [r for r in found if r.protocol == p]
+            tables.append((p, results, leaderboard(results, p, args.metric)))
+    except (ResultError, LeaderboardError) as err:
+        raise UserError(str(err)) from None
+
+    if args.format == "md":
+        text = "\n\n".join(_md(p, rs, es) for p, rs, es in tables) + "\n"
+    elif args.format == "csv":
+        text = _csv(tables)
+    else:
+        text = _json(tables)
+    if args.out:
+        _write_atomic(Path(args.out), text)
+        print(f"wrote {args.out}")
+    else:
+        print(text, end="")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from kspbench.cli import UserError
+    from kspbench.leaderboard import LeaderboardError, paired_bootstrap, paired_frames
+    from kspbench.results import ResultError, load_result
+
+    try:
+        a, b = load_result(args.a), load_result(args.b)
+        metrics = list(a.data["protocol"]["metrics"])
+        if args.metric and args.metric not in metrics:
+            raise UserError(f"--metric {args.metric}: protocol {a.protocol} has {', '.join(metrics)}")
+        pairing = paired_frames(a, b)
+        tests = [paired_bootstrap(a, b, m, pairing=pairing) for m in ([args.metric] if args.metric else metrics)]
+    except (ResultError, LeaderboardError) as err:
+        raise UserError(str(err)) from None
+
+    rows = []
+    for t in tests:
+        a_lo, a_hi = a.ci95[t["metric"]]
+        b_lo, b_hi = b.ci95[t["metric"]]
+        lo, hi = t["ci95"]
+        rows.append([f"{t['metric']} ({t['units']}, {'higher' if t['higher_is_better'] else 'lower'} is better)",
+                     f"{_f(a.metrics[t['metric']])} [{_f(a_lo)}, {_f(a_hi)}]",
+                     f"{_f(b.metrics[t['metric']])} [{_f(b_lo)}, {_f(b_hi)}]",
+                     f"{t['difference']:+.2f} [{lo:+.2f}, {hi:+.2f}]", _p(t["p_value"], t["resamples"])])
+    t0 = tests[0]
+    print(f"{a.protocol} v{a.data['protocol']['version']} on {a.dataset}: {t0['n_frames']} paired frames, "
+          f"{t0['n_blocks']} blocks")
+    print(f"A: {a.label} ({a.path})\nB: {b.label} ({b.path})")
+    print(tabulate(rows, headers=["metric", "A [95%]", "B [95%]", "B - A [95%]", "p"], disable_numparse=True))
+    strata = f", stratified by {t0['strata']}" if t0["strata"] else ""
+    print(f"paired block bootstrap on per-frame values (the same {t0['block_frames']}-frame blocks resampled for "
+          f"A and B{strata}; {t0['resamples']} resamples, seed {t0['seed']}); p two-sided")
+    return 0

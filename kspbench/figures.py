@@ -1,0 +1,749 @@
+"""The benchmark's figures and DVC plot tables, drawn from result JSONs, training runs and a trained checkpoint.
+
+Figures (PNG, each written atomically: a temporary file in the same folder, then ``os.replace``):
+
+* ``pck_curves.png``: 3DPCK (%) against the threshold (mm) of every row under each PCK protocol (3dhp, 3dhp-pa:
+  the ``curves["pck_vs_threshold:<alignment>"]`` of the result JSONs), mean over seeds; AUC in the legend.
+* ``per_action.png``: P-MPJPE per Human3.6M action (protocol h36m-p2) of every row, mean over seeds.
+* ``learning_curves.png``: validation P-MPJPE against the training step of every run (``val.csv``), a thin line
+  per seed and the mean over seeds of each card in bold.
+* ``fig3_swap.png`` (the paper's Fig. 3): four fixed test frames through the trained decoder, pose from the row's
+  sample, appearance from the column's sample and background from a third sample of the four.
+* ``fig4_skeletons.png`` (the paper's Fig. 4): six fixed test frames, the crop and the predicted (Procrustes-aligned)
+  against the true 3D skeleton, seen from the front and from the side, with each frame's P-MPJPE.
+
+Tables for ``dvc plots`` (CSV, written even when empty so that the pipeline's declared outputs exist):
+``val_curves.csv`` (card, seed, step, p_mpjpe_mm, mpjpe_mm) and ``pck_curves.csv`` (row, protocol, threshold_mm, pck).
+
+Fixed frames are ``k`` usable frames evenly spaced over the role (store order), so figures are reproducible.
+matplotlib is imported lazily and always draws with its Agg canvas (no display, no global backend switch).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import string
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+import numpy as np
+
+from kspbench import skeleton
+
+if TYPE_CHECKING:  # pragma: no cover
+    from kspbench.results import Result
+
+__all__ = ["FigureError", "MissingInput", "FIGURES", "VAL_CSV_COLUMNS", "PCK_CSV_COLUMNS", "PckCurve", "ActionRow",
+           "ValCurve", "SelectedFrames", "pck_curve_data", "per_action_data", "read_val_curves", "find_checkpoint",
+           "evenly_spaced", "swap_background", "select_frames", "swap_images", "skeleton_data",
+           "write_val_curves_csv", "write_pck_curves_csv", "plot_pck_curves", "plot_per_action",
+           "plot_learning_curves", "plot_swap", "plot_skeletons", "make_all", "dataset_title"]
+
+FIGURES = ("pck_curves.png", "per_action.png", "learning_curves.png", "fig3_swap.png", "fig4_skeletons.png")
+VAL_CSV = "val_curves.csv"
+PCK_CSV = "pck_curves.csv"
+VAL_CSV_COLUMNS = ("card", "seed", "step", "p_mpjpe_mm", "mpjpe_mm")
+PCK_CSV_COLUMNS = ("row", "protocol", "threshold_mm", "pck")
+DEFAULT_CARD = "unsup"
+DEFAULT_ROLE = "h36m-test"
+ACTION_PROTOCOL = "h36m-p2"
+ACTION_METRIC = "p_mpjpe_mm"
+SWAP_SAMPLES = 4
+SKELETON_SAMPLES = 6
+DPI = 110
+TRUTH_COLOUR = "#1f4e9c"
+PRED_COLOUR = "#d1495b"
+
+
+class FigureError(ValueError):
+    """Inputs that exist but cannot be drawn (unreadable checkpoint, inconsistent results); one line."""
+
+
+class MissingInput(FigureError):
+    """A figure's inputs are absent (no result of its protocol, no run, no checkpoint): the figure is skipped."""
+
+
+# --- small helpers ------------------------------------------------------------------------------------------------
+
+def dataset_title(names: Iterable[str]) -> str:
+    """The datasets named in a title; kspbench's synthetic world is flagged as not comparable with the paper."""
+    parts = []
+    for name in sorted(set(names)):
+        parts.append(f"{name}: not comparable with the paper" if name.startswith("kspbench-synthetic") else name)
+    return "; ".join(parts) if parts else "unknown dataset"
+
+
+def _tmp_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.partial")
+
+
+def _atomic_write(path: Path, write: Callable[[Any], None]) -> Path:
+    """Call ``write(binary file)`` on a temporary file beside ``path``, then rename it onto ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_name(path)
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def _new_figure(width: float, height: float):
+    """A matplotlib Figure on the Agg canvas (matplotlib imported here, not at module import)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig, out: Path) -> Path:
+    return _atomic_write(out, lambda f: fig.savefig(f, format="png", dpi=DPI, metadata={"Software": None}))
+
+
+def _fmt(value: Any) -> str:
+    return repr(float(value)) if isinstance(value, (float, np.floating)) else str(value)
+
+
+def _write_csv(path: Path, columns: tuple[str, ...], rows: list[tuple]) -> Path:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(columns)
+    for row in rows:
+        w.writerow([_fmt(v) for v in row])
+    text = buf.getvalue().encode()
+    return _atomic_write(path, lambda f: f.write(text))
+
+
+def _colours(n: int) -> list:
+    import matplotlib
+
+    cmap = matplotlib.colormaps["tab10" if n <= 10 else "tab20"]
+    return [cmap(i % cmap.N) for i in range(n)]
+
+
+def _row_label(label: str, seeds: int) -> str:
+    return label if seeds <= 1 else f"{label} ({seeds} seeds)"
+
+
+# --- results: PCK curves and per-action errors --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PckCurve:
+    """One row's PCK-versus-threshold curve under one protocol (mean over its seeds)."""
+
+    row: str
+    label: str
+    protocol: str          # the protocol name, or "<protocol> (<alignment>)" when a protocol has several curves
+    alignment: str
+    dataset: str
+    seeds: int
+    thresholds_mm: tuple[float, ...]
+    pck: tuple[float, ...]  # percent
+
+    @property
+    def auc(self) -> float:
+        """Area under the curve in percent: the mean PCK over the thresholds (as the AUC metric)."""
+        return float(np.mean(self.pck))
+
+
+def pck_curve_data(results: Iterable["Result"]) -> list[PckCurve]:
+    """Every (row, protocol) curve of the results that have one, sorted by protocol then row.
+
+    Raises:
+        FigureError: seeds of one row whose curves differ in thresholds or in which curves they have.
+    """
+    from kspbench.results import by_row
+
+    with_curves = [r for r in results
+                   if any(k.startswith("pck_vs_threshold:") for k in (r.data.get("curves") or {}))]
+    out = []
+    for (row, protocol), rs in by_row(with_curves).items():
+        keys = sorted(k for k in rs[0].data["curves"] if k.startswith("pck_vs_threshold:"))
+        for key in keys:
+            curves = []
+            for r in rs:
+                c = r.data["curves"].get(key)
+                if c is None:
+                    raise FigureError(f"{r.path}: no curve {key!r}, unlike {rs[0].path}; re-run `kspbench eval`")
+                curves.append(c)
+            thresholds = [float(t) for t in curves[0]["thresholds_mm"]]
+            for r, c in zip(rs, curves):
+                if [float(t) for t in c["thresholds_mm"]] != thresholds or len(c["pck"]) != len(thresholds):
+                    raise FigureError(f"{r.path}: curve {key!r} has other thresholds than {rs[0].path}")
+            pck = np.mean(np.array([c["pck"] for c in curves], np.float64), axis=0)
+            alignment = str(curves[0].get("alignment", key.split(":", 1)[1]))
+            panel = protocol if len(keys) == 1 else f"{protocol} ({alignment})"
+            out.append(PckCurve(row=row, label=rs[0].label, protocol=panel, alignment=alignment,
+                                dataset=rs[0].dataset, seeds=len(rs), thresholds_mm=tuple(thresholds),
+                                pck=tuple(float(v) for v in pck)))
+    out.sort(key=lambda c: (c.protocol, c.label, c.row))
+    return out
+
+
+@dataclass(frozen=True)
+class ActionRow:
+    """One row's error per Human3.6M action under a protocol (mean over its seeds)."""
+
+    row: str
+    label: str
+    dataset: str
+    seeds: int
+    overall: float | None
+    per_action: dict[str, float]
+
+
+def _action_order(actions: Iterable[str]) -> list[str]:
+    known = [a for a in skeleton.H36M_ACTIONS if a in set(actions)]
+    return known + sorted(set(actions) - set(known))
+
+
+def per_action_data(results: Iterable["Result"], protocol: str = ACTION_PROTOCOL,
+                    metric: str = ACTION_METRIC) -> list[ActionRow]:
+    """Rows with a per-action breakdown of ``metric`` under ``protocol``, sorted by label."""
+    from kspbench.results import by_row, row_stats
+
+    out = []
+    for (row, _), rs in by_row([r for r in results if r.protocol == protocol]).items():
+        actions = sorted(set.intersection(*(set(r.data["per_group"].get("action", {})) for r in rs)))
+        values = {}
+        for a in actions:
+            st = row_stats(rs, metric, group=("action", a))
+            if st is not None:
+                values[a] = st.mean
+        if not values:
+            continue
+        overall = row_stats(rs, metric)
+        out.append(ActionRow(row=row, label=rs[0].label, dataset=rs[0].dataset, seeds=len(rs),
+                             overall=None if overall is None else overall.mean, per_action=values))
+    out.sort(key=lambda r: (r.label, r.row))
+    return out
+
+
+# --- training runs ------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ValCurve:
+    """The validation errors of one training run (one card, one seed)."""
+
+    card: str
+    seed: int
+    folder: Path
+    val_role: str | None
+    steps: np.ndarray
+    p_mpjpe_mm: np.ndarray
+    mpjpe_mm: np.ndarray
+
+
+def _run_record(folder: Path) -> dict[str, Any] | None:
+    path = folder / "run.json"
+    if not path.is_file():
+        return None
+    try:
+        rec = json.loads(path.read_text())
+        card = rec["card"]
+        return {"card": str(card["name"]), "seed": int(card["seed"]), "val_role": (card.get("data") or {}).get("val")}
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        raise FigureError(f"{path}: not a readable run record of `kspbench train` (no card name and seed)") from None
+
+
+def read_val_curves(runs_dir: str | os.PathLike, log: Callable[[str], None] | None = None) -> list[ValCurve]:
+    """Every run under ``runs_dir`` (any depth) with a ``val.csv`` and a ``run.json``, sorted by card and seed.
+
+    A second run of the same (card, seed) elsewhere under ``runs_dir`` is ignored (the first in path order wins),
+    with a note to ``log``.
+
+    Raises:
+        FigureError: a ``val.csv`` without the trainer's columns, or with a value that is not a number.
+    """
+    say = log or (lambda _msg: None)
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        return []
+    seen: dict[tuple[str, int], Path] = {}
+    out = []
+    for val in sorted(runs_dir.rglob("val.csv")):
+        rec = _run_record(val.parent)
+        if rec is None:
+            say(f"note: {val} has no run.json beside it; ignored")
+            continue
+        key = (rec["card"], rec["seed"])
+        if key in seen:
+            say(f"note: {val.parent} is a second run of {key[0]} seed {key[1]} (first: {seen[key]}); ignored")
+            continue
+        try:
+            with open(val, newline="") as f:
+                reader = csv.DictReader(f)
+                missing = {"step", "p_mpjpe_mm", "mpjpe_mm"} - set(reader.fieldnames or ())
+                if missing:
+                    raise FigureError(f"{val}: no column {', '.join(sorted(missing))}; not a val.csv of "
+                                      "`kspbench train`")
+                rows = [(int(r["step"]), float(r["p_mpjpe_mm"]), float(r["mpjpe_mm"])) for r in reader]
+        except (ValueError, TypeError) as err:
+            if isinstance(err, FigureError):
+                raise
+            raise FigureError(f"{val}: a row is not numbers ({err}); a torn write? re-run or --resume the "
+                              "training") from None
+        seen[key] = val.parent
+        if not rows:
+            continue
+        arr = np.array(rows, np.float64)
+        order = np.argsort(arr[:, 0], kind="stable")
+        out.append(ValCurve(card=key[0], seed=key[1], folder=val.parent, val_role=rec["val_role"],
+                            steps=arr[order, 0].astype(np.int64), p_mpjpe_mm=arr[order, 1], mpjpe_mm=arr[order, 2]))
+    out.sort(key=lambda c: (c.card, c.seed))
+    return out
+
+
+def find_checkpoint(runs_dir: str | os.PathLike, card: str = DEFAULT_CARD) -> Path | None:
+    """The checkpoint of ``card`` with the lowest seed under ``runs_dir`` (the pipeline's ``runs/<card>/s<seed>/``
+    layout first, then any folder whose ``run.json`` names the card), or None."""
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        return None
+    found = []
+    for ck in sorted(runs_dir.rglob("checkpoint.pt")):
+        rec = _run_record(ck.parent)
+        if rec is None or rec["card"] != card:
+            continue
+        layout = ck.parent.parent.name == card or ck.parent.name == card
+        found.append((rec["seed"], 0 if layout else 1, str(ck), ck))
+    return min(found)[3] if found else None
+
+
+# --- a trained model on fixed frames ------------------------------------------------------------------------------
+
+def evenly_spaced(usable: np.ndarray, k: int) -> np.ndarray:
+    """``k`` (or fewer) indices of usable frames, evenly spaced over them, first and last included."""
+    idx = np.flatnonzero(np.asarray(usable, bool))
+    k = min(int(k), idx.size)
+    if k <= 0:
+        return idx[:0]
+    return idx[np.unique(np.linspace(0, idx.size - 1, k).round().astype(int))]
+
+
+def swap_background(pose: int, appearance: int, n: int) -> int:
+    """The sample whose background a swap cell uses: the first of ``n`` that is neither the pose nor the appearance
+    source (``n >= 3``)."""
+    return min(set(range(n)) - {pose, appearance})
+
+
+@dataclass
+class SelectedFrames:
+    """Fixed frames of a role, ready for the model."""
+
+    images: Any                 # (k, 3, S, S) uint8 torch tensor
+    backgrounds: Any | None     # (k, 3, S, S) uint8 torch tensor, or None (the role has no background estimates)
+    p3d: np.ndarray             # (k, 17, 3) root-relative, trunk units, crop (virtual) camera frame
+    trunk_mm: np.ndarray        # (k,)
+    names: list[str]            # "subject sequence camera #frame"
+    dataset: str
+
+
+def select_frames(store_path: str | os.PathLike, role: str, size: int, k: int) -> SelectedFrames:
+    """``k`` usable frames evenly spaced over ``role`` (sequences and cameras in store order), read one by one.
+
+    Labels are those of the trainer (:mod:`kspbench.model.data`); only the chosen crops are read.
+
+    Raises:
+        MissingInput: the role has no usable frame with an image.
+        FigureError: the store has no such role.
+    """
+    from kspbench.model import data as D
+    from kspbench.store import PoseStore
+
+    with PoseStore(store_path) as store:
+        infos = store.sequences(role=role)
+        if not infos:
+            raise FigureError(f"{store.path}: no sequence has role {role!r} (roles here: "
+                              f"{', '.join(sorted(store.roles())) or 'none'}); pass --role")
+        tracks = []
+        for info in infos:
+            for cam in info.cameras:
+                if not (store.has(info.subject, info.sequence, "images", camera=cam)
+                        and store.has(info.subject, info.sequence, "boxes", camera=cam)):
+                    continue
+                boxes = store.read(info.subject, info.sequence, "boxes", camera=cam).astype(np.float64)
+                _, p3d, _, usable, trunk = D._labels(store, info.subject, info.sequence, cam, boxes)
+                tracks.append((info, cam, p3d, usable, trunk))
+        if not tracks:
+            raise MissingInput(f"no sequence of role {role!r} in {store.path} has crops")
+        usable = np.concatenate([t[3] for t in tracks])
+        chosen = evenly_spaced(usable, k)
+        if chosen.size == 0:
+            raise MissingInput(f"role {role!r} in {store.path} has no usable frame")
+        starts = np.cumsum([0] + [t[3].size for t in tracks])
+        images, backgrounds, p3d, trunk, names = [], [], [], [], []
+        has_bg = True
+        for g in chosen:
+            t = int(np.searchsorted(starts, g, side="right") - 1)
+            info, cam, t_p3d, _, t_trunk = tracks[t]
+            f = int(g - starts[t])
+            images.append(store.read(info.subject, info.sequence, "images", camera=cam, frames=slice(f, f + 1)))
+            if has_bg and store.has(info.subject, info.sequence, "backgrounds", camera=cam):
+                backgrounds.append(store.read(info.subject, info.sequence, "backgrounds", camera=cam,
+                                              frames=slice(f, f + 1)))
+            else:
+                has_bg = False
+            p3d.append(t_p3d[f])
+            trunk.append(t_trunk[f])
+            names.append(f"{info.subject} {info.sequence} {cam} #{f}")
+        dataset = str(store.attrs.get("dataset"))
+    return SelectedFrames(images=D.resize_images(np.concatenate(images), size),
+                          backgrounds=D.resize_images(np.concatenate(backgrounds), size) if has_bg else None,
+                          p3d=np.stack(p3d).astype(np.float64), trunk_mm=np.asarray(trunk, np.float64),
+                          names=names, dataset=dataset)
+
+
+def _load_model(checkpoint: str | os.PathLike):
+    from kspbench.model.predict import load_model
+    from kspbench.model.train import TrainingError
+
+    if not Path(checkpoint).is_file():
+        raise FigureError(f"{checkpoint}: no such checkpoint; train one with `kspbench train` or pass --checkpoint")
+    try:
+        return load_model(checkpoint)
+    except TrainingError as err:
+        raise FigureError(str(err)) from None
+    except (RuntimeError, KeyError, TypeError, ValueError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise FigureError(f"{checkpoint}: cannot rebuild its model ({first})") from None
+
+
+def _describe(ckpt: dict[str, Any]) -> str:
+    return (f"{ckpt['card']['name']} seed {ckpt['seed']} ({ckpt['profile']['name']} profile, "
+            f"step {ckpt['step']})")
+
+
+def swap_images(model, frames: SelectedFrames, threads: int = 1) -> dict[str, np.ndarray]:
+    """Decode every (pose i, appearance j) pair of the frames over the background of ``swap_background(i, j)``.
+
+    Returns:
+        ``grid`` (n, n, S, S, 3) in [0, 1] (rows: pose source, columns: appearance source), ``background``
+        (n, n) int, ``inputs`` and ``backgrounds`` (n, S, S, 3), ``p2d`` (n, 17, 2) predicted crop coordinates.
+
+    Raises:
+        MissingInput: fewer than 3 frames.
+    """
+    import torch
+
+    from kspbench.model import data as D
+    from kspbench.model.train import deterministic
+
+    n = frames.images.shape[0]
+    if n < 3:
+        raise MissingInput(f"a swap needs at least 3 usable frames, the role has {n}")
+    x = D.to_float(frames.images)
+    if frames.backgrounds is not None:
+        bg = D.to_float(frames.backgrounds)
+    else:  # a role without background estimates: a flat grey background
+        bg = torch.full_like(x, 0.5)
+    pose_src, app_src = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    pose_src, app_src = pose_src.ravel(), app_src.ravel()
+    bg_src = np.array([swap_background(i, j, n) for i, j in zip(pose_src, app_src)])
+    with deterministic(threads, "cpu"), torch.no_grad():
+        pose = model.pose(x)
+        fa = model.appearance(x)
+        out = model.render(pose["p2d"][pose_src], pose["scale"][pose_src], fa[app_src], bg[bg_src])["image"]
+    to_np = lambda t: t.clamp(0.0, 1.0).permute(0, 2, 3, 1).double().cpu().numpy()  # noqa: E731
+    grid = to_np(out).reshape(n, n, *out.shape[2:], 3)
+    return {"grid": grid, "background": bg_src.reshape(n, n), "inputs": to_np(x), "backgrounds": to_np(bg),
+            "p2d": pose["p2d"].double().cpu().numpy()}
+
+
+def skeleton_data(model, frames: SelectedFrames, threads: int = 1) -> dict[str, np.ndarray]:
+    """Predicted and true 3D poses (mm, crop camera frame, root-relative) of the frames.
+
+    The prediction is scaled by ``skeleton.TRUNK_MM`` (as ``kspbench predict`` and validation), the truth by the
+    frame's own trunk length; ``aligned`` is the prediction after the per-frame Procrustes similarity transform
+    onto the truth (:func:`kspbench.metrics.procrustes_align`) and ``p_mpjpe_mm`` (per frame) its mean joint error.
+    """
+    import torch
+
+    from kspbench.metrics import p_mpjpe, procrustes_align
+    from kspbench.model import data as D
+    from kspbench.model.train import deterministic
+
+    with deterministic(threads, "cpu"), torch.no_grad():
+        p3d = model.pose(D.to_float(frames.images))["p3d_cam"].double().cpu().numpy()
+    pred = p3d * skeleton.TRUNK_MM
+    gt = frames.p3d * frames.trunk_mm[:, None, None]
+    return {"pred": pred, "gt": gt, "aligned": procrustes_align(pred, gt), "p_mpjpe_mm": p_mpjpe(pred, gt).mean(1),
+            "inputs": D.to_float(frames.images).permute(0, 2, 3, 1).double().numpy()}
+
+
+# --- CSV tables for DVC plots -------------------------------------------------------------------------------------
+
+def write_val_curves_csv(curves: list[ValCurve], path: str | os.PathLike) -> Path:
+    """``card, seed, step, p_mpjpe_mm, mpjpe_mm``, one line per validation pass (header only when none)."""
+    rows = [(c.card, c.seed, int(s), float(p), float(m))
+            for c in curves for s, p, m in zip(c.steps, c.p_mpjpe_mm, c.mpjpe_mm)]
+    return _write_csv(Path(path), VAL_CSV_COLUMNS, rows)
+
+
+def write_pck_curves_csv(curves: list[PckCurve], path: str | os.PathLike) -> Path:
+    """``row, protocol, threshold_mm, pck`` (percent, mean over seeds), one line per threshold of each curve."""
+    rows = [(c.row, c.protocol, t, p) for c in curves for t, p in zip(c.thresholds_mm, c.pck)]
+    return _write_csv(Path(path), PCK_CSV_COLUMNS, rows)
+
+
+# --- figures ------------------------------------------------------------------------------------------------------
+
+def plot_pck_curves(curves: list[PckCurve], out: str | os.PathLike) -> Path:
+    """PCK (%) against threshold (mm), one panel per protocol, a line per row; AUC in the legend."""
+    if not curves:
+        raise MissingInput("no result has a PCK-versus-threshold curve (score 3DHP predictions with "
+                           "`kspbench eval --protocol 3dhp,3dhp-pa`)")
+    panels = sorted({c.protocol for c in curves})
+    rows = sorted({c.row for c in curves})
+    colour = dict(zip(rows, _colours(len(rows))))
+    fig = _new_figure(5.2 * len(panels), 4.4)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, panel in zip(axes, panels):
+        for c in [c for c in curves if c.protocol == panel]:
+            ax.plot(c.thresholds_mm, c.pck, color=colour[c.row], lw=1.8,
+                    label=f"{_row_label(c.label, c.seeds)}: AUC {c.auc:.1f}")
+        ax.set_title(panel)
+        ax.set_xlabel("threshold (mm)")
+        ax.set_ylabel("3DPCK (%)")
+        ax.set_ylim(0, 100)
+        ax.set_xlim(0, max(max(c.thresholds_mm) for c in curves if c.protocol == panel))
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right", fontsize=7)
+    fig.suptitle(f"PCK versus threshold. {dataset_title(c.dataset for c in curves)}", fontsize=10)
+    return _save(fig, Path(out))
+
+
+def plot_per_action(rows: list[ActionRow], out: str | os.PathLike, protocol: str = ACTION_PROTOCOL) -> Path:
+    """Grouped horizontal bars of P-MPJPE per action (mean over seeds), one colour per row."""
+    if not rows:
+        raise MissingInput(f"no result of protocol {protocol} with a per-action breakdown")
+    actions = _action_order({a for r in rows for a in r.per_action})
+    n = len(rows)
+    height = 0.8 / n
+    fig = _new_figure(7.5, max(3.2, 1.6 + len(actions) * max(0.35, 0.16 * n)))
+    ax = fig.subplots()
+    y = np.arange(len(actions))
+    for k, (r, col) in enumerate(zip(rows, _colours(n))):
+        vals = np.array([r.per_action.get(a, np.nan) for a in actions])
+        overall = "" if r.overall is None else f": mean {r.overall:.1f} mm"
+        ax.barh(y - 0.4 + (k + 0.5) * height, vals, height=height, color=col,
+                label=f"{_row_label(r.label, r.seeds)}{overall}")
+    ax.set_yticks(y, actions)
+    ax.invert_yaxis()
+    ax.set_xlabel("P-MPJPE (mm), mean over seeds; lower is better")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    ax.set_title(f"P-MPJPE per action ({protocol}). {dataset_title(r.dataset for r in rows)}", fontsize=10)
+    return _save(fig, Path(out))
+
+
+def plot_learning_curves(curves: list[ValCurve], out: str | os.PathLike) -> Path:
+    """Validation P-MPJPE against step: a thin line per seed, the mean over seeds of each card in bold."""
+    if not curves:
+        raise MissingInput("no training run with validation rows (val.csv; the profile needs val_every > 0)")
+    cards = sorted({c.card for c in curves})
+    fig = _new_figure(7.5, 4.6)
+    ax = fig.subplots()
+    for card, col in zip(cards, _colours(len(cards))):
+        mine = [c for c in curves if c.card == card]
+        for c in mine:
+            ax.plot(c.steps, c.p_mpjpe_mm, color=col, lw=0.8, alpha=0.55)
+        common = sorted(set.intersection(*(set(c.steps.tolist()) for c in mine)))
+        if common:
+            mean = np.mean([[dict(zip(c.steps.tolist(), c.p_mpjpe_mm))[s] for s in common] for c in mine], axis=0)
+            ax.plot(common, mean, color=col, lw=2.4,
+                    label=f"{card} (mean of {len(mine)} seed{'s' if len(mine) > 1 else ''})")
+    from matplotlib.ticker import MaxNLocator
+
+    roles = sorted({c.val_role for c in curves if c.val_role})
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("training step")
+    ax.set_ylabel("validation P-MPJPE (mm)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title("Validation P-MPJPE during training" + (f" ({', '.join(roles)}, fixed frames)" if roles else ""),
+                 fontsize=10)
+    return _save(fig, Path(out))
+
+
+def _show(ax, img: np.ndarray) -> None:
+    ax.imshow(np.clip(img, 0.0, 1.0), extent=(-1, 1, 1, -1), interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for s in ax.spines.values():
+        s.set_visible(False)
+
+
+def _bones_2d(ax, pts: np.ndarray, colour, lw: float = 1.2, **kw) -> None:
+    for parent, child in skeleton.BONES:
+        ax.plot(pts[[parent, child], 0], pts[[parent, child], 1], color=colour, lw=lw,
+                alpha=0.6 if child in skeleton.LEFT_JOINTS else 1.0, solid_capstyle="round", **kw)
+
+
+def plot_swap(checkpoint: str | os.PathLike, store: str | os.PathLike, out: str | os.PathLike, *,
+              role: str = DEFAULT_ROLE, k: int = SWAP_SAMPLES) -> Path:
+    """Fig. 3: rows = pose source, columns = appearance source, cells over the background of a third sample.
+
+    The first row shows the appearance inputs, the first column the pose inputs (with the predicted 2D pose), the
+    last row each sample's background; each cell names the sample its background comes from.
+    """
+    model, ckpt = _load_model(checkpoint)
+    frames = select_frames(store, role, int(ckpt["profile"]["input_size"]), k)
+    res = swap_images(model, frames, threads=int(ckpt.get("threads", 1)))
+    n = res["grid"].shape[0]
+    letters = string.ascii_uppercase
+    fig = _new_figure(1.55 * (n + 1), 1.55 * (n + 2) + 0.5)
+    axes = fig.subplots(n + 2, n + 1)
+    corner = axes[0, 0]
+    corner.axis("off")
+    corner.text(0.5, 0.5, "pose: rows\nappearance:\ncolumns", ha="center", va="center", fontsize=7,
+                transform=corner.transAxes)
+    for j in range(n):
+        _show(axes[0, j + 1], res["inputs"][j])
+        axes[0, j + 1].set_title(f"appearance {letters[j]}", fontsize=7)
+    for i in range(n):
+        ax = axes[i + 1, 0]
+        _show(ax, res["inputs"][i])
+        _bones_2d(ax, res["p2d"][i], "#ffdd00", lw=0.9)
+        ax.set_xlim(-1, 1)
+        ax.set_ylim(1, -1)
+        ax.set_ylabel(f"pose {letters[i]}", fontsize=7)
+        for j in range(n):
+            cell = axes[i + 1, j + 1]
+            _show(cell, res["grid"][i, j])
+            cell.text(0.03, 0.03, f"bg {letters[res['background'][i, j]]}", transform=cell.transAxes,
+                      fontsize=6, color="white", bbox={"facecolor": "black", "alpha": 0.5, "pad": 1, "lw": 0})
+    axes[n + 1, 0].axis("off")
+    axes[n + 1, 0].text(0.5, 0.5, "backgrounds" if frames.backgrounds is not None else "no background\n"
+                        "estimates:\nflat grey", ha="center", va="center", fontsize=7,
+                        transform=axes[n + 1, 0].transAxes)
+    for j in range(n):
+        _show(axes[n + 1, j + 1], res["backgrounds"][j])
+        axes[n + 1, j + 1].set_xlabel(f"background {letters[j]}", fontsize=7)
+    names = "; ".join(f"{letters[i]}: {frames.names[i]}" for i in range(n))
+    fig.suptitle(f"Fig. 3: pose, appearance and background swapped through the decoder. {_describe(ckpt)} on "
+                 f"{role}\n{names}\n{dataset_title([frames.dataset])}", fontsize=8)
+    return _save(fig, Path(out))
+
+
+def plot_skeletons(checkpoint: str | os.PathLike, store: str | os.PathLike, out: str | os.PathLike, *,
+                   role: str = DEFAULT_ROLE, k: int = SKELETON_SAMPLES) -> Path:
+    """Fig. 4: for each fixed frame the crop, then the true and the Procrustes-aligned predicted 3D skeleton seen
+    from the front (x, -y) and from the side (z, -y) of the crop camera; P-MPJPE per frame in the title."""
+    model, ckpt = _load_model(checkpoint)
+    frames = select_frames(store, role, int(ckpt["profile"]["input_size"]), k)
+    res = skeleton_data(model, frames, threads=int(ckpt.get("threads", 1)))
+    n = res["gt"].shape[0]
+    fig = _new_figure(2.0 * n + 0.4, 6.9)
+    axes = fig.subplots(3, n, squeeze=False)
+    for f in range(n):
+        _show(axes[0, f], res["inputs"][f])
+        axes[0, f].set_title(f"{frames.names[f]}\nP-MPJPE {res['p_mpjpe_mm'][f]:.0f} mm", fontsize=7)
+        gt, pr = res["gt"][f], res["aligned"][f]
+        for row, (a, b, name) in enumerate(((0, 1, "front (x, up)"), (2, 1, "side (depth, up)")), start=1):
+            ax = axes[row, f]
+            pts_gt = np.stack([gt[:, a], -gt[:, b]], axis=1)
+            pts_pr = np.stack([pr[:, a], -pr[:, b]], axis=1)
+            _bones_2d(ax, pts_gt, TRUTH_COLOUR, lw=1.6)
+            _bones_2d(ax, pts_pr, PRED_COLOUR, lw=1.6)
+            both = np.concatenate([pts_gt, pts_pr])
+            centre = 0.5 * (both.min(0) + both.max(0))
+            half = 0.55 * float(np.max(both.max(0) - both.min(0))) + 1.0
+            ax.set_xlim(centre[0] - half, centre[0] + half)
+            ax.set_ylim(centre[1] - half, centre[1] + half)
+            ax.set_aspect("equal")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(alpha=0.2)
+            if f == 0:
+                ax.set_ylabel(name, fontsize=7)
+    from matplotlib.lines import Line2D
+
+    fig.legend(handles=[Line2D([], [], color=TRUTH_COLOUR, lw=2, label="ground truth"),
+                        Line2D([], [], color=PRED_COLOUR, lw=2, label="prediction (Procrustes-aligned)")],
+               loc="lower center", ncol=2, fontsize=7)
+    fig.get_layout_engine().set(rect=(0, 0.05, 1, 0.95))
+    fig.suptitle(f"Fig. 4: predicted and true 3D pose. {_describe(ckpt)} on {role}, mean P-MPJPE "
+                 f"{float(np.mean(res['p_mpjpe_mm'])):.1f} mm\n{dataset_title([frames.dataset])}", fontsize=8)
+    return _save(fig, Path(out))
+
+
+# --- everything ---------------------------------------------------------------------------------------------------
+
+def make_all(results_dir: str | os.PathLike, runs_dir: str | os.PathLike, store: str | os.PathLike,
+             out_dir: str | os.PathLike, plots_dir: str | os.PathLike, *, card: str = DEFAULT_CARD,
+             checkpoint: str | os.PathLike | None = None, role: str = DEFAULT_ROLE,
+             log: Callable[[str], None] | None = None) -> list[Path]:
+    """Write both CSV tables and every figure whose inputs exist; returns the written paths (tables first).
+
+    A figure whose inputs are absent (no result of its protocol, no run with val.csv, no checkpoint of ``card``
+    under ``runs_dir``, no store) is skipped with a line to ``log`` saying why, and a stale copy of it in
+    ``out_dir`` is removed so the folder shows only what the current inputs support.
+
+    Raises:
+        kspbench.results.ResultError: the results folder is missing or holds a bad result file.
+        FigureError: inputs that exist but cannot be read (an unreadable checkpoint, a malformed val.csv, a
+            store without ``role``).
+    """
+    from kspbench.results import discover
+
+    say = log or (lambda _msg: None)
+    out_dir, plots_dir, runs_dir = Path(out_dir), Path(plots_dir), Path(runs_dir)
+    results = discover(results_dir)
+    curves = pck_curve_data(results)
+    actions = per_action_data(results)
+    if not runs_dir.is_dir():
+        say(f"note: {runs_dir}: no runs folder; learning curves and Fig. 3/4 need trained runs")
+    val = read_val_curves(runs_dir, log=say)
+
+    written = []
+    for path, n in ((write_val_curves_csv(val, plots_dir / VAL_CSV), sum(c.steps.size for c in val)),
+                    (write_pck_curves_csv(curves, plots_dir / PCK_CSV), sum(len(c.pck) for c in curves))):
+        say(f"wrote {path} ({n} rows)")
+        written.append(path)
+
+    def model_input() -> tuple[Path, Path]:
+        if checkpoint is not None:
+            ck = Path(checkpoint)
+            if not ck.is_file():
+                raise FigureError(f"{ck}: no such checkpoint (--checkpoint)")
+        else:
+            ck = find_checkpoint(runs_dir, card)
+            if ck is None:
+                raise MissingInput(f"no checkpoint of card {card!r} under {runs_dir} (train it, or pass --card or "
+                                   "--checkpoint)")
+        if not Path(store).is_file():
+            raise MissingInput(f"{store}: no such store (the frames come from it; pass --store)")
+        return ck, Path(store)
+
+    jobs: list[tuple[str, Callable[[Path], Path]]] = [
+        ("pck_curves.png", lambda p: plot_pck_curves(curves, p)),
+        ("per_action.png", lambda p: plot_per_action(actions, p)),
+        ("learning_curves.png", lambda p: plot_learning_curves(val, p)),
+        ("fig3_swap.png", lambda p: plot_swap(*model_input(), p, role=role)),
+        ("fig4_skeletons.png", lambda p: plot_skeletons(*model_input(), p, role=role)),
+    ]
+    for name, job in jobs:
+        target = out_dir / name
+        try:
+            path = job(target)
+        except MissingInput as why:
+            stale = " (removed its stale copy)" if target.exists() else ""
+            if target.exists():
+                target.unlink()
+            say(f"skipped {name}: {why}{stale}")
+            continue
+        say(f"wrote {path}")
+        written.append(path)
+    return written

@@ -1,0 +1,1 @@
+"""Published reference numbers (data files)."""

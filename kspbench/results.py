@@ -1,0 +1,181 @@
+"""Result files (``kspbench eval --out``) read back: validation, identity of the row they score, grouping by seed.
+
+A result JSON names what it scored in its ``predictions.model`` attributes: a trained card (``card``, ``seed``,
+``profile``) or a world baseline (``baseline``); anything else is an external row named after its file. Every
+reader of ``results/`` (tables, leaderboard, compare, check, figures) goes through :func:`load_result`, which
+refuses a file that is not valid JSON, lacks a key, or no longer matches its own integrity digest (edited by hand),
+naming the file — never skipping it silently.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from kspbench.evaluate import RESULT_SCHEMA_VERSION, integrity_digest
+from kspbench.provenance import file_sha256
+
+__all__ = ["Result", "ResultError", "load_result", "discover", "by_row", "RowStats", "row_stats", "per_frame",
+           "BASELINE_LABELS"]
+
+REQUIRED = ("schema_version", "protocol", "dataset", "predictions", "n_frames", "metrics", "ci95", "per_group",
+            "per_frame_file", "integrity")
+BASELINE_LABELS = {"mean": "mean pose (h36m-train)", "nn2d": "nearest 2D neighbour (h36m-train)"}
+
+
+class ResultError(ValueError):
+    """A result file is unreadable, incomplete or edited by hand; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Result:
+    """One result file: what it scored (row, seed) and under which protocol, on which dataset."""
+
+    path: Path
+    data: dict[str, Any]
+    row: str                  # card name, baseline kind or file stem
+    kind: str                 # "model" | "baseline" | "external"
+    seed: int | None
+    protocol: str
+    dataset: str
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return self.data["metrics"]
+
+    @property
+    def ci95(self) -> dict[str, list[float]]:
+        return self.data["ci95"]
+
+    @property
+    def profile(self) -> str | None:
+        return self.data["predictions"]["model"].get("profile")
+
+    @property
+    def label(self) -> str:
+        return BASELINE_LABELS.get(self.row, self.row) if self.kind == "baseline" else self.row
+
+    def higher_is_better(self, metric: str) -> bool:
+        return bool(self.data["protocol"]["metrics"][metric]["higher_is_better"])
+
+    @property
+    def primary(self) -> str:
+        return self.data["protocol"]["primary"]
+
+
+def load_result(path: str | os.PathLike, *, check_frames: bool = True) -> Result:
+    """Read and validate one result JSON.
+
+    Raises:
+        ResultError: not JSON, a missing key, an unknown schema version, a non-finite metric, a digest that does
+            not match (the file was edited), or a per-frame file that is missing or changed.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ResultError(f"{path}: not a readable result JSON ({err}); re-run `kspbench eval` (or `dvc repro`) "
+                          "to rewrite it") from None
+    if not isinstance(data, dict):
+        raise ResultError(f"{path}: not a result JSON (top level is not an object)")
+    missing = [k for k in REQUIRED if k not in data]
+    if missing:
+        raise ResultError(f"{path}: not a kspbench result (missing {', '.join(missing)}); re-run `kspbench eval`")
+    if data["schema_version"] != RESULT_SCHEMA_VERSION:
+        raise ResultError(f"{path}: result schema {data['schema_version']}, this kspbench reads "
+                          f"{RESULT_SCHEMA_VERSION}; re-run `kspbench eval`")
+    if integrity_digest(data) != data["integrity"]:
+        raise ResultError(f"{path}: its content does not match its integrity digest: the file was edited after "
+                          "`kspbench eval` wrote it; re-run `kspbench eval` (or `dvc repro`) instead of editing")
+    for name, value in data["metrics"].items():
+        if not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ResultError(f"{path}: metric {name} is {value!r}, not a finite number")
+    if check_frames:
+        frames = path.with_name(data["per_frame_file"])
+        if not frames.is_file():
+            raise ResultError(f"{path}: its per-frame file {frames} is missing; re-run `kspbench eval`")
+        if file_sha256(frames) != data.get("per_frame_sha256"):
+            raise ResultError(f"{path}: its per-frame file {frames} changed after it was written; re-run "
+                              "`kspbench eval`")
+    model = data["predictions"].get("model") or {}
+    if "card" in model:
+        row, kind, seed = str(model["card"]), "model", int(model["seed"])
+    elif "baseline" in model:
+        row, kind, seed = str(model["baseline"]), "baseline", None
+    else:
+        row, kind, seed = path.stem, "external", None
+    return Result(path=path, data=data, row=row, kind=kind, seed=seed, protocol=data["protocol"]["name"],
+                  dataset=data["dataset"]["name"])
+
+
+def _result_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*.json") if ".partial" not in p.name)
+
+
+def discover(root: str | os.PathLike, protocol: str | None = None) -> list[Result]:
+    """Every result JSON under ``root`` (optionally of one protocol), validated; raises on the first bad file."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ResultError(f"{root}: no such results folder; run `dvc repro` or `kspbench eval --out` first")
+    out = [load_result(p) for p in _result_files(root)]
+    return [r for r in out if protocol is None or r.protocol == protocol]
+
+
+def by_row(results: Iterable[Result]) -> dict[tuple[str, str], list[Result]]:
+    """(row, protocol) -> its results, one per seed, sorted by seed."""
+    groups: dict[tuple[str, str], list[Result]] = {}
+    for r in results:
+        groups.setdefault((r.row, r.protocol), []).append(r)
+    for key, rs in groups.items():
+        rs.sort(key=lambda r: -1 if r.seed is None else r.seed)
+        seeds = [r.seed for r in rs]
+        if len(set(seeds)) != len(seeds):
+            raise ResultError(f"row {key[0]} under {key[1]} has two results for seed {seeds}: "
+                              + ", ".join(str(r.path) for r in rs) + "; remove the stale one")
+        datasets = {r.dataset for r in rs}
+        if len(datasets) > 1:
+            raise ResultError(f"row {key[0]} under {key[1]} mixes datasets {sorted(datasets)}: "
+                              + ", ".join(str(r.path) for r in rs))
+    return groups
+
+
+@dataclass(frozen=True)
+class RowStats:
+    """A row's metric over its seeds: mean, sd (None for one seed), per-seed values, and seed 0's interval."""
+
+    mean: float
+    sd: float | None
+    values: tuple[float, ...]
+    ci95: tuple[float, float] | None
+
+
+def row_stats(results: list[Result], metric: str, group: tuple[str, str] | None = None) -> RowStats | None:
+    """Statistics of ``metric`` over a row's seeds; ``group`` = (breakdown, name) reads ``per_group`` instead."""
+    vals = []
+    for r in results:
+        if group is None:
+            v = r.metrics.get(metric)
+        else:
+            v = r.data["per_group"].get(group[0], {}).get(group[1], {}).get(metric)
+        if v is None:
+            return None
+        vals.append(float(v))
+    arr = np.array(vals)
+    ci = None
+    if group is None and len(results) == 1 and metric in results[0].ci95:
+        lo, hi = results[0].ci95[metric]
+        ci = (float(lo), float(hi))
+    return RowStats(mean=float(arr.mean()), sd=float(arr.std(ddof=1)) if arr.size > 1 else None,
+                    values=tuple(vals), ci95=ci)
+
+
+def per_frame(result: Result) -> dict[str, np.ndarray]:
+    """The per-frame file of a result: keys subject, sequence, camera, frame, ``metric:*`` and ``label:*``."""
+    path = result.path.with_name(result.data["per_frame_file"])
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
