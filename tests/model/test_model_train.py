@@ -128,6 +128,45 @@ def test_init_from_and_predict_write_a_valid_predictions_file(store, tmp_path, c
                  "--subjects", "S9", "--cameras", "c0,c1"]) == 0
 
 
+def test_seeds_layout_from_train_to_predict_to_eval(store, tmp_path, capsys):
+    """The pipeline's layout: runs/<card>/s<seed>, predictions/<card>/s<seed>/<role>.h5, results/<card>/../s<seed>."""
+    runs, preds, results = tmp_path / "runs", tmp_path / "predictions", tmp_path / "results"
+    common = ["--store", str(store), "--profile", "tiny", "--seeds", "2", "--quiet"]
+    assert main(["train", "--card", "unsup", "--out", str(runs / "unsup"), *common]) == 0
+    assert main(["train", "--card", "weakly", "--out", str(runs / "weakly"), *common]) == 0
+    for seed in (0, 1):
+        ck = load_checkpoint(runs / "weakly" / f"s{seed}" / CHECKPOINT_NAME)
+        assert ck["seed"] == seed
+        # Seed k of a finetuned card starts from seed k of its init_from card.
+        assert ck["init"]["checkpoint_sha256"] == file_sha256(runs / "unsup" / f"s{seed}" / CHECKPOINT_NAME)
+    a = load_checkpoint(runs / "unsup" / "s0" / CHECKPOINT_NAME)["model"]
+    b = load_checkpoint(runs / "unsup" / "s1" / CHECKPOINT_NAME)["model"]
+    assert any(not torch.equal(a[k], b[k]) for k in a)  # two seeds, two different models
+    assert main(["predict", "--run", str(runs / "weakly"), "--store", str(store), "--role", "h36m-test,3dhp-test",
+                 "--out", str(preds / "weakly")]) == 0
+    assert sorted(p.relative_to(preds).as_posix() for p in preds.rglob("*.h5")) == [
+        "weakly/s0/3dhp-test.h5", "weakly/s0/h36m-test.h5", "weakly/s1/3dhp-test.h5", "weakly/s1/h36m-test.h5"]
+    assert read_predictions(preds / "weakly" / "s1" / "h36m-test.h5").attrs["seed"] == 1
+    assert main(["eval", "--protocol", "h36m-p1,h36m-p2", "--predictions", str(preds / "weakly"), "--role",
+                 "h36m-test", "--store", str(store), "--out", str(results / "weakly" / "h36m"),
+                 "--cameras", "c0,c1"]) == 0
+    got = sorted(p.relative_to(results).as_posix() for p in results.rglob("*.json"))
+    assert got == ["weakly/h36m/s0/h36m-p1.json", "weakly/h36m/s0/h36m-p2.json", "weakly/h36m/s1/h36m-p1.json",
+                   "weakly/h36m/s1/h36m-p2.json"]
+    capsys.readouterr()
+    # A folder needs --role; a list of protocols needs a folder; --seeds with --seed is refused.
+    assert main(["eval", "--protocol", "h36m-p2", "--predictions", str(preds / "weakly"), "--store", str(store),
+                 "--out", str(results / "x")]) == 2
+    _one_line_error(capsys, "--role")
+    assert main(["eval", "--protocol", "h36m-p1,h36m-p2", "--predictions",
+                 str(preds / "weakly" / "s0" / "h36m-test.h5"), "--store", str(store)]) == 2
+    _one_line_error(capsys, "predictions folder")
+    assert main(["train", "--card", "unsup", "--seed", "3", "--out", str(runs / "y"), *common]) == 2
+    _one_line_error(capsys, "--seeds")
+    assert main(["predict", "--run", str(tmp_path / "nothing"), "--store", str(store), "--out", str(preds / "z")]) == 2
+    _one_line_error(capsys, "no s<seed>/checkpoint.pt")
+
+
 def test_cards_all_load_and_init_from_names_an_existing_card():
     names = card_names()
     assert set(names) >= {"unsup", "weakly", "semi", "unsup-3dhp", "weakly-3dhp", "semi-3dhp", "dp-only", "no-tfk",
