@@ -104,7 +104,7 @@ def load_result(path: str | os.PathLike, *, check_frames: bool = True) -> Result
                               "`kspbench eval`")
     model = data["predictions"].get("model") or {}
     if "card" in model:
-        row, kind, seed = str(model["card"]), "model", int(model["seed"])
+        row, kind, seed = str(model["card"]), "model", None if model.get("seed") is None else int(model["seed"])
     elif "baseline" in model:
         row, kind, seed = str(model["baseline"]), "baseline", None
     else:

@@ -21,7 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                "  kspbench train --card models/weakly.yaml --out runs/weakly      # starts from runs/unsup\n"
                "  kspbench train --card models/unsup.yaml --out runs/unsup --resume\n"
                "  kspbench train --card models/unsup.yaml --out runs/unsup-smoke --profile smoke\n"
-               "  kspbench train --card unsup --seeds 2 --out runs/unsup    # runs/unsup/s0, runs/unsup/s1",
+               "  kspbench train --card unsup --seeds 2 --out runs/unsup    # runs/unsup/s0, runs/unsup/s1\n"
+               "  torchrun --nproc_per_node=4 -m kspbench.cli train --card unsup --profile paper --device cuda "
+               "--out runs/unsup   # data-parallel (README, 'Scale-out')",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     tr.add_argument("--card", required=True, help="model card: a YAML path or a name in models/ (e.g. unsup)")
     tr.add_argument("--store", default=DEFAULT_STORE, help=f"pose store to train on (default: {DEFAULT_STORE})")
@@ -34,6 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="train N seeds (the card's seed, +1, ...) one after another into OUT/s<seed>/; a card with "
                          "init_from starts seed k from OUT/../<init_from>/s<k>/ (the pipeline's layout)")
     tr.add_argument("--threads", type=int, help="torch CPU threads (default: the profile's; on --resume the run's)")
+    tr.add_argument("--amp", choices=("off", "bf16"), default="off",
+                    help="mixed precision for the forward passes (bf16 autocast; losses and optimiser in float32); "
+                         "for --device cuda (default: off)")
     init = tr.add_argument_group("initialisation")
     init.add_argument("--init-checkpoint", help="finished checkpoint of the card's init_from run (default: "
                                                 "OUT/../<init_from>/checkpoint.pt)")
@@ -111,6 +116,9 @@ def _train(args: argparse.Namespace) -> int:
         raise UserError(f"card {card['name']} has no init_from; --init-checkpoint does not apply")
     if args.init_checkpoint and len(runs) > 1:
         raise UserError("--init-checkpoint names one checkpoint; with --seeds the init runs are found by layout")
+    from kspbench.model import distributed as DIST
+
+    ctx = DIST.context_from_env(args.device)
     for seed, out, default_init in runs:
         init_ckpt = None
         if card["init_from"] is not None:
@@ -121,13 +129,18 @@ def _train(args: argparse.Namespace) -> int:
         seeded = {**card, "seed": seed}
         try:
             trainer = Trainer(seeded, args.store, out, profile=profile, device=args.device, threads=args.threads,
-                              init_checkpoint=init_ckpt, init_weights=args.init_weights)
+                              init_checkpoint=init_ckpt, init_weights=args.init_weights, dist=ctx, amp=args.amp)
             summary = trainer.run(resume=args.resume, progress=not args.quiet)
-        except (TrainingError, WeightsError) as err:
+        except (TrainingError, WeightsError, DIST.DistributedError) as err:
+            DIST.shutdown(ctx)
             raise UserError(str(err)) from None
+        if not ctx.is_main:
+            continue
         rate = summary.get("samples_per_second")
         print(f"{card['name']} seed {seed}: step {summary['steps']} of {summary['total_steps']} ({profile.name} "
-              f"profile{'' if rate is None else f', {rate:.1f} samples/s'}); wrote {out / CHECKPOINT_NAME}")
+              f"profile{'' if rate is None else f', {rate:.1f} samples/s'}"
+              f"{f', {ctx.world_size} processes' if ctx.enabled else ''}); wrote {out / CHECKPOINT_NAME}")
+    DIST.shutdown(ctx)
     return 0
 
 

@@ -45,6 +45,7 @@ from torch import nn
 
 from kspbench import __version__, skeleton
 from kspbench.model import data as D
+from kspbench.model import distributed as DIST
 from kspbench.model import losses as L
 from kspbench.model.cards import LOSSES, load_card
 from kspbench.model.ksp import KSP
@@ -204,12 +205,20 @@ class Trainer:
     def __init__(self, card: dict, store_path: str | os.PathLike, out_dir: str | os.PathLike, *,
                  profile: str | ModelProfile | None = None, device: str = "cpu", threads: int | None = None,
                  init_checkpoint: str | os.PathLike | None = None,
-                 init_weights: str | os.PathLike | None = None) -> None:
+                 init_weights: str | os.PathLike | None = None, dist: DIST.DistContext | None = None,
+                 amp: str = "off") -> None:
         self.card = card
+        self.dist = dist or DIST.DistContext()
+        if amp not in ("off", "bf16"):
+            raise TrainingError(f"amp must be 'off' or 'bf16', not {amp!r}")
+        self.amp = amp
+        self._ddp: nn.Module | None = None
         self.profile = profile if isinstance(profile, ModelProfile) else load_profile(profile or card["profile"])
         self.store_path = Path(store_path)
         self.out = Path(out_dir)
         self.device = torch.device(device)
+        if self.device.type == "cuda" and self.dist.enabled:
+            self.device = torch.device("cuda", self.dist.local_rank)
         self.threads = threads or self.profile.threads
         self._threads_given = threads is not None
         self.stages = plan_stages(card, self.profile)
@@ -249,6 +258,11 @@ class Trainer:
             spec = cfg["optimiser"] or {"name": self.profile.optimiser.name, "lr": self.profile.optimiser.lr}
             params = [p for m in groups[name] for p in m.parameters()]
             self.optimisers[name] = _make_optimiser(spec, params)
+        if self.dist.enabled:
+            if self.device.type == "cuda":
+                # Keeps the same Parameter objects, so the optimisers above still hold them.
+                self.model = nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
+            self._ddp = DIST.wrap(self.model, self._loss, self.dist, self.device)
 
     def _apply_init(self) -> None:
         assert self.model is not None
@@ -373,18 +387,25 @@ class Trainer:
         assert self.model is not None
         if batch is None:
             batch = self._batch(loss)
+        # Every rank drew the same global batch; each computes on its own shard (no-op in one process).
+        batch = DIST.shard(batch, self.dist)
         self.model.train()
         freeze = self.model.generator_modules() if loss == "unpaired" else ()
         with L.frozen(freeze):
             self.model.zero_grad(set_to_none=True)
-            value, terms = self._loss(loss, batch)
-            if not torch.isfinite(value):
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp == "bf16"):
+                value, terms = self._ddp(loss, batch) if self._ddp is not None else self._loss(loss, batch)
+            value = value.float()
+            # The global batch's values, on every rank, before backward: a non-finite loss stops all ranks alike.
+            logged = DIST.mean_over_ranks(torch.stack([value.detach(), *[t.float() for t in terms.values()]]),
+                                          self.dist)
+            if not torch.isfinite(logged[0]):
                 raise TrainingError(f"loss {loss} is not finite at step {self.step + 1}; the last checkpoint is "
                                     "intact (try a smaller learning rate)")
             value.backward()
             self.optimisers[loss].step()
         self.model.zero_grad(set_to_none=True)
-        return {"value": float(value.detach()), **{k: float(v) for k, v in terms.items()}}
+        return {"value": float(logged[0]), **{k: float(v) for k, v in zip(terms, logged[1:])}}
 
     # --- checkpoints ----------------------------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
@@ -393,7 +414,8 @@ class Trainer:
                 "card": self.card, "card_sha256": config_sha256(self.card), "profile": self.profile.to_dict(),
                 "seed": self.card["seed"], "step": self.step, "total_steps": self.total_steps,
                 "stages": [[s.name, s.steps, list(s.cycle)] for s in self.stages], "threads": self.threads,
-                "device": self.device.type, "init": self.init_record,
+                "device": self.device.type, "world_size": self.dist.world_size, "amp": self.amp,
+                "init": self.init_record,
                 "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
                 "optimisers": {k: _canonical_state(o.state_dict()) for k, o in self.optimisers.items()},
                 "rng": self.rng.bit_generator.state}
@@ -413,6 +435,10 @@ class Trainer:
         if ckpt["profile"] != self.profile.to_dict():
             raise TrainingError(f"{self.out / CHECKPOINT_NAME}: was written with profile "
                                 f"{ckpt['profile']['name']!r}, not {self.profile.name!r}")
+        if int(ckpt.get("world_size", 1)) != self.dist.world_size:
+            raise TrainingError(f"{self.out / CHECKPOINT_NAME}: was written by a run with {ckpt.get('world_size', 1)} "
+                                f"process(es), this one has {self.dist.world_size}; resume with the same number "
+                                "(the global batch is split differently otherwise)")
         self.model.load_state_dict(ckpt["model"])
         for name, opt in self.optimisers.items():
             opt.load_state_dict(ckpt["optimisers"][name])
@@ -479,16 +505,18 @@ class Trainer:
             self.step = 0
         self._load_data()
         log_path, val_path = self.out / "log.csv", self.out / "val.csv"
-        _truncate_csv(log_path, LOG_COLUMNS, self.step)
-        if "val" in self._data:
-            _truncate_csv(val_path, VAL_COLUMNS, self.step)
-        _atomic_text(self.out / "run.json", json.dumps(self._run_record(), indent=2, sort_keys=True) + "\n")
+        main = self.dist.is_main  # rank 0 alone writes files
+        if main:
+            _truncate_csv(log_path, LOG_COLUMNS, self.step)
+            if "val" in self._data:
+                _truncate_csv(val_path, VAL_COLUMNS, self.step)
+            _atomic_text(self.out / "run.json", json.dumps(self._run_record(), indent=2, sort_keys=True) + "\n")
         started, start_step = time.perf_counter(), self.step
         ema: dict[str, float] = {}
         end = self.total_steps if stop_after is None else min(stop_after, self.total_steps)
-        with open(log_path, "a", newline="") as log_f, \
-                tqdm(total=self.total_steps, initial=self.step, desc=self.card["name"], disable=not progress,
-                     unit="it", dynamic_ncols=True) as bar:
+        with (open(log_path, "a", newline="") if main else open(os.devnull, "w")) as log_f, \
+                tqdm(total=self.total_steps, initial=self.step, desc=self.card["name"],
+                     disable=not (progress and main), unit="it", dynamic_ncols=True) as bar:
             log = csv.writer(log_f, lineterminator="\n")
             while self.step < end:
                 stage, k = self.stage_at(self.step)
@@ -504,18 +532,21 @@ class Trainer:
                     bar.set_postfix({k: f"{v:.4f}" for k, v in ema.items()}, refresh=False)
                 if on_step is not None:
                     on_step(self.step, values)
-                if self.profile.val_every and self.step % self.profile.val_every == 0 and "val" in self._data:
+                if main and self.profile.val_every and self.step % self.profile.val_every == 0 \
+                        and "val" in self._data:
                     self._write_val(val_path)
-                if self.step % self.profile.checkpoint_every == 0 or self.step == self.total_steps:
+                if main and (self.step % self.profile.checkpoint_every == 0 or self.step == self.total_steps):
                     log_f.flush()
                     os.fsync(log_f.fileno())
                     self.save_checkpoint()
-        if self.step == self.total_steps and "val" in self._data and self.profile.val_every \
+        if main and self.step == self.total_steps and "val" in self._data and self.profile.val_every \
                 and self.step % self.profile.val_every:
             self._write_val(val_path)
+        # No rank returns (and may read or resume from the folder) before rank 0 has written it.
+        DIST.barrier(self.dist)
         elapsed = time.perf_counter() - started
         summary = self._summary(elapsed, self.step - start_step)
-        if self.step == self.total_steps and self.step > start_step:
+        if main and self.step == self.total_steps and self.step > start_step:
             _atomic_text(self.out / "summary.json", json.dumps(summary, indent=2, sort_keys=True) + "\n")
         return summary
 
@@ -531,7 +562,7 @@ class Trainer:
         return {"card": self.card, "card_sha256": config_sha256(self.card), "profile": self.profile.to_dict(),
                 "stages": [{"name": s.name, "steps": s.steps, "cycle": list(s.cycle)} for s in self.stages],
                 "total_steps": self.total_steps, "batch": self.batch, "threads": self.threads,
-                "device": self.device.type, "store": str(self.store_path), "init": self.init_record,
+                "world_size": self.dist.world_size, "amp": self.amp, "device": self.device.type, "store": str(self.store_path), "init": self.init_record,
                 "supervised_fraction": self._data.get("sup_fraction")}
 
     def _summary(self, elapsed: float, steps: int) -> dict[str, Any]:
