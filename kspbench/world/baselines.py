@@ -55,11 +55,13 @@ def nearest(query: np.ndarray, ref: np.ndarray, chunk: int = 2048) -> np.ndarray
     """Index of the nearest row of ``ref`` for each row of ``query`` (Euclidean), in chunks."""
     import torch
 
-    r = torch.from_numpy(np.ascontiguousarray(ref, dtype=np.float32))
+    # float64 without the matrix-product shortcut: every distance is summed in a fixed order, so near-ties resolve
+    # the same way whatever the BLAS threading (the mm form flipped a few neighbours between runs under load).
+    r = torch.from_numpy(np.ascontiguousarray(ref, dtype=np.float64))
     out = np.empty(len(query), np.int64)
     for a in range(0, len(query), chunk):
-        q = torch.from_numpy(np.ascontiguousarray(query[a:a + chunk], dtype=np.float32))
-        out[a:a + chunk] = torch.cdist(q, r).argmin(dim=1).numpy()
+        q = torch.from_numpy(np.ascontiguousarray(query[a:a + chunk], dtype=np.float64))
+        out[a:a + chunk] = torch.cdist(q, r, compute_mode="donot_use_mm_for_euclid_dist").argmin(dim=1).numpy()
     return out
 
 
