@@ -572,7 +572,18 @@ class Trainer:
                 "steps": self.step, "total_steps": self.total_steps, "steps_this_session": steps,
                 "seconds_this_session": elapsed, "batch": self.batch,
                 "samples_per_second": steps * self.batch / elapsed if elapsed > 0 else None,
+                "peak_rss_mib": _peak_rss_mib(),
                 "per_loss": per_loss, **provenance(threads=self.threads, device=self.device.type)}
+
+
+def _peak_rss_mib() -> float | None:
+    """This process's peak resident memory (MiB), or None where the OS does not say."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024, 1)
 
 
 def train(card: str | os.PathLike | dict, store: str | os.PathLike, out: str | os.PathLike, *,
