@@ -76,25 +76,11 @@ def dataset_title(names: Iterable[str]) -> str:
     return "; ".join(parts) if parts else "unknown dataset"
 
 
-def _tmp_name(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.partial")
-
-
 def _atomic_write(path: Path, write: Callable[[Any], None]) -> Path:
     """Call ``write(binary file)`` on a temporary file beside ``path``, then rename it onto ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_name(path)
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    from kspbench.atomic import write_with
+
+    return write_with(path, write)
 
 
 def _new_figure(width: float, height: float):

@@ -44,6 +44,7 @@ import torch
 from torch import nn
 
 from kspbench import __version__, skeleton
+from kspbench.atomic import write_bytes, write_text
 from kspbench.model import data as D
 from kspbench.model import distributed as DIST
 from kspbench.model import losses as L
@@ -119,16 +120,11 @@ def _make_optimiser(spec: dict, params: list[nn.Parameter]) -> torch.optim.Optim
 
 
 def _atomic_bytes(path: Path, payload: bytes) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    with open(tmp, "wb") as f:
-        f.write(payload)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    write_bytes(path, payload)
 
 
 def _atomic_text(path: Path, text: str) -> None:
-    _atomic_bytes(path, text.encode())
+    write_text(path, text)
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
