@@ -49,3 +49,19 @@ def make_sequence(rng: np.random.Generator, *, subject: str = "S9", sequence: st
             extras={"activity": np.arange(n) % 7 + 1})
     return SequenceData(subject=subject, sequence=sequence, action=sequence.split(" ")[0], role=role, fps=50.0,
                         cameras=cams, world_3d=world)
+
+
+def truth_predictions(store_path, role: str = "h36m-test", key: str = "camera_3d", attrs: dict | None = None):
+    """Predictions equal to the store's ground truth ``key`` for every frame of every camera of ``role``."""
+    from kspbench.predictions import Predictions
+    from kspbench.store import PoseStore
+
+    rows = {k: [] for k in ("poses_3d", "subject", "sequence", "camera", "frame")}
+    with PoseStore(store_path) as store:
+        for info in store.sequences(role=role):
+            for cam in info.cameras:
+                rows["poses_3d"].append(store.read(info.subject, info.sequence, key, camera=cam).astype(np.float64))
+                for k, v in (("subject", info.subject), ("sequence", info.sequence), ("camera", cam)):
+                    rows[k].append(np.full(info.n_frames, v))
+                rows["frame"].append(np.arange(info.n_frames))
+    return Predictions(**{k: np.concatenate(v) for k, v in rows.items()}, attrs=attrs or {})

@@ -7,13 +7,14 @@ import json
 import numpy as np
 import pytest
 
+import factories
 from factories import make_sequence
 from kspbench import skeleton
 from kspbench.cli import main
 from kspbench.evaluate import EvaluationError, evaluate
 from kspbench.predictions import Predictions, read_predictions, write_predictions
 from kspbench.protocol import load_protocol
-from kspbench.store import PoseStore, StoreWriter
+from kspbench.store import StoreWriter
 
 CAMS = ("54138969", "60457274")
 
@@ -33,16 +34,7 @@ def h36m_store(tmp_path):
 
 
 def truth_predictions(store_path, role="h36m-test", key="camera_3d") -> Predictions:
-    rows = {k: [] for k in ("poses_3d", "subject", "sequence", "camera", "frame")}
-    with PoseStore(store_path) as store:
-        for info in store.sequences(role=role):
-            for cam in info.cameras:
-                gt = store.read(info.subject, info.sequence, key, camera=cam).astype(np.float64)
-                rows["poses_3d"].append(gt)
-                for k, v in (("subject", info.subject), ("sequence", info.sequence), ("camera", cam)):
-                    rows[k].append(np.full(info.n_frames, v))
-                rows["frame"].append(np.arange(info.n_frames))
-    return Predictions(**{k: np.concatenate(v) for k, v in rows.items()}, attrs={"card": "oracle", "seed": 7})
+    return factories.truth_predictions(store_path, role, key, attrs={"card": "oracle", "seed": 7})
 
 
 def test_perfect_predictions_score_zero(h36m_store):

@@ -11,14 +11,14 @@ import sys
 import numpy as np
 import pytest
 
-from factories import make_sequence
+from factories import make_sequence, truth_predictions
 from kspbench import cli as kcli
 from kspbench.cli import UserError
 from kspbench.cli import leaderboard as L
 from kspbench.leaderboard import LeaderboardError, _blocks, _pair_loaded, leaderboard, paired_bootstrap, paired_frames
 from kspbench.predictions import Predictions, write_predictions
 from kspbench.results import discover, load_result, per_frame
-from kspbench.store import PoseStore, StoreError, StoreWriter
+from kspbench.store import StoreError, StoreWriter
 
 CAMS = ("54138969", "60457274")
 
@@ -49,15 +49,7 @@ def _h36m_store(path, seed=0):
 
 
 def _truth(store_path, role="h36m-test", key="camera_3d") -> Predictions:
-    rows = {k: [] for k in ("poses_3d", "subject", "sequence", "camera", "frame")}
-    with PoseStore(store_path) as store:
-        for info in store.sequences(role=role):
-            for cam in info.cameras:
-                rows["poses_3d"].append(store.read(info.subject, info.sequence, key, camera=cam).astype(np.float64))
-                for k, v in (("subject", info.subject), ("sequence", info.sequence), ("camera", cam)):
-                    rows[k].append(np.full(info.n_frames, v))
-                rows["frame"].append(np.arange(info.n_frames))
-    return Predictions(**{k: np.concatenate(v) for k, v in rows.items()})
+    return truth_predictions(store_path, role, key)
 
 
 def _score(tmp, store, protocol, name, card, seed, noise, noise_seed, extra=(), **truth_kw):

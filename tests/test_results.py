@@ -8,11 +8,11 @@ import shutil
 import numpy as np
 import pytest
 
-from factories import make_sequence
+from factories import make_sequence, truth_predictions
 from kspbench.cli import main
 from kspbench.predictions import Predictions, write_predictions
 from kspbench.results import ResultError, by_row, discover, load_result, per_frame, row_stats
-from kspbench.store import PoseStore, StoreWriter
+from kspbench.store import StoreWriter
 
 CAMS = ("54138969", "60457274")
 
@@ -26,15 +26,7 @@ def _h36m_store(path, dataset="unit-h36m"):
 
 
 def _truth(store_path, role="h36m-test", key="camera_3d") -> Predictions:
-    rows = {k: [] for k in ("poses_3d", "subject", "sequence", "camera", "frame")}
-    with PoseStore(store_path) as store:
-        for info in store.sequences(role=role):
-            for cam in info.cameras:
-                rows["poses_3d"].append(store.read(info.subject, info.sequence, key, camera=cam).astype(np.float64))
-                for k, v in (("subject", info.subject), ("sequence", info.sequence), ("camera", cam)):
-                    rows[k].append(np.full(info.n_frames, v))
-                rows["frame"].append(np.arange(info.n_frames))
-    return Predictions(**{k: np.concatenate(v) for k, v in rows.items()})
+    return truth_predictions(store_path, role, key)
 
 
 def _score(tmp, store, name, attrs, noise, noise_seed, out_dir="results", protocol="h36m-p2"):

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import yaml
 
-from factories import make_sequence
+from factories import make_sequence, truth_predictions
 from kspbench.cli import main
 from kspbench.predictions import Predictions, write_predictions
 from kspbench.results import discover
-from kspbench.store import PoseStore, StoreWriter
+from kspbench.store import StoreWriter
 from kspbench.table import build_tables, metrics_summary, reference, render
 
 CAMS = ("54138969", "60457274")
@@ -45,16 +45,8 @@ def _world(path, dataset):
     return path
 
 
-def _truth(store_path, role, key) -> Predictions:
-    rows = {k: [] for k in ("poses_3d", "subject", "sequence", "camera", "frame")}
-    with PoseStore(store_path) as store:
-        for info in store.sequences(role=role):
-            for cam in info.cameras:
-                rows["poses_3d"].append(store.read(info.subject, info.sequence, key, camera=cam).astype(np.float64))
-                for k, v in (("subject", info.subject), ("sequence", info.sequence), ("camera", cam)):
-                    rows[k].append(np.full(info.n_frames, v))
-                rows["frame"].append(np.arange(info.n_frames))
-    return Predictions(**{k: np.concatenate(v) for k, v in rows.items()})
+def _truth(store_path, role="h36m-test", key="camera_3d") -> Predictions:
+    return truth_predictions(store_path, role, key)
 
 
 def _score(tmp, store, row, protocol, attrs, noise, noise_seed):
