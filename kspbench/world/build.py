@@ -13,8 +13,11 @@ Roles (see ``kspbench/world/__init__.py`` for the whole picture):
 * ``prior``: exactly 20 labelled samples of subject "P" in a plain style (flat colours, no shading, plain backdrop).
 
 Images are stored as crops (``kind="crop"``) cut with the boxes from an oracle detector (2D ground truth + jitter);
-``backgrounds`` are the per-pixel temporal median of ``median_frames`` evenly spaced full frames of the static clip,
-cut with the same boxes, as a real pipeline estimates them. Every sequence draws from its own random stream
+``backgrounds`` (static clips) are, by default, the empty scene as rendered (profile ``background: clean``): an oracle
+background, like the oracle boxes, because the method's decoder needs Bt without the person; ``background: median``
+stores the per-pixel temporal median of ``median_frames`` evenly spaced full frames instead, as a real pipeline
+estimates it. Both are cut with the same boxes; the manifest records, per role, the share of the person's pixels
+that survive the median (``median_leak``), whichever is stored. Every sequence draws from its own random stream
 (:mod:`kspbench.world.seeding`), so the store is a pure function of (profile, seed, motion file) and byte-identical
 across runs, whatever the number of worker processes.
 """
@@ -37,7 +40,11 @@ from kspbench.world.profiles import WorldProfile
 from kspbench.world.seeding import rng as seeded
 
 DATASET = "kspbench-synthetic-world"
-WORLD_VERSION = 1
+WORLD_VERSION = 2   # 2: static clips' Bt is the clean empty scene by default (profile `background`)
+# Grey levels by which the temporal median must differ from the empty scene for a person pixel to count as leaked.
+LEAK_GREY = 10
+# Root attribute naming what the stored `backgrounds` are: "clean" or "median:<frames>".
+BACKGROUND_ATTR = "background_estimate"
 PRIOR_SAMPLES = 20
 UNIVERSAL_HEIGHT_MM = 1750.0
 MANIFEST_ATTR = "world_manifest"
@@ -91,6 +98,9 @@ class TrackStats:
     invalid: int = 0
     coverage_sum: float = 0.0
     coverage_frames: int = 0
+    # Person pixels of the median frames, and those of them that survive in the temporal median (the leak).
+    median_person_px: int = 0
+    median_leak_px: int = 0
 
 
 @dataclass
@@ -366,7 +376,7 @@ def render_track(plan: SeqPlan, cam: CamPlan, body: motion.Body, scenes: tuple, 
     crops = np.zeros((n, S, S, 3), np.uint8)
     occluded = np.zeros((n, skeleton.NUM_JOINTS), bool)
     stats = TrackStats()
-    median_stack = []
+    median_stack, median_masks = [], []
     static_bg = None if moving else _static_background(scene_key, base_scene, scene, f, c, rot, trans, W, H)
     kept = {"frames": [], "person": [], "bg": [], "ids": []} if keep_frames else None
     for i in range(n):
@@ -421,6 +431,7 @@ def render_track(plan: SeqPlan, cam: CamPlan, body: motion.Body, scenes: tuple, 
             stats.coverage_frames += 1
         if i in med_idx and not moving:
             median_stack.append(frame8)
+            median_masks.append(mask)
         if kept is not None:
             kept["frames"].append(frame8)
             kept["person"].append(mask)
@@ -430,7 +441,15 @@ def render_track(plan: SeqPlan, cam: CamPlan, body: motion.Body, scenes: tuple, 
     bgs = None
     if not moving:
         median = np.median(np.stack(median_stack), axis=0).round().astype(np.uint8)
-        bgs = crop_images(np.broadcast_to(median, (n,) + median.shape), boxes, S)
+        clean = np.clip(np.rint(static_bg[0] * 255), 0, 255).astype(np.uint8)
+        # A person pixel "survives" the median when the median differs there from the empty scene by more than
+        # LEAK_GREY grey levels in some channel (sensor noise is far below it).
+        leaked = np.abs(median.astype(np.int16) - clean.astype(np.int16)).max(axis=-1) > LEAK_GREY
+        masks = np.stack(median_masks)
+        stats.median_person_px += int(masks.sum())
+        stats.median_leak_px += int((masks & leaked[None]).sum())
+        bg_full = clean if profile.background == "clean" else median
+        bgs = crop_images(np.broadcast_to(bg_full, (n,) + bg_full.shape), boxes, S)
     valid = np.ones(n, bool)
     extras = {"occluded": occluded}
     if "invalid" in plan.extras:
@@ -500,8 +519,19 @@ def source_text(profile: WorldProfile, seed: int, track: motion.MotionTrack | No
     j = profile.box_jitter
     return (f"kspbench synthetic world v{WORLD_VERSION} (kspbench world build --profile {profile.name} --seed {seed}); "
             f"motion: {motion_src}; person boxes: oracle detector = 2D ground truth + jitter (centre sd {j[0]:g}, "
-            f"log-scale sd {j[1]:g} of the box side), margin {DEFAULT_MARGIN:g}; backgrounds: temporal median of "
-            f"{profile.median_frames} full frames per static clip; no lens distortion")
+            f"log-scale sd {j[1]:g} of the box side), margin {DEFAULT_MARGIN:g}; backgrounds: {_bg_text(profile)}; "
+            "no lens distortion")
+
+
+def _bg_text(profile: WorldProfile) -> str:
+    if profile.background == "clean":
+        return "the empty scene as rendered (oracle background) per static clip"
+    return f"temporal median of {profile.median_frames} full frames per static clip"
+
+
+def background_estimate(profile: WorldProfile) -> str:
+    """The value of the store's ``background_estimate`` attribute: ``"clean"`` or ``"median:<frames>"``."""
+    return "clean" if profile.background == "clean" else f"median:{profile.median_frames}"
 
 
 def _sha256(path: str) -> str:
@@ -523,12 +553,16 @@ def manifest(profile: WorldProfile, seed: int, plans: list[SeqPlan], track: moti
     role_stats: dict[str, dict] = {}
     for st in stats:
         r = role_stats.setdefault(st["role"], {"frames": 0, "joints": 0, "occluded": 0, "outside": 0, "invalid": 0,
-                                               "coverage_sum": 0.0, "coverage_frames": 0})
+                                               "coverage_sum": 0.0, "coverage_frames": 0, "median_person_px": 0,
+                                               "median_leak_px": 0})
         for tr in st["tracks"].values():
             for k in r:
                 r[k] += tr[k]
     for r in role_stats.values():
         r["coverage"] = r.pop("coverage_sum") / max(r.pop("coverage_frames"), 1)
+        person_px, leak_px = r.pop("median_person_px"), r.pop("median_leak_px")
+        # Static roles only: the share of the person's pixels that a temporal-median background would keep.
+        r["median_leak"] = leak_px / person_px if person_px else None
     return {"world_version": WORLD_VERSION, "seed": int(seed), "profile": profile.as_dict(),
             "motion": None if track is None else {"file": Path(track.path).name, "sha256": _sha256(track.path)},
             "universal_height_mm": UNIVERSAL_HEIGHT_MM, "people": persons, "role_stats": role_stats,
@@ -569,6 +603,7 @@ def build_world(out: str | os.PathLike, profile: WorldProfile, seed: int = 0, *,
         man = manifest(profile, seed, plans, track, stats)
         # The manifest lives in the store itself, so `world describe` needs nothing else.
         writer.set_attr(MANIFEST_ATTR, json.dumps(man, sort_keys=True))
+        writer.set_attr(BACKGROUND_ATTR, background_estimate(profile))
     man["build_seconds"] = time.time() - t0
     if datasheet:
         from kspbench.world import datasheet as ds

@@ -19,6 +19,8 @@ PROFILES_FILE = Path(__file__).with_name("profiles.yaml")
 H36M_CAMERAS: tuple[str, ...] = ("54138969", "55011271", "58860488", "60457274")
 TS_SEQUENCES: tuple[str, ...] = ("TS1", "TS2", "TS3", "TS4", "TS5", "TS6")
 FRAME_FAMILIES: tuple[str, ...] = ("h36m", "mpi3dhp", "dunp")
+# Bt of static clips: the rendered empty scene (an oracle, like the oracle boxes) or the temporal median of frames.
+BACKGROUNDS: tuple[str, ...] = ("clean", "median")
 # Native camera sizes (width, height) per family, px; full frames are rendered at native x frame_scale.
 NATIVE_SIZES: dict[str, tuple[tuple[int, int], ...]] = {
     "h36m": ((1000, 1002), (1000, 1000)),
@@ -76,6 +78,7 @@ class WorldProfile:
     frame_scale: tuple[tuple[str, float], ...]
     median_frames: int
     noise_sd: float
+    background: str
     box_jitter: tuple[float, float]
     h36m: H36MRoles
     dunp: DunpRole
@@ -194,6 +197,8 @@ def _parse(name: str, raw: dict, where: str) -> WorldProfile:
         fps=_num(raw, "fps", where), crop_size=_num(raw, "crop_size", where, int),
         frame_scale=tuple((k, _num(fs, k, where + " frame_scale")) for k in FRAME_FAMILIES),
         median_frames=_num(raw, "median_frames", where, int), noise_sd=_num(raw, "noise_sd", where),
+        # Older profile files have no `background`: they get the default (the clean scene).
+        background=str(raw.get("background", "clean")),
         box_jitter=(_num({"centre_sd": jitter[0]}, "centre_sd", where + " box_jitter"),
                     _num({"scale_sd": jitter[1]}, "scale_sd", where + " box_jitter")),
         h36m=H36MRoles(train_subjects=_names(h, "train_subjects", where + " h36m"),
@@ -230,6 +235,8 @@ def _check(p: WorldProfile, where: str | None = None) -> None:
         for w, h in NATIVE_SIZES[fam]:
             if min(w, h) * scale < MIN_FRAME_SIDE:
                 bad(f"frame_scale.{fam} = {scale} makes {w}x{h} frames smaller than {MIN_FRAME_SIDE} px")
+    if p.background not in BACKGROUNDS:
+        bad(f"background must be one of {', '.join(BACKGROUNDS)}, got {p.background!r}")
     if p.median_frames < 1:
         bad(f"median_frames must be >= 1, got {p.median_frames}")
     if not 0 <= p.noise_sd <= 50:
