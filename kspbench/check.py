@@ -10,6 +10,11 @@ Three checks, each against files committed in ``baselines/`` (never in the DVC-o
     ``baselines/smoke.json``, which ``kspbench check --record`` measures over several training seeds.
 (c) smoke losses: in the smoke runs each loss term must fall (mean of the last quarter of its steps below the mean
     of the first quarter) for the cards and losses ``baselines/smoke.json`` lists as falling in every recorded seed.
+(d) floors: no trained card may collapse onto one pose, nor fall behind the constant pose. ``--record`` stores, per
+    trained card and protocol, a lower bound on its spread ratio (``spread_bounds``; see :func:`spread_bound`) and
+    the cards whose h36m-p2 P-MPJPE beat the ``const`` baseline's in every recorded seed (``beats_const``); the
+    check fails (``collapse``) when a card's seed-0 spread ratio is below its bound, and (``floor``) when a listed
+    card's seed-0 P-MPJPE is not below const's. A smoke.json recorded before these keys existed has no bounds.
 """
 from __future__ import annotations
 
@@ -28,13 +33,21 @@ from typing import Any, Iterator
 import numpy as np
 import yaml
 
-__all__ = ["CheckError", "Finding", "golden_findings", "run_smoke", "smoke_findings", "loss_trends", "record"]
+__all__ = ["CheckError", "Finding", "golden_findings", "run_smoke", "smoke_findings", "loss_trends", "record",
+           "spread_bound", "floor_baselines", "floor_findings"]
 
 # What the smoke copy needs from the checkout (the pipeline's deps and the DVC config).
 PIPELINE_FILES = ("dvc.yaml", "params.yaml", "models", "protocols", "kspbench", ".dvc/config")
 SMOKE_PARAMS = {"world": {"profile": "smoke"}, "train": {"profile": "smoke", "threads": 1}}
 # Tolerance floor per metric unit (mm or %): cross-platform float drift is far below it.
 FLOOR = 0.05
+# (d) floors. A card's spread-ratio bound is SPREAD_BOUND_FACTOR x its lowest recorded spread ratio, raised to
+# SPREAD_BOUND_MIN (a bound near zero would catch nothing) but never above that lowest value (the recording must pass
+# its own check). The const baseline's P-MPJPE on h36m-p2 is the floor the listed cards must stay below.
+SPREAD_BOUND_FACTOR = 0.5
+SPREAD_BOUND_MIN = 0.05
+FLOOR_ROW, FLOOR_PROTOCOL, FLOOR_METRIC = "const", "h36m-p2", "p_mpjpe_mm"
+SPREAD = "spread_ratio"   # kspbench.evaluate.SPREAD_METRIC (not imported here: check.py keeps imports lazy)
 
 
 class CheckError(ValueError):
@@ -43,7 +56,7 @@ class CheckError(ValueError):
 
 @dataclass
 class Finding:
-    check: str          # golden | metric | loss
+    check: str          # golden | metric | loss | collapse | floor
     what: str           # e.g. "unsup h36m-p2 p_mpjpe_mm"
     expected: str
     got: str
@@ -144,14 +157,86 @@ def run_smoke(checkout: Path, workdir: Path, *, seeds: int = 1, log=print) -> Pa
     return workdir
 
 
-def _smoke_values(workdir: Path) -> dict[tuple[str, str, str, int | None], float]:
-    """(row, protocol, metric, seed) -> value, from the smoke run's result files."""
+def _smoke_values(workdir: Path, kinds: dict[str, str] | None = None) -> dict[tuple[str, str, str, int | None], float]:
+    """(row, protocol, metric, seed) -> value, from the smoke run's result files; ``kinds`` (if given) receives
+    row -> "model" | "baseline" | "external"."""
     from kspbench.results import discover
 
     out = {}
     for r in discover(workdir / "results"):
+        if kinds is not None:
+            kinds[r.row] = r.kind
         for m, v in r.metrics.items():
             out[(r.row, r.protocol, m, r.seed)] = float(v)
+    return out
+
+
+def _seed0(values: dict, row: str, proto: str, metric: str) -> float | None:
+    """The value the check compares: seed 0 of a card, or the single (seedless) result of a baseline."""
+    return values.get((row, proto, metric, 0), values.get((row, proto, metric, None)))
+
+
+def spread_bound(spreads: list[float]) -> float:
+    """Lower bound on a card's spread ratio from its recorded seeds: ``min(max(0.5 x lowest, 0.05), lowest)``.
+
+    Half the lowest recorded value lets seed-to-seed variation through while catching a collapse; the 0.05 floor
+    keeps the bound from shrinking to nothing; capping it at the lowest recorded value keeps a card that was
+    already nearly collapsed when recorded from failing its own recording.
+    """
+    lowest = min(spreads)
+    return min(max(SPREAD_BOUND_FACTOR * lowest, SPREAD_BOUND_MIN), lowest)
+
+
+def floor_baselines(values: dict[tuple[str, str, str, int | None], float], kinds: dict[str, str],
+                    ) -> tuple[dict[str, dict[str, float]], list[str]]:
+    """(spread_bounds, beats_const) of a recording.
+
+    Args:
+        values: (row, protocol, metric, seed) -> value over every recorded seed (see :func:`_smoke_values`).
+        kinds: row -> result kind; only "model" rows (trained cards) get bounds or a place in the list.
+
+    Returns:
+        spread_bounds: card -> protocol -> :func:`spread_bound` of its recorded spread ratios; beats_const: the
+        cards whose h36m-p2 P-MPJPE is below const's in every recorded seed (empty without a const result).
+    """
+    spreads: dict[tuple[str, str], list[float]] = {}
+    errors: dict[str, list[float]] = {}
+    for (row, proto, m, _), v in values.items():
+        if kinds.get(row) != "model":
+            continue
+        if m == SPREAD:
+            spreads.setdefault((row, proto), []).append(v)
+        elif (proto, m) == (FLOOR_PROTOCOL, FLOOR_METRIC):
+            errors.setdefault(row, []).append(v)
+    bounds: dict[str, dict[str, float]] = {}
+    for (row, proto), vs in sorted(spreads.items()):
+        bounds.setdefault(row, {})[proto] = spread_bound(vs)
+    const = _seed0(values, FLOOR_ROW, FLOOR_PROTOCOL, FLOOR_METRIC)
+    beats = [] if const is None else sorted(row for row, vs in errors.items() if all(v < const for v in vs))
+    return bounds, beats
+
+
+def floor_findings(values: dict[tuple[str, str, str, int | None], float], baseline: dict[str, Any]) -> list[Finding]:
+    """(d): ``collapse`` findings (each card's seed-0 spread ratio against its recorded bound) and ``floor``
+    findings (each card listed in ``beats_const`` against const's h36m-p2 P-MPJPE). A baseline without the keys
+    (recorded before they existed) gives no finding."""
+    out = []
+    for row, protos in sorted(baseline.get("spread_bounds", {}).items()):
+        for proto, bound in sorted(protos.items()):
+            got = _seed0(values, row, proto, SPREAD)
+            what = f"{row} {proto} {SPREAD}"
+            if got is None:
+                out.append(Finding("collapse", what, f">= {bound:.3f}", "missing", False))
+                continue
+            out.append(Finding("collapse", what, f">= {bound:.3f}", f"{got:.3f}", got >= bound, got - bound))
+    const = _seed0(values, FLOOR_ROW, FLOOR_PROTOCOL, FLOOR_METRIC)
+    for row in baseline.get("beats_const", []):
+        what = f"{row} {FLOOR_PROTOCOL} {FLOOR_METRIC} < {FLOOR_ROW}"
+        got = _seed0(values, row, FLOOR_PROTOCOL, FLOOR_METRIC)
+        if const is None or got is None:
+            out.append(Finding("floor", what, "both present", f"{row if got is None else FLOOR_ROW} missing", False))
+            continue
+        out.append(Finding("floor", what, f"< {const:.3f}", f"{got:.3f}", got < const, got - const))
     return out
 
 
@@ -170,8 +255,10 @@ def loss_trends(runs: Path) -> dict[tuple[str, int, str], tuple[float, float]]:
 
 
 def record(workdir: Path, seeds: int) -> dict[str, Any]:
-    """Baselines from a smoke run with ``seeds`` seeds: seed-0 values, tolerances from the seed spread, losses."""
-    values = _smoke_values(workdir)
+    """Baselines from a smoke run with ``seeds`` seeds: seed-0 values, tolerances from the seed spread, losses,
+    spread-ratio bounds and the cards that beat const (:func:`floor_baselines`)."""
+    kinds: dict[str, str] = {}
+    values = _smoke_values(workdir, kinds)
     metrics: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
     keys = sorted({k[:3] for k in values})
     for row, proto, m in keys:
@@ -186,13 +273,19 @@ def record(workdir: Path, seeds: int) -> dict[str, Any]:
         seeds_of = [(a, b) for (c, s, l), (a, b) in trends.items() if (c, l) == (card, loss)]
         if seeds_of and all(b < a for a, b in seeds_of):
             falling.setdefault(card, []).append(loss)
+    bounds, beats = floor_baselines(values, kinds)
     return {"about": "kspbench check baselines: the smoke pipeline (dvc.yaml with world.profile and train.profile "
                      "smoke) recorded over several training seeds; value = seed 0, tolerance = max(3 x seed sd, "
-                     f"{FLOOR}). Re-record with `kspbench check --record` after an intended change.",
-            "seeds": seeds, "metrics": metrics, "falling_losses": falling}
+                     f"{FLOOR}); spread_bounds = min(max({SPREAD_BOUND_FACTOR} x lowest recorded spread ratio, "
+                     f"{SPREAD_BOUND_MIN}), lowest); beats_const = cards below {FLOOR_ROW}'s {FLOOR_PROTOCOL} "
+                     f"{FLOOR_METRIC} in every seed. Re-record with `kspbench check --record` after an intended "
+                     "change.",
+            "seeds": seeds, "metrics": metrics, "falling_losses": falling, "spread_bounds": bounds,
+            "beats_const": beats}
 
 
 def smoke_findings(workdir: Path, baseline: dict[str, Any]) -> list[Finding]:
+    """(b), (c) and (d) for a smoke run's workdir against a recorded baseline (smoke.json)."""
     values = _smoke_values(workdir)
     out = []
     for row, protos in sorted(baseline["metrics"].items()):
@@ -215,7 +308,7 @@ def smoke_findings(workdir: Path, baseline: dict[str, Any]) -> list[Finding]:
                 continue
             out.append(Finding("loss", f"{card} {loss}", "last quarter < first", f"{t[0]:.4f} -> {t[1]:.4f}",
                                t[1] < t[0], t[1] - t[0]))
-    return out
+    return out + floor_findings(values, baseline)
 
 
 def scratch_dir(keep: str | None) -> Path:

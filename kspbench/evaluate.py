@@ -25,6 +25,9 @@ from kspbench.provenance import file_sha256, provenance
 from kspbench.store import PoseStore
 
 RESULT_SCHEMA_VERSION = 1
+# Key of the spread ratio (kspbench.metrics.spread_ratio) in a result's ``metrics``: not a protocol metric (no
+# per-frame values, no interval, no direction), recorded beside them for every protocol.
+SPREAD_METRIC = "spread_ratio"
 CI_LABEL = ("95% percentile interval of a seeded block bootstrap over fixed temporal chunks of the test frames: "
             "test-sampling uncertainty only (not training-seed variation)")
 
@@ -216,6 +219,13 @@ def evaluate(protocol: Protocol, store_path: str | os.PathLike, preds: Predictio
     per_frame = {m.name: _statistic(per_joint[m.alignment], m) for m in protocol.metrics}
     group = labels[protocol.group_by] if protocol.overall == "mean_of_groups" else None
     overall = {m.name: _scale(m, _aggregate(per_frame[m.name], group)) for m in protocol.metrics}
+    # Input dependence (kspbench.metrics.spread_ratio) over the scored joints of every scored frame (at most
+    # SPREAD_MAX_FRAMES, evenly spaced): one number per result, no per-frame value and no interval. Left out
+    # where the truth itself has no spread (a single frame), since the ratio is then undefined.
+    sel = list(protocol.joints)
+    spread = M.spread_ratio(pred[:, sel], gt[:, sel])
+    if np.isfinite(spread):
+        overall[SPREAD_METRIC] = spread
     ci = _bootstrap(per_frame, np.concatenate(block_parts), group, protocol)
     ci = {m.name: [_scale(m, v) for v in ci[m.name]] for m in protocol.metrics}
     per_group: dict[str, dict[str, dict[str, float]]] = {}

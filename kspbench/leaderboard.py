@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from kspbench.results import Result, by_row, per_frame, row_stats
+from kspbench.evaluate import SPREAD_METRIC
+from kspbench.results import Result, by_row, collapsed, per_frame, row_stats
 
 __all__ = ["LeaderboardError", "Pairing", "paired_frames", "paired_bootstrap", "leaderboard", "metric_units",
            "KEY_FIELDS"]
@@ -256,7 +257,9 @@ def leaderboard(results: list[Result], protocol: str, metric: str | None = None)
 
     Entry keys: rank, row, label, kind, protocol, dataset, dataset_sha256, metric, units, higher_is_better,
     n_seeds, seeds, values, score, sd, ci95, ci95_kind, paths, paired_on, paired (paired_bootstrap dict, b = this
-    row, a = the best row; None for the best row) and pairing_error (None unless refused).
+    row, a = the best row; None for the best row), pairing_error (None unless refused), spread_ratio (mean over
+    seeds; None for results without one) and collapsed (:func:`kspbench.results.collapsed`: a non-baseline row
+    whose predictions barely vary with the input; it keeps its rank, and the renderers mark it).
 
     Raises:
         LeaderboardError: no result of ``protocol``; a metric the protocol does not define.
@@ -278,6 +281,7 @@ def leaderboard(results: list[Result], protocol: str, metric: str | None = None)
         if st is None:  # unreachable after the check above; kept so a missing metric never ranks silently
             raise LeaderboardError(f"{rs[0].path}: no metric {metric!r}", "unknown metric")
         multi = len(rs) > 1
+        spread = row_stats(rs, SPREAD_METRIC)
         entries.append({
             "row": row, "label": rs[0].label, "kind": rs[0].kind, "protocol": protocol,
             "protocol_version": rs[0].data["protocol"]["version"], "dataset": rs[0].dataset,
@@ -288,6 +292,7 @@ def leaderboard(results: list[Result], protocol: str, metric: str | None = None)
             "ci95": _seed_interval(st.values) if multi else (list(st.ci95) if st.ci95 else None),
             "ci95_kind": "t interval over training seeds" if multi else "block bootstrap (test sampling)",
             "paths": [str(r.path) for r in rs], "_pair": rs[0],
+            "spread_ratio": None if spread is None else spread.mean, "collapsed": collapsed(rs),
         })
     # Best first; ties keep a stable, readable order (by label).
     entries.sort(key=lambda e: ((-e["score"] if higher else e["score"]), e["label"]))

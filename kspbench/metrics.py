@@ -587,6 +587,138 @@ def p_mpjpe(pred: Any, gt: Any, *, gap_tol: float = 1e-2, step_tol: float = 1e-7
     return out
 
 
+# --- Procrustes mean and input dependence (spread ratio) ----------------------------------------------------------
+
+# Frames the spread ratio looks at: at most this many, evenly spaced (the same frames of prediction and truth).
+# Each GPA pass is one similarity_transform over them; 20,000 frames keep a pass at tens of milliseconds.
+SPREAD_MAX_FRAMES = 20_000
+
+
+def _centred(poses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N, J, 3) poses minus their centroid (mean over joints), and (N,) RMS distance of the joints from it."""
+    c = poses - poses.mean(axis=1, keepdims=True)
+    return c, np.sqrt(np.einsum("njk,njk->n", c, c) / poses.shape[1])
+
+
+def procrustes_mean(poses: Any, *, scale: bool = True, max_iter: int = 20, tol: float = 1e-9,
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Generalized Procrustes analysis: the mean shape of a set of poses, and the poses aligned onto it.
+
+    Every pose is centred on its centroid (mean over joints). Starting from the first pose of non-zero size, each
+    pass aligns every pose onto the current mean (a proper rotation, plus one uniform scale per pose when
+    ``scale``; :func:`similarity_transform`), averages the aligned poses, re-centres the average and rescales it
+    to the mean RMS size of the inputs (the mean of similarity-aligned poses would otherwise shrink a little every
+    pass). It stops when the mean moves by less than ``tol`` times its size (RMS over joints), or after
+    ``max_iter`` passes. The mean's orientation is the first pose's, up to the drift of the passes: callers that
+    need a particular orientation rotate it themselves.
+
+    Args:
+        poses: (N, J, 3) poses, any unit (mm).
+        scale: align with a similarity (True) or a rotation only (False: the poses' own sizes are kept).
+        max_iter: most passes (>= 1).
+        tol: relative change of the mean below which the passes stop.
+
+    Returns:
+        mean (J, 3), centred on its centroid, RMS size = the mean RMS size of the inputs; aligned (N, J, 3): the
+        centred poses aligned onto that mean (by its last pass), centroids at the origin. All-zero-size input
+        gives a zero mean and the centred poses unchanged.
+
+    Raises:
+        ValueError: on a shape other than (N, J, 3) with N >= 1, on NaN/inf, or on max_iter < 1.
+    """
+    poses = np.asarray(poses, dtype=np.float64)
+    if poses.ndim != 3 or poses.shape[-1] != 3 or poses.shape[0] == 0:
+        raise ValueError(f"poses must have shape (N, J, 3) with N >= 1; got {poses.shape}")
+    if max_iter < 1:
+        raise ValueError(f"max_iter must be >= 1; got {max_iter}")
+    _raise_if_nonfinite(poses=poses)
+    x, size = _centred(poses)
+    target = float(size.mean())
+    nonzero = np.flatnonzero(size > 0)
+    if nonzero.size == 0:
+        return np.zeros(poses.shape[1:]), x
+    mean = x[nonzero[0]] * (target / size[nonzero[0]])
+    aligned = x
+    for _ in range(max_iter):
+        s, rot, _ = similarity_transform(x, np.broadcast_to(mean, x.shape))
+        # Rotation only: the optimal rotation does not depend on the scale, so the similarity fit's is the one.
+        aligned = np.matmul(x, rot)
+        if scale:
+            aligned *= s[:, None, None]
+        new, new_size = _centred(aligned.mean(axis=0, keepdims=True))
+        new = new[0] * (target / new_size[0]) if new_size[0] > 0 else mean
+        moved = float(np.sqrt(np.mean(np.sum((new - mean) ** 2, axis=-1))))
+        mean = new
+        if moved <= tol * target:
+            break
+    return mean, aligned
+
+
+def _subsample(n: int, max_frames: int) -> np.ndarray:
+    """At most ``max_frames`` evenly spaced frame indices of ``n`` (all of them when n <= max_frames)."""
+    if n <= max_frames:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, max_frames).round().astype(np.int64))
+
+
+def pose_spread(poses: Any, *, max_iter: int = 20) -> float:
+    """How much a set of poses varies in shape, with position, orientation and size removed.
+
+    Each pose is centred on its centroid and divided by its RMS distance from it (unit size: a scale error is not
+    spread); the normalised poses are aligned by rotation only onto their generalized-Procrustes mean
+    (:func:`procrustes_mean` with ``scale=False``: a per-pose scale would shrink the poses that fit the mean badly
+    and understate the spread). The spread is ``sqrt(mean over joints of the per-joint variance across frames,
+    summed over xyz)`` of the aligned poses, in units of pose size. A pose of zero size stays all zeros.
+
+    Args:
+        poses: (N, J, 3) poses (any unit).
+        max_iter: GPA passes, see :func:`procrustes_mean`.
+
+    Returns:
+        The spread (>= 0); 0 for N = 1 or identical shapes (up to rounding).
+    """
+    poses = np.asarray(poses, dtype=np.float64)
+    c, size = _centred(poses)
+    unit = np.divide(c, size[:, None, None], out=np.zeros_like(c), where=size[:, None, None] > 0)
+    _, aligned = procrustes_mean(unit, scale=False, max_iter=max_iter)
+    return float(np.sqrt(aligned.var(axis=0).sum(axis=-1).mean()))
+
+
+def spread_ratio(pred: Any, gt: Any, *, max_frames: int = SPREAD_MAX_FRAMES, max_iter: int = 20) -> float:
+    """Input dependence of a prediction set: ``pose_spread(pred) / pose_spread(gt)`` over the same frames.
+
+    Both sets are normalised the same way (:func:`pose_spread`: centroid, unit RMS size, rotation onto their own
+    generalized-Procrustes mean), so the ratio is free of position, orientation and scale. A constant prediction
+    (one shape for every frame, in whatever position, orientation or size) gives 0 up to rounding; the truth
+    itself, or any per-frame similarity transform of it, gives 1; predictions whose deviations from their mean
+    shape are half the truth's give about 0.5. It says nothing about accuracy: a random shape per frame can score
+    above 1. With more than ``max_frames`` frames, ``max_frames`` evenly spaced ones are used (the same for both).
+
+    Args:
+        pred: (N, J, 3) predicted joints.
+        gt: (N, J, 3) ground-truth joints.
+        max_frames: most frames used (evenly spaced); the default keeps memory and time small.
+        max_iter: GPA passes per set, see :func:`procrustes_mean`.
+
+    Returns:
+        The ratio (>= 0), or NaN when the truth has no spread (a single frame, or one shape throughout: below
+        1e-9 of the pose size).
+
+    Raises:
+        ValueError: on shapes other than two equal (N, J, 3), N >= 1, or on NaN/inf input.
+    """
+    pred, gt = _as_pose_pair(pred, gt)
+    if pred.shape[0] == 0:
+        raise ValueError("spread_ratio needs at least one frame")
+    if max_frames < 1:
+        raise ValueError(f"max_frames must be >= 1; got {max_frames}")
+    _raise_if_nonfinite(pred=pred, gt=gt)
+    idx = _subsample(pred.shape[0], max_frames)
+    sp, sg = pose_spread(pred[idx], max_iter=max_iter), pose_spread(gt[idx], max_iter=max_iter)
+    # Unit-size poses: a truth spread at rounding level means one shape throughout, and the ratio is undefined.
+    return sp / sg if sg > 1e-9 else float("nan")
+
+
 # --- PCK and AUC --------------------------------------------------------------------------------------------------
 
 def pck(errors: Any, threshold_mm: float = PCK_THRESHOLD_MM) -> np.ndarray:

@@ -17,15 +17,21 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from kspbench.evaluate import RESULT_SCHEMA_VERSION, integrity_digest
+from kspbench.evaluate import RESULT_SCHEMA_VERSION, SPREAD_METRIC, integrity_digest
 from kspbench.provenance import file_sha256
 
 __all__ = ["Result", "ResultError", "load_result", "discover", "by_row", "RowStats", "row_stats", "per_frame",
-           "BASELINE_LABELS"]
+           "BASELINE_LABELS", "COLLAPSE_SPREAD_RATIO", "COLLAPSE_NOTE", "collapsed"]
 
 REQUIRED = ("schema_version", "protocol", "dataset", "predictions", "n_frames", "metrics", "ci95", "per_group",
             "per_frame_file", "integrity")
-BASELINE_LABELS = {"mean": "mean pose (h36m-train)", "nn2d": "nearest 2D neighbour (h36m-train)"}
+BASELINE_LABELS = {"mean": "mean pose (h36m-train)", "const": "constant pose (Procrustes mean of training poses)",
+                   "nn2d": "nearest 2D neighbour (h36m-train)"}
+# A measured row whose spread ratio (kspbench.metrics.spread_ratio: shape variation of the predictions over that of
+# the truth) is below this predicts nearly one pose whatever the input: tables and leaderboards mark it.
+COLLAPSE_SPREAD_RATIO = 0.3
+COLLAPSE_NOTE = (f"collapsed: predictions barely vary with the input (spread ratio < {COLLAPSE_SPREAD_RATIO}); "
+                 "not a result")
 
 
 class ResultError(ValueError):
@@ -172,6 +178,16 @@ def row_stats(results: list[Result], metric: str, group: tuple[str, str] | None 
         ci = (float(lo), float(hi))
     return RowStats(mean=float(arr.mean()), sd=float(arr.std(ddof=1)) if arr.size > 1 else None,
                     values=tuple(vals), ci95=ci)
+
+
+def collapsed(results: list[Result]) -> bool:
+    """Whether a row (its results, one per seed) is collapsed: a non-baseline row whose spread ratio, averaged over
+    seeds, is below :data:`COLLAPSE_SPREAD_RATIO`. Baselines are constant (or not) by design and never marked;
+    results without a spread ratio (older files) are not marked either."""
+    if not results or results[0].kind == "baseline":
+        return False
+    st = row_stats(results, SPREAD_METRIC)
+    return st is not None and st.mean < COLLAPSE_SPREAD_RATIO
 
 
 def per_frame(result: Result) -> dict[str, np.ndarray]:

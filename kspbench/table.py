@@ -3,9 +3,12 @@
 Published numbers come from ``kspbench/reference/ksp_aaai2020.yaml`` (transcribed from the paper, with notes on its
 inconsistencies); measured numbers come from result JSONs (:mod:`kspbench.results`). The two are never mixed: every
 row says where its numbers come from (``published`` or the dataset it was measured on), measured rows carry
-intervals (one seed: the result's 95 % block-bootstrap interval; several: mean +- sd over seeds), and the mean-pose
-and Lprior-only baselines are rows of every measured block. A table built on the synthetic world says, in a line
-beneath it, that its measured numbers are not comparable with the paper's.
+intervals (one seed: the result's 95 % block-bootstrap interval; several: mean +- sd over seeds), and the mean-pose,
+constant-pose and Lprior-only baselines are rows of every measured block. Measured rows print their spread ratio
+(input dependence, :func:`kspbench.metrics.spread_ratio`) beside the error, and a model row whose spread ratio is
+below :data:`kspbench.results.COLLAPSE_SPREAD_RATIO` is marked "(collapsed)", with a note under the table. A
+table built on the synthetic world says, in a line beneath it, that its measured numbers are not comparable with the
+paper's.
 """
 from __future__ import annotations
 
@@ -18,14 +21,15 @@ from typing import Any
 
 import yaml
 
-from kspbench.results import BASELINE_LABELS, Result, by_row, row_stats
+from kspbench.evaluate import SPREAD_METRIC
+from kspbench.results import BASELINE_LABELS, COLLAPSE_NOTE, Result, by_row, collapsed, row_stats
 
 __all__ = ["Cell", "Row", "Table", "reference", "build_tables", "render", "metrics_summary", "FORMATS"]
 
 FORMATS = ("md", "latex", "csv", "json")
 SYNTHETIC = "kspbench-synthetic-world"
 # Rows kspbench adds to every measured block: the ceiling and the baselines an unsupervised row must beat.
-REFERENCE_ROWS = ("full-3d", "prior-only", "nn2d", "mean")
+REFERENCE_ROWS = ("full-3d", "prior-only", "nn2d", "const", "mean")
 REFERENCE_LABELS = {"full-3d": "full 3D supervision (kspbench ceiling)",
                     "prior-only": "Lprior only (20 labelled samples)", **BASELINE_LABELS}
 
@@ -37,8 +41,10 @@ class Cell:
     ci95: tuple[float, float] | None = None
     n: int = 1
     note: str | None = None
+    digits: int = 1
 
-    def text(self, digits: int = 1) -> str:
+    def text(self, digits: int | None = None) -> str:
+        digits = self.digits if digits is None else digits
         if self.value is None:
             return "–"
         s = f"{self.value:.{digits}f}"
@@ -112,6 +118,26 @@ def _measured_row(label: str, results: list[Result], card: str | None, info: dic
                seeds=len(results) if r0.kind == "model" else None, profile=r0.profile)
 
 
+SPREAD_HEADER = "Spread"
+SPREAD_NOTE = ("Spread: the spread ratio of a measured row, how much the predicted poses vary in shape over the "
+               "test frames relative to the true poses, after removing each pose's position, orientation and size "
+               "(kspbench.metrics.spread_ratio): 1 = as varied as the truth, 0 = one pose for every input.")
+
+
+def _spread_cell(results: list[Result] | None) -> Cell:
+    cell = _measured_cell(results, SPREAD_METRIC)
+    cell.digits = 2
+    return cell
+
+
+def _mark_collapsed(row: Row, results: list[Result] | None, table: Table) -> None:
+    """Append "(collapsed)" to a collapsed row's label and the explanation to the table's notes (once)."""
+    if results and collapsed(results):
+        row.label += " (collapsed)"
+        if COLLAPSE_NOTE not in table.notes:
+            table.notes.append(COLLAPSE_NOTE)
+
+
 def _label(row: str, ref_rows: list[dict]) -> str:
     for r in ref_rows:
         if r.get("card") == row:
@@ -137,12 +163,13 @@ def _footer(tables_rows: list[Row], notes: list[str]) -> None:
 def table2(ref: dict, groups: dict[tuple[str, str], list[Result]]) -> Table:
     t = ref["tables"]["table2"]
     actions = t["actions"]
-    cols = [(a, c) for a, c in zip(actions, t["columns"])] + [("average", "Avg."), ("n_mpjpe", "N-MPJPE")]
+    cols = [(a, c) for a, c in zip(actions, t["columns"])] + [("average", "Avg."), ("n_mpjpe", "N-MPJPE"),
+                                                              ("spread", SPREAD_HEADER)]
     table = Table("table2", "Table 2: Human3.6M, protocol II (P-MPJPE, mm; lower is better)",
                   ["Method", "Sup.", "Source"], cols)
     for r in t["rows"]:
         cells = {a: _published_cell(r, a, table.cell_notes, r["method"]) for a in actions + ["average"]}
-        cells["n_mpjpe"] = Cell(None)
+        cells["n_mpjpe"] = cells["spread"] = Cell(None)
         table.rows.append(Row(r["method"], "published", r.get("card"),
                               {"Sup.": r.get("supervision") or "", "Source": "published"}, cells))
     for row in _measured_order(t["rows"], groups, ["h36m-p2"]):
@@ -155,21 +182,25 @@ def table2(ref: dict, groups: dict[tuple[str, str], list[Result]]) -> Table:
             mr.cells[a] = _measured_cell(res, "p_mpjpe_mm", ("action", a))
         mr.cells["average"] = _measured_cell(res, "p_mpjpe_mm")
         mr.cells["n_mpjpe"] = _measured_cell(res, "n_mpjpe_mm")
+        mr.cells["spread"] = _spread_cell(res)
+        _mark_collapsed(mr, res, table)
         table.rows.append(mr)
     table.notes.insert(0, "Avg. is the mean over the 15 actions of the per-action mean (h36m-p2). N-MPJPE (scale-only "
                           "alignment) is printed beside it for measured rows, because the paper's 'scaling and rigid "
                           "alignment' can be read either way; the paper prints P-MPJPE only.")
+    table.notes.insert(1, SPREAD_NOTE)
     _footer([r for r in table.rows], table.notes)
     return table
 
 
 def table3(ref: dict, groups: dict[tuple[str, str], list[Result]]) -> Table:
     t = ref["tables"]["table3"]
-    cols = [("pck", "3DPCK"), ("auc", "AUC"), ("mpjpe", "MPJPE")]
+    cols = [("pck", "3DPCK"), ("auc", "AUC"), ("mpjpe", "MPJPE"), ("spread", SPREAD_HEADER)]
     table = Table("table3", "Table 3: MPI-INF-3DHP (3DPCK % and AUC %: higher is better; MPJPE mm: lower is better)",
                   ["Method", "Trainset", "Sup.", "Alignment", "Source"], cols)
     for r in t["rows"]:
         cells = {k: _published_cell(r, k, table.cell_notes, r["method"]) for k in ("pck", "auc", "mpjpe")}
+        cells["spread"] = Cell(None)
         table.rows.append(Row(r["method"], "published", r.get("card"),
                               {"Trainset": r.get("trainset") or "", "Sup.": r.get("supervision") or "",
                                "Alignment": "unstated", "Source": "published"}, cells))
@@ -182,11 +213,13 @@ def table3(ref: dict, groups: dict[tuple[str, str], list[Result]]) -> Table:
             mr.info = {"Trainset": "+3DHP" if row.endswith("-3dhp") else "-3DHP", "Sup.": _supervision(row),
                        "Alignment": f"{align} ({proto})", "Source": _source(mr)}
             mr.cells = {"pck": _measured_cell(res, "pck150"), "auc": _measured_cell(res, "auc"),
-                        "mpjpe": _measured_cell(res, "mpjpe_mm")}
+                        "mpjpe": _measured_cell(res, "mpjpe_mm"), "spread": _spread_cell(res)}
+            _mark_collapsed(mr, res, table)
             table.rows.append(mr)
     table.notes.insert(0, "The paper does not say how its 3DHP predictions were aligned (an unsupervised model has no "
                           "metric scale); measured rows are printed under protocol 3dhp (root-relative, no "
                           "alignment) and 3dhp-pa (Procrustes), each labelled. 3DPCK at 150 mm, AUC over 0-150 mm.")
+    table.notes.insert(1, SPREAD_NOTE)
     _footer(table.rows, table.notes)
     return table
 
@@ -194,12 +227,12 @@ def table3(ref: dict, groups: dict[tuple[str, str], list[Result]]) -> Table:
 def table4(ref: dict, groups: dict[tuple[str, str], list[Result]]) -> Table:
     t = ref["tables"]["table4"]
     cols = [("h36m_mpjpe", "MPJPE on H36M ¹"), ("mpi3dhp_pck", "3DPCK on 3DHP"),
-            ("mpi3dhp_pck_pa", "3DPCK on 3DHP (Procrustes)")]
+            ("mpi3dhp_pck_pa", "3DPCK on 3DHP (Procrustes)"), ("spread", SPREAD_HEADER)]
     table = Table("table4", "Table 4: ablations", ["Method", "Training set", "Source"], cols)
     for r in t["rows"]:
         cells = {k: _published_cell(r, k, table.cell_notes, f"{r['method']} ({r.get('training_set')})")
                  for k in ("h36m_mpjpe", "mpi3dhp_pck")}
-        cells["mpi3dhp_pck_pa"] = Cell(None)
+        cells["mpi3dhp_pck_pa"] = cells["spread"] = Cell(None)
         table.rows.append(Row(r["method"], "published", r.get("card"),
                               {"Training set": r.get("training_set") or "", "Source": "published"}, cells))
     training = {"no-tfk": "Dp", "no-tm": "Dp", "dp-only": "Dp", "unsup": "Dp ∪ Dunp"}
@@ -212,10 +245,12 @@ def table4(ref: dict, groups: dict[tuple[str, str], list[Result]]) -> Table:
         mr = _measured_row(_label(row, t["rows"]), res, row if res[0].kind == "model" else None, {})
         mr.info = {"Training set": training.get(row, _supervision(row)), "Source": _source(mr)}
         mr.cells = {"h36m_mpjpe": _measured_cell(res2, "p_mpjpe_mm"), "mpi3dhp_pck": _measured_cell(res3, "pck150"),
-                    "mpi3dhp_pck_pa": _measured_cell(res3pa, "pck150")}
+                    "mpi3dhp_pck_pa": _measured_cell(res3pa, "pck150"), "spread": _spread_cell(res2)}
+        _mark_collapsed(mr, res2, table)
         table.rows.append(mr)
     table.notes.insert(0, "¹ Labelled 'MPJPE on H36M' in the paper, but it is P-MPJPE (protocol II): the paper's "
                           "89.4 for Ours(unsup.) equals Table 2's average. kspbench fills it from h36m-p2.")
+    table.notes.insert(1, SPREAD_NOTE + " Here: on h36m-p2.")
     _footer(table.rows, table.notes)
     return table
 
@@ -224,6 +259,7 @@ def _supervision(row: str) -> str:
     return {"unsup": "none (20 prior samples)", "weakly": "Full-2D", "semi": "5%-3D", "unsup-3dhp": "none",
             "weakly-3dhp": "Full-2D", "semi-3dhp": "5%-3D", "dp-only": "none", "no-tfk": "none", "no-tm": "none",
             "full-3d": "Full-3D", "prior-only": "20 labelled samples", "mean": "Full-3D (train mean)",
+            "const": "Full-3D (train Procrustes mean)",
             "nn2d": "Full-3D + true test 2D"}.get(row, "")
 
 
@@ -298,5 +334,7 @@ def metrics_summary(results: list[Result]) -> dict[str, dict[str, dict[str, floa
     """row -> protocol -> metric -> mean over seeds: a compact file for `dvc metrics show`."""
     out: dict[str, dict[str, dict[str, float]]] = {}
     for (row, proto), res in sorted(by_row(results).items()):
-        out.setdefault(row, {})[proto] = {m: round(row_stats(res, m).mean, 3) for m in res[0].metrics}
+        stats = {m: row_stats(res, m) for m in res[0].metrics}
+        # A metric missing from one seed's result (an older file without spread_ratio) is left out, not guessed.
+        out.setdefault(row, {})[proto] = {m: round(st.mean, 3) for m, st in stats.items() if st is not None}
     return out

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from factories import make_sequence
-from kspbench.check import FLOOR, CheckError, golden_findings, loss_trends, record, smoke_findings
+from kspbench.check import (FLOOR, CheckError, floor_baselines, floor_findings, golden_findings, loss_trends, record,
+                            smoke_findings, spread_bound)
 from kspbench.cli import main
 from kspbench.predictions import Predictions, write_predictions
 from kspbench.store import PoseStore, StoreWriter
@@ -127,9 +128,13 @@ def _truth(store_path) -> Predictions:
     return Predictions(**{k: np.concatenate(v) for k, v in rows.items()})
 
 
-def _eval(work: Path, store: Path, row: str, attrs: dict, noise: float, noise_seed: int, sub: str | None) -> Path:
+def _eval(work: Path, store: Path, row: str, attrs: dict, noise: float, noise_seed: int, sub: str | None,
+          constant: bool = False) -> Path:
+    """Truth + noise (``constant``: the first true pose for every frame) scored under h36m-p2 into ``work``."""
     p = _truth(store)
     p.poses_3d = p.poses_3d + np.random.default_rng(noise_seed).normal(scale=noise, size=p.poses_3d.shape)
+    if constant:
+        p.poses_3d = np.broadcast_to(_truth(store).poses_3d[:1], p.poses_3d.shape).copy()
     p.attrs = attrs
     pred = work / "predictions" / row / (sub or "") / "h36m-test.h5"
     pred.parent.mkdir(parents=True, exist_ok=True)
@@ -215,12 +220,18 @@ def test_record_values_tolerances_and_falling_losses(smoke):
         assert b["seed_sd"] == pytest.approx(sd, rel=1e-9)
         assert b["tolerance"] == pytest.approx(max(3 * sd, FLOOR), rel=1e-9)
         n_tol_from_sd += 3 * sd > FLOOR
-    assert n_tol_from_sd == 3 and FLOOR == 0.05   # seeds with 10, 14 and 19 mm noise: a spread above the floor
+    # Seeds with 10, 14 and 19 mm noise: the three errors spread above the floor; the spread ratio (near 1) not.
+    assert n_tol_from_sd == 3 and FLOOR == 0.05 and rec["metrics"]["unsup"]["h36m-p2"]["spread_ratio"]["tolerance"] \
+        == FLOOR
     mean = json.loads(smoke["files"]["mean"].read_text())["metrics"]
     for m, b in rec["metrics"]["mean"]["h36m-p2"].items():
         assert b == {"value": mean[m], "seed_sd": 0.0, "seeds": 1, "tolerance": FLOOR}
     # Listed as falling: only losses that fall in every seed ("paired" rises in seed 2, "unpaired" is flat in s0).
     assert rec["falling_losses"] == {"unsup": ["prior"], "weakly": ["sup2d"]}
+    # Floors: a bound per trained card (not per baseline); no const result in this workdir, so no card listed.
+    spreads = [p["spread_ratio"] for p in per_seed]
+    assert rec["spread_bounds"] == {"unsup": {"h36m-p2": pytest.approx(0.5 * min(spreads), rel=1e-12)}}
+    assert rec["beats_const"] == [] and "spread_bounds" in rec["about"]
     json.dumps(rec)  # what --record writes
 
 
@@ -228,7 +239,8 @@ def test_smoke_findings_all_ok_against_own_record(smoke):
     findings = smoke_findings(smoke["work"], record(smoke["work"], 3))
     metric = [f for f in findings if f.check == "metric"]
     loss = [f for f in findings if f.check == "loss"]
-    assert len(metric) == 6 and len(loss) == 2
+    collapse = [f for f in findings if f.check == "collapse"]
+    assert len(metric) == 8 and len(loss) == 2 and len(collapse) == 1   # 4 metrics (spread_ratio too) x 2 rows
     assert all(f.ok for f in findings) and all(f.delta == 0.0 for f in metric)
 
 
@@ -273,3 +285,84 @@ def test_smoke_findings_refuse_an_edited_result(smoke, tmp_path):
           lambda d: d["metrics"].__setitem__("mpjpe_mm", d["metrics"]["mpjpe_mm"] + 0.001))
     with pytest.raises(ResultError, match="edited"):
         smoke_findings(work, record(smoke["work"], 3))
+
+
+# --- (d) floors: collapse onto one pose, falling behind const ------------------------------------------------------
+
+def test_spread_bound_rule():
+    assert spread_bound([0.9, 0.8, 1.0]) == pytest.approx(0.4)      # half the lowest seed
+    assert spread_bound([0.08, 0.5]) == 0.05                          # never below 0.05 ...
+    assert spread_bound([0.03, 0.5]) == 0.03                          # ... nor above the lowest recorded value
+
+
+def _values(spreads: dict, errors: dict) -> dict:
+    """(row, protocol, metric, seed) -> value from row -> {seed: spread} and row -> {seed: h36m-p2 P-MPJPE}."""
+    out = {}
+    for row, by_seed in spreads.items():
+        for seed, v in by_seed.items():
+            out[(row, "h36m-p2", "spread_ratio", seed)] = v
+    for row, by_seed in errors.items():
+        for seed, v in by_seed.items():
+            out[(row, "h36m-p2", "p_mpjpe_mm", seed)] = v
+    return out
+
+
+def test_floor_baselines_and_findings_flag_a_constant_predictor():
+    kinds = {"unsup": "model", "weakly": "model", "slow": "model", "const": "baseline", "nn2d": "baseline"}
+    recorded = _values({"unsup": {0: 0.9, 1: 0.8, 2: 0.85}, "weakly": {0: 0.7, 1: 0.75, 2: 0.72},
+                        "slow": {0: 0.5, 1: 0.6, 2: 0.55}, "const": {None: 0.0}, "nn2d": {None: 1.0}},
+                       {"unsup": {0: 80.0, 1: 85.0, 2: 90.0}, "weakly": {0: 70.0, 1: 72.0, 2: 71.0},
+                        "slow": {0: 99.0, 1: 120.0, 2: 98.0}, "const": {None: 105.0}, "nn2d": {None: 50.0}})
+    bounds, beats = floor_baselines(recorded, kinds)
+    assert bounds == {"unsup": {"h36m-p2": pytest.approx(0.4)}, "weakly": {"h36m-p2": pytest.approx(0.35)},
+                      "slow": {"h36m-p2": pytest.approx(0.25)}}          # baselines get no bound
+    assert beats == ["unsup", "weakly"]                                  # slow lost to const in seed 1
+    baseline = {"spread_bounds": bounds, "beats_const": beats}
+    assert all(f.ok for f in floor_findings(recorded, baseline))
+    # unsup now predicts one pose for every input: spread ratio 0 and an error no better than const's.
+    now = _values({"unsup": {0: 0.0}, "weakly": {0: 0.7}, "slow": {0: 0.5}, "const": {None: 0.0}},
+                  {"unsup": {0: 105.0}, "weakly": {0: 71.0}, "slow": {0: 99.0}, "const": {None: 105.0}})
+    by = {(f.check, f.what.split(" ")[0]): f for f in floor_findings(now, baseline)}
+    assert sorted(k for k, f in by.items() if not f.ok) == [("collapse", "unsup"), ("floor", "unsup")]
+    assert by[("collapse", "unsup")].delta == pytest.approx(-0.4) and by[("collapse", "unsup")].got == "0.000"
+    assert by[("floor", "unsup")].what == "unsup h36m-p2 p_mpjpe_mm < const" and by[("floor", "unsup")].delta == 0
+    # A card or the const row missing from the smoke run fails; a smoke.json recorded before (d) has no findings.
+    gone = {k: v for k, v in now.items() if k[0] not in ("weakly", "const")}
+    assert {(f.check, f.what.split(" ")[0]): f.got for f in floor_findings(gone, baseline) if not f.ok} == {
+        ("collapse", "unsup"): "0.000", ("collapse", "weakly"): "missing", ("floor", "unsup"): "const missing",
+        ("floor", "weakly"): "weakly missing"}
+    assert floor_findings(now, {"metrics": {}, "falling_losses": {}}) == []
+    assert floor_baselines({k: v for k, v in recorded.items() if k[0] != "const"}, kinds)[1] == []
+
+
+def test_smoke_check_flags_a_card_that_collapsed_onto_one_pose(smoke, tmp_path):
+    """End to end through `kspbench eval` results: const recorded beside unsup; then unsup predicts const's pose."""
+    store = smoke["work"] / "data" / "world.h5"
+    work = _copy_work(smoke, tmp_path)
+    _eval(work, store, "const", {"baseline": "const"}, 0.0, 0, None, constant=True)
+    base = record(work, 3)
+    assert base["beats_const"] == ["unsup"] and set(base["spread_bounds"]) == {"unsup"}
+    assert all(f.ok for f in smoke_findings(work, base))
+    shutil.rmtree(work / "results" / "unsup" / "h36m" / "s0")
+    _eval(work, store, "unsup", {"card": "unsup", "seed": 0, "profile": "smoke"}, 0.0, 0, "s0", constant=True)
+    failed = {f.check: f for f in smoke_findings(work, base) if not f.ok and f.check in ("collapse", "floor")}
+    assert set(failed) == {"collapse", "floor"}
+    assert failed["collapse"].what == "unsup h36m-p2 spread_ratio" and float(failed["collapse"].got) < 1e-6
+    assert failed["floor"].delta == pytest.approx(0.0, abs=1e-9)     # the same pose as const: not better
+
+
+def test_cli_summary_counts_collapse_and_floor(smoke, tmp_path, capsys, monkeypatch):
+    from kspbench import check as C
+
+    base = record(smoke["work"], 3)
+    base["spread_bounds"]["unsup"]["h36m-p2"] = 5.0      # an impossible bound: the check must fail on it
+    (tmp_path / "baselines").mkdir()
+    shutil.copytree(GOLDEN, tmp_path / "baselines" / "golden")
+    (tmp_path / "baselines" / "smoke.json").write_text(json.dumps(base))
+    monkeypatch.setattr(C, "run_smoke", lambda repo, work, seeds=1: shutil.copytree(
+        smoke["work"], work, dirs_exist_ok=True))
+    assert main(["check", "--repo", str(REPO), "--baselines", str(tmp_path / "baselines"),
+                 "--workdir", str(tmp_path / "w")]) == 1
+    out = capsys.readouterr().out
+    assert "collapse: 0/1 ok" in out and "golden: 4/4 ok" in out
+    assert any("FAIL" in ln and "unsup h36m-p2 spread_ratio" in ln for ln in out.splitlines())

@@ -44,6 +44,28 @@ def test_perfect_predictions_score_zero(h36m_store):
         assert ev.metrics[name] == pytest.approx(0.0, abs=1e-3)  # float32 storage of the truth
 
 
+def _constant(preds: Predictions) -> Predictions:
+    """The first frame's pose predicted for every frame."""
+    preds.poses_3d = np.broadcast_to(preds.poses_3d[:1], preds.poses_3d.shape).copy()
+    return preds
+
+
+@pytest.mark.parametrize("protocol", ["h36m-p1", "h36m-p2"])
+def test_spread_ratio_is_recorded_for_h36m_protocols(h36m_store, protocol):
+    p = load_protocol(protocol)
+    truth = evaluate(p, h36m_store, truth_predictions(h36m_store))
+    const = evaluate(p, h36m_store, _constant(truth_predictions(h36m_store)))
+    assert truth.metrics["spread_ratio"] == pytest.approx(1.0, abs=1e-6)   # float32 storage of the truth
+    assert const.metrics["spread_ratio"] == pytest.approx(0.0, abs=1e-9)
+    assert "spread_ratio" not in truth.ci95 and "spread_ratio" not in truth.per_frame
+
+
+def test_spread_ratio_is_undefined_and_left_out_on_a_single_frame(h36m_store):
+    ev = evaluate(load_protocol("h36m-p2").with_overrides(subjects=["S11"], cameras=["54138969"], frame_stride=10),
+                  h36m_store, truth_predictions(h36m_store), allow_missing=True)
+    assert ev.coverage["evaluated_frames"] == 1 and "spread_ratio" not in ev.metrics
+
+
 def test_mean_over_actions_not_over_frames(h36m_store):
     preds = truth_predictions(h36m_store)
     # Walking frames off by 10 mm on every non-root joint, Eating frames by 40 mm: the root-aligned MPJPE per
@@ -96,8 +118,10 @@ def test_cli_writes_result_and_per_frame_file(h36m_store, tmp_path, capsys):
     assert res["schema_version"] == 1 and res["protocol"]["name"] == "h36m-p2" and res["protocol"]["version"] == 1
     assert res["dataset"]["name"] == "unit-h36m" and len(res["dataset"]["sha256"]) == 64
     assert res["predictions"]["model"] == {"card": "oracle", "seed": 7}
-    assert res["n_frames"] == 120 and set(res["metrics"]) == set(res["ci95"]) == {"p_mpjpe_mm", "n_mpjpe_mm",
-                                                                                  "mpjpe_mm"}
+    assert res["n_frames"] == 120 and set(res["ci95"]) == {"p_mpjpe_mm", "n_mpjpe_mm", "mpjpe_mm"}
+    # The spread ratio rides along in metrics (no interval); truth + a constant offset keeps the shapes' variation.
+    assert set(res["metrics"]) == set(res["ci95"]) | {"spread_ratio"} and "spread ratio" in printed
+    assert 0.9 < res["metrics"]["spread_ratio"] < 1.1
     assert res["metrics"]["mpjpe_mm"] == pytest.approx(np.sqrt(75) * 16 / 17, abs=1e-3)
     assert "commit" in res["kspbench"]["git"] and res["created"]
     frames = np.load(out.with_name("p2.frames.npz"))
@@ -222,6 +246,15 @@ def test_3dhp_scores_univ_annot3_valid_frames_in_3dhp_order(mpi_store, tmp_path)
     assert ev14.metrics["pck150"] == pytest.approx(100 * 13 / 14)
     assert set(ev.per_group["sequence"]) == {"TS1", "TS2"}
     assert "Standing/Walking" in ev.per_group["activity"]
+
+
+@pytest.mark.parametrize("protocol", ["3dhp", "3dhp-pa", "3dhp-14"])
+def test_spread_ratio_is_recorded_for_3dhp_protocols(mpi_store, protocol):
+    p = load_protocol(protocol)
+    truth = truth_predictions(mpi_store, role="3dhp-test", key="extras/univ_annot3")
+    assert evaluate(p, mpi_store, truth).metrics["spread_ratio"] == pytest.approx(1.0, abs=1e-6)
+    const = _constant(truth_predictions(mpi_store, role="3dhp-test", key="extras/univ_annot3"))
+    assert evaluate(p, mpi_store, const).metrics["spread_ratio"] == pytest.approx(0.0, abs=1e-9)
 
 
 def test_3dhp_joint_order_and_csv_reports(mpi_store, tmp_path):

@@ -104,7 +104,7 @@ def mpi(tmp_path_factory):
 def test_difference_is_the_difference_of_overall_metrics_and_rows_reproduce_their_ci(h36m):
     a, b = load_result(h36m["good"]), load_result(h36m["worse"])
     pairing = paired_frames(a, b)
-    for m in a.metrics:
+    for m in a.data["protocol"]["metrics"]:   # the protocol's metrics (spread_ratio has no per-frame values)
         t = paired_bootstrap(a, b, m, pairing=pairing)
         assert abs(t["difference"] - (b.metrics[m] - a.metrics[m])) < 1e-9
         # Same blocks, strata and draws as `kspbench eval`: each row's resampled interval is its own ci95.
@@ -223,6 +223,50 @@ def test_cli_leaderboard_formats(h36m, tmp_path, capsys):
     assert run_cli(["leaderboard", "--results", str(h36m["dir"]), "--metric", "p_mpjpe_mm"]) == 0
     md = capsys.readouterr().out
     assert "h36m-p2" in md and "h36m-p1" not in md  # h36m-p1 has no p_mpjpe_mm: skipped, not an error
+
+
+def _constant_row(tmp, store, name, attrs):
+    """The first true pose predicted for every frame, as a predictions file with ``attrs``, scored under h36m-p2."""
+    p = _truth(store)
+    p.poses_3d = np.broadcast_to(p.poses_3d[:1], p.poses_3d.shape).copy()
+    p.attrs = attrs
+    pred = tmp / "preds" / f"{name}.npz"
+    pred.parent.mkdir(exist_ok=True)
+    write_predictions(pred, p)
+    out = tmp / "results" / f"{name}.json"
+    assert kcli.main(["eval", "--protocol", "h36m-p2", "--predictions", str(pred), "--store", str(store),
+                      "--out", str(out)]) == 0
+    return out
+
+
+def test_collapsed_rows_are_marked_but_keep_their_rank(h36m, tmp_path, capsys):
+    from kspbench.results import COLLAPSE_NOTE, COLLAPSE_SPREAD_RATIO
+
+    shutil.copytree(h36m["dir"], tmp_path / "results")
+    _constant_row(tmp_path, h36m["store"], "flat", {"card": "flat", "seed": 0})
+    _constant_row(tmp_path, h36m["store"], "const", {"baseline": "const"})
+    entries = {e["row"]: e for e in leaderboard(discover(tmp_path / "results"), "h36m-p2")}
+    assert entries["flat"]["collapsed"] and entries["flat"]["spread_ratio"] == pytest.approx(0.0, abs=1e-9)
+    # A baseline is constant by design: its spread is shown, it is not marked.
+    assert not entries["const"]["collapsed"] and entries["const"]["label"].startswith("constant pose")
+    good = entries["good"]
+    assert not good["collapsed"] and good["spread_ratio"] > COLLAPSE_SPREAD_RATIO
+    assert good["spread_ratio"] == pytest.approx(np.mean([load_result(h36m[k]).metrics["spread_ratio"]
+                                                          for k in ("good", "good_s1")]))
+    assert run_cli(["leaderboard", "--results", str(tmp_path / "results"), "--protocol", "h36m-p2"]) == 0
+    md = capsys.readouterr().out
+    lines = [ln for ln in md.splitlines() if ln.startswith("|")]
+    assert "spread ratio" in lines[0]
+    assert sum("(collapsed)" in ln for ln in lines) == 1 and "flat (collapsed)" in md
+    assert COLLAPSE_NOTE in md and "< 0.3" in COLLAPSE_NOTE
+    assert run_cli(["leaderboard", "--results", str(tmp_path / "results"), "--protocol", "h36m-p2",
+                    "--format", "csv"]) == 0
+    rows = {r["row"]: r for r in csv.DictReader(io.StringIO(capsys.readouterr().out))}
+    assert rows["flat"]["collapsed"] == "True" and rows["good"]["collapsed"] == "False"
+    assert float(rows["flat"]["spread_ratio"]) < 1e-9
+    # Without a collapsed row there is no note.
+    assert run_cli(["leaderboard", "--results", str(h36m["dir"]), "--protocol", "h36m-p2"]) == 0
+    assert COLLAPSE_NOTE not in capsys.readouterr().out
 
 
 def test_cli_compare(h36m, capsys):

@@ -282,6 +282,95 @@ def test_blocks_layout_and_dtype_do_not_change_results(rng):
     assert subset.shape == (1000, 14) and np.abs(subset - reference_p_mpjpe(pred[:, :14], gt[:, :14])).max() <= 1e-9
 
 
+# --- Procrustes mean and spread ratio -----------------------------------------------------------------------------
+
+def noisy_copies(rng: np.random.Generator, n: int, noise_mm: float = 40.0) -> tuple[np.ndarray, np.ndarray]:
+    """A base pose (17, 3) and (n, 17, 3) Gaussian deviations from it, mm: a population of one shape family."""
+    return random_world_poses(rng, 1)[0], rng.normal(scale=noise_mm, size=(n, 17, 3))
+
+
+def test_procrustes_mean_of_similar_copies_is_the_shape(rng):
+    base = random_world_poses(rng, 1)[0]
+    copies = similarity(rng, np.broadcast_to(base, (200, 17, 3)))
+    mean, aligned = M.procrustes_mean(copies)
+    assert mean.shape == (17, 3) and aligned.shape == (200, 17, 3)
+    # One shape: the mean is it (up to a similarity), every aligned copy is the mean, sizes are the inputs' mean.
+    assert M.p_mpjpe(mean[None], base[None]).max() < 1e-9
+    assert np.abs(aligned - mean).max() < 1e-9 * np.abs(copies).max()
+    rms = np.sqrt(((copies - copies.mean(axis=1, keepdims=True)) ** 2).sum(-1).mean(-1))
+    assert np.sqrt((mean ** 2).sum(-1).mean()) == pytest.approx(rms.mean(), rel=1e-12)
+    assert np.abs(mean.mean(axis=0)).max() < 1e-9
+
+
+def test_procrustes_mean_rigid_keeps_sizes_and_beats_the_plain_mean(rng):
+    base, dev = noisy_copies(rng, 500)
+    poses = similarity(rng, base + dev, log10_scale=(0.0, 0.0))
+    mean, aligned = M.procrustes_mean(poses, scale=False)
+    size = lambda x: np.sqrt(((x - x.mean(axis=-2, keepdims=True)) ** 2).sum(-1).mean(-1))  # noqa: E731
+    np.testing.assert_allclose(size(aligned), size(poses), rtol=1e-12)   # rotation only: sizes untouched
+    # The Procrustes mean is a pose of the family; the plain mean of randomly rotated poses is a blur.
+    assert M.p_mpjpe(mean[None], base[None]).mean() < 10.0
+    assert M.p_mpjpe(poses.mean(0)[None], base[None]).mean() > 50.0
+
+
+def test_procrustes_mean_edge_cases(rng):
+    zeros = np.zeros((3, 17, 3))
+    mean, aligned = M.procrustes_mean(zeros)
+    assert not mean.any() and not aligned.any()
+    with pytest.raises(ValueError, match="N >= 1"):
+        M.procrustes_mean(np.zeros((0, 17, 3)))
+    with pytest.raises(ValueError, match="max_iter"):
+        M.procrustes_mean(random_world_poses(rng, 2), max_iter=0)
+
+
+def test_spread_ratio_of_a_constant_prediction_is_zero(rng):
+    base, dev = noisy_copies(rng, 400)
+    gt = base + dev
+    assert M.spread_ratio(np.broadcast_to(base, gt.shape), gt) == pytest.approx(0.0, abs=1e-9)
+    # One shape in a different position, orientation and size every frame is still one shape.
+    assert M.spread_ratio(similarity(rng, np.broadcast_to(base, gt.shape)), gt) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_spread_ratio_of_the_truth_is_one(rng):
+    base, dev = noisy_copies(rng, 400)
+    gt = similarity(rng, base + dev)
+    assert M.spread_ratio(gt, gt) == pytest.approx(1.0, abs=1e-12)
+    wild = random_world_poses(rng, 300)   # random bone directions: far from one shape family
+    assert M.spread_ratio(wild, wild) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_spread_ratio_ignores_per_frame_similarity_transforms(rng):
+    for gt in (np.add(*noisy_copies(rng, 400)), random_world_poses(rng, 300)):
+        pred = similarity(rng, gt)   # its own rotation, scale in [0.1, 10] and shift per frame
+        assert M.spread_ratio(pred, gt) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_spread_ratio_of_half_shrunk_deviations_is_about_half(rng):
+    base, dev = noisy_copies(rng, 2000)
+    rot = random_rotation(rng, 2000)
+    gt, pred = (base + dev) @ rot, (base + 0.5 * dev) @ rot
+    assert M.spread_ratio(pred, gt) == pytest.approx(0.5, abs=0.02)
+    assert M.spread_ratio(gt, pred) == pytest.approx(2.0, abs=0.08)
+
+
+def test_spread_ratio_subsamples_evenly_spaced_frames(rng):
+    base, dev = noisy_copies(rng, 1001)
+    gt = base + dev
+    pred = base + 0.7 * dev + rng.normal(scale=5.0, size=dev.shape)
+    idx = np.linspace(0, 1000, 101).round().astype(int)
+    assert M.spread_ratio(pred, gt, max_frames=101) == M.spread_ratio(pred[idx], gt[idx])
+    assert M.spread_ratio(pred, gt, max_frames=5000) == M.spread_ratio(pred, gt)
+    assert M.SPREAD_MAX_FRAMES == 20_000
+
+
+def test_spread_ratio_is_undefined_without_truth_spread(rng):
+    one = random_world_poses(rng, 1)
+    assert np.isnan(M.spread_ratio(one, one))
+    assert np.isnan(M.spread_ratio(random_world_poses(rng, 5), np.repeat(one, 5, axis=0)))
+    with pytest.raises(ValueError, match="at least one frame"):
+        M.spread_ratio(np.zeros((0, 17, 3)), np.zeros((0, 17, 3)))
+
+
 # --- PCK and AUC --------------------------------------------------------------------------------------------------
 
 def test_auc_grid_is_the_matlab_grid():
@@ -320,7 +409,7 @@ def test_pck_curve_and_auc_agree_with_a_brute_force_count(rng):
 
 # --- input errors -------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("fn", [M.mpjpe, M.n_mpjpe, M.p_mpjpe, M.procrustes_align])
+@pytest.mark.parametrize("fn", [M.mpjpe, M.n_mpjpe, M.p_mpjpe, M.procrustes_align, M.spread_ratio])
 def test_shape_errors_name_the_shapes(fn):
     with pytest.raises(ValueError, match=r"pred \(4, 17, 3\) and gt \(4, 16, 3\)"):
         fn(np.zeros((4, 17, 3)), np.zeros((4, 16, 3)))
@@ -330,7 +419,7 @@ def test_shape_errors_name_the_shapes(fn):
         fn(np.zeros((17, 3)), np.zeros((17, 3)))
 
 
-@pytest.mark.parametrize("fn", [M.mpjpe, M.n_mpjpe, M.p_mpjpe, M.similarity_transform])
+@pytest.mark.parametrize("fn", [M.mpjpe, M.n_mpjpe, M.p_mpjpe, M.similarity_transform, M.spread_ratio])
 def test_non_finite_input_is_refused_with_a_frame_count(rng, fn):
     gt = random_world_poses(rng, 10_000)
     pred = gt.copy()

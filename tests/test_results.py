@@ -77,7 +77,7 @@ def test_model_result_identity(res):
     assert r.path == res["s1"] and not r.higher_is_better("p_mpjpe_mm")
     data = json.loads(res["s1"].read_text())
     assert r.metrics == data["metrics"] and r.ci95 == data["ci95"]
-    assert set(r.metrics) == {"p_mpjpe_mm", "n_mpjpe_mm", "mpjpe_mm"}
+    assert set(r.metrics) == {"p_mpjpe_mm", "n_mpjpe_mm", "mpjpe_mm", "spread_ratio"}
     assert load_result(res["p1"]).protocol == "h36m-p1"
 
 

@@ -25,7 +25,7 @@ NOT_COMPARABLE = "not comparable with the paper"
 H36M = ("h36m-test", "camera_3d")
 MPI = ("3dhp-test", "extras/univ_annot3")
 PROTO_ROLE = {"h36m-p2": H36M, "3dhp": MPI, "3dhp-pa": MPI}
-N_VALUE_COLUMNS = {"table2": 17, "table3": 3, "table4": 3}   # 15 actions + Avg. + N-MPJPE; 3; 3
+N_VALUE_COLUMNS = {"table2": 18, "table3": 4, "table4": 4}   # 15 actions + Avg. + N-MPJPE + Spread; 3 + 1; 3 + 1
 TITLES = {"table2": "## Table 2:", "table3": "## Table 3:", "table4": "## Table 4:"}
 
 
@@ -49,11 +49,14 @@ def _truth(store_path, role="h36m-test", key="camera_3d") -> Predictions:
     return truth_predictions(store_path, role, key)
 
 
-def _score(tmp, store, row, protocol, attrs, noise, noise_seed):
-    """Truth + noise as the predictions of ``row``, scored by `kspbench eval` into results/<row>/s<seed>/."""
+def _score(tmp, store, row, protocol, attrs, noise, noise_seed, constant=False):
+    """Truth + noise as the predictions of ``row``, scored by `kspbench eval` into results/<row>/s<seed>/;
+    ``constant``: the first (noisy) pose for every frame instead."""
     role, key = PROTO_ROLE[protocol]
     p = _truth(store, role, key)
     p.poses_3d = p.poses_3d + np.random.default_rng(noise_seed).normal(scale=noise, size=p.poses_3d.shape)
+    if constant:
+        p.poses_3d = np.broadcast_to(p.poses_3d[:1], p.poses_3d.shape).copy()
     p.attrs = dict(attrs)
     seed = attrs.get("seed")
     sub = f"s{seed}" if seed is not None else "s-"
@@ -97,6 +100,20 @@ def synthetic(tmp_path_factory):
         for proto in ("h36m-p2", "3dhp", "3dhp-pa"):
             _score(tmp, store, row, proto, attrs, noise, 10 + k)
     return {"tmp": tmp, "dir": tmp / "results"}
+
+
+@pytest.fixture(scope="module")
+def collapse(tmp_path_factory):
+    """unsup predicting one pose for every frame (collapsed), the const baseline (one pose by design), mean."""
+    tmp = tmp_path_factory.mktemp("table_collapse")
+    store = _world(tmp / "world.h5", SYNTHETIC)
+    for k, (row, attrs, noise, constant) in enumerate([("unsup", _card("unsup", 0), 20.0, True),
+                                                       ("no-tfk", _card("no-tfk", 0), 20.0, False),
+                                                       ("const", {"baseline": "const"}, 0.0, True),
+                                                       ("mean", {"baseline": "mean"}, 60.0, False)]):
+        for proto in ("h36m-p2", "3dhp", "3dhp-pa"):
+            _score(tmp, store, row, proto, attrs, noise, 10 + k, constant=constant)
+    return {"tmp": tmp, "dir": tmp / "results", "md": _table_md(tmp / "results", tmp / "tables.md")}
 
 
 def _table_md(results_dir, out, capsys=None):
@@ -283,6 +300,49 @@ def test_profile_note_and_cell_notes(unit_md):
     assert akhter["Avg."] == "181.1 [1]" and "- [1] (Akhter et al. 2015), average: Inconsistent" in sections["table2"]
 
 
+def test_spread_ratio_column_beside_the_errors(unit, unit_md):
+    f = unit["files"]
+    sections = _sections(unit_md)
+    unsup = _by_label(_measured(_rows(sections["table2"])), "card unsup")
+    m, sd = _mean_sd([_metric(f[("unsup", s, "h36m-p2")], "spread_ratio") for s in (0, 1)])
+    assert unsup["Spread"] == f"{m:.2f} ± {sd:.2f}"            # two decimals; no interval (none is computed)
+    weakly = _by_label(_measured(_rows(sections["table2"])), "card weakly")
+    assert weakly["Spread"] == f"{_metric(f[('weakly', 0, 'h36m-p2')], 'spread_ratio'):.2f}"
+    t4 = _by_label(_measured(_rows(sections["table4"])), "card unsup")
+    assert t4["Spread"] == unsup["Spread"]                      # Table 4: the h36m-p2 spread ratio
+    t3 = _by_label(_measured(_rows(sections["table3"])), "card unsup", "(3dhp-pa)")
+    m, sd = _mean_sd([_metric(f[("unsup", s, "3dhp-pa")], "spread_ratio") for s in (0, 1)])
+    assert t3["Spread"] == f"{m:.2f} ± {sd:.2f}"
+    for key in ("table2", "table3", "table4"):
+        assert all(r["Spread"] == "–" for r in _rows(sections[key]) if r["Source"] == "published")
+        assert "- Spread: the spread ratio" in sections[key]
+        assert "(collapsed)" not in sections[key]                # truth + noise varies with the input
+
+
+def test_collapsed_row_is_marked_with_a_note_in_every_table(collapse):
+    from kspbench.results import COLLAPSE_NOTE
+
+    for key, section in _sections(collapse["md"]).items():
+        rows = _measured(_rows(section))
+        marked = [r for r in rows if "(collapsed)" in r["Method"]]
+        n = 2 if key == "table3" else 1
+        assert len(marked) == n and all("unsup" in r["Method"] for r in marked), (key, [r["Method"] for r in rows])
+        assert all(r["Spread"] == "0.00" for r in marked)
+        assert section.count(f"- {COLLAPSE_NOTE}") == 1, key
+        # const: in every table, one pose by design, never marked; no-tfk varies with the input.
+        const = [r for r in rows if r["Method"] == "constant pose (Procrustes mean of training poses)"]
+        assert len(const) == n and all(r["Spread"] == "0.00" for r in const), key
+        assert not any("(collapsed)" in r["Method"] for r in rows if "unsup" not in r["Method"])
+    assert "collapsed: predictions barely vary with the input (spread ratio < 0.3); not a result" in collapse["md"]
+
+
+def test_const_sits_with_the_other_baselines(collapse):
+    t2 = [r["Method"] for r in _measured(_rows(_sections(collapse["md"])["table2"]))]
+    assert t2[-2:] == ["constant pose (Procrustes mean of training poses)", "mean pose (h36m-train)"]
+    assert _by_label(_measured(_rows(_sections(collapse["md"])["table2"])), "constant pose")["Sup."] == \
+        "Full-3D (train Procrustes mean)"
+
+
 # --- formats --------------------------------------------------------------------------------------------------------
 
 def test_csv_has_one_record_per_cell(unit, unit_md, tmp_path, capsys):
@@ -338,7 +398,7 @@ def test_metrics_file_has_row_protocol_metric_means(unit, tmp_path):
     got = json.loads(m_path.read_text())
     assert set(got) == {"unsup", "weakly", "no-tfk", "mean", "prior-only"}
     assert set(got["unsup"]) == {"h36m-p2", "3dhp", "3dhp-pa"} and set(got["weakly"]) == {"h36m-p2"}
-    assert set(got["mean"]["3dhp"]) == {"pck150", "auc", "mpjpe_mm"}
+    assert set(got["mean"]["3dhp"]) == {"pck150", "auc", "mpjpe_mm", "spread_ratio"}
     f = unit["files"]
     for (row, seed, proto), path in f.items():
         seeds = [p for (r, s, q), p in f.items() if (r, q) == (row, proto)]

@@ -13,10 +13,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="(a) Recompute the committed golden results (baselines/golden/) exactly; (b) run the pipeline "
                     "(dvc.yaml) end to end in a scratch copy of the checkout with the smoke profiles and compare "
                     "every metric with baselines/smoke.json within its recorded tolerance; (c) check that the smoke "
-                    "losses fall. Prints a table of what moved; exit 1 when a check fails, 2 when it cannot run. "
-                    "Run it from a kspbench checkout.",
+                    "losses fall; (d) check that no trained card collapsed onto one pose (spread ratio above its "
+                    "recorded bound) or fell behind the constant-pose baseline it beat when recorded. Prints a "
+                    "table of what moved; exit 1 when a check fails, 2 when it cannot run. Run it from a kspbench "
+                    "checkout.",
         epilog="Examples:\n"
-               "  kspbench check                      # all three (about 5 minutes on 2 cores)\n"
+               "  kspbench check                      # all four (about 5 minutes on 2 cores)\n"
                "  kspbench check --golden-only        # seconds\n"
                "  kspbench check --record --seeds 3   # re-measure baselines/smoke.json after an intended change",
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -51,7 +53,8 @@ def _check(args: argparse.Namespace) -> int:
 
             out = write_text(base / "smoke.json", json.dumps(data, indent=1, sort_keys=True) + "\n")
             n = sum(len(ms) for p in data["metrics"].values() for ms in p.values())
-            print(f"wrote {out}: {n} metrics, falling losses of {len(data['falling_losses'])} cards")
+            print(f"wrote {out}: {n} metrics, falling losses of {len(data['falling_losses'])} cards, spread bounds "
+                  f"of {len(data['spread_bounds'])} cards, {len(data['beats_const'])} cards beat const")
             if not args.workdir:
                 shutil.rmtree(work, ignore_errors=True)
             return 0
@@ -71,13 +74,15 @@ def _check(args: argparse.Namespace) -> int:
     except CheckError as err:
         raise UserError(str(err)) from None
     failed = [f for f in findings if not f.ok]
-    moved = [f for f in findings if args.show_all or not f.ok or (f.delta not in (None, 0.0) and f.check != "loss")]
+    # collapse/floor deltas are margins to a bound, not movements: shown only when they fail (or with --show-all).
+    moved = [f for f in findings if args.show_all or not f.ok
+             or (f.delta not in (None, 0.0) and f.check in ("golden", "metric"))]
     if moved:
         print(tabulate([[f.check, f.what, f.expected, f.got, "" if f.delta is None else f"{f.delta:+.4g}",
                          "" if f.tolerance is None else f"{f.tolerance:.3g}", "ok" if f.ok else "FAIL"]
                         for f in moved], headers=["check", "what", "baseline", "now", "delta", "tolerance", ""],
                        tablefmt="github"))
-    by = {k: [f for f in findings if f.check == k] for k in ("golden", "metric", "loss")}
+    by = {k: [f for f in findings if f.check == k] for k in ("golden", "metric", "loss", "collapse", "floor")}
     print("; ".join(f"{k}: {sum(f.ok for f in v)}/{len(v)} ok" for k, v in by.items() if v)
           + (" -- nothing moved" if not moved else ""))
     return 1 if failed else 0

@@ -87,7 +87,7 @@ def _eval_one(args: argparse.Namespace, protocol_name: str, pred_path: Path, out
     from tabulate import tabulate
 
     from kspbench.cli import UserError
-    from kspbench.evaluate import EvaluationError, evaluate, write_result
+    from kspbench.evaluate import SPREAD_METRIC, EvaluationError, evaluate, write_result
     from kspbench.predictions import PredictionsError, read_predictions
     from kspbench.protocol import ProtocolError, load_protocol
 
@@ -111,6 +111,9 @@ def _eval_one(args: argparse.Namespace, protocol_name: str, pred_path: Path, out
     print(f"{protocol.name} v{protocol.version}: {pred_path} on {args.store}"
           + (f" (overrides: {dict(protocol.overrides)})" if protocol.overrides else ""))
     print(tabulate(rows, headers=["group", "frames"] + names))
+    if SPREAD_METRIC in ev.metrics:
+        print(f"spread ratio (prediction / truth shape variation; 0 = one pose for every input): "
+              f"{ev.metrics[SPREAD_METRIC]:.3f}")
     cov = ev.coverage
     if cov["evaluated_frames"] < cov["expected_frames"]:
         print(f"coverage: {cov['evaluated_frames']} of {cov['expected_frames']} frames "

@@ -69,6 +69,14 @@ def _score_cell(e: dict[str, Any]) -> str:
     return _f(e["score"])
 
 
+def _spread_cell(e: dict[str, Any]) -> str:
+    return "–" if e["spread_ratio"] is None else f"{e['spread_ratio']:.2f}"
+
+
+def _label(e: dict[str, Any]) -> str:
+    return e["label"] + (" (collapsed)" if e["collapsed"] else "")
+
+
 def _delta_cells(e: dict[str, Any]) -> tuple[str, str]:
     if e["rank"] == 1:
         return "best", ""
@@ -107,14 +115,23 @@ def _md(protocol: str, results: list, entries: list[dict[str, Any]]) -> str:
 
     e0 = entries[0]
     direction = "higher is better" if e0["higher_is_better"] else "lower is better"
-    rows = [[e["rank"], e["label"], e["kind"], e["dataset"], e["n_seeds"], _score_cell(e), *_delta_cells(e)]
-            for e in entries]
-    table = tabulate(rows, headers=["rank", "row", "kind", "dataset", "seeds", e0["metric"], "Δ vs best [95%]", "p"],
-                     tablefmt="github", disable_numparse=True)
+    rows = [[e["rank"], _label(e), e["kind"], e["dataset"], e["n_seeds"], _score_cell(e), _spread_cell(e),
+             *_delta_cells(e)] for e in entries]
+    table = tabulate(rows, headers=["rank", "row", "kind", "dataset", "seeds", e0["metric"], "spread ratio",
+                                    "Δ vs best [95%]", "p"], tablefmt="github", disable_numparse=True)
     lines = [f"### {protocol} v{e0['protocol_version']}: {e0['metric']} ({e0['units']}, {direction})", "", table, "",
-             _test_line(results, entries), _dataset_line(entries)]
+             _test_line(results, entries), _SPREAD_LINE, _dataset_line(entries)]
+    if any(e["collapsed"] for e in entries):
+        from kspbench.results import COLLAPSE_NOTE
+
+        lines.append(COLLAPSE_NOTE)
     lines += [f"not paired: {e['label']}: {e['pairing_error']}" for e in entries if e["pairing_error"]]
     return "\n".join(lines)
+
+
+_SPREAD_LINE = ("spread ratio: how much the predicted poses vary in shape over the test frames relative to the true "
+                "poses, position, orientation and size removed (kspbench.metrics.spread_ratio); 1 = as varied as "
+                "the truth, 0 = one pose for every input.")
 
 
 def _csv(tables: list[tuple[str, list, list[dict[str, Any]]]]) -> str:
@@ -122,7 +139,7 @@ def _csv(tables: list[tuple[str, list, list[dict[str, Any]]]]) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["protocol", "rank", "row", "kind", "dataset", "seeds", "metric", "units", "higher_is_better",
                 "score", "sd", "ci_lo", "ci_hi", "delta", "delta_lo", "delta_hi", "p_value", "resamples",
-                "pairing_error"])
+                "pairing_error", "spread_ratio", "collapsed"])
     for protocol, _, entries in tables:
         for e in entries:
             d = e["paired"] or {}
@@ -131,7 +148,8 @@ def _csv(tables: list[tuple[str, list, list[dict[str, Any]]]]) -> str:
             w.writerow([protocol, e["rank"], e["label"], e["kind"], e["dataset"], e["n_seeds"], e["metric"],
                         e["units"], e["higher_is_better"], e["score"], "" if e["sd"] is None else e["sd"], lo, hi,
                         d.get("difference", ""), dlo, dhi, d.get("p_value", ""), d.get("resamples", ""),
-                        e["pairing_error"] or ""])
+                        e["pairing_error"] or "", "" if e["spread_ratio"] is None else e["spread_ratio"],
+                        e["collapsed"]])
     return buf.getvalue()
 
 

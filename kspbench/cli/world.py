@@ -61,15 +61,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--recompute", action="store_true", help="compute from the store even if <store>.md exists")
     d.set_defaults(func=_describe)
 
-    bl = wsub.add_parser("baseline", help="write a baseline's predictions (mean pose, nearest 2D neighbour)",
+    bl = wsub.add_parser("baseline",
+                         help="write a baseline's predictions (mean pose, constant Procrustes-mean pose, nearest 2D "
+                              "neighbour)",
                          description="Predictions of a difficulty baseline in the interchange format: 'mean' (the "
-                                     "training mean root-relative camera-frame pose) or 'nn2d' (the training pose "
-                                     "whose normalised true 2D is nearest). Score with `kspbench eval`.",
-                         epilog="Examples:\n  kspbench world baseline --store data/world.h5 --kind mean --out mean.h5\n"
-                                "  kspbench eval --protocol h36m-p2 --predictions mean.h5 --store data/world.h5",
+                                     "training mean root-relative camera-frame pose), 'const' (one pose for every "
+                                     "frame: the generalized-Procrustes mean of the training poses) or 'nn2d' (the "
+                                     "training pose whose normalised true 2D is nearest). Score with `kspbench eval`.",
+                         epilog="Examples:\n"
+                                "  kspbench world baseline --store data/world.h5 --kind const --out const.h5\n"
+                                "  kspbench eval --protocol h36m-p2 --predictions const.h5 --store data/world.h5",
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     bl.add_argument("--store", default=DEFAULT_STORE, help=f"world store (default: {DEFAULT_STORE})")
-    bl.add_argument("--kind", required=True, choices=("mean", "nn2d"), help="which baseline")
+    bl.add_argument("--kind", required=True, choices=("mean", "const", "nn2d"), help="which baseline")
     bl.add_argument("--role", default="h36m-test", help="role to predict (default: h36m-test)")
     bl.add_argument("--train-role", default="h36m-train", help="role the baseline learns from (default: h36m-train)")
     bl.add_argument("--out", required=True, help="predictions file to write (.h5 or .npz)")

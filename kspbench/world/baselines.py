@@ -2,11 +2,18 @@
 
 * ``mean``: the training mean pose: the mean of the root-relative camera-frame 3D poses of every (valid) frame of
   every camera of the training role, predicted for every frame.
+* ``const``: one constant pose, the generalized-Procrustes mean of the root-relative camera-frame 3D poses of the
+  training role's valid frames (similarity alignment: proper rotation, uniform scale, translation; at most 20,000
+  evenly spaced frames), scaled to the mean pelvis-relative RMS size of those poses, rotated about the pelvis onto
+  their arithmetic mean pose and centred on the pelvis; predicted for every frame. The P-MPJPE floor of a model
+  that ignores its input: a model that uses its input should beat it.
 * ``nn2d``: the nearest training pose by 2D: the true 2D pose of a frame, root-relative and divided by its RMS
   distance to the root, is matched to the training set's 2D poses normalised the same way; the prediction is that
   training frame's root-relative camera-frame 3D pose.
 
-A well-made world makes the mean pose clearly bad and the 2D nearest neighbour clearly better.
+A well-made world makes the mean pose clearly bad and the 2D nearest neighbour clearly better. ``mean`` blurs
+the training poses over their orientations (a floor far too weak under P-MPJPE); ``const`` is the floor that
+cannot be fooled by a model that predicts one pose for every input.
 """
 from __future__ import annotations
 
@@ -14,11 +21,14 @@ import os
 
 import numpy as np
 
-from kspbench import skeleton
+from kspbench import metrics, skeleton
 from kspbench.predictions import Predictions, write_predictions
 from kspbench.store import PoseStore
 
-KINDS = ("mean", "nn2d")
+KINDS = ("mean", "const", "nn2d")
+# Training poses the const baseline's Procrustes mean uses at most (evenly spaced, so deterministic): each GPA pass
+# is one vectorised similarity fit over them.
+CONST_MAX_FRAMES = 20_000
 
 
 class BaselineError(ValueError):
@@ -65,6 +75,39 @@ def nearest(query: np.ndarray, ref: np.ndarray, chunk: int = 2048) -> np.ndarray
     return out
 
 
+def _rms_about_root(poses: np.ndarray) -> np.ndarray:
+    """(N, 17, 3) -> (N,) RMS distance of the joints from the pelvis (the pose's size), mm."""
+    rel = poses - poses[:, skeleton.ROOT:skeleton.ROOT + 1]
+    return np.sqrt((rel ** 2).sum(-1).mean(-1))
+
+
+def const_pose(train_rel: np.ndarray, max_frames: int = CONST_MAX_FRAMES) -> np.ndarray:
+    """The const baseline's pose from pelvis-relative training poses.
+
+    Args:
+        train_rel: (N, 17, 3) pelvis-relative camera-frame training poses, mm.
+        max_frames: at most this many evenly spaced training poses enter the Procrustes mean.
+
+    Returns:
+        (17, 3) pose, mm: the generalized-Procrustes mean (similarity alignment) of the poses, pelvis at the
+        origin, RMS size about the pelvis = the training poses' mean, orientation = the rotation about the pelvis
+        onto their arithmetic mean (the one that minimises the summed squared camera-frame error to them, which is
+        what MPJPE and N-MPJPE, having no rotation, see).
+    """
+    train_rel = np.asarray(train_rel, np.float64)
+    idx = np.unique(np.linspace(0, len(train_rel) - 1, min(len(train_rel), max_frames)).round().astype(np.int64))
+    mean, _ = metrics.procrustes_mean(train_rel[idx], scale=True)
+    pose = mean - mean[skeleton.ROOT]
+    # The rotation about the pelvis minimising the summed squared error to the training poses is the one onto
+    # their arithmetic mean. similarity_transform centres on the centroid; appending each pose's point reflection
+    # through the pelvis moves the centroid onto the pelvis and only doubles the cross-covariance.
+    gbar = train_rel.mean(0)
+    _, rot, _ = metrics.similarity_transform(np.concatenate([pose, -pose])[None], np.concatenate([gbar, -gbar])[None])
+    pose = pose @ rot[0]
+    size = _rms_about_root(pose[None])[0]
+    return pose * (_rms_about_root(train_rel).mean() / size) if size > 0 else pose
+
+
 def baseline(store_path: str | os.PathLike, kind: str, role: str = "h36m-test",
              train_role: str = "h36m-train") -> Predictions:
     """Predictions of a baseline for every frame of every camera of ``role``."""
@@ -76,6 +119,8 @@ def baseline(store_path: str | os.PathLike, kind: str, role: str = "h36m-test",
     tr_rel = tr3 - tr3[:, skeleton.ROOT:skeleton.ROOT + 1]
     if kind == "mean":
         poses = np.broadcast_to(tr_rel.mean(0), te3.shape).copy()
+    elif kind == "const":
+        poses = np.broadcast_to(const_pose(tr_rel), te3.shape).copy()
     else:
         finite = np.isfinite(te2).all(axis=(1, 2))
         poses = np.zeros_like(te3)

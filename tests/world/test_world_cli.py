@@ -88,7 +88,7 @@ def test_commands_end_to_end(capsys, tmp_path, tiny_store):
     w, h = struct.unpack(">II", data[16:24])
     assert w > 100 and h > 100
     assert "full frames" in capsys.readouterr().out
-    for kind in ("mean", "nn2d"):
+    for kind in ("mean", "const", "nn2d"):
         out = tmp_path / f"{kind}.h5"
         assert main(["world", "baseline", "--store", str(store), "--kind", kind, "--out", str(out)]) == 0
         assert main(["eval", "--protocol", "h36m-p2", "--predictions", str(out), "--store", str(store),

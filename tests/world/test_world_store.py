@@ -95,11 +95,11 @@ def test_datasheet_written_beside_the_store(tiny_store):
     path, _ = tiny_store
     text = path.with_suffix(".md").read_text()
     for needle in ("oracle detector", "hidden by the depth buffer", "invalid frames", "kinematic ceiling",
-                   "Nearest train pose", "mean", "nn2d"):
+                   "Nearest train pose", "mean", "const", "nn2d"):
         assert needle in text
 
 
-@pytest.mark.parametrize("kind", ["mean", "nn2d"])
+@pytest.mark.parametrize("kind", ["mean", "const", "nn2d"])
 def test_baselines_write_valid_predictions(tiny_store, tmp_path, kind):
     from kspbench.predictions import read_predictions
     from kspbench.world.baselines import score, write_baseline
