@@ -8,9 +8,14 @@ Figures (PNG, each written atomically: a temporary file in the same folder, then
 * ``learning_curves.png``: validation P-MPJPE against the training step of every run (``val.csv``), a thin line
   per seed and the mean over seeds of each card in bold.
 * ``fig3_swap.png`` (the paper's Fig. 3): four fixed test frames through the trained decoder, pose from the row's
-  sample, appearance from the column's sample and background from a third sample of the four.
+  sample, appearance from the column's sample and background from a third sample of the four; the title carries the
+  checkpoint's pose-conditioning index PCI (:mod:`kspbench.model.diagnose`, ``SWAP_PCI_TUPLES`` tuples of the role)
+  when the store's backgrounds are clean, and a note saying why not otherwise.
 * ``fig4_skeletons.png`` (the paper's Fig. 4): six fixed test frames, the crop and the predicted (Procrustes-aligned)
   against the true 3D skeleton, seen from the front and from the side, with each frame's P-MPJPE.
+
+``kspbench diagnose --figure`` draws :func:`plot_diagnosis` (a few tuples of the PCI measurement) with the same
+helpers.
 
 Tables for ``dvc plots`` (CSV, written even when empty so that the pipeline's declared outputs exist):
 ``val_curves.csv`` (card, seed, step, p_mpjpe_mm, mpjpe_mm) and ``pck_curves.csv`` (row, protocol, threshold_mm, pck).
@@ -40,7 +45,8 @@ __all__ = ["FigureError", "MissingInput", "FIGURES", "VAL_CSV_COLUMNS", "PCK_CSV
            "ValCurve", "SelectedFrames", "pck_curve_data", "per_action_data", "read_val_curves", "find_checkpoint",
            "evenly_spaced", "swap_background", "select_frames", "swap_images", "skeleton_data",
            "write_val_curves_csv", "write_pck_curves_csv", "plot_pck_curves", "plot_per_action",
-           "plot_learning_curves", "plot_swap", "plot_skeletons", "make_all", "dataset_title"]
+           "plot_learning_curves", "plot_swap", "plot_skeletons", "make_all", "dataset_title", "swap_pci_text",
+           "plot_diagnosis"]
 
 FIGURES = ("pck_curves.png", "per_action.png", "learning_curves.png", "fig3_swap.png", "fig4_skeletons.png")
 VAL_CSV = "val_curves.csv"
@@ -53,6 +59,7 @@ ACTION_PROTOCOL = "h36m-p2"
 ACTION_METRIC = "p_mpjpe_mm"
 SWAP_SAMPLES = 4
 SKELETON_SAMPLES = 6
+SWAP_PCI_TUPLES = 64
 DPI = 110
 TRUTH_COLOUR = "#1f4e9c"
 PRED_COLOUR = "#d1495b"
@@ -618,8 +625,77 @@ def plot_swap(checkpoint: str | os.PathLike, store: str | os.PathLike, out: str 
         _show(axes[n + 1, j + 1], res["backgrounds"][j])
         axes[n + 1, j + 1].set_xlabel(f"background {letters[j]}", fontsize=7)
     names = "; ".join(f"{letters[i]}: {frames.names[i]}" for i in range(n))
+    pci = swap_pci_text(model, checkpoint, store, role, threads=int(ckpt.get("threads", 1)))
     fig.suptitle(f"Fig. 3: pose, appearance and background swapped through the decoder. {_describe(ckpt)} on "
-                 f"{role}\n{names}\n{dataset_title([frames.dataset])}", fontsize=8)
+                 f"{role}\n{pci}\n{names}\n{dataset_title([frames.dataset])}", fontsize=8)
+    return _save(fig, Path(out))
+
+
+def swap_pci_text(model, checkpoint: str | os.PathLike, store: str | os.PathLike, role: str, *, threads: int = 1,
+                  n: int = SWAP_PCI_TUPLES, seed: int = 0) -> str:
+    """The line of Fig. 3's title giving the checkpoint's PCI in both modes on ``n`` tuples of ``role``, or a note
+    saying why it is not computed (backgrounds not clean, too few frames); never raises for those."""
+    from kspbench.model import diagnose as DG
+    from kspbench.store import PoseStore
+
+    with PoseStore(store) as s:
+        kind = DG.background_estimate(s.attrs)
+    if kind != "clean":  # a median Bt holds part of the person: the PCI would be biased (kspbench diagnose)
+        return (f"PCI not computed: the store's backgrounds are not clean "
+                f"({'no background_estimate' if kind is None else f'background_estimate {kind}'})")
+    try:
+        report, _ = DG.diagnose(checkpoint, store, role=role, n_tuples=n, seed=seed, threads=threads, model=model,
+                                  hash_store=False)
+    except DG.DiagnoseError as why:
+        return f"PCI not computed: {why}"
+    m = report["modes"]
+    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+    return (f"PCI on {report['n_tuples']} tuples of {role}: EP {fmt(m['ep']['pci'])}, teacher-forced "
+            f"{fmt(m['teacher_forced']['pci'])} (0: the decoder ignores the pose)")
+
+
+def plot_diagnosis(report: dict[str, Any], examples: dict[str, Any] | None, out: str | os.PathLike) -> Path:
+    """A few tuples of ``kspbench diagnose``: Is, It (true 2D of B), Bt, Î(B) and Î(B') teacher-forced, Î(B) from
+    EP's pose, and the decoder mask of the teacher-forced Î(B) (true mask outlined); PCI values in the title.
+
+    Raises:
+        FigureError: no examples were decoded.
+    """
+    if not examples or len(examples["names"]) == 0:
+        raise FigureError("no tuple was decoded for the figure")
+    k = len(examples["names"])
+    columns = (("source", "Is (appearance A)"), ("target", "It = R(A, B, C)"), ("background", "Bt = C (clean)"),
+               ("tf_b", "Î(B) teacher-forced"), ("tf_b_prime", "Î(B') teacher-forced"), ("ep_b", "Î(B) EP pose"),
+               ("mask", "decoder mask, Î(B) TF"))
+    fig = _new_figure(1.45 * len(columns), 1.5 * k + 0.9)
+    axes = fig.subplots(k, len(columns), squeeze=False)
+    for r in range(k):
+        for c, (key, title) in enumerate(columns):
+            ax = axes[r, c]
+            if key == "mask":
+                shown = examples["mask"] if examples["mask"] is not None else examples["true_mask"].astype(float)
+                _show(ax, np.repeat(shown[r][..., None], 3, axis=-1))
+                centres = (2.0 * np.arange(shown.shape[-1]) + 1.0) / shown.shape[-1] - 1.0  # pixel centres
+                ax.contour(centres, centres, examples["true_mask"][r].astype(float), levels=[0.5],
+                           colors=[PRED_COLOUR], linewidths=0.8)
+                if examples["mask"] is None:
+                    title = "true mask (DI has no mask)"
+            else:
+                _show(ax, examples[key][r])
+            if key == "target":
+                _bones_2d(ax, examples["p2d_b"][r], "#ffdd00", lw=0.7)
+                ax.set_xlim(-1, 1)
+                ax.set_ylim(1, -1)
+            if r == 0:
+                ax.set_title(title, fontsize=6)
+        axes[r, 0].set_ylabel(examples["names"][r], fontsize=5)
+    ck, m = report["checkpoint"], report["modes"]
+    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+    pci = "; ".join(f"{mode.replace('_', '-')} PCI {fmt(m[mode]['pci'])} [{fmt(m[mode]['pci_ci95'][0])}, "
+                    f"{fmt(m[mode]['pci_ci95'][1])}]" for mode in m)
+    note = "" if not report.get("warnings") else "\nwarning: backgrounds not clean (--allow-median-background)"
+    fig.suptitle(f"Is the decoder pose-conditioned? {ck['card']} seed {ck['seed']} ({ck['profile']} profile, step "
+                 f"{ck['step']}) on {report['role']}, {report['n_tuples']} tuples\n{pci}{note}", fontsize=7)
     return _save(fig, Path(out))
 
 

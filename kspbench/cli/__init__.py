@@ -19,7 +19,8 @@ class UserError(Exception):
 
 
 # Each subcommand module exposes ``register(subparsers) -> None``; its parser sets ``func``.
-_SUBCOMMANDS = ("data", "evaluate", "world", "train", "table", "leaderboard", "figures", "check", "bench")
+_SUBCOMMANDS = ("data", "evaluate", "world", "train", "table", "leaderboard", "figures", "diagnose", "check",
+                "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:
