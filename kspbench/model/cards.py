@@ -133,8 +133,13 @@ _LOSS_SCHEMAS: dict[str, dict] = {
                "optimiser": (None, _optional(_nested(_OPTIMISER)))},
     "unpaired": {"lambda2": (0.1, _num()), "optimiser": (None, _optional(_nested(_OPTIMISER))),
                  "flip": (0.5, _num(0.0, 1.0)), "rotation_degrees": (30.0, _num(0.0, 180.0))},
-    "sup2d": {"weight": (1.0, _num()), "optimiser": (None, _optional(_nested(_OPTIMISER)))},
-    "sup3d": {"w3d": (1.0, _num()), "w2d": (1.0, _num()), "optimiser": (None, _optional(_nested(_OPTIMISER)))},
+    # Supervised losses may augment their frames as Lprior does (default: off, as before).
+    "sup2d": {"weight": (1.0, _num()), "optimiser": (None, _optional(_nested(_OPTIMISER))),
+              "mirror": (0.0, _num(0.0, 1.0)), "rotation_degrees": (0.0, _num(0.0, 180.0)),
+              "colour_jitter": (0.0, _num(0.0, 1.0))},
+    "sup3d": {"w3d": (1.0, _num()), "w2d": (1.0, _num()), "optimiser": (None, _optional(_nested(_OPTIMISER))),
+              "mirror": (0.0, _num(0.0, 1.0)), "rotation_degrees": (0.0, _num(0.0, 180.0)),
+              "colour_jitter": (0.0, _num(0.0, 1.0))},
 }
 
 

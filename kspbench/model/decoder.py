@@ -10,7 +10,13 @@ Layout (kspbench's reading; the paper only says Bt is fused "towards the end ...
 * 2 x (conv3x3 + ReLU) then a 1x1 conv to RGB (and, with ``mask_composite``, one mask logit).
 
 Output: with ``mask_composite`` (kspbench default) ``I = m * sigmoid(rgb) + (1 - m) * Bt`` with
-``m = sigmoid(mask logit)``; otherwise ``I = sigmoid(rgb)``. Images are in [0, 1].
+``m = sigmoid(mask logit + mask_prior * (2 s - 1))``, ``s`` the pose's silhouette in [0, 1] (given by the caller:
+the max of Tm's limb maps; ``mask_prior`` 0 ignores it); otherwise ``I = sigmoid(rgb)``. Images are in [0, 1].
+
+Why the silhouette prior: with a free mask logit the composite falls into "copy Bt" (m -> 0) within a few hundred
+steps, before the foreground can be drawn; m then stops passing gradient to the foreground and to the pose (measured:
+mean m 0.000 from step 500 on). With the prior the composite starts as "the person is where the pose says", the
+learned logit only refines it, and the image loss reaches p2D through the silhouette as well as through f2D.
 """
 from __future__ import annotations
 
@@ -35,6 +41,7 @@ class Decoder(nn.Module):
         super().__init__()
         d = profile.decoder
         self.mask_composite = d.mask_composite
+        self.mask_prior = float(d.mask_prior)
         self.input = nn.Sequential(*_conv_bn_relu(f2d_channels + fa_channels, d.width))
         n_up = int(round(math.log2(profile.input_size // profile.feature_size)))
         stages = []
@@ -51,9 +58,16 @@ class Decoder(nn.Module):
 
     def reset_parameters(self, generator: torch.Generator) -> None:
         init_conv_bn_(self, generator)
+        if self.mask_composite:
+            # The mask logit starts near 0, so the silhouette prior (or an even 0.5) decides the first steps.
+            last = self.output[-1]
+            with torch.no_grad():
+                last.weight[3:].mul_(0.01)
 
-    def forward(self, f2d: torch.Tensor, fa: torch.Tensor, background: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``f2d`` ``(B, C2, F, F)``, ``fa`` ``(B, Ca, F, F)``, ``background`` ``(B, 3, H, W)`` in [0, 1]."""
+    def forward(self, f2d: torch.Tensor, fa: torch.Tensor, background: torch.Tensor,
+                silhouette: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """``f2d`` ``(B, C2, F, F)``, ``fa`` ``(B, Ca, F, F)``, ``background`` ``(B, 3, H, W)`` in [0, 1],
+        ``silhouette`` ``(B, 1, H, W)`` in [0, 1] (used when ``mask_prior`` > 0)."""
         x = self.input(torch.cat([f2d, fa], dim=1))
         for stage in self.stages:
             x = stage(F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False))
@@ -61,5 +75,8 @@ class Decoder(nn.Module):
         fg = torch.sigmoid(out[:, :3])
         if not self.mask_composite:
             return {"image": fg}
-        mask = torch.sigmoid(out[:, 3:4])
+        logit = out[:, 3:4]
+        if self.mask_prior and silhouette is not None:
+            logit = logit + self.mask_prior * (2.0 * silhouette - 1.0)
+        mask = torch.sigmoid(logit)
         return {"image": mask * fg + (1.0 - mask) * background, "mask": mask, "foreground": fg}

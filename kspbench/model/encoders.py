@@ -149,7 +149,8 @@ class AppearanceEncoder(nn.Module):
     """EA: 10 conv3x3 (the first 7x7) + BN (+ ReLU but after the last) -> fa ``(B, 8w, F, F)``.
 
     Widths w, w, 2w, 2w, 4w, 4w, 8w, 8w, 8w, 8w (w = profile.ea_width; paper-size w = 64 gives fa = 512 channels);
-    convs 2, 4, 6, 8 have stride 2 as far as needed to reach the trunk's feature size F.
+    convs 2, 4, 6, 8 have stride 2 as far as needed to reach the trunk's feature size F. With ``profile.ea_pool``
+    fa is averaged over space and tiled back to F x F (kspbench's default; see ``profiles.yaml``).
     """
 
     N_CONVS = 10
@@ -171,6 +172,7 @@ class AppearanceEncoder(nn.Module):
             channels = out
         self.net = nn.Sequential(*layers)
         self.out_channels = channels
+        self.pool = profile.ea_pool
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
@@ -178,5 +180,10 @@ class AppearanceEncoder(nn.Module):
         init_conv_bn_(self.net, generator)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """``images``: ``(B, 3, H, W)`` in [0, 1]."""
-        return self.net((images - self.mean) / self.std)
+        """``images``: ``(B, 3, H, W)`` in [0, 1] -> fa ``(B, 8w, F, F)``."""
+        fa = self.net((images - self.mean) / self.std)
+        if self.pool:
+            # The image average keeps the person's colours and drops where the source frame's limbs are, so DI
+            # cannot draw Is's pose and must take the pose from f2D.
+            fa = fa.mean(dim=(2, 3), keepdim=True).expand_as(fa)
+        return fa

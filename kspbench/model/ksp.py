@@ -14,6 +14,7 @@ from typing import Sequence
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from kspbench import kinematics as K
 from kspbench import skeleton
@@ -147,5 +148,15 @@ class KSP(nn.Module):
 
     def render(self, p2d: torch.Tensor, scale: torch.Tensor, fa: torch.Tensor,
                background: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Tm + two convs -> f2D, then DI(f2D, fa, background)."""
-        return self.di(self.pose_maps(p2d, scale), fa, background)
+        """Tm + two convs -> f2D, then DI(f2D, fa, background); the output dict also holds ``silhouette``
+        ``(B, 1, H, W)``, the max of the limb maps (no-tm: of its learned maps) upsampled to the image."""
+        maps = self.pose_maps.maps(p2d, scale)
+        f2d = self.pose_maps.convs(maps)
+        silhouette = None
+        if self.di.mask_prior:
+            limbs = maps[:, skeleton.NUM_JOINTS:].amax(dim=1, keepdim=True)
+            silhouette = F.interpolate(limbs, size=background.shape[-2:], mode="bilinear", align_corners=False)
+        out = self.di(f2d, fa, background, silhouette)
+        if silhouette is not None:
+            out["silhouette"] = silhouette
+        return out

@@ -61,12 +61,14 @@ class DecoderSpec:
     min_width: int
     bg_channels: int
     mask_composite: bool
+    mask_prior: float   # gain of the pose silhouette on the mask logit (0: none); needs mask_composite
 
 
 @dataclass(frozen=True)
 class OptimiserSpec:
     name: str
     lr: float
+    per_loss: bool      # one optimiser per loss (the paper) or one shared by every loss
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,7 @@ class ModelProfile:
     resnet: ResNetSpec
     ep_head: HeadSpec
     ea_width: int
+    ea_pool: bool
     maps: MapSpec
     decoder: DecoderSpec
     ablation_hidden: int
@@ -166,12 +169,17 @@ def _parse(name: str, raw: Any) -> ModelProfile:
                         tuple(_positive_int(b, f"{name}.resnet.blocks") for b in blocks), r["maxpool"])
     h = _sub(raw, "ep_head", ("channels", "hidden"), name)
     m = _sub(raw, "maps", ("size", "sigma", "alpha", "min_sigma_px", "channels"), name)
-    d = _sub(raw, "decoder", ("width", "min_width", "bg_channels", "mask_composite"), name)
-    o = _sub(raw, "optimiser", ("name", "lr"), name)
+    d = _sub(raw, "decoder", ("width", "min_width", "bg_channels", "mask_composite", "mask_prior"), name)
+    o = _sub(raw, "optimiser", ("name", "lr", "per_loss"), name)
+    for key, value in (("ea_pool", raw["ea_pool"]), ("optimiser.per_loss", o["per_loss"])):
+        if not isinstance(value, bool):
+            raise ProfileError(f"profile {name}.{key}: must be true or false, got {value!r}")
     if o["name"] not in OPTIMISERS:
         raise ProfileError(f"profile {name}.optimiser.name: must be one of {', '.join(OPTIMISERS)}, got {o['name']!r}")
     if not isinstance(d["mask_composite"], bool):
         raise ProfileError(f"profile {name}.decoder.mask_composite: must be true or false")
+    if d["mask_prior"] and not d["mask_composite"]:
+        raise ProfileError(f"profile {name}.decoder.mask_prior: needs mask_composite: true (or set it to 0)")
     description = raw["description"]
     if not isinstance(description, str):
         raise ProfileError(f"profile {name}.description: must be text")
@@ -181,7 +189,7 @@ def _parse(name: str, raw: Any) -> ModelProfile:
         resnet=resnet,
         ep_head=HeadSpec(_positive_int(h["channels"], f"{name}.ep_head.channels"),
                          _positive_int(h["hidden"], f"{name}.ep_head.hidden")),
-        ea_width=_positive_int(raw["ea_width"], f"{name}.ea_width"),
+        ea_width=_positive_int(raw["ea_width"], f"{name}.ea_width"), ea_pool=raw["ea_pool"],
         maps=MapSpec(_positive_int(m["size"], f"{name}.maps.size", 2),
                      _number(m["sigma"], f"{name}.maps.sigma", strict=True),
                      _number(m["alpha"], f"{name}.maps.alpha", strict=True),
@@ -189,12 +197,13 @@ def _parse(name: str, raw: Any) -> ModelProfile:
                      _positive_int(m["channels"], f"{name}.maps.channels", 2)),
         decoder=DecoderSpec(_positive_int(d["width"], f"{name}.decoder.width"),
                             _positive_int(d["min_width"], f"{name}.decoder.min_width"),
-                            _positive_int(d["bg_channels"], f"{name}.decoder.bg_channels"), d["mask_composite"]),
+                            _positive_int(d["bg_channels"], f"{name}.decoder.bg_channels"), d["mask_composite"],
+                            _number(d["mask_prior"], f"{name}.decoder.mask_prior")),
         ablation_hidden=_positive_int(raw["ablation_hidden"], f"{name}.ablation_hidden"),
         batch=None if raw["batch"] is None else _positive_int(raw["batch"], f"{name}.batch"),
         steps_scale=_number(raw["steps_scale"], f"{name}.steps_scale", strict=True),
         min_stage_steps=_positive_int(raw["min_stage_steps"], f"{name}.min_stage_steps"),
-        optimiser=OptimiserSpec(o["name"], _number(o["lr"], f"{name}.optimiser.lr", strict=True)),
+        optimiser=OptimiserSpec(o["name"], _number(o["lr"], f"{name}.optimiser.lr", strict=True), o["per_loss"]),
         checkpoint_every=_positive_int(raw["checkpoint_every"], f"{name}.checkpoint_every"),
         val_every=_positive_int(raw["val_every"], f"{name}.val_every", 0),
         val_frames=_positive_int(raw["val_frames"], f"{name}.val_frames"),

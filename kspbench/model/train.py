@@ -250,10 +250,18 @@ class Trainer:
         self.rng = np.random.Generator(np.random.PCG64(self._seed(_DATA_STREAM)))
         groups = {"prior": [model.ep], "paired": [model], "unpaired": [model.ep, model.ea], "sup2d": [model.ep],
                   "sup3d": [model.ep]}
-        for name, cfg in self.card["losses"].items():
-            spec = cfg["optimiser"] or {"name": self.profile.optimiser.name, "lr": self.profile.optimiser.lr}
-            params = [p for m in groups[name] for p in m.parameters()]
-            self.optimisers[name] = _make_optimiser(spec, params)
+        default = {"name": self.profile.optimiser.name, "lr": self.profile.optimiser.lr}
+        if self.profile.optimiser.per_loss:
+            for name, cfg in self.card["losses"].items():
+                params = [p for m in groups[name] for p in m.parameters()]
+                self.optimisers[name] = _make_optimiser(cfg["optimiser"] or default, params)
+        else:
+            # One optimiser over the parameters any loss trains: each loss steps it in its own iterations, and
+            # parameters without a gradient in an iteration are left alone.
+            params = list(dict.fromkeys(p for name in self.card["losses"] for m in groups[name]
+                                        for p in m.parameters()))
+            shared = _make_optimiser(default, params)
+            self.optimisers = {name: shared for name in self.card["losses"]}
         if self.dist.enabled:
             if self.device.type == "cuda":
                 # Keeps the same Parameter objects, so the optimisers above still hold them.
@@ -359,8 +367,15 @@ class Trainer:
                     "flip": self._to(torch.from_numpy(flip)), "angle": self._to(torch.from_numpy(angle).float())}
         frames = self._data["supervised"]
         idx = self._data["sup_sampler"].sample(rng, b)
-        return {"images": self._images(frames, idx), "p2d": self._to(torch.from_numpy(frames.p2d[idx])),
-                "p3d": self._to(torch.from_numpy(frames.p3d[idx]))}
+        aug = {k: cfg.get(k, 0.0) for k in ("mirror", "rotation_degrees", "colour_jitter")}
+        if not any(aug.values()):
+            # No augmentation: no draws either, so such runs keep their random stream.
+            return {"images": self._images(frames, idx), "p2d": self._to(torch.from_numpy(frames.p2d[idx])),
+                    "p3d": self._to(torch.from_numpy(frames.p3d[idx]))}
+        images, p2d, p3d = D.augment_prior(D.to_float(frames.images[torch.from_numpy(idx)]),
+                                           torch.from_numpy(frames.p2d[idx]), torch.from_numpy(frames.p3d[idx]),
+                                           rng, **aug)
+        return {"images": self._to(images), "p2d": self._to(p2d), "p3d": self._to(p3d)}
 
     # --- one iteration ------------------------------------------------------------------------------------------
     def _loss(self, loss: str, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

@@ -6,7 +6,7 @@ import torch
 
 from kspbench.model.train import Trainer
 
-STEPS = 40
+STEPS = 60
 
 
 @pytest.fixture()
