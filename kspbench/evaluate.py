@@ -5,8 +5,11 @@ result JSON (+ per-frame ``.frames.npz``, + 3DHP CSV reports). The library never
 """
 from __future__ import annotations
 
+import contextlib
 import csv
+import glob
 import hashlib
+import io
 import json
 import os
 import re
@@ -290,43 +293,93 @@ def integrity_digest(result: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    from kspbench.atomic import write_text
-
-    write_text(path, text)
+def frames_file_name(out: str | os.PathLike, sha256: str) -> str:
+    """Name of a result's per-frame file: content-addressed, so a new result never overwrites the old pair's."""
+    return f"{Path(out).stem}.frames-{sha256[:16]}.npz"
 
 
 def write_per_frame(ev: Evaluation, path: str | os.PathLike) -> None:
     """Per-frame values keyed by (subject, sequence, camera, frame), so two results can be paired frame by frame."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".partial.npz")
+    from kspbench.atomic import write_with
+
+    write_with(path, _per_frame_writer(ev))
+
+
+def _per_frame_writer(ev: Evaluation):
+    return lambda f: np.savez_compressed(
+        f, **{k: (v.astype(str) if v.dtype == object else v) for k, v in ev.keys.items()},
+        **{f"metric:{k}": v for k, v in ev.per_frame.items()},
+        **{f"label:{k}": v.astype(str) for k, v in ev.labels.items()})
+
+
+def result_outputs(out: str | os.PathLike, protocol: Protocol | None = None) -> list[Path]:
+    """Every fixed file name ``kspbench eval --out`` may write (for the refusal of outputs that are inputs)."""
+    out = Path(out)
+    names = [out, out.with_name(out.stem + ".frames.npz")]
+    if protocol is None or protocol.joint_groups:
+        names += [out.with_name(out.stem + ".sequencewise.csv"), out.with_name(out.stem + ".activitywise.csv")]
+    return names
+
+
+def _named_frames(out: Path) -> str | None:
+    """The per-frame file name the result now at ``out`` names, if it is a readable result naming a plain file."""
     try:
-        np.savez_compressed(tmp, **{k: (v.astype(str) if v.dtype == object else v) for k, v in ev.keys.items()},
-                            **{f"metric:{k}": v for k, v in ev.per_frame.items()},
-                            **{f"label:{k}": v.astype(str) for k, v in ev.labels.items()})
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+        name = json.loads(out.read_text()).get("per_frame_file")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return name if isinstance(name, str) and name and Path(name).name == name and name not in (".", "..") else None
 
 
 def write_result(ev: Evaluation, out: str | os.PathLike, *, store_path, predictions_path, predictions_attrs,
                  started: float) -> dict[str, Any]:
-    """Write ``out`` (JSON), ``<out stem>.frames.npz`` and, for protocols with joint groups, the 3DHP CSVs."""
+    """Write ``out`` (JSON), its per-frame file and, for protocols with joint groups, the 3DHP CSVs.
+
+    Crash-safe as a pair: the per-frame file is written first under a content-addressed name
+    (``<stem>.frames-<sha256[:16]>.npz``), then the JSON that names it and records its sha256 replaces the old JSON
+    in one rename, and only then is the per-frame file the old JSON named deleted. A crash at any moment leaves the
+    old pair or the new pair. Writers of the same ``out`` take turns on ``<out>.lock`` for the writing (the scoring
+    itself runs in parallel), so concurrent evaluations never delete each other's per-frame files.
+    """
+    from kspbench.atomic import exclusive_lock, write_addressed, write_text
+
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    frames_path = out.with_name(out.stem + ".frames.npz")
-    write_per_frame(ev, frames_path)
-    if ev.protocol.joint_groups:
-        write_3dhp_reports(ev, out.with_name(out.stem + ".sequencewise.csv"),
-                           out.with_name(out.stem + ".activitywise.csv"))
     result = result_dict(ev, store_path=store_path, predictions_path=predictions_path,
-                         predictions_attrs=predictions_attrs, duration_s=time.time() - started,
-                         frames_file=frames_path.name)
-    result["per_frame_sha256"] = file_sha256(frames_path)
-    result["integrity"] = integrity_digest(result)
-    _atomic_write_text(out, json.dumps(result, indent=2, sort_keys=False) + "\n")
+                         predictions_attrs=predictions_attrs, duration_s=time.time() - started, frames_file=None)
+    with exclusive_lock(out, wait=True):
+        _remove_leftovers(out)
+        # Content-addressed: never the name the current JSON uses, unless the bytes are identical.
+        frames_path, digest = write_addressed(out.with_name(out.stem + ".frames.npz"), _per_frame_writer(ev),
+                                              lambda sha: frames_file_name(out, sha))
+        result["per_frame_file"] = frames_path.name
+        result["per_frame_sha256"] = digest
+        if ev.protocol.joint_groups:
+            reports = (out.with_name(out.stem + ".sequencewise.csv"), out.with_name(out.stem + ".activitywise.csv"))
+            write_3dhp_reports(ev, *reports)
+            # Derived tables under the official tool's names: each written atomically, their hashes recorded so
+            # that a crash between them and the JSON is detectable.
+            result["reports"] = {p.name: file_sha256(p) for p in reports}
+        result["integrity"] = integrity_digest(result)
+        old = _named_frames(out)
+        write_text(out, json.dumps(result, indent=2, sort_keys=False, allow_nan=False) + "\n")
+        if old is not None and old != frames_path.name:
+            with contextlib.suppress(FileNotFoundError):
+                out.with_name(old).unlink()
     return result
+
+
+def _remove_leftovers(out: Path) -> None:
+    """Temporary and per-frame files of earlier writers of ``out`` that died mid-write (called under its lock, when
+    no other writer of ``out`` is active): anything not named by the JSON now at ``out``."""
+    keep = _named_frames(out)
+    stem, name = glob.escape(out.stem), glob.escape(out.name)
+    patterns = [f"{stem}.frames-*.npz", f".{name}.*.tmp"]
+    patterns += [f".{stem}.{suffix}.*.tmp" for suffix in ("frames.npz", "sequencewise.csv", "activitywise.csv")]
+    for pattern in patterns:
+        for p in out.parent.glob(pattern):
+            if p.name != keep:
+                with contextlib.suppress(FileNotFoundError):
+                    p.unlink()
 
 
 # --- MPI-INF-3DHP reports in the layout of the official MATLAB tool ---------------------------------------------
@@ -388,15 +441,12 @@ def write_3dhp_reports(ev: Evaluation, sequencewise: str | os.PathLike, activity
             if sel.any():
                 act_rows.append((name, sel))
     act_rows.append(("All", np.ones(len(errors), bool)))
+    from kspbench.atomic import write_text
+
     for path, rows in ((Path(sequencewise), seq_rows), (Path(activitywise), act_rows)):
-        tmp = path.with_name(path.name + ".partial")
-        try:
-            with open(tmp, "w", newline="") as f:
-                csv.writer(f).writerows(table(rows))
-            os.replace(tmp, path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+        buf = io.StringIO(newline="")
+        csv.writer(buf).writerows(table(rows))
+        write_text(path, buf.getvalue())
 
 
 def _natural(s: str) -> list:

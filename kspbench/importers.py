@@ -93,9 +93,18 @@ def run_import(out: str | os.PathLike, jobs: Sequence[SequenceJob], *, dataset: 
         ImportConflict: an existing store/partial was written with other options (and not ``force``).
         FormatError: from the readers; the partial file keeps the sequences completed so far.
     """
+    from kspbench.atomic import exclusive_lock
+
+    # The whole import (discarding, copying and resuming <out>.partial) is one writer's: a second import or world
+    # build onto the same OUT is refused at once instead of sharing the partial file.
+    with exclusive_lock(out, what="importing into"):
+        return _run_import(Path(out), jobs, dataset=dataset, source=source, force=force, progress=progress)
+
+
+def _run_import(out: Path, jobs: Sequence[SequenceJob], *, dataset: str, source: dict[str, Any], force: bool,
+                progress: bool) -> ImportReport:
     from tqdm import tqdm
 
-    out = Path(out)
     partial = partial_path(out)
     options = source.get("options", {})
     report = ImportReport(path=out)
@@ -116,9 +125,10 @@ def run_import(out: str | os.PathLike, jobs: Sequence[SequenceJob], *, dataset: 
             report.skipped = [f"{j.subject}/{j.sequence}" for j in jobs]
             report.notes = list(old_source.get("notes", []))
             return report
-        tmp = out.with_name(out.name + ".copying")
-        shutil.copyfile(out, tmp)
-        os.replace(tmp, partial)
+        from kspbench.atomic import temporary_path
+
+        with temporary_path(partial) as tmp:   # a unique name: a crash mid-copy leaves no half partial file
+            shutil.copyfile(out, tmp)
 
     notes = [n for j in jobs for n in j.notes]
     src = dict(source)

@@ -32,6 +32,8 @@ KEYS = ("poses_3d", "subject", "sequence", "camera", "frame")
 JOINT_ORDERS = ("h36m", "3dhp")
 # A human bone is 100-500 mm long; a median below this means the file is in metres.
 _METRES_MEDIAN_BONE = 10.0
+# No camera-frame coordinate of a person is 100 m away: anything beyond is wrong units or garbage.
+_MAX_ABS_MM = 1e5
 
 
 class PredictionsError(ValueError):
@@ -69,9 +71,7 @@ def _load_raw(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
                 attrs = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in h5.attrs.items()}
         except OSError:
             raise PredictionsError(f"{path}: not a readable HDF5 file (truncated or corrupt); re-export it") from None
-        attrs = {k: (v.decode() if isinstance(v, bytes) else v.tolist() if isinstance(v, np.ndarray) else v)
-                 for k, v in attrs.items()}
-        return arrays, attrs
+        return arrays, _safe_attrs(path, attrs)
     if suffix == ".npz":
         try:
             with np.load(path, allow_pickle=False) as npz:
@@ -81,12 +81,41 @@ def _load_raw(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
                                    "(object arrays are refused: save strings as str arrays)") from None
         attrs: dict[str, Any] = {}
         if "attrs" in arrays:
+            raw = arrays.pop("attrs")
             try:
-                attrs = json.loads(str(arrays.pop("attrs")))
-            except json.JSONDecodeError:
-                raise PredictionsError(f"{path}: key 'attrs' must hold a JSON object") from None
-        return arrays, attrs
+                attrs = json.loads(str(raw)) if raw.shape == () and raw.dtype.kind in "US" else None
+            except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+                attrs = None
+            if not isinstance(attrs, dict):
+                raise PredictionsError(f"{path}: key 'attrs' must hold a JSON object (a 0-d string array)")
+        return arrays, _safe_attrs(path, attrs)
     raise PredictionsError(f"{path}: unknown predictions format {suffix!r}; use .h5 or .npz")
+
+
+def _safe_attrs(path: Path, attrs: dict[str, Any]) -> dict[str, Any]:
+    """Model attributes restricted to what a result JSON can hold exactly: strings, finite numbers, booleans, null.
+
+    They are copied into every result; anything else (non-UTF-8 bytes, complex numbers, arrays, nested objects,
+    NaN) would crash a later reader or make the JSON invalid for strict parsers, so it is refused here, by name.
+    """
+    out: dict[str, Any] = {}
+    for key, value in attrs.items():
+        if isinstance(value, np.generic):
+            value = value.item()
+        if isinstance(value, bytes):
+            try:
+                value = value.decode("utf-8")
+            except UnicodeDecodeError:
+                raise PredictionsError(f"{path}: attribute {key!r} holds bytes that are not UTF-8 text; store "
+                                       "model attributes as strings or numbers") from None
+        if isinstance(value, float) and not np.isfinite(value):
+            raise PredictionsError(f"{path}: attribute {key!r} is {value}; attributes must be finite numbers, "
+                                   "strings or booleans (JSON has no NaN/inf)")
+        if value is not None and not isinstance(value, (str, bool, int, float)):
+            raise PredictionsError(f"{path}: attribute {key!r} is a {type(value).__name__}; attributes must be "
+                                   "strings, finite numbers, booleans or null (encode structures as a JSON string)")
+        out[str(key)] = value
+    return out
 
 
 def read_predictions(path: str | os.PathLike, *, joint_order: str = "h36m") -> Predictions:
@@ -134,6 +163,12 @@ def read_predictions(path: str | os.PathLike, *, joint_order: str = "h36m") -> P
     if bad.any():
         raise PredictionsError(f"{path}: poses_3d has NaN or inf in {int(bad.sum())} of {n} rows "
                                f"(first at row {int(np.flatnonzero(bad)[0])}); predict every joint")
+    big = np.abs(poses).max(axis=(1, 2)) >= _MAX_ABS_MM
+    if big.any():
+        raise PredictionsError(f"{path}: poses_3d has coordinates of {np.abs(poses).max():.3g} mm or more in "
+                               f"{int(big.sum())} of {n} rows (first at row {int(np.flatnonzero(big)[0])}); a "
+                               f"person is never {_MAX_ABS_MM:.0e} mm from the camera: check the units (millimetres "
+                               "expected) and the export")
     if joint_order == "3dhp":
         poses = poses[:, skeleton.MPI3DHP_TO_H36M]
     frame = np.asarray(arrays["frame"])
@@ -172,15 +207,20 @@ def _duplicate_rows(preds: Predictions) -> tuple[int, str] | None:
 
 
 def write_predictions(path: str | os.PathLike, preds: Predictions) -> None:
-    """Write predictions atomically (temporary file, then rename); format from the suffix (.h5 or .npz)."""
+    """Write predictions atomically (a unique temporary file, then rename); format from the suffix (.h5 or .npz).
+
+    Attributes that are structures (dicts, lists) are written as JSON strings, in both formats.
+    """
+    from kspbench.atomic import temporary_path
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial" + path.suffix)
-    try:
+    attrs = {k: json.dumps(v) if isinstance(v, (dict, list, tuple)) else v for k, v in preds.attrs.items()}
+    with temporary_path(path) as tmp:
         if path.suffix.lower() == ".npz":
-            np.savez(tmp, poses_3d=preds.poses_3d, subject=preds.subject.astype(str),
-                     sequence=preds.sequence.astype(str), camera=preds.camera.astype(str), frame=preds.frame,
-                     attrs=np.array(json.dumps(preds.attrs)))
+            with open(tmp, "wb") as f:  # a file object: np.savez would append .npz to a name
+                np.savez(f, poses_3d=preds.poses_3d, subject=preds.subject.astype(str),
+                         sequence=preds.sequence.astype(str), camera=preds.camera.astype(str), frame=preds.frame,
+                         attrs=np.array(json.dumps(attrs)))
         else:
             with h5py.File(tmp, "w") as h5:
                 h5["poses_3d"] = np.asarray(preds.poses_3d, np.float32)
@@ -188,9 +228,5 @@ def write_predictions(path: str | os.PathLike, preds: Predictions) -> None:
                     h5.create_dataset(key, data=getattr(preds, key).astype(str).astype(object),
                                       dtype=h5py.string_dtype())
                 h5["frame"] = preds.frame.astype(np.int64)
-                for k, v in preds.attrs.items():
-                    h5.attrs[k] = json.dumps(v) if isinstance(v, (dict, list)) else ("" if v is None else v)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+                for k, v in attrs.items():
+                    h5.attrs[k] = "" if v is None else v

@@ -21,7 +21,7 @@ from kspbench.evaluate import RESULT_SCHEMA_VERSION, SPREAD_METRIC, integrity_di
 from kspbench.provenance import file_sha256
 
 __all__ = ["Result", "ResultError", "load_result", "discover", "by_row", "RowStats", "row_stats", "per_frame",
-           "BASELINE_LABELS", "COLLAPSE_SPREAD_RATIO", "COLLAPSE_NOTE", "collapsed"]
+           "BASELINE_LABELS", "frames_path", "COLLAPSE_SPREAD_RATIO", "COLLAPSE_NOTE", "collapsed"]
 
 REQUIRED = ("schema_version", "protocol", "dataset", "predictions", "n_frames", "metrics", "ci95", "per_group",
             "per_frame_file", "integrity")
@@ -95,6 +95,7 @@ def load_result(path: str | os.PathLike, *, check_frames: bool = True) -> Result
     if data["schema_version"] != RESULT_SCHEMA_VERSION:
         raise ResultError(f"{path}: result schema {data['schema_version']}, this kspbench reads "
                           f"{RESULT_SCHEMA_VERSION}; re-run `kspbench eval`")
+    _check_types(path, data)
     if integrity_digest(data) != data["integrity"]:
         raise ResultError(f"{path}: its content does not match its integrity digest: the file was edited after "
                           "`kspbench eval` wrote it; re-run `kspbench eval` (or `dvc repro`) instead of editing")
@@ -102,7 +103,7 @@ def load_result(path: str | os.PathLike, *, check_frames: bool = True) -> Result
         if not isinstance(value, (int, float)) or not math.isfinite(value):
             raise ResultError(f"{path}: metric {name} is {value!r}, not a finite number")
     if check_frames:
-        frames = path.with_name(data["per_frame_file"])
+        frames = frames_path(path, data)
         if not frames.is_file():
             raise ResultError(f"{path}: its per-frame file {frames} is missing; re-run `kspbench eval`")
         if file_sha256(frames) != data.get("per_frame_sha256"):
@@ -192,6 +193,73 @@ def collapsed(results: list[Result]) -> bool:
 
 def per_frame(result: Result) -> dict[str, np.ndarray]:
     """The per-frame file of a result: keys subject, sequence, camera, frame, ``metric:*`` and ``label:*``."""
-    path = result.path.with_name(result.data["per_frame_file"])
-    with np.load(path, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
+    path = frames_path(result.path, result.data)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError) as err:
+        raise ResultError(f"{result.path}: its per-frame file {path} is unreadable ({type(err).__name__}); re-run "
+                          "`kspbench eval`") from None
+
+
+def frames_path(path: Path, data: dict[str, Any]) -> Path:
+    """The per-frame file a result names: a plain file name in the result's own folder, never a path elsewhere
+    (``<stem>.frames-<sha256[:16]>.npz``; results written before the content-addressed names use
+    ``<stem>.frames.npz``)."""
+    name = data.get("per_frame_file")
+    if not isinstance(name, str) or not name or Path(name).name != name or name in (".", "..") or "\\" in name:
+        raise ResultError(f"{path}: per_frame_file {name!r} is not a file name in the result's folder; re-run "
+                          "`kspbench eval`")
+    return path.with_name(name)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _check_types(path: Path, data: dict[str, Any]) -> None:
+    """The types every reader relies on (a hand-made file with a recomputed digest must fail here, in one line)."""
+    def bad(what: str) -> ResultError:
+        return ResultError(f"{path}: {what}; not a result written by `kspbench eval` (re-run it)")
+
+    for key in ("protocol", "dataset", "predictions", "metrics", "ci95", "per_group"):
+        if not isinstance(data[key], dict):
+            raise bad(f"{key} is {type(data[key]).__name__}, expected an object")
+    if not isinstance(data["integrity"], str):
+        raise bad("integrity is not a string")
+    if not _is_number(data["n_frames"]) or data["n_frames"] < 0:
+        raise bad(f"n_frames is {data['n_frames']!r}, expected a count")
+    proto = data["protocol"]
+    if not isinstance(proto.get("name"), str) or not _is_number(proto.get("version")):
+        raise bad("protocol needs a name (string) and a version (number)")
+    metrics = proto.get("metrics")
+    if not isinstance(metrics, dict) or not all(isinstance(v, dict) and isinstance(v.get("higher_is_better"), bool)
+                                                for v in metrics.values()):
+        raise bad("protocol.metrics must map each metric to {higher_is_better: true|false, ...}")
+    if proto.get("primary") not in metrics:
+        raise bad(f"protocol.primary {proto.get('primary')!r} is not one of its metrics")
+    agg = proto.get("aggregation")
+    if not isinstance(agg, dict) or not isinstance(agg.get("overall"), str):
+        raise bad("protocol.aggregation must be an object with 'overall'")
+    if not isinstance(data["dataset"].get("name"), str):
+        raise bad("dataset.name is not a string")
+    if not isinstance(data["predictions"].get("model", {}), (dict, type(None))):
+        raise bad("predictions.model is not an object")
+    for name, value in data["metrics"].items():
+        if not _is_number(value):
+            raise bad(f"metric {name} is {value!r}, not a number")
+    for name, ci in data["ci95"].items():
+        if not (isinstance(ci, list) and len(ci) == 2 and all(_is_number(v) for v in ci)):
+            raise bad(f"ci95.{name} is {ci!r}, expected [low, high]")
+    for breakdown, groups in data["per_group"].items():
+        if not isinstance(groups, dict) or not all(
+                isinstance(g, dict) and all(_is_number(v) for v in g.values()) for g in groups.values()):
+            raise bad(f"per_group.{breakdown} must map groups to objects of numbers")
+    if "ci_method" in data and not isinstance(data["ci_method"], dict):
+        raise bad("ci_method is not an object")
+    model = data["predictions"].get("model") or {}
+    if model.get("seed") is not None:
+        try:
+            int(model["seed"])
+        except (TypeError, ValueError, OverflowError):
+            raise bad(f"predictions.model.seed is {model['seed']!r}, expected an integer") from None

@@ -26,6 +26,7 @@ NaN policy: the writer and ``validate`` reject non-finite values in valid frames
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -207,9 +208,24 @@ class StoreWriter:
         self.source = source
         self.resume = resume
         self._h5: h5py.File | None = None
+        self._lock: contextlib.ExitStack | None = None
 
     def __enter__(self) -> "StoreWriter":
+        from kspbench.atomic import exclusive_lock
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # <out>.partial is one fixed, resumable name: two writers of the same store would write into one file, so
+        # the second is refused while the first holds the lock (released when it ends or dies).
+        self._lock = contextlib.ExitStack()
+        self._lock.enter_context(exclusive_lock(self.path, what="writing"))
+        try:
+            self._open()
+        except BaseException:
+            self._lock.close()
+            raise
+        return self
+
+    def _open(self) -> None:
         if self.resume and self.partial.exists():
             try:
                 self._h5 = h5py.File(self.partial, "a")
@@ -225,7 +241,6 @@ class StoreWriter:
         self._h5.attrs["dataset"] = self.dataset
         self._h5.attrs["source"] = self.source
         self._drop_incomplete()
-        return self
 
     def _drop_incomplete(self) -> None:
         seqs = self._h5["sequences"]
@@ -235,6 +250,11 @@ class StoreWriter:
                     del seqs[subject][name]
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        assert self._lock is not None
+        with self._lock:
+            self._close(exc_type)
+
+    def _close(self, exc_type) -> None:
         assert self._h5 is not None
         self._h5.close()
         self._h5 = None
@@ -448,8 +468,160 @@ def _scan_finite(ds: h5py.Dataset, valid: np.ndarray) -> int:
     return bad
 
 
-def validate(path: str | os.PathLike) -> list[str]:
-    """Check a store against layout v1.
+def _root_problems(path: Path, h5: h5py.File) -> list[str]:
+    """Root attributes and the '/sequences' group: what every reader relies on before it opens a sequence."""
+    a = h5.attrs
+    if a.get("format") != FORMAT_NAME:
+        return [f"{path}: attribute 'format' is {a.get('format')!r}, expected {FORMAT_NAME!r}"]
+    problems = []
+    version = a.get("layout_version")
+    if not isinstance(version, (int, np.integer)) or int(version) != LAYOUT_VERSION:
+        shown = int(version) if isinstance(version, (int, np.integer)) else repr(version)
+        problems.append(f"layout_version is {shown}, this kspbench reads {LAYOUT_VERSION}")
+    for key in ("dataset", "source", "joint_names"):
+        if key not in a:
+            problems.append(f"missing store attribute {key!r}")
+    if "joint_names" in a:
+        raw = np.atleast_1d(a["joint_names"])
+        names = [n.decode(errors="replace") if isinstance(n, bytes) else str(n) for n in raw]
+        if names != list(skeleton.JOINT_NAMES):
+            problems.append(f"joint_names {names} differ from the Human3.6M-17 order {list(skeleton.JOINT_NAMES)}")
+    if not isinstance(h5.get("sequences"), h5py.Group):
+        return problems + ["missing group '/sequences'"]
+    return problems
+
+
+# dtype kinds an array may have: floats for coordinates and cameras, bool (or 0/1 integers) for valid.
+_FLOAT = "fiu"
+_KINDS = {"camera_3d": _FLOAT, "pose_2d": _FLOAT, "valid": "biu", "rotation": _FLOAT, "translation": _FLOAT,
+          "focal": _FLOAT, "center": _FLOAT, "radial": _FLOAT, "tangential": _FLOAT, "boxes": _FLOAT,
+          "world_3d": _FLOAT}
+
+
+def _dataset_problem(where: str, grp: h5py.Group, key: str, shapes: Seq[tuple]) -> str | None:
+    """Shape and dtype of ``grp[key]`` from metadata only (nothing is read)."""
+    obj = grp.get(key)
+    if obj is None:
+        return f"{where}: missing array {key!r}"
+    if not isinstance(obj, h5py.Dataset):
+        return f"{where}: {key} is a group, expected an array"
+    p = _shape_problem(where, grp, key, shapes)
+    if p:
+        return p
+    kinds = _KINDS.get(key)
+    if kinds is not None and obj.dtype.kind not in kinds:
+        return f"{where}: {key} has dtype {obj.dtype}, expected numbers"
+    if key in ("images", "backgrounds") and obj.dtype != np.uint8:
+        return f"{where}: {key} must be uint8, got {obj.dtype}"
+    return None
+
+
+def _sequence_structure(where: str, grp) -> tuple[list[str], list[str]]:
+    """(problems, cameras whose arrays are well-formed) of one sequence, from metadata only."""
+    if not isinstance(grp, h5py.Group):
+        return [f"{where}: is an array, expected a sequence group /sequences/<subject>/<sequence>"], []
+    problems = []
+    for key in ("subject", "sequence", "action", "role", "fps", "n_frames"):
+        if key not in grp.attrs:
+            problems.append(f"{where}: missing attribute {key!r}")
+    for key in ("subject", "sequence", "action", "role"):
+        if key in grp.attrs and not isinstance(grp.attrs[key], (str, bytes)):
+            problems.append(f"{where}: attribute {key!r} must be a string, got {grp.attrs[key]!r}")
+    n = grp.attrs.get("n_frames", -1)
+    if not isinstance(n, (int, np.integer)) or n < 0:
+        problems.append(f"{where}: attribute 'n_frames' must be a non-negative integer, got {n!r}")
+        n = -1
+    n = int(n)
+    fps = grp.attrs.get("fps", 1.0)
+    if not isinstance(fps, (int, float, np.integer, np.floating)) or not (np.isfinite(fps) and fps > 0):
+        problems.append(f"{where}: attribute 'fps' must be a positive number, got {fps!r}")
+    if not grp.attrs.get("complete", False):
+        problems.append(f"{where}: sequence was not completely written")
+    cams = grp.get("cameras")
+    if not isinstance(cams, h5py.Group) or not len(cams):
+        return problems + [f"{where}: no cameras"], []
+    j = skeleton.NUM_JOINTS
+    if "world_3d" in grp:
+        p = _dataset_problem(where, grp, "world_3d", [(n, j, 3)])
+        problems += [p] if p else []
+    good = []
+    for cam_id, g in cams.items():
+        w = f"{where} camera {cam_id}"
+        if not isinstance(g, h5py.Group):
+            problems.append(f"{w}: is an array, expected a camera group")
+            continue
+        checks = {"camera_3d": [(n, j, 3)], "pose_2d": [(n, j, 2)], "valid": [(n,)],
+                  "rotation": [(3, 3), (n, 3, 3)], "translation": [(3,), (n, 3)],
+                  **{k: [s] for k, s in INTRINSIC_SHAPES.items()}}
+        optional = {"boxes": [(n, 4)], "images": [(n, None, None, 3)], "backgrounds": [(n, None, None, 3)]}
+        found = [_dataset_problem(w, g, k, s) for k, s in checks.items()]
+        found += [_dataset_problem(w, g, k, s) for k, s in optional.items() if k in g]
+        for attr in ("width", "height"):
+            if attr not in g.attrs:
+                found.append(f"{w}: missing attribute {attr!r}")
+        extras = g.get("extras")
+        if extras is not None:
+            if not isinstance(extras, h5py.Group):
+                found.append(f"{w}: extras is an array, expected a group")
+            else:
+                for name, ds in extras.items():
+                    if not isinstance(ds, h5py.Dataset) or ds.shape[:1] != (n,):
+                        found.append(f"{w}: extras/{name} has shape {getattr(ds, 'shape', None)}, expected "
+                                     f"N={n} frames first")
+        found = [p for p in found if p]
+        problems += found
+        if not found:
+            good.append(cam_id)
+    return problems, good
+
+
+def check_store(path: str | os.PathLike) -> None:
+    """Fast open-time check of a store before use: root attributes, every sequence's attributes, and every array's
+    shape and dtype, from metadata only (nothing but the static rotations is read).
+
+    Raises:
+        StoreError: one line naming the first problems; ``kspbench data validate`` lists them all.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise StoreError(f"{path}: no such store; build one with `kspbench world build` or `kspbench data import`")
+    try:
+        h5 = h5py.File(path, "r")
+    except OSError:
+        raise StoreError(f"{path}: not a readable HDF5 file (truncated, corrupt or another format)") from None
+    with h5:
+        problems = _root_problems(path, h5)
+        if not problems:
+            for subj, sgrp in h5["sequences"].items():
+                if not isinstance(sgrp, h5py.Group):
+                    problems.append(f"sequences/{subj}: is an array, expected a subject group")
+                    continue
+                for name, grp in sgrp.items():
+                    found, good = _sequence_structure(f"{subj}/{name}", grp)
+                    problems += found
+                    for cam in good:
+                        rot = grp["cameras"][cam]["rotation"]
+                        # A cheap look at the data: the static rotation, or the first frame's.
+                        r = rot[()] if rot.ndim == 2 else (rot[0] if rot.shape[0] else np.eye(3))
+                        problems += _rotation_problem(f"{subj}/{name} camera {cam}", r)
+                if problems:
+                    break
+    if problems:
+        shown = "; ".join(problems[:2]) + (f" (and {len(problems) - 2} more)" if len(problems) > 2 else "")
+        raise StoreError(f"{path} is not a valid pose store: {shown}; see `kspbench data validate {path}`")
+
+
+def _rotation_problem(where: str, rot: np.ndarray) -> list[str]:
+    rot = np.asarray(rot, np.float64).reshape(-1, 3, 3)
+    err = np.abs(rot @ np.swapaxes(rot, -1, -2) - np.eye(3)).max(initial=0.0)
+    if not np.isfinite(err) or err > 1e-4 or (rot.size and not np.all(np.linalg.det(rot) > 0)):
+        return [f"{where}: rotation is not orthonormal with determinant +1 (max |R R^T - I| = {err:.2g})"]
+    return []
+
+
+def validate(path: str | os.PathLike, *, deep: bool = False) -> list[str]:
+    """Check a store against layout v1: structure (as :func:`check_store`), finite values in valid frames,
+    orthonormal rotations; ``deep`` also reads every chunk of every array (images included).
 
     Returns:
         A list of problems, each one line naming the array and what is wrong; empty when the store is valid.
@@ -461,26 +633,47 @@ def validate(path: str | os.PathLike) -> list[str]:
         h5 = h5py.File(path, "r")
     except OSError:
         return [f"{path}: not a readable HDF5 file (truncated, corrupt or another format)"]
-    problems: list[str] = []
     with h5:
-        a = h5.attrs
-        if a.get("format") != FORMAT_NAME:
-            return [f"{path}: attribute 'format' is {a.get('format')!r}, expected {FORMAT_NAME!r}"]
-        if a.get("layout_version") != LAYOUT_VERSION:
-            problems.append(f"layout_version is {a.get('layout_version')}, this kspbench reads {LAYOUT_VERSION}")
-        for key in ("dataset", "source", "joint_names"):
-            if key not in a:
-                problems.append(f"missing store attribute {key!r}")
-        if "joint_names" in a:
-            names = [n.decode() if isinstance(n, bytes) else str(n) for n in a["joint_names"]]
-            if names != list(skeleton.JOINT_NAMES):
-                problems.append(f"joint_names {names} differ from the Human3.6M-17 order {list(skeleton.JOINT_NAMES)}")
-        if "sequences" not in h5:
-            return problems + ["missing group '/sequences'"]
-        for subj in h5["sequences"]:
-            for name, grp in h5["sequences"][subj].items():
+        problems = _root_problems(path, h5)
+        if not isinstance(h5.get("sequences"), h5py.Group) or h5.attrs.get("format") != FORMAT_NAME:
+            return problems
+        for subj, sgrp in h5["sequences"].items():
+            if not isinstance(sgrp, h5py.Group):
+                problems.append(f"sequences/{subj}: is an array, expected a subject group")
+                continue
+            for name, grp in sgrp.items():
                 problems += _validate_sequence(f"{subj}/{name}", grp)
+        if deep:
+            problems += _unreadable_chunks(h5)
     return problems
+
+
+def _unreadable_chunks(h5: h5py.File) -> list[str]:
+    """Read every chunk of every array; one problem per array with unreadable chunks (bit rot, truncation)."""
+    datasets: list[h5py.Dataset] = []
+    h5.visititems(lambda _, obj: datasets.append(obj) if isinstance(obj, h5py.Dataset) else None)
+    problems = []
+    for ds in datasets:
+        bad, first = 0, None
+        try:
+            slices = list(ds.iter_chunks()) if ds.chunks else [()]
+        except (OSError, ValueError, TypeError):
+            slices = [()]
+        for sl in slices:
+            try:
+                ds[sl]
+            except Exception:  # h5py raises OSError, ValueError or RuntimeError from a failing filter
+                bad += 1
+                first = first or sl
+        if bad:
+            where = "" if first == () else f", first at {_describe_slice(first)}"
+            problems.append(f"{ds.name}: {bad} unreadable chunk(s){where}")
+    return problems
+
+
+def _describe_slice(sl) -> str:
+    s = sl[0] if isinstance(sl, tuple) and sl else sl
+    return f"frames {s.start}..{s.stop - 1}" if isinstance(s, slice) and s.stop is not None else str(sl)
 
 
 def _shape_problem(where: str, grp: h5py.Group, key: str, shapes: Seq[tuple]) -> str | None:
@@ -494,55 +687,26 @@ def _shape_problem(where: str, grp: h5py.Group, key: str, shapes: Seq[tuple]) ->
     return f"{where}: {key} has shape {got}, expected {want}"
 
 
-def _validate_sequence(where: str, grp: h5py.Group) -> list[str]:
-    problems = []
-    for key in ("subject", "sequence", "action", "role", "fps", "n_frames"):
-        if key not in grp.attrs:
-            problems.append(f"{where}: missing attribute {key!r}")
-    if not grp.attrs.get("complete", False):
-        problems.append(f"{where}: sequence was not completely written")
-    if "cameras" not in grp or not len(grp["cameras"]):
-        return problems + [f"{where}: no cameras"]
-    n = int(grp.attrs.get("n_frames", -1))
+def _validate_sequence(where: str, grp) -> list[str]:
+    problems, good = _sequence_structure(where, grp)
+    if not good:
+        return problems
+    n = int(grp.attrs["n_frames"])
     j = skeleton.NUM_JOINTS
-    if "world_3d" in grp:
-        p = _shape_problem(where, grp, "world_3d", [(n, j, 3)])
-        problems += [p] if p else []
-    for cam_id, g in grp["cameras"].items():
+    for cam_id in good:
+        g = grp["cameras"][cam_id]
         w = f"{where} camera {cam_id}"
-        checks = {"camera_3d": [(n, j, 3)], "pose_2d": [(n, j, 2)], "valid": [(n,)],
-                  "rotation": [(3, 3), (n, 3, 3)], "translation": [(3,), (n, 3)],
-                  **{k: [s] for k, s in INTRINSIC_SHAPES.items()}}
-        optional = {"boxes": [(n, 4)], "images": [(n, None, None, 3)], "backgrounds": [(n, None, None, 3)]}
-        found = [_shape_problem(w, g, k, s) for k, s in checks.items()]
-        found += [_shape_problem(w, g, k, s) for k, s in optional.items() if k in g]
-        found = [p for p in found if p]
-        problems += found
-        for attr in ("width", "height"):
-            if attr not in g.attrs:
-                problems.append(f"{w}: missing attribute {attr!r}")
-        if found:
-            continue
         valid = g["valid"][()].astype(bool)
         for key in ("camera_3d", "pose_2d"):
             bad = _scan_finite(g[key], valid)
             if bad:
                 problems.append(f"{w}: {key} has non-finite values in {bad} valid frame(s)")
-        if "world_3d" in grp and grp["world_3d"].shape == (n, j, 3):
-            bad = _scan_finite(grp["world_3d"], valid)
+        world = grp.get("world_3d")
+        if isinstance(world, h5py.Dataset) and world.shape == (n, j, 3) and world.dtype.kind in _FLOAT:
+            bad = _scan_finite(world, valid)
             if bad:
                 problems.append(f"{where}: world_3d has non-finite values in {bad} valid frame(s)")
-        rot = g["rotation"][()].reshape(-1, 3, 3)
-        err = np.abs(rot @ np.swapaxes(rot, -1, -2) - np.eye(3)).max(initial=0.0)
-        if not np.isfinite(err) or err > 1e-4:
-            problems.append(f"{w}: rotation is not orthonormal (max |R R^T - I| = {err:.2g})")
-        for key in ("images", "backgrounds"):
-            if key in g and g[key].dtype != np.uint8:
-                problems.append(f"{w}: {key} must be uint8, got {g[key].dtype}")
-        if "extras" in g:
-            for name, ds in g["extras"].items():
-                if ds.shape[:1] != (n,):
-                    problems.append(f"{w}: extras/{name} has shape {ds.shape}, expected N={n} frames first")
+        problems += _rotation_problem(w, g["rotation"][()])
     return problems
 
 

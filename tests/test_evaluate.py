@@ -124,9 +124,11 @@ def test_cli_writes_result_and_per_frame_file(h36m_store, tmp_path, capsys):
     assert 0.9 < res["metrics"]["spread_ratio"] < 1.1
     assert res["metrics"]["mpjpe_mm"] == pytest.approx(np.sqrt(75) * 16 / 17, abs=1e-3)
     assert "commit" in res["kspbench"]["git"] and res["created"]
-    frames = np.load(out.with_name("p2.frames.npz"))
+    # The per-frame file is content-addressed; the JSON names it and records its sha256.
+    assert res["per_frame_file"] == f"p2.frames-{res['per_frame_sha256'][:16]}.npz"
+    frames = np.load(out.with_name(res["per_frame_file"]))
     assert frames["frame"].shape == (120,) and frames["metric:p_mpjpe_mm"].shape == (120,)
-    assert not list(out.parent.glob("*.partial*"))
+    assert not list(out.parent.glob("*.partial*")) and not list(out.parent.glob(".*"))
 
 
 def test_cli_overrides_recorded(h36m_store, tmp_path):

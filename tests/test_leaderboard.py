@@ -159,7 +159,7 @@ def test_different_frame_sets_protocols_or_datasets_are_refused(h36m, tmp_path):
         paired_frames(good, load_result(res))
     # A leaderboard of rows from two stores lists both, says so loudly, and pairs neither across stores.
     shutil.copy(h36m["good"], tmp_path / "results")
-    shutil.copy(h36m["good"].with_name("good.frames.npz"), tmp_path / "results")
+    shutil.copy(h36m["good"].with_name(json.loads(h36m["good"].read_text())["per_frame_file"]), tmp_path / "results")
     assert run_cli(["leaderboard", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "lb.md")]) == 0
     text = (tmp_path / "lb.md").read_text()
     assert "2 DIFFERENT DATASETS" in text and "not paired: different dataset" in text

@@ -171,3 +171,45 @@ def test_set_attr_and_array_info(tmp_path, seqs):
         shape, attrs = store.array_info("S9", "Walking 1", "images", camera="54138969")
         assert shape == (12, 8, 8, 3) and attrs["kind"] == "crop"
         assert store.array_info("S9", "Walking 1", "backgrounds", camera="54138969") is None
+
+
+def test_deep_validate_finds_a_bit_rotted_image_chunk(tmp_path):
+    from kspbench.store import check_store, validate
+
+    path = tmp_path / "s.h5"
+    with StoreWriter(path, dataset="unit", source="tests") as w:
+        w.add_sequence(make_sequence(np.random.default_rng(0), n=4, images=(16, 16)))
+    with h5py.File(path) as h5:
+        ds = h5["sequences/S9/Walking 1/cameras/54138969/images"]
+        offset, size = ds.id.get_chunk_info(2).byte_offset, ds.id.get_chunk_info(2).size
+    raw = bytearray(path.read_bytes())
+    raw[offset:offset + size] = b"\0" * size   # the gzip stream of one chunk is gone
+    path.write_bytes(bytes(raw))
+    assert validate(path) == [] and check_store(path) is None   # metadata and poses are intact
+    problems = validate(path, deep=True)
+    assert len(problems) == 1 and "images: 1 unreadable chunk(s), first at frames 2..2" in problems[0], problems
+
+
+def test_a_second_writer_of_one_store_is_refused(tmp_path):
+    import subprocess
+    import sys
+
+    from kspbench.atomic import OutputError
+
+    path = tmp_path / "s.h5"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); "
+        "fcntl.flock(fd, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(30)"), str(path) + ".lock"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(OutputError, match="another kspbench process is writing"):
+            with StoreWriter(path, dataset="unit", source="tests"):
+                pass
+        assert not path.exists() and not (tmp_path / "s.h5.partial").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    with StoreWriter(path, dataset="unit", source="tests") as w:   # the lock died with its holder
+        w.add_sequence(make_sequence(np.random.default_rng(0), n=4))
+    assert path.exists() and not (tmp_path / "s.h5.lock").exists()

@@ -1,7 +1,8 @@
 """The ``kspbench`` command line: one module per subcommand, heavy imports deferred so ``--help`` is fast.
 
-Every user error (bad input, missing file, wrong shape) prints one line to stderr and exits with status 2; a
-traceback means a bug in kspbench.
+Every user error (bad input, missing file, wrong shape, an output that is an input or cannot be written, any
+OSError from the file system) prints one line to stderr and exits with status 2; a traceback (exit 1) means a bug
+in kspbench.
 """
 from __future__ import annotations
 
@@ -23,8 +24,15 @@ _SUBCOMMANDS = ("data", "evaluate", "world", "train", "table", "leaderboard", "f
                 "bench")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line like every other user error (sub-parsers inherit the class)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="kspbench",
         description="Benchmark and evaluation harness for unsupervised monocular 3D human pose estimation "
                     "(KSP, Kundu et al., AAAI 2020).",
@@ -46,15 +54,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return EXIT_USAGE
+    from kspbench.atomic import OutputError
     from kspbench.store import StoreError
 
     try:
         return int(func(args) or 0)
-    except (UserError, StoreError) as err:
-        print(f"kspbench: error: {err}", file=sys.stderr)
+    except (UserError, StoreError, OutputError) as err:
+        print(f"kspbench: error: {_one_line(str(err))}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as err:
+        # The file system said no (permissions, disk full, a path that is a folder): the user's environment, not a
+        # kspbench bug, so one line naming the file.
+        where = f"{err.filename}: " if getattr(err, "filename", None) else ""
+        print(f"kspbench: error: {_one_line(where + (err.strerror or str(err)))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("kspbench: interrupted", file=sys.stderr)
         return 130
 
 
+def _one_line(message: str) -> str:
+    # A message quoting user data (a file name, a key) could hold a newline; the contract is one line.
+    return " ".join(message.split("\n"))

@@ -21,6 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                           epilog="Example:\n  kspbench data validate data/world.h5",
                           formatter_class=argparse.RawDescriptionHelpFormatter)
     val.add_argument("store", help="path of the .h5 store")
+    val.add_argument("--deep", action="store_true",
+                     help="also read every chunk of every array (images included): finds bit rot and truncation")
     val.set_defaults(func=_validate)
 
     info = dsub.add_parser("info", help="summarise a store: dataset, roles, frames",
@@ -35,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _validate(args: argparse.Namespace) -> int:
     from kspbench.store import validate
 
-    problems = validate(args.store)
+    problems = validate(args.store, deep=args.deep)
     if problems:
         from kspbench.cli import UserError
 
@@ -48,8 +50,9 @@ def _validate(args: argparse.Namespace) -> int:
 def _info(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
-    from kspbench.store import summary
+    from kspbench.store import check_store, summary
 
+    check_store(args.store)
     s = summary(args.store)
     if args.json:
         print(json.dumps(s, indent=2))

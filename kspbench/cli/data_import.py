@@ -24,8 +24,9 @@ _DESC_FRAMES = ("Import unlabelled clips: ROOT/<clip>/*.jpg|png (sorted by frame
                 "to its largest centred square and resized to --size; poses are NaN and every frame is invalid for "
                 "evaluation; the camera is unknown (NaN focal/center). ")
 _DESC_VP3D = ("Import VideoPose3D's preprocessed Human3.6M (positions_3d: subject -> action -> (N, 32, 3) world "
-              "metres), with the published cameras; pose_2d from --npz-2d or projected. WARNING: these files are "
-              "pickles and loading them can execute code: only load files you trust. ")
+              "metres), with the published cameras; pose_2d from --npz-2d or projected. These files hold pickles; "
+              "kspbench reads them with a restricted unpickler (arrays, dicts, lists, strings, numbers) and refuses "
+              "a file whose pickles reference anything else, so nothing in it runs. ")
 _DESC_EXPORT_VP3D = ("Write a predictions file as an npz with positions_3d: subject -> sequence -> list of per-camera "
                      "(N, 17, 3) float32 arrays in metres (camera frame, Human3.6M-17 order; cameras in the order "
                      "54138969, 55011271, 58860488, 60457274; missing frames NaN). The npz is pickled (VideoPose3D's "
@@ -140,8 +141,8 @@ def register_import(dsub: argparse._SubParsersAction) -> None:
         epilog="Example:\n  kspbench data import videopose3d --npz data/data_3d_h36m.npz "
                "--npz-2d data/data_2d_h36m_gt.npz --out data/h36m_vp3d.h5",
         formatter_class=_FMT)
-    v.add_argument("--npz", required=True, help="data_3d_h36m.npz (pickled; trusted files only)")
-    v.add_argument("--npz-2d", default=None, help="data_2d_h36m_gt.npz or an H36M-layout detections file (pickled)")
+    v.add_argument("--npz", required=True, help="data_3d_h36m.npz (pickled; read with a restricted unpickler)")
+    v.add_argument("--npz-2d", default=None, help="data_2d_h36m_gt.npz or an H36M-layout detections file (pickled; read safely)")
     v.add_argument("--subjects", type=_list, default=None, metavar="S1,S5,...", help="only these subjects")
     _common(v)
     v.set_defaults(func=_import_vp3d)
@@ -174,6 +175,11 @@ def _run(args: argparse.Namespace, dataset: str, scan, source: dict) -> int:
     from kspbench.formats import FormatError
     from kspbench.importers import run_import
 
+    from kspbench.atomic import check_output, refuse_inputs
+
+    check_output(args.out)
+    # Inputs given as files (VideoPose3D npz); folder roots are checked by the importers' own layout.
+    refuse_inputs([args.out], [getattr(args, "npz", None), getattr(args, "npz_2d", None)])
     try:
         jobs = scan()
         report = run_import(args.out, jobs, dataset=dataset, source=source, force=args.force,
@@ -291,6 +297,10 @@ def _export_vp3d(args: argparse.Namespace) -> int:
     from kspbench.predictions import PredictionsError, read_predictions
     from kspbench.formats import vp3d_npz
 
+    from kspbench.atomic import check_output, refuse_inputs
+
+    check_output(args.out)
+    refuse_inputs([args.out], [args.predictions])
     try:
         preds = read_predictions(args.predictions, joint_order=args.joint_order)
     except PredictionsError as err:

@@ -54,6 +54,14 @@ def _diagnose(args: argparse.Namespace) -> int:
         raise UserError(f"{args.checkpoint}: no such checkpoint; train one with `kspbench train`")
     if not Path(args.store).is_file():
         raise UserError(f"{args.store}: no such store; pass --store, or build one with `kspbench world build`")
+    from kspbench.atomic import check_output, refuse_inputs
+    from kspbench.store import check_store
+
+    for option, out in (("--out", args.out), ("--figure", args.figure)):
+        if out:
+            check_output(out, option=option)
+            refuse_inputs([out], [args.checkpoint, args.store], option=option)
+    check_store(args.store)
     try:
         report, examples = diagnose(args.checkpoint, args.store, role=args.role, n_tuples=args.tuples,
                                     seed=args.seed, device=args.device, threads=args.threads,

@@ -75,10 +75,22 @@ def _jobs(args: argparse.Namespace) -> list[tuple[str, Path, Path | None]]:
 def _eval(args: argparse.Namespace) -> int:
     from kspbench.cli import UserError
 
+    from kspbench.atomic import check_output, refuse_inputs
+    from kspbench.evaluate import result_outputs
+    from kspbench.store import check_store
+
     if not Path(args.store).is_file():
         raise UserError(f"{args.store}: no such store; pass --store, or build one with `dvc repro` / "
                         "`kspbench data import`")
-    for protocol, pred, out in _jobs(args):
+    jobs = _jobs(args)
+    # Before any work: no output may be an input, and every output must be writable where it is going.
+    protocol_files = [p for p in _csv(args.protocol) or [] if Path(p).is_file()]
+    for _, pred, out in jobs:
+        if out is not None:
+            check_output(out)
+            refuse_inputs(result_outputs(out), [pred, args.store, *protocol_files])
+    check_store(args.store)
+    for protocol, pred, out in jobs:
         _eval_one(args, protocol, pred, out)
     return 0
 

@@ -51,6 +51,10 @@ def _figures(args: argparse.Namespace) -> int:
                         "or pass --results")
     if args.checkpoint is not None and not Path(args.checkpoint).is_file():
         raise UserError(f"{args.checkpoint}: no such checkpoint (--checkpoint)")
+    from kspbench.atomic import check_output_dir
+
+    check_output_dir(args.out)
+    check_output_dir(args.plots, option="--plots")
     try:
         written = make_all(args.results, args.runs, args.store, args.out, args.plots, card=args.card,
                            checkpoint=args.checkpoint, role=args.role, log=print)

@@ -174,8 +174,14 @@ def _leaderboard(args: argparse.Namespace) -> int:
     from kspbench.leaderboard import LeaderboardError, leaderboard
     from kspbench.results import ResultError, discover
 
+    from kspbench.atomic import check_output, refuse_inputs
+    from kspbench.results import frames_path
+
+    if args.out:
+        check_output(args.out)
     try:
         found = discover(args.results)
+        refuse_inputs([args.out], [p for r in found for p in (r.path, frames_path(r.path, r.data))])
         protocols = sorted({r.protocol for r in found})
         if args.protocol:
             if args.protocol not in protocols:

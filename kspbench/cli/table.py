@@ -35,9 +35,16 @@ def _table(args: argparse.Namespace) -> int:
     from kspbench.results import ResultError, discover
     from kspbench.table import build_tables, metrics_summary, render
 
+    from kspbench.atomic import check_output, refuse_inputs
+    from kspbench.results import frames_path
+
     fmt = args.format or {".tex": "latex", ".csv": "csv", ".json": "json"}.get(Path(args.out or "").suffix, "md")
+    outs = [p for p in (args.out, args.metrics) if p]
+    for out in outs:
+        check_output(out, option="--out" if out == args.out else "--metrics")
     try:
         results = discover(args.results)
+        refuse_inputs(outs, [p for r in results for p in (r.path, frames_path(r.path, r.data))])
         tables = build_tables(results)
     except ResultError as err:
         raise UserError(str(err)) from None

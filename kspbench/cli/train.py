@@ -105,6 +105,11 @@ def _train(args: argparse.Namespace) -> int:
         raise UserError("--seeds takes a count of at least 1 and does not combine with --seed")
     if not Path(args.store).is_file():
         raise UserError(f"{args.store}: no such store; pass --store, or build one with `kspbench world build`")
+    from kspbench.atomic import refuse_inputs
+    from kspbench.store import check_store
+
+    refuse_inputs([args.out], [args.store, args.card, args.init_checkpoint, args.init_weights])
+    check_store(args.store)
     base_seed = args.seed if args.seed is not None else int(card["seed"])
     if args.seeds is None:
         runs = [(base_seed, Path(args.out), Path(args.out).parent / str(card["init_from"]) / CHECKPOINT_NAME)]
@@ -168,6 +173,13 @@ def _predict(args: argparse.Namespace) -> int:
             raise UserError(f"{run}: no s<seed>/checkpoint.pt inside; train with `kspbench train --seeds N --out {run}`")
         roles = [r.strip() for r in args.role.split(",") if r.strip()]
         jobs += [(s / "checkpoint.pt", role, Path(args.out) / s.name / f"{role}.h5") for s in seeds for role in roles]
+    from kspbench.atomic import check_output, refuse_inputs
+    from kspbench.store import check_store
+
+    for ckpt, _, out in jobs:
+        check_output(out)
+        refuse_inputs([out], [args.store, ckpt])
+    check_store(args.store)
     for ckpt, role, out in jobs:
         try:
             info = predict(ckpt, args.store, role, out, batch=args.batch, device=args.device, threads=args.threads)

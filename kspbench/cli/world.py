@@ -105,6 +105,11 @@ def _build(args: argparse.Namespace) -> int:
         raise UserError(f"--seed must be in [0, 2^63), got {args.seed}")
     if args.jobs < 1:
         raise UserError(f"--jobs must be >= 1, got {args.jobs}")
+    from kspbench.atomic import check_output, refuse_inputs
+
+    check_output(out)
+    refuse_inputs([out, datasheet_path(out)], [args.motion, args.reference_motion,
+                                                args.profile if Path(args.profile).is_file() else None])
     try:
         profile = load_profile(args.profile)
         if args.crop_size is not None:
@@ -143,7 +148,13 @@ def _preview(args: argparse.Namespace) -> int:
     from kspbench.cli import UserError
     from kspbench.world.preview import write_preview
 
+    from kspbench.atomic import check_output, refuse_inputs
+    from kspbench.store import check_store
+
     _store_exists(args.store)
+    check_output(args.out)
+    refuse_inputs([args.out], [args.store])
+    check_store(args.store)
     if args.per_role < 1:
         raise UserError(f"--per-role must be >= 1, got {args.per_role}")
     legend = write_preview(args.store, args.out, per_role=args.per_role, full_frames=not args.no_full_frames)
@@ -158,7 +169,10 @@ def _describe(args: argparse.Namespace) -> int:
     from kspbench.world.datasheet import datasheet, datasheet_path
     from kspbench.world.motion import MotionFileError
 
+    from kspbench.store import check_store
+
     _store_exists(args.store)
+    check_store(args.store)
     sheet = datasheet_path(args.store)
     if sheet.is_file() and not args.recompute and not args.reference_motion and \
             sheet.stat().st_mtime >= Path(args.store).stat().st_mtime:
@@ -175,7 +189,13 @@ def _baseline(args: argparse.Namespace) -> int:
     from kspbench.cli import UserError
     from kspbench.world.baselines import BaselineError, write_baseline
 
+    from kspbench.atomic import check_output, refuse_inputs
+    from kspbench.store import check_store
+
     _store_exists(args.store)
+    check_output(args.out)
+    refuse_inputs([args.out], [args.store])
+    check_store(args.store)
     try:
         preds = write_baseline(args.store, args.kind, args.out, role=args.role, train_role=args.train_role)
     except BaselineError as err:

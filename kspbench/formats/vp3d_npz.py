@@ -2,8 +2,9 @@
 
 Read (facebookresearch/VideoPose3D ``data/prepare_data_h36m.py``, ``DATASETS.md``):
     ``data_3d_h36m.npz``: key ``positions_3d``, a *pickled* dict ``subject -> action -> (N, 32, 3)`` float32 world
-    coordinates in **metres** (``Directions 1``, ``Photo``, ...; S11 ``Directions`` absent). Loading it needs
-    ``allow_pickle=True``, which can execute code stored in the file: only load files you trust.
+    coordinates in **metres** (``Directions 1``, ``Photo``, ...; S11 ``Directions`` absent). ``np.load`` would
+    need ``allow_pickle=True``, which runs any code stored in the file; kspbench reads the pickles with a restricted
+    unpickler instead (numpy arrays, dicts, lists, strings and numbers only) and refuses anything else.
     ``data_2d_h36m_gt.npz`` (or a detections file in the Human3.6M-17 layout): key ``positions_2d``, a pickled dict
     ``subject -> action -> [4 x (N', 17, 2)]`` pixels, cameras in the order of ``h36m_cameras.CAMERA_IDS``; key
     ``metadata`` (``num_joints``, optionally ``layout_name``).
@@ -19,6 +20,7 @@ empty ``(0, 17, 3)`` array. Key ``metadata``: a dict with the camera order, the 
 from __future__ import annotations
 
 import os
+import pickle
 import zipfile
 from pathlib import Path
 from typing import Any, Callable
@@ -31,11 +33,58 @@ from kspbench.formats.h36m_cdf import FPS, canonical_name, role_of
 from kspbench.store import CameraData, SequenceData
 
 
+# The only globals a VideoPose3D pickle needs: numpy arrays, dtypes and scalars (and, in pickles written by
+# Python 2 era numpy, bytes rebuilt through _codecs.encode). Everything else -- os.system, builtins.eval,
+# subprocess, ... -- is refused before it could be called.
+_SAFE_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+    ("builtins", "dict"), ("builtins", "list"), ("builtins", "tuple"), ("builtins", "str"), ("builtins", "int"),
+    ("builtins", "float"), ("builtins", "bool"), ("builtins", "bytes"),
+    ("__builtin__", "dict"), ("__builtin__", "list"), ("__builtin__", "tuple"),
+}
+
+
+class _UnsafePickle(Exception):
+    """A pickle asked for a global outside :data:`_SAFE_GLOBALS`."""
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    """Unpickles dicts, lists, tuples, strings, numbers and numpy arrays, and nothing that can run code."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in _SAFE_GLOBALS:
+            raise _UnsafePickle(f"{module}.{name}")
+        return super().find_class(module, name)
+
+
+def _read_member(zf: zipfile.ZipFile, member: str) -> np.ndarray:
+    """One ``.npy`` member of an npz; object arrays through :class:`_SafeUnpickler`, never ``allow_pickle=True``."""
+    with zf.open(member) as f:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        else:
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        if not dtype.hasobject:
+            count = int(np.prod(shape)) if shape else 1
+            data = np.frombuffer(f.read(count * dtype.itemsize), dtype=dtype, count=count)
+            return data.reshape(shape, order="F" if fortran else "C")
+        obj = _SafeUnpickler(f, encoding="latin1").load()
+    return obj if isinstance(obj, np.ndarray) else np.asarray(obj, dtype=object)
+
+
 def load_pickled_dict(path: str | os.PathLike, key: str) -> tuple[dict, dict[str, Any]]:
-    """``np.load(path, allow_pickle=True)[key].item()`` with every failure turned into one :class:`FormatError`.
+    """The pickled dict under ``key`` of a VideoPose3D npz, read safely; every failure is one :class:`FormatError`.
+
+    Only ``key`` and ``metadata`` are used. Every object member (used or not) is read with a restricted unpickler
+    that builds only dicts, lists, strings, numbers and numpy arrays: a file whose pickles reference anything else
+    (a crafted file that would run code under ``np.load(..., allow_pickle=True)``) is refused, and nothing in it
+    runs.
 
     Returns:
-        (the dict under ``key``, every other key's value unpickled where it is a 0-d object array).
+        (the dict under ``key``, ``{"metadata": value}`` when the file has that key).
     """
     path = Path(path)
     if not path.is_file():
@@ -45,20 +94,34 @@ def load_pickled_dict(path: str | os.PathLike, key: str) -> tuple[dict, dict[str
         raise FormatError(f"{path}: not a readable .npz file (not a zip archive): truncated, corrupt or another "
                           "format")
     try:
-        with np.load(path, allow_pickle=True) as npz:
-            if key not in npz.files:
-                raise FormatError(f"{path}: no key {key!r} (keys: {', '.join(npz.files) or 'none'})")
-            arr = npz[key]
-            others = {k: npz[k] for k in npz.files if k != key}
+        with zipfile.ZipFile(path) as zf:
+            members = {m[:-4]: m for m in zf.namelist() if m.endswith(".npy")}
+            if key not in members:
+                raise FormatError(f"{path}: no key {key!r} (keys: {', '.join(members) or 'none'})")
+            wanted = {k: _read_member(zf, members[k]) for k in (key, "metadata") if k in members}
+            for k, m in members.items():
+                if k not in wanted and _is_object_member(zf, m):
+                    _read_member(zf, m)   # unused, but a pickle that reaches for code means a crafted file
     except FormatError:
         raise
-    except Exception as err:  # unpickling can raise anything (UnpicklingError, ImportError, EOFError, ...)
+    except _UnsafePickle as err:
+        raise FormatError(f"{path}: refusing to load: a pickle in it references {err}, which a VideoPose3D file "
+                          "never does (a crafted file?); nothing in it was run") from None
+    except Exception as err:  # a truncated or corrupt member can raise anything (EOFError, ValueError, zlib.error)
         raise FormatError(f"{path}: not a readable .npz file: truncated or corrupt ({type(err).__name__})") from None
+    arr = wanted[key]
     if arr.dtype != object or arr.shape != () or not isinstance(arr.item(), dict):
         raise FormatError(f"{path}: {key!r} must be a pickled dict (subject -> action -> array), got "
                           f"{arr.dtype} {arr.shape}")
-    others = {k: (v.item() if v.dtype == object and v.shape == () else v) for k, v in others.items()}
+    others = {k: (v.item() if v.dtype == object and v.shape == () else v) for k, v in wanted.items() if k != key}
     return arr.item(), others
+
+
+def _is_object_member(zf: zipfile.ZipFile, member: str) -> bool:
+    with zf.open(member) as f:
+        version = np.lib.format.read_magic(f)
+        header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        return header(f)[2].hasobject
 
 
 def _positions_17(arr: Any, where: str) -> np.ndarray:

@@ -28,9 +28,7 @@ def encode_png(image: np.ndarray) -> bytes:
 
 
 def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
-    """Write a PNG atomically (temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_bytes(encode_png(image))
-    os.replace(tmp, path)
+    """Write a PNG atomically (kspbench.atomic: a unique temporary file, then rename)."""
+    from kspbench.atomic import write_bytes
+
+    write_bytes(path, encode_png(image))   # a unique temporary name, synced, then renamed

@@ -50,7 +50,7 @@ def test_h36m_end_to_end(tmp_path, capsys):
 
 
 def test_help_mentions_pickles_and_layouts(capsys):
-    for argv, needle in ((["data", "import", "videopose3d", "--help"], "only load files you trust"),
+    for argv, needle in ((["data", "import", "videopose3d", "--help"], "restricted unpickler"),
                          (["data", "import", "h36m", "--help"], "FRAMES/S9/Walking 1.54138969/000001.jpg"),
                          (["data", "export", "videopose3d", "--help"], "allow_pickle=True")):
         with pytest.raises(SystemExit) as exc:

@@ -163,3 +163,56 @@ def test_import_cli_videopose3d(tmp_path, capsys):
     with PoseStore(out) as store:
         assert store.roles() == {"h36m-train": 2, "h36m-test": 1}
         assert store.attrs["dataset"] == "h36m"
+
+
+class _Payload:
+    """Pickles to ``os.system(<touch marker>)``: what a crafted npz would run under np.load(allow_pickle=True)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        import os
+
+        return os.system, (f"touch '{self.marker}'",)
+
+
+@pytest.mark.parametrize("where", ["unused", "positions_3d", "metadata"])
+def test_crafted_npz_runs_nothing_and_exits_2(tmp_path, capsys, where):
+    import io
+    import pickle
+    import zipfile
+
+    p3, p2, _ = _write_vp3d(tmp_path)
+    marker = tmp_path / "PWNED"
+    # An .npy member whose object pickle calls os.system: header of a 0-d object array, then the pickle.
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "|O", "fortran_order": False, "shape": ()})
+    buf.write(pickle.dumps(_Payload(marker), protocol=3))
+    target = p2 if where == "metadata" else p3
+    name = {"unused": "evil", "positions_3d": "positions_3d", "metadata": "metadata"}[where]
+    members = {}
+    with zipfile.ZipFile(target) as zf:
+        members = {m: zf.read(m) for m in zf.namelist() if m != f"{name}.npy"}
+    members[f"{name}.npy"] = buf.getvalue()
+    with zipfile.ZipFile(target, "w") as zf:
+        for m, data in members.items():
+            zf.writestr(m, data)
+    before = target.read_bytes()
+    out = tmp_path / "h36m.h5"
+    assert run_cli(["data", "import", "videopose3d", "--npz", str(p3), "--npz-2d", str(p2), "--out", str(out),
+                    "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "refusing to load" in err and "posix.system" in err, err
+    assert not marker.exists() and not out.exists() and target.read_bytes() == before
+    with pytest.raises(FormatError, match="nothing in it was run"):
+        vp3d_npz.load_pickled_dict(target, "positions_3d" if where != "metadata" else "positions_2d")
+    assert not marker.exists()
+
+
+def test_import_refuses_out_equal_to_the_npz(tmp_path, capsys):
+    p3, _, _ = _write_vp3d(tmp_path)
+    before = p3.read_bytes()
+    assert run_cli(["data", "import", "videopose3d", "--npz", str(p3), "--out", str(p3), "--force", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "is the input" in err and p3.read_bytes() == before
