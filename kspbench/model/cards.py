@@ -75,6 +75,12 @@ def _choice(options: tuple[str, ...]) -> Callable[[Any, str], str]:
     return check
 
 
+def _bool(v: Any, where: str) -> bool:
+    if not isinstance(v, bool):
+        _fail(where, f"must be true or false, got {v!r}")
+    return v
+
+
 def _roles(v: Any, where: str) -> list[str]:
     if not isinstance(v, list) or not all(isinstance(r, str) and r for r in v):
         _fail(where, f"must be a list of role names, got {v!r}")
@@ -129,9 +135,12 @@ _LOSS_SCHEMAS: dict[str, dict] = {
     "prior": {"w3d": (1.0, _num()), "w2d": (1.0, _num()), "optimiser": (None, _optional(_nested(_OPTIMISER))),
               "mirror": (0.5, _num(0.0, 1.0)), "rotation_degrees": (30.0, _num(0.0, 180.0)),
               "colour_jitter": (0.2, _num(0.0, 1.0))},
-    "paired": {"lambda1": (1.0, _num()), "lambda2": (0.1, _num()),
+    # detach_cycle: the cycle terms' targets (p2D and fa of the real frames) are constants, so the cycle teaches EP
+    # and EA to read generated images, not to make their real-image outputs agree with them.
+    "paired": {"lambda1": (1.0, _num()), "lambda2": (0.1, _num()), "detach_cycle": (False, _bool),
                "optimiser": (None, _optional(_nested(_OPTIMISER)))},
-    "unpaired": {"lambda2": (0.1, _num()), "optimiser": (None, _optional(_nested(_OPTIMISER))),
+    "unpaired": {"lambda2": (0.1, _num()), "detach_cycle": (False, _bool),
+                 "optimiser": (None, _optional(_nested(_OPTIMISER))),
                  "flip": (0.5, _num(0.0, 1.0)), "rotation_degrees": (30.0, _num(0.0, 180.0))},
     # Supervised losses may augment their frames as Lprior does (default: off, as before).
     "sup2d": {"weight": (1.0, _num()), "optimiser": (None, _optional(_nested(_OPTIMISER))),

@@ -6,7 +6,8 @@ Layout (kspbench's reading; the paper only says Bt is fused "towards the end ...
 * one stage per doubling from F to the input size: bilinear x2 -> conv3x3 + BN + ReLU -> conv3x3 + BN + ReLU,
   halving the channels (never below ``min_width``);
 * background branch on Bt at full resolution: 2 x (conv3x3 + BN + ReLU) to ``bg_channels`` (Rhodin's
-  ``conv_1_stage_bg``), concatenated with the last stage's output;
+  ``conv_1_stage_bg``), concatenated with the last stage's output; ``bg_channels: 0`` drops it, and Bt then enters
+  only through the mask composite (measured: with the branch, the foreground learns to repeat Bt inside the mask);
 * 2 x (conv3x3 + ReLU) then a 1x1 conv to RGB (and, with ``mask_composite``, one mask logit).
 
 Output: with ``mask_composite`` (kspbench default) ``I = m * sigmoid(rgb) + (1 - m) * Bt`` with
@@ -51,7 +52,9 @@ class Decoder(nn.Module):
             stages.append(nn.Sequential(*_conv_bn_relu(channels, out), *_conv_bn_relu(out, out)))
             channels = out
         self.stages = nn.ModuleList(stages)
-        self.background = nn.Sequential(*_conv_bn_relu(3, d.bg_channels), *_conv_bn_relu(d.bg_channels, d.bg_channels))
+        # bg_channels 0: Bt enters only through the mask composite, so the foreground cannot be a copy of Bt.
+        self.background = (nn.Sequential(*_conv_bn_relu(3, d.bg_channels), *_conv_bn_relu(d.bg_channels, d.bg_channels))
+                           if d.bg_channels else None)
         self.output = nn.Sequential(nn.Conv2d(channels + d.bg_channels, channels, 3, padding=1), nn.ReLU(inplace=True),
                                     nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU(inplace=True),
                                     nn.Conv2d(channels, 4 if self.mask_composite else 3, 1))
@@ -71,7 +74,9 @@ class Decoder(nn.Module):
         x = self.input(torch.cat([f2d, fa], dim=1))
         for stage in self.stages:
             x = stage(F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False))
-        out = self.output(torch.cat([x, self.background(background)], dim=1))
+        if self.background is not None:
+            x = torch.cat([x, self.background(background)], dim=1)
+        out = self.output(x)
         fg = torch.sigmoid(out[:, :3])
         if not self.mask_composite:
             return {"image": fg}

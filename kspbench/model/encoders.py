@@ -105,19 +105,23 @@ class PoseEncoder(nn.Module):
         r, h = profile.resnet, profile.ep_head
         self.trunk = ResNetTrunk(r.width, r.blocks, r.maxpool)
         stride = 2 if profile.feature_size >= 8 else 1
+        side = (profile.feature_size + stride - 1) // stride
+        # "flatten" keeps where things are in the head's map (side x side): a global average pool leaves only
+        # channel statistics, which a narrow CPU-size head cannot turn into precise limb positions.
+        pool = ([nn.AdaptiveAvgPool2d(1), nn.Flatten()] if h.pool == "avg" else [nn.Flatten()])
+        features = h.channels if h.pool == "avg" else h.channels * side * side
         self.head = nn.Sequential(nn.Conv2d(self.trunk.out_channels, h.channels, 3, stride=stride, padding=1,
                                             bias=False),
-                                  nn.BatchNorm2d(h.channels), nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d(1),
-                                  nn.Flatten())
+                                  nn.BatchNorm2d(h.channels), nn.ReLU(inplace=True), *pool)
         self.direct_3d = direct_3d
         if direct_3d:
             # Same first layer as the vk branch, plus one hidden layer of ablation_hidden: a learned Tfk.
-            self.pose_branch = nn.Sequential(nn.Linear(h.channels, h.hidden), nn.ReLU(inplace=True),
+            self.pose_branch = nn.Sequential(nn.Linear(features, h.hidden), nn.ReLU(inplace=True),
                                              nn.Linear(h.hidden, profile.ablation_hidden), nn.ReLU(inplace=True),
                                              nn.Linear(profile.ablation_hidden, 3 * skeleton.NUM_JOINTS))
         else:
-            self.pose_branch = _branch(h.channels, h.hidden, skeleton.VK_DIM)
-        self.camera_branch = _branch(h.channels, h.hidden, 6 + 2 + 1)
+            self.pose_branch = _branch(features, h.hidden, skeleton.VK_DIM)
+        self.camera_branch = _branch(features, h.hidden, 6 + 2 + 1)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 

@@ -12,7 +12,10 @@
 * ``sup2d`` (weakly-supervised): ``weight |p2D - p2D*|`` on labelled frames.
 * ``sup3d`` (semi-supervised and the fully supervised ceiling): as ``Lprior`` on labelled frames.
 
-No term is detached: each loss's gradients reach every network its optimiser holds (:mod:`kspbench.model.train`).
+By default no term is detached: each loss's gradients reach every network its optimiser holds
+(:mod:`kspbench.model.train`). With ``detach_cycle`` the cycle terms' targets (EP's p2D and EA's fa on the real
+frames) are constants: the cycle then trains EP/EA to read the generated image, and cannot be lowered by making the
+real-image outputs constant (measured: with shared targets EP collapsed to one pose).
 Each function returns ``(loss, terms)``, ``terms`` a dict of detached scalars named as in the training log.
 """
 from __future__ import annotations
@@ -69,19 +72,24 @@ def prior_loss(model: KSP, images: torch.Tensor, p2d: torch.Tensor, p3d: torch.T
     return w3d * l3 + w2d * l2, _terms(prior_3d=l3, prior_2d=l2)
 
 
+def _target(x: torch.Tensor, detach: bool) -> torch.Tensor:
+    return x.detach() if detach else x
+
+
 def paired_loss(model: KSP, source: torch.Tensor, target: torch.Tensor, background: torch.Tensor, *,
-                lambda1: float, lambda2: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+                lambda1: float, lambda2: float, detach_cycle: bool = False
+                ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     pose = model.pose(target)
     fa = model.appearance(source)
     rec = model.render(pose["p2d"], pose["scale"], fa, background)["image"]
     l_img = l1(rec, target)
-    l_p = l1(pose["p2d"], model.pose(rec)["p2d"])
-    l_fa = l1(fa, model.appearance(rec))
+    l_p = l1(_target(pose["p2d"], detach_cycle), model.pose(rec)["p2d"])
+    l_fa = l1(_target(fa, detach_cycle), model.appearance(rec))
     return l_img + lambda1 * l_p + lambda2 * l_fa, _terms(p_image=l_img, p_cycle_2d=l_p, p_cycle_fa=l_fa)
 
 
 def unpaired_loss(model: KSP, source: torch.Tensor, target: torch.Tensor, background: torch.Tensor,
-                  flip: torch.Tensor, angle: torch.Tensor, *, lambda2: float
+                  flip: torch.Tensor, angle: torch.Tensor, *, lambda2: float, detach_cycle: bool = False
                   ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """LUNP; call inside ``frozen(model.generator_modules())``. ``flip`` ``(B,)`` bool and ``angle`` ``(B,)``
     radians define T."""
@@ -89,8 +97,8 @@ def unpaired_loss(model: KSP, source: torch.Tensor, target: torch.Tensor, backgr
     fa = model.appearance(source)
     gen = model.render(pose["p2d"], pose["scale"], fa, background)["image"]
     p_tilde = T.invert_p2d(model.pose(T.apply_images(gen, flip, angle))["p2d"], flip, angle)
-    l_p = l1(pose["p2d"], p_tilde)
-    l_fa = l1(fa, model.appearance(gen))
+    l_p = l1(_target(pose["p2d"], detach_cycle), p_tilde)
+    l_fa = l1(_target(fa, detach_cycle), model.appearance(gen))
     return l_p + lambda2 * l_fa, _terms(unp_2d=l_p, unp_fa=l_fa)
 
 

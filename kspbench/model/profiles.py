@@ -44,6 +44,7 @@ class ResNetSpec:
 class HeadSpec:
     channels: int
     hidden: int
+    pool: str   # "avg": global average pool (a channel vector); "flatten": keep the head's spatial layout
 
 
 @dataclass(frozen=True)
@@ -118,8 +119,21 @@ class ModelProfile:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "ModelProfile":
         """Inverse of :meth:`to_dict` (validated like a profile file)."""
-        raw = dict(raw)
+        raw = json.loads(json.dumps(raw))
+        # Keys added after a checkpoint was written take the value that reproduces the network it was trained with.
+        for path, value in _LEGACY_DEFAULTS:
+            node = raw
+            for key in path[:-1]:
+                node = node.get(key, {}) if isinstance(node, dict) else {}
+            if isinstance(node, dict):
+                node.setdefault(path[-1], value)
         return _parse(str(raw.pop("name", "checkpoint")), raw)
+
+
+# (key path, value) of every key added since profiles were first written, with the behaviour from before it existed.
+_LEGACY_DEFAULTS: tuple[tuple[tuple[str, ...], Any], ...] = (
+    (("ea_pool",), False), (("ep_head", "pool"), "avg"), (("decoder", "mask_prior"), 0.0),
+    (("optimiser", "per_loss"), True))
 
 
 def _take(raw: dict, key: str, where: str) -> Any:
@@ -167,7 +181,9 @@ def _parse(name: str, raw: Any) -> ModelProfile:
         raise ProfileError(f"profile {name}.resnet.maxpool: must be true or false, got {r['maxpool']!r}")
     resnet = ResNetSpec(_positive_int(r["width"], f"{name}.resnet.width"),
                         tuple(_positive_int(b, f"{name}.resnet.blocks") for b in blocks), r["maxpool"])
-    h = _sub(raw, "ep_head", ("channels", "hidden"), name)
+    h = _sub(raw, "ep_head", ("channels", "hidden", "pool"), name)
+    if h["pool"] not in ("avg", "flatten"):
+        raise ProfileError(f"profile {name}.ep_head.pool: must be avg or flatten, got {h['pool']!r}")
     m = _sub(raw, "maps", ("size", "sigma", "alpha", "min_sigma_px", "channels"), name)
     d = _sub(raw, "decoder", ("width", "min_width", "bg_channels", "mask_composite", "mask_prior"), name)
     o = _sub(raw, "optimiser", ("name", "lr", "per_loss"), name)
@@ -188,7 +204,7 @@ def _parse(name: str, raw: Any) -> ModelProfile:
         input_size=_positive_int(raw["input_size"], f"{name}.input_size", 8),
         resnet=resnet,
         ep_head=HeadSpec(_positive_int(h["channels"], f"{name}.ep_head.channels"),
-                         _positive_int(h["hidden"], f"{name}.ep_head.hidden")),
+                         _positive_int(h["hidden"], f"{name}.ep_head.hidden"), h["pool"]),
         ea_width=_positive_int(raw["ea_width"], f"{name}.ea_width"), ea_pool=raw["ea_pool"],
         maps=MapSpec(_positive_int(m["size"], f"{name}.maps.size", 2),
                      _number(m["sigma"], f"{name}.maps.sigma", strict=True),
@@ -197,7 +213,7 @@ def _parse(name: str, raw: Any) -> ModelProfile:
                      _positive_int(m["channels"], f"{name}.maps.channels", 2)),
         decoder=DecoderSpec(_positive_int(d["width"], f"{name}.decoder.width"),
                             _positive_int(d["min_width"], f"{name}.decoder.min_width"),
-                            _positive_int(d["bg_channels"], f"{name}.decoder.bg_channels"), d["mask_composite"],
+                            _positive_int(d["bg_channels"], f"{name}.decoder.bg_channels", 0), d["mask_composite"],
                             _number(d["mask_prior"], f"{name}.decoder.mask_prior")),
         ablation_hidden=_positive_int(raw["ablation_hidden"], f"{name}.ablation_hidden"),
         batch=None if raw["batch"] is None else _positive_int(raw["batch"], f"{name}.batch"),

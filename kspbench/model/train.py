@@ -385,10 +385,10 @@ class Trainer:
             return L.prior_loss(m, batch["images"], batch["p2d"], batch["p3d"], w3d=cfg["w3d"], w2d=cfg["w2d"])
         if loss == "paired":
             return L.paired_loss(m, batch["source"], batch["target"], batch["background"], lambda1=cfg["lambda1"],
-                                 lambda2=cfg["lambda2"])
+                                 lambda2=cfg["lambda2"], detach_cycle=cfg.get("detach_cycle", False))
         if loss == "unpaired":
             return L.unpaired_loss(m, batch["source"], batch["target"], batch["background"], batch["flip"],
-                                   batch["angle"], lambda2=cfg["lambda2"])
+                                   batch["angle"], lambda2=cfg["lambda2"], detach_cycle=cfg.get("detach_cycle", False))
         if loss == "sup2d":
             return L.sup2d_loss(m, batch["images"], batch["p2d"], weight=cfg["weight"])
         return L.sup3d_loss(m, batch["images"], batch["p2d"], batch["p3d"], w3d=cfg["w3d"], w2d=cfg["w2d"])

@@ -59,3 +59,24 @@ def test_lunp_gradients_flow_through_the_frozen_decoder(trainer):
         value.backward()
     assert all(p.grad is None for p in m.di.parameters())
     assert m.ep.trunk.conv1.weight.grad is not None and float(m.ep.trunk.conv1.weight.grad.abs().sum()) > 0
+
+
+def test_shared_optimiser_is_one_object_and_each_loss_steps_only_its_parameters(all_losses_card, store, tmp_path):
+    import dataclasses
+
+    from kspbench.model.profiles import load_profile
+
+    tiny = load_profile("tiny")
+    prof = dataclasses.replace(tiny, optimiser=dataclasses.replace(tiny.optimiser, per_loss=False))
+    tr = Trainer(all_losses_card, store, tmp_path / "run", profile=prof)
+    tr._build()
+    tr._load_data()
+    tr.batch = 4
+    assert len({id(o) for o in tr.optimisers.values()}) == 1
+    di_before = {k: v.clone() for k, v in tr.model.di.state_dict().items()}
+    tr.train_step("prior")
+    # Lprior's gradients reach EP only: the shared optimiser leaves the decoder's parameters alone.
+    for k, v in tr.model.di.state_dict().items():
+        assert torch.equal(v, di_before[k]), k
+    for loss in ("paired", "unpaired", "sup2d", "sup3d"):
+        assert torch.isfinite(torch.tensor(tr.train_step(loss)["value"]))

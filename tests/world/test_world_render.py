@@ -118,3 +118,35 @@ def test_occlusion_flags_follow_the_id_buffer():
     assert not hidden[10] and hidden[0] and not outside.any()
     _, outside = build.occlusion(ids, uv + 20, 10, 10)
     assert outside.all()
+
+
+def test_stored_background_is_the_clean_scene_by_default_and_the_median_on_request(rendered, tiny_profile):
+    import dataclasses
+
+    from kspbench.crops import crop_images
+
+    plan, data, kept = rendered["h36m-train"]
+    assert tiny_profile.background == "clean"
+    for cam_id, fr in kept.items():
+        cam = data.cameras[cam_id]
+        clean = crop_images(np.broadcast_to(fr.background, fr.frames.shape), cam.boxes.astype(np.float64),
+                            tiny_profile.crop_size)
+        np.testing.assert_array_equal(cam.backgrounds, clean)
+    median_profile = dataclasses.replace(tiny_profile, background="median")
+    res, kept_m = build.render_sequence(plan, median_profile, keep_frames=True)
+    cam_id = next(iter(kept_m))
+    clean = data.cameras[cam_id].backgrounds
+    med = res.data.cameras[cam_id].backgrounds
+    # A Walking person moves on, so most of the crop agrees; the stored arrays differ where the person lingered.
+    assert med.shape == clean.shape and not np.array_equal(med, clean)
+
+
+def test_manifest_reports_the_median_leak_and_the_store_names_its_background(tiny_store):
+    import h5py
+
+    path, man = tiny_store
+    leak = man["role_stats"]["h36m-train"]["median_leak"]
+    assert 0.0 <= leak <= 1.0
+    assert man["role_stats"]["dunp"]["median_leak"] is None    # moving cameras have no median
+    with h5py.File(path, "r") as f:
+        assert f.attrs[build.BACKGROUND_ATTR] == "clean"
