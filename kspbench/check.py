@@ -108,7 +108,7 @@ def golden_findings(golden: Path) -> list[Finding]:
             continue
         worst_key, worst = max(((k, abs(a[k] - b[k]) if math.isfinite(a[k]) else float(a[k] != b[k]))
                                 for k in a), key=lambda kv: kv[1])
-        if proto.version != want["protocol"]["version"]:
+        if (proto.version, proto.sha256) != (want["protocol"]["version"], want["protocol"].get("sha256")):
             out.append(Finding("golden", f.stem, f"protocol v{want['protocol']['version']}",
                                f"v{proto.version}", False))
             continue

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from kspbench.evaluate import SPREAD_METRIC
-from kspbench.results import Result, by_row, collapsed, per_frame, row_stats
+from kspbench.results import Result, by_row, collapsed, per_frame, protocol_mismatch, row_stats
 
 __all__ = ["LeaderboardError", "Pairing", "paired_frames", "paired_bootstrap", "leaderboard", "metric_units",
            "KEY_FIELDS"]
@@ -99,6 +99,11 @@ def _check_comparable(a: Result, b: Result) -> None:
     if (pa["name"], pa["version"]) != (pb["name"], pb["version"]):
         raise LeaderboardError(f"{where}: different protocols ({pa['name']} v{pa['version']} vs {pb['name']} "
                                f"v{pb['version']}); pairing needs the same protocol", "different protocol")
+    if a.protocol != b.protocol:
+        raise LeaderboardError(f"{where}: different protocols ({a.protocol} vs {b.protocol}); pairing needs the "
+                               "same protocol", "different protocol")
+    if pa.get("sha256") != pb.get("sha256"):
+        raise LeaderboardError(protocol_mismatch(a, b), "protocol definition differs")
     if pa["aggregation"] != pb["aggregation"] or \
             a.data["ci_method"]["block_frames"] != b.data["ci_method"]["block_frames"]:
         raise LeaderboardError(f"{where}: protocol {pa['name']} v{pa['version']} was defined differently when "

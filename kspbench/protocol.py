@@ -3,6 +3,16 @@
 A protocol names the split (role, subjects, cameras, frame stride), the ground truth array, the joint order and
 joint set, the root joint, the metrics with their alignment, and the aggregation. Nothing about a protocol lives in
 code: the evaluator only interprets these records.
+
+A protocol is identified by (name, version, sha256 of the file's bytes). :data:`REGISTERED` pins the sha256 of each
+registered name and version (a change to a file in ``protocols/`` must bump its ``version`` and this pin;
+tests/test_protocol.py checks it). A file whose (name, version, sha256) is not registered -- an edited copy passed
+by path or through ``$KSPBENCH_PROTOCOLS``, or a new file -- still loads, but as a *custom* protocol: its ``name``
+becomes ``custom:<name>`` (:data:`CUSTOM_PREFIX`), so its results say so (``protocol.name`` in the result JSON, next
+to the recorded ``protocol.sha256``) and never appear under the registered name; ``kspbench eval`` warns on stderr.
+An unmodified copy of a registered file, wherever it lives, is the registered protocol. Readers of results
+(``kspbench compare``, ``table``, ``leaderboard``) refuse to pair or merge results of one protocol name whose
+recorded sha256 differ.
 """
 from __future__ import annotations
 
@@ -25,6 +35,26 @@ BREAKDOWNS = ("action", "sequence", "subject", "activity")
 # MPI-INF-3DHP activity labels 1..7 (official test_util mpii_get_activity_name.m).
 ACTIVITY_NAMES = {1: "Standing/Walking", 2: "Exercising", 3: "Sitting", 4: "Reaching/Crouching",
                   5: "On The Floor", 6: "Sports", 7: "Miscellaneous"}
+
+
+# name -> (version, sha256 of protocols/<name>.yaml): the registered protocol definitions.
+REGISTERED: dict[str, tuple[int, str]] = {
+    "h36m-p1": (1, "b526574ad2283339716a8eeb3a6cd0a3821a979f9d157b151a6de8e5fa5db920"),
+    "h36m-p2": (1, "a1a71cd92ea96bc946b97c7258a14e3f2a8b2eb5a3f950abc097382ae5b2d0a6"),
+    "3dhp": (1, "8b51abf74de681d0007900e8fa51e9ed9795fd7494978a7d3af96d2d0c5e6edc"),
+    "3dhp-14": (1, "ef63a4e17c60f81dd202d22e7815e345593d84df671d9f9305ead68db4b9635a"),
+    "3dhp-pa": (1, "ba55a40cc59d39352d4df51ae06fe9cf64b0724565eae4a936c919c018a938b2"),
+}
+CUSTOM_PREFIX = "custom:"
+
+
+def is_registered(name: str, version: Any, sha256: Any) -> bool:
+    """Whether (name, version, sha256) is a registered protocol definition."""
+    return REGISTERED.get(name) == (version, sha256)
+
+
+def is_custom(name: str) -> bool:
+    return name.startswith(CUSTOM_PREFIX)
 
 
 class ProtocolError(ValueError):
@@ -90,6 +120,11 @@ class Protocol:
         recorded = dict(self.overrides)
         recorded.update({k: list(v) if isinstance(v, tuple) else v for k, v in changes.items()})
         return dataclasses.replace(self, overrides=tuple(sorted(recorded.items())), **changes)
+
+    @property
+    def custom(self) -> bool:
+        """Not a registered (name, version, sha256): its results are labelled ``custom:<name>``."""
+        return is_custom(self.name)
 
     def metric(self, name: str) -> MetricSpec:
         return next(m for m in self.metrics if m.name == name)
@@ -164,6 +199,8 @@ def _parse(raw: dict, path: Path, sha: str) -> Protocol:
 def load_protocol(name_or_path: str) -> Protocol:
     """Load a protocol by name (``h36m-p2``) or from a YAML file path.
 
+    A file that is not a registered (name, version, sha256) loads as ``custom:<name>`` (see the module docstring).
+
     Raises:
         ProtocolError: unknown name (the message lists the known ones) or a malformed file.
     """
@@ -180,7 +217,10 @@ def load_protocol(name_or_path: str) -> Protocol:
         raise ProtocolError(f"{path}: not valid YAML ({err})") from None
     if not isinstance(raw, dict):
         raise ProtocolError(f"{path}: a protocol file must hold a mapping")
-    return _parse(raw, path, hashlib.sha256(data).hexdigest())
+    proto = _parse(raw, path, hashlib.sha256(data).hexdigest())
+    if not proto.custom and not is_registered(proto.name, proto.version, proto.sha256):
+        proto = dataclasses.replace(proto, name=CUSTOM_PREFIX + proto.name)
+    return proto
 
 
 def all_protocols() -> list[Protocol]:

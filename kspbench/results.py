@@ -18,10 +18,12 @@ from typing import Any, Iterable
 import numpy as np
 
 from kspbench.evaluate import RESULT_SCHEMA_VERSION, SPREAD_METRIC, integrity_digest
+from kspbench.protocol import CUSTOM_PREFIX, REGISTERED
 from kspbench.provenance import file_sha256
 
 __all__ = ["Result", "ResultError", "load_result", "discover", "by_row", "RowStats", "row_stats", "per_frame",
-           "BASELINE_LABELS", "frames_path", "COLLAPSE_SPREAD_RATIO", "COLLAPSE_NOTE", "collapsed"]
+           "BASELINE_LABELS", "frames_path", "COLLAPSE_SPREAD_RATIO", "COLLAPSE_NOTE", "collapsed",
+           "check_same_protocols", "protocol_mismatch"]
 
 REQUIRED = ("schema_version", "protocol", "dataset", "predictions", "n_frames", "metrics", "ci95", "per_group",
             "per_frame_file", "integrity")
@@ -116,8 +118,39 @@ def load_result(path: str | os.PathLike, *, check_frames: bool = True) -> Result
         row, kind, seed = str(model["baseline"]), "baseline", None
     else:
         row, kind, seed = path.stem, "external", None
-    return Result(path=path, data=data, row=row, kind=kind, seed=seed, protocol=data["protocol"]["name"],
+    return Result(path=path, data=data, row=row, kind=kind, seed=seed, protocol=_protocol_label(data["protocol"]),
                   dataset=data["dataset"]["name"])
+
+
+def _protocol_label(proto: dict[str, Any]) -> str:
+    """The protocol's name, as ``custom:<name>`` when the result claims a registered name and version but records
+    another sha256 (scored under an edited file by a kspbench that did not check): never under the registered name."""
+    name = proto["name"]
+    registered = REGISTERED.get(name)
+    if registered and registered[0] == proto["version"] and registered[1] != proto.get("sha256"):
+        return CUSTOM_PREFIX + name
+    return name
+
+
+def check_same_protocols(results: Iterable[Result]) -> None:
+    """Refuse to merge results of one protocol name whose protocol definitions (recorded sha256) differ.
+
+    Raises:
+        ResultError: naming one file of each definition.
+    """
+    first: dict[tuple[str, Any], Result] = {}
+    for r in results:
+        key = (r.protocol, r.data["protocol"]["version"])
+        seen = first.setdefault(key, r)
+        sa, sb = seen.data["protocol"].get("sha256"), r.data["protocol"].get("sha256")
+        if sa != sb:
+            raise ResultError(protocol_mismatch(seen, r))
+
+
+def protocol_mismatch(a: Result, b: Result) -> str:
+    sa, sb = str(a.data["protocol"].get("sha256"))[:12], str(b.data["protocol"].get("sha256"))[:12]
+    return (f"cannot pair or merge {a.path} with {b.path}: protocol {a.protocol} v{a.data['protocol']['version']} "
+            f"was scored from different definitions (sha256 {sa} vs {sb}); score both under the same protocol file")
 
 
 def _result_files(root: Path) -> list[Path]:
@@ -135,6 +168,8 @@ def discover(root: str | os.PathLike, protocol: str | None = None) -> list[Resul
 
 def by_row(results: Iterable[Result]) -> dict[tuple[str, str], list[Result]]:
     """(row, protocol) -> its results, one per seed, sorted by seed."""
+    results = list(results)
+    check_same_protocols(results)
     groups: dict[tuple[str, str], list[Result]] = {}
     for r in results:
         groups.setdefault((r.row, r.protocol), []).append(r)

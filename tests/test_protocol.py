@@ -2,20 +2,16 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import pytest
 
-from kspbench.protocol import ProtocolError, all_protocols, available, load_protocol, protocols_dir
+from kspbench.protocol import REGISTERED, ProtocolError, all_protocols, available, load_protocol, protocols_dir
 
-# (version, sha256 of the file). A change to a protocol file must bump its `version` and then update this pin:
-# results carry (name, version, sha256), so two results with the same version are comparable.
-PINS = {
-    "h36m-p1": (1, "b526574ad2283339716a8eeb3a6cd0a3821a979f9d157b151a6de8e5fa5db920"),
-    "h36m-p2": (1, "a1a71cd92ea96bc946b97c7258a14e3f2a8b2eb5a3f950abc097382ae5b2d0a6"),
-    "3dhp": (1, "8b51abf74de681d0007900e8fa51e9ed9795fd7494978a7d3af96d2d0c5e6edc"),
-    "3dhp-14": (1, "ef63a4e17c60f81dd202d22e7815e345593d84df671d9f9305ead68db4b9635a"),
-    "3dhp-pa": (1, "ba55a40cc59d39352d4df51ae06fe9cf64b0724565eae4a936c919c018a938b2"),
-}
+# REGISTERED: name -> (version, sha256 of the file). A change to a protocol file must bump its `version` and then
+# update the pin in kspbench/protocol.py: results carry (name, version, sha256), so two results with the same
+# version are comparable.
+PINS = REGISTERED
 
 
 def test_every_protocol_is_pinned():
@@ -29,7 +25,7 @@ def test_protocol_content_is_pinned_to_its_version(name):
     version, pinned = PINS[name]
     assert p.version == version, f"{name}: version {p.version} but the pin says {version}; update the pin"
     assert sha == pinned, (f"{name}.yaml changed without a version bump: bump `version` in the file, then "
-                           f"update PINS[{name!r}] to ({p.version + 1}, {sha!r})")
+                           f"update REGISTERED[{name!r}] in kspbench/protocol.py to ({p.version + 1}, {sha!r})")
     assert p.name == name and p.sha256 == sha
 
 
@@ -65,3 +61,42 @@ def test_malformed_protocol_file(tmp_path):
     bad.write_text("name: bad\nversion: 1\n")
     with pytest.raises(ProtocolError, match="missing field 'split'"):
         load_protocol(str(bad))
+
+
+SOURCE = Path(__file__).resolve().parents[1] / "protocols"
+
+
+def _copy(tmp_path, name, edit=lambda text: text, filename=None):
+    path = tmp_path / (filename or f"{name}.yaml")
+    path.write_text(edit((SOURCE / f"{name}.yaml").read_text()))
+    return path
+
+
+def test_unmodified_copy_is_the_registered_protocol(tmp_path, monkeypatch):
+    p = load_protocol(str(_copy(tmp_path, "h36m-p2", filename="elsewhere.yaml")))
+    assert p.name == "h36m-p2" and not p.custom and p.sha256 == REGISTERED["h36m-p2"][1]
+    monkeypatch.setenv("KSPBENCH_PROTOCOLS", str(tmp_path))
+    _copy(tmp_path, "h36m-p1")
+    assert load_protocol("h36m-p1").name == "h36m-p1"
+
+
+@pytest.mark.parametrize("edit", [
+    lambda t: t.replace("frame_stride: 1", "frame_stride: 5"),
+    lambda t: t.replace("alignment: procrustes", "alignment: scale"),
+    lambda t: t + "\n# a comment is a change too\n",
+], ids=["stride", "alignment", "comment"])
+def test_modified_file_is_a_custom_protocol(tmp_path, monkeypatch, edit):
+    path = _copy(tmp_path, "h36m-p2", edit)
+    assert path.read_text() != (SOURCE / "h36m-p2.yaml").read_text()
+    p = load_protocol(str(path))
+    assert p.custom and p.name == "custom:h36m-p2" and p.version == 1
+    assert p.sha256 == hashlib.sha256(path.read_bytes()).hexdigest() != REGISTERED["h36m-p2"][1]
+    monkeypatch.setenv("KSPBENCH_PROTOCOLS", str(tmp_path))
+    assert load_protocol("h36m-p2").name == "custom:h36m-p2"
+
+
+def test_unregistered_name_or_version_is_custom(tmp_path):
+    new = _copy(tmp_path, "h36m-p2", lambda t: t.replace("name: h36m-p2", "name: mine"), filename="mine.yaml")
+    assert load_protocol(str(new)).name == "custom:mine"
+    bumped = _copy(tmp_path, "h36m-p2", lambda t: t.replace("version: 1", "version: 2"), filename="v2.yaml")
+    assert load_protocol(str(bumped)).name == "custom:h36m-p2"

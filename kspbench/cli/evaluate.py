@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -105,7 +106,11 @@ def _eval_one(args: argparse.Namespace, protocol_name: str, pred_path: Path, out
 
     started = time.time()
     try:
-        protocol = load_protocol(protocol_name).with_overrides(
+        protocol = load_protocol(protocol_name)
+        if protocol.custom:
+            print(f"kspbench: warning: {protocol.path} (v{protocol.version}, sha256 {protocol.sha256[:12]}) is not a "
+                  f"registered protocol definition; scoring it as {protocol.name}", file=sys.stderr)
+        protocol = protocol.with_overrides(
             subjects=_csv(args.subjects), cameras=_csv(args.cameras), frame_stride=args.stride)
         preds = read_predictions(pred_path, joint_order=args.joint_order)
         ev = evaluate(protocol, args.store, preds, allow_missing=args.allow_missing)
