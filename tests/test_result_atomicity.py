@@ -55,7 +55,7 @@ def _child(argv):
 
 
 def _start(argv) -> mp.Process:
-    p = mp.get_context("fork").Process(target=_child, args=(argv,))
+    p = mp.get_context("fork").Process(target=_child, args=(argv,), daemon=True)  # never outlives the run
     p.start()
     return p
 
@@ -76,7 +76,7 @@ def test_kill_9_while_rewriting_a_result_leaves_old_or_new(setup):
     # How long one forked evaluation takes here, to spread the kills over it (and a little past it).
     t0 = time.perf_counter()
     p = _start(_argv(store, preds["new"], out))
-    p.join()
+    p.join(300)
     span = time.perf_counter() - t0
     assert p.exitcode == 0 and _card(out) == "new"
     outcomes = []
@@ -87,7 +87,7 @@ def test_kill_9_while_rewriting_a_result_leaves_old_or_new(setup):
         p = _start(_argv(store, preds[want], out))
         time.sleep(delay)
         os.kill(p.pid, signal.SIGKILL)
-        p.join()
+        p.join(300)
         got = _card(out)   # raises if the pair is broken
         assert got in (before, want)
         outcomes.append("killed-old" if p.exitcode == -signal.SIGKILL and got == before else
