@@ -76,9 +76,9 @@ def temporary_path(path: str | os.PathLike) -> Iterator[Path]:
             tmp.unlink()
 
 
-def write_with(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> Path:
-    """Call ``write(binary file)`` on a unique temporary file beside ``path``, sync it, then rename it onto ``path``."""
-    path = Path(path)
+def _write_synced(path: Path, write: Callable[[BinaryIO], object]) -> Path:
+    """``write`` into a unique temporary file beside ``path``, flushed and synced; returns its name (the caller
+    renames it or removes it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = _mkstemp(path)
     try:
@@ -86,6 +86,18 @@ def write_with(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> 
             write(f)
             f.flush()
             os.fsync(f.fileno())
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    return tmp
+
+
+def write_with(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> Path:
+    """Call ``write(binary file)`` on a unique temporary file beside ``path``, sync it, then rename it onto ``path``."""
+    path = Path(path)
+    tmp = _write_synced(path, write)
+    try:
         os.replace(tmp, path)
         _fsync_dir(path.parent)
     finally:
@@ -101,13 +113,8 @@ def write_addressed(like: str | os.PathLike, write: Callable[[BinaryIO], object]
     import hashlib
 
     like = Path(like)
-    like.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _mkstemp(like)
+    tmp = _write_synced(like, write)
     try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
         h = hashlib.sha256()
         with open(tmp, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
