@@ -321,6 +321,16 @@ class StoreWriter:
         self._h5.flush()
 
 
+def _open_store_file(path: Path) -> h5py.File:
+    """Open a store file read-only, or raise :class:`StoreError` saying why it cannot be opened."""
+    if not path.is_file():
+        raise StoreError(f"{path}: no such store; build one with `kspbench world build` or `kspbench data import`")
+    try:
+        return h5py.File(path, "r")
+    except OSError:
+        raise StoreError(f"{path}: not a readable HDF5 file (truncated, corrupt or another format)") from None
+
+
 class PoseStore:
     """Read access to a pose store; arrays are read lazily, frame ranges on demand.
 
@@ -332,13 +342,7 @@ class PoseStore:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
-        if not self.path.exists():
-            raise StoreError(f"{self.path}: no such store; build one with `kspbench world build` or "
-                             "`kspbench data import`")
-        try:
-            self._h5 = h5py.File(self.path, "r")
-        except OSError:
-            raise StoreError(f"{self.path}: not a readable HDF5 file (truncated, corrupt or another format)") from None
+        self._h5 = _open_store_file(self.path)
         if self._h5.attrs.get("format") != FORMAT_NAME:
             self._h5.close()
             raise StoreError(f"{self.path}: not a kspbench pose store (attribute format != {FORMAT_NAME!r})")
@@ -583,12 +587,7 @@ def check_store(path: str | os.PathLike) -> None:
         StoreError: one line naming the first problems; ``kspbench data validate`` lists them all.
     """
     path = Path(path)
-    if not path.is_file():
-        raise StoreError(f"{path}: no such store; build one with `kspbench world build` or `kspbench data import`")
-    try:
-        h5 = h5py.File(path, "r")
-    except OSError:
-        raise StoreError(f"{path}: not a readable HDF5 file (truncated, corrupt or another format)") from None
+    h5 = _open_store_file(path)
     with h5:
         problems = _root_problems(path, h5)
         if not problems:
