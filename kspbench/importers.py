@@ -12,7 +12,8 @@
 
 The store's ``source`` attribute is a JSON object: importer, inputs, options (the settings that change the stored
 arrays; a partial or existing store written with other options is refused unless ``force``), facts relied on,
-and notes (truncations, known defects) accumulated over runs.
+notes (truncations, known defects) and checks (how well each camera reproduces the 2D annotations, how a
+user's camera file compares with the published one) accumulated over runs.
 """
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ class ImportReport:
     written: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    checks: list[str] = field(default_factory=list)
     unchanged: bool = False
 
 
@@ -124,6 +126,7 @@ def _run_import(out: Path, jobs: Sequence[SequenceJob], *, dataset: str, source:
             report.unchanged = True
             report.skipped = [f"{j.subject}/{j.sequence}" for j in jobs]
             report.notes = list(old_source.get("notes", []))
+            report.checks = list(old_source.get("checks", []))
             return report
         from kspbench.atomic import temporary_path
 
@@ -137,8 +140,15 @@ def _run_import(out: Path, jobs: Sequence[SequenceJob], *, dataset: str, source:
         notes = _merge(old_source.get("notes", []), notes)
     src["notes"] = notes
     report.notes = notes
+    old_checks = list(old_source.get("checks", [])) if old_source is not None else []
 
-    with StoreWriter(out, dataset=dataset, source=json.dumps(src, sort_keys=True), resume=True) as writer:
+    def source_now() -> str:
+        # Checks are results of loading (reprojection of a camera), so the source is rewritten after each sequence:
+        # an interrupted import keeps the checks of the sequences it completed.
+        src["checks"] = report.checks = _merge(old_checks, [c for j in jobs for c in j.checks])
+        return json.dumps(src, sort_keys=True)
+
+    with StoreWriter(out, dataset=dataset, source=source_now(), resume=True) as writer:
         # disable=None: no bar when stderr is not a terminal (logs, CI).
         bar = tqdm(jobs, desc=f"import {dataset}", unit="seq", disable=None if progress else True, file=sys.stderr)
         for job in bar:
@@ -153,6 +163,7 @@ def _run_import(out: Path, jobs: Sequence[SequenceJob], *, dataset: str, source:
                 writer.add_sequence(seq)
             except StoreError as err:
                 raise FormatError(f"{job.label}: {err}") from None
+            writer.set_attr("source", source_now())
             report.written.append(f"{job.subject}/{job.sequence}")
         bar.close()
     return report

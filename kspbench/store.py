@@ -6,7 +6,8 @@ Layout v1 (all lengths in millimetres, 2D in pixels, joints in the Human3.6M-17 
                                                joint_names (17 str), kspbench_version
     /sequences/<subject>/<sequence>/    attrs: subject, sequence, action, role, fps, n_frames, complete
         world_3d        (N, 17, 3) float32   optional: world-frame joints (absent where a dataset has no world frame)
-        cameras/<camera_id>/            attrs: width, height (px)
+        cameras/<camera_id>/            attrs: width, height (px); optional checks of the importer, e.g.
+                                               intrinsics_source, reprojection_mean_px, reprojection_worst_px
             camera_3d   (N, 17, 3) float32   joints in this camera's frame
             pose_2d     (N, 17, 2) float32   joints in this camera's image, px
             valid       (N,)       bool      frames that count (3DHP ``valid_frame``); invalid frames may hold NaN
@@ -86,6 +87,8 @@ class CameraData:
     images_kind: str = "crop"
     backgrounds: np.ndarray | None = None
     extras: dict[str, np.ndarray] = field(default_factory=dict)
+    # Scalars stored as attributes of the camera group (where the intrinsics come from, how well they reproject).
+    attrs: dict[str, str | int | float] = field(default_factory=dict)
 
 
 @dataclass
@@ -297,7 +300,7 @@ class StoreWriter:
         cams = grp.create_group("cameras")
         for cam_id, cam in seq.cameras.items():
             g = cams.create_group(cam_id)
-            g.attrs.update({"width": int(cam.intrinsics.width), "height": int(cam.intrinsics.height)})
+            g.attrs.update({**cam.attrs, "width": int(cam.intrinsics.width), "height": int(cam.intrinsics.height)})
             g.create_dataset("camera_3d", data=np.asarray(cam.camera_3d, np.float32), compression=compression)
             g.create_dataset("pose_2d", data=np.asarray(cam.pose_2d, np.float32), compression=compression)
             valid = np.ones(seq.n_frames, bool) if cam.valid is None else np.asarray(cam.valid, bool)
@@ -452,7 +455,9 @@ class PoseStore:
                 images=g["images"][()] if images and "images" in g else None,
                 images_kind=str(g["images"].attrs.get("kind", "crop")) if "images" in g else "crop",
                 backgrounds=g["backgrounds"][()] if images and "backgrounds" in g else None,
-                extras={k: v[()] for k, v in g["extras"].items()} if "extras" in g else {})
+                extras={k: v[()] for k, v in g["extras"].items()} if "extras" in g else {},
+                attrs={k: (v.item() if isinstance(v, np.generic) else v) for k, v in g.attrs.items()
+                       if k not in ("width", "height")})
         return SequenceData(subject=str(a["subject"]), sequence=str(a["sequence"]), action=str(a["action"]),
                             role=str(a["role"]), fps=float(a["fps"]), cameras=cams,
                             world_3d=grp["world_3d"][()] if "world_3d" in grp else None)

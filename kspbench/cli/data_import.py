@@ -188,16 +188,21 @@ def _run(args: argparse.Namespace, dataset: str, scan, source: dict) -> int:
         raise UserError(str(err)) from None
     except OSError as err:  # e.g. OUT's folder is not writable, disk full
         raise UserError(f"{args.out}: cannot write ({err.strerror or err})") from None
-    for note in report.notes[:_MAX_NOTES]:
-        print(f"note: {note}")
-    if len(report.notes) > _MAX_NOTES:
-        print(f"note: ... and {len(report.notes) - _MAX_NOTES} more (all in the store's 'source' attribute: "
-              f"kspbench data info {args.out} --json)")
+    _print_lines("note", report.notes, args.out)
+    _print_lines("check", report.checks, args.out)
     if report.unchanged:
         print(f"{args.out}: unchanged, all {len(report.skipped)} sequence(s) already imported (use --force to redo)")
     else:
         print(f"{args.out}: {len(report.written)} sequence(s) imported, {len(report.skipped)} already present")
     return 0
+
+
+def _print_lines(kind: str, lines: list[str], out: str) -> None:
+    for line in lines[:_MAX_NOTES]:
+        print(f"{kind}: {line}")
+    if len(lines) > _MAX_NOTES:
+        print(f"{kind}: ... and {len(lines) - _MAX_NOTES} more (all in the store's 'source' attribute: "
+              f"kspbench data info {out} --json)")
 
 
 def _warn():
@@ -233,7 +238,7 @@ def _import_h36m(args: argparse.Namespace) -> int:
 
 def _import_3dhp(args: argparse.Namespace) -> int:
     from kspbench.cli import UserError
-    from kspbench.formats import mpi3dhp_mat
+    from kspbench.formats import camera_check, mpi3dhp_mat
 
     try:
         cameras = tuple(int(c) for c in args.cameras) if args.cameras else mpi3dhp_mat.DEFAULT_TRAIN_CAMERAS
@@ -243,8 +248,10 @@ def _import_3dhp(args: argparse.Namespace) -> int:
         raise UserError(f"--cameras must be distinct integers 0..13, got {','.join(map(str, cameras))}")
     facts = ["test: annot_data.mat (MATLAB v7.3/HDF5) annot2/annot3/univ_annot3 (N,1,17,d), valid_frame, "
              "activity_annotation; 3DHP test joint order -> H36M-17 (skeleton.MPI3DHP_TO_H36M)",
-             "test intrinsics: focal TS1-4 2048/10*7.320339203 px, TS5-6 1920/10*8.770747185 px "
-             "(mpii_perspective_correction_code.m); principal point ASSUMED at the image centre; no distortion",
+             "test intrinsics: fx, fy, cx, cy fitted per sequence to annot2/annot3 over the valid frames (linear "
+             "least squares, no distortion; the release gives no principal point); refused above "
+             f"{camera_check.MAX_MEAN_PX:g} px mean / {camera_check.MAX_WORST_PX:g} px worst reprojection error",
+             "train: camera.calibration checked the same way (annot3 reprojected onto annot2)",
              "test fps: TS1-4 25, TS5-6 50 (assumed, not stated by the release)",
              "train: annot.mat (14,1) cells of (n,56)/(n,84), 28 joints -> 17 (MPI3DHP28_TO_17) -> H36M-17; "
              "camera.calibration parsed by keyword; cut to MMPose train_frame_nums; fps from mpii_get_sequence_info",

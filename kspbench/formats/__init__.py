@@ -35,6 +35,9 @@ class SequenceJob:
         label: short text for the progress bar.
         load: reads the raw files and returns the record; raises :class:`FormatError`.
         notes: what the scan found worth recording (truncations, known defects); copied into the store's ``source``.
+        checks: results of the consistency checks (camera reprojection, agreement with the published cameras), one
+            line each; ``load`` may append to this list (the importer collects it after loading) and the lines go
+            into the store's ``source`` and the import report.
     """
 
     subject: str
@@ -42,6 +45,7 @@ class SequenceJob:
     label: str
     load: Callable[[], SequenceData]
     notes: list[str] = field(default_factory=list)
+    checks: list[str] = field(default_factory=list)
 
 
 def median_bone_length(pose: np.ndarray) -> float:

@@ -5,17 +5,21 @@ MATLAB v7.3 files, i.e. HDF5 (read with h5py, which shows MATLAB's dimensions re
 px, ``annot3`` and ``univ_annot3`` (N, 1, 17, 3) mm camera frame, ``valid_frame`` (N, 1), ``activity_annotation``
 (N, 1) with values 1..7, joints in the 3DHP 17-joint test order. Stored: ``camera_3d = annot3``, ``pose_2d = annot2``,
 ``valid = valid_frame``, extras ``univ_annot3`` (N, 17, 3, H36M order) and ``activity`` (N,); camera ``"0"``, no world
-frame. Intrinsics: the official focal lengths (``mpii_perspective_correction_code.m``: TS1-4 ``2048/10 *
-7.320339203`` px on 2048x2048 images, TS5-6 ``1920/10 * 8.770747185`` px on 1920x1080) with the principal point
-*assumed* at the image centre (W/2, H/2) and no distortion; rotation identity, translation 0 (the camera frame is the
-only frame). Optional images: ``TSk/imageSequence/img_000001.jpg, ...`` (1-based).
+frame. Intrinsics: the release gives focal lengths (``mpii_perspective_correction_code.m``: TS1-4 ``2048/10 *
+7.320339203`` px on 2048x2048 images, TS5-6 ``1920/10 * 8.770747185`` px on 1920x1080) but no principal point, and the
+image centre is measurably wrong (about 20 px of reprojection error on the real sequences). So ``fx, fy, cx, cy`` are
+fitted to ``annot2``/``annot3`` over the valid frames by linear least squares (``camera_check.fit_pinhole``, no
+distortion), and a sequence whose fit reprojects worse than ``camera_check.MAX_MEAN_PX`` / ``MAX_WORST_PX`` is
+refused. Rotation identity, translation 0 (the camera frame is the only frame). Optional images:
+``TSk/imageSequence/img_000001.jpg, ...`` (1-based).
 
 Training set (``ROOT/S1..S8/Seq1..2/annot.mat``, also under ``ROOT/train``): MATLAB v5 files (scipy.io.loadmat) whose
 ``annot2``, ``annot3``, ``univ_annot3`` are (14, 1) cells, one per camera, of (n, 56) / (n, 84) arrays (28 joints,
 joint-major), ``cameras`` the camera index of each cell; ``camera.calibration`` (text) beside it gives each camera's
 ``size``, ``intrinsic`` (4x4 row-major K) and ``extrinsic`` (4x4 row-major world->camera [R|t], t in mm). Joints
 28 -> 17 (``skeleton.MPI3DHP28_TO_17``) -> Human3.6M order. Frames are cut to the known video lengths; ``world_3d``
-is the first selected camera's ``annot3`` moved to the world frame with its extrinsics. Optional images:
+is the first selected camera's ``annot3`` moved to the world frame with its extrinsics. Each camera's given
+calibration must reproject ``annot3`` onto ``annot2`` within the limits of ``camera_check``. Optional images:
 ``Sk/Seqj/imageFrames/video_<camera>/frame_000001.jpg, ...`` (``ffmpeg -i video_0.avi frame_%06d.jpg``).
 """
 from __future__ import annotations
@@ -28,7 +32,7 @@ from typing import Callable
 import numpy as np
 
 from kspbench import skeleton
-from kspbench.formats import FormatError, SequenceJob, camera_to_world, check_units
+from kspbench.formats import FormatError, SequenceJob, camera_check, camera_to_world, check_units
 from kspbench.formats import frames as frames_mod
 from kspbench.store import CameraData, Intrinsics, SequenceData
 
@@ -108,26 +112,54 @@ def read_test_annot(path: str | os.PathLike) -> dict[str, np.ndarray]:
             "activity": np.nan_to_num(activity.astype(np.float64)).astype(np.int16)}
 
 
-def ts_intrinsics(ts: str) -> Intrinsics:
-    """Official focal length; principal point assumed at the image centre; no distortion."""
+def fit_test_camera(ts: str, annot3: np.ndarray, annot2: np.ndarray, valid: np.ndarray, where: str | os.PathLike
+                    ) -> tuple[Intrinsics, camera_check.Reprojection]:
+    """Intrinsics of test sequence ``ts`` fitted to its ``(N, 17, 3)`` mm / ``(N, 17, 2)`` px valid frames.
+
+    Raises:
+        FormatError: the joints do not determine a camera, or the fit reprojects above the ``camera_check`` limits.
+    """
     w, h = TEST_RESOLUTION[ts]
-    f = TEST_FOCAL[ts]
-    return Intrinsics(focal=np.array([f, f]), center=np.array([w / 2, h / 2]), width=w, height=h)
+    try:
+        focal, center = camera_check.fit_pinhole(annot3, annot2, valid)
+    except FormatError as err:
+        raise FormatError(f"{where}: {err} (valid frames of {ts})") from None
+    intr = Intrinsics(focal=focal, center=center, width=w, height=h)
+    fit = camera_check.reprojection(annot3, annot2, intr, valid)
+    camera_check.require(fit, where, f"the camera fitted to {ts}")
+    return intr, fit
+
+
+def describe_test_fit(ts: str, intr: Intrinsics, fit: camera_check.Reprojection) -> str:
+    """One line for the import report: the fitted intrinsics against the official focal length and the centre."""
+    (fx, fy), (cx, cy) = intr.focal, intr.center
+    dx, dy = cx - intr.width / 2, cy - intr.height / 2
+    return (f"{ts}: intrinsics fitted to annot2/annot3 (valid frames): fx {fx:.3f}, fy {fy:.3f}, cx {cx:.3f}, "
+            f"cy {cy:.3f} px (principal point {dx:+.2f}, {dy:+.2f} px from the image centre; official focal "
+            f"{TEST_FOCAL[ts]:.3f}); reprojection {fit.text()}")
 
 
 def load_test(folder: Path, *, images: bool, crop_size: int = 64, box_margin: float = frames_mod.BOX_MARGIN,
-              workers: int | None = None) -> SequenceData:
-    """One test sequence ``folder`` = ``.../TSk`` (all N annotated frames; ``valid`` from ``valid_frame``)."""
+              workers: int | None = None, checks: list[str] | None = None) -> SequenceData:
+    """One test sequence ``folder`` = ``.../TSk`` (all N annotated frames; ``valid`` from ``valid_frame``).
+
+    The camera is fitted to the valid frames (:func:`fit_test_camera`); its line goes to ``checks``.
+    """
     ts = folder.name
     path = folder / "annot_data.mat"
     a = read_test_annot(path)
     check_units(a["annot3"][a["valid"]], "mm", path)
     order = list(TEST17_TO_H36M)
     n = a["annot3"].shape[0]
-    intr = ts_intrinsics(ts)
-    cam = CameraData(camera_id="0", camera_3d=a["annot3"][:, order], pose_2d=a["annot2"][:, order], intrinsics=intr,
+    annot3, annot2 = a["annot3"][:, order], a["annot2"][:, order]
+    intr, fit = fit_test_camera(ts, annot3, annot2, a["valid"], path)
+    if checks is not None:
+        checks.append(describe_test_fit(ts, intr, fit))
+    cam = CameraData(camera_id="0", camera_3d=annot3, pose_2d=annot2, intrinsics=intr,
                      rotation=np.eye(3), translation=np.zeros(3), valid=a["valid"],
-                     extras={"univ_annot3": a["univ_annot3"][:, order].astype(np.float32), "activity": a["activity"]})
+                     extras={"univ_annot3": a["univ_annot3"][:, order].astype(np.float32), "activity": a["activity"]},
+                     attrs={"intrinsics_source": "fitted to annot2/annot3 over the valid frames (linear least "
+                                                 "squares, no distortion)", **fit.attrs()})
     if images:
         paths = frames_mod.list_images(folder / "imageSequence", what=f"{ts} images")
         if len(paths) < n:
@@ -259,8 +291,12 @@ def _train_ids(folder: Path) -> tuple[int, int]:
 
 def load_train(folder: Path, n: int, cameras: tuple[int, ...], *, images: bool, crop_size: int = 64,
                box_margin: float = frames_mod.BOX_MARGIN, workers: int | None = None,
-               warn: Callable[[str], None] | None = None) -> SequenceData:
-    """One training sequence: ``n`` frames (``-1``: all annotated frames) of the selected cameras."""
+               warn: Callable[[str], None] | None = None, checks: list[str] | None = None) -> SequenceData:
+    """One training sequence: ``n`` frames (``-1``: all annotated frames) of the selected cameras.
+
+    Each camera's calibration must reproject its ``annot3`` onto its ``annot2`` (``camera_check.require``); the
+    results go to ``checks`` as one line.
+    """
     subj, seq = _train_ids(folder)
     calib = parse_calibration(folder / "camera.calibration")
     annot = read_train_annot(folder / "annot.mat", cameras)
@@ -274,24 +310,33 @@ def load_train(folder: Path, n: int, cameras: tuple[int, ...], *, images: bool, 
     order = list(TRAIN28_TO_H36M)
     cams: dict[str, CameraData] = {}
     world = None
+    fits: dict[int, camera_check.Reprojection] = {}
     for cam in cameras:
         if cam not in calib:
             raise FormatError(f"{folder / 'camera.calibration'}: no camera {cam}")
         a = {k: v[:n, order] for k, v in annot[cam].items()}
         check_units(a["annot3"], "mm", folder / "annot.mat")
         intr = calib[cam].intrinsics()
+        fits[cam] = camera_check.reprojection(a["annot3"], a["annot2"], intr)
+        camera_check.require(fits[cam], folder / "camera.calibration", f"camera {cam}")
         rot, trans = calib[cam].rotation_translation()
         if world is None:
             world = camera_to_world(a["annot3"], rot, trans)
         data = CameraData(camera_id=str(cam), camera_3d=a["annot3"], pose_2d=a["annot2"], intrinsics=intr,
                           rotation=rot, translation=trans, valid=np.ones(n, bool),
-                          extras={"univ_annot3": a["univ_annot3"].astype(np.float32)})
+                          extras={"univ_annot3": a["univ_annot3"].astype(np.float32)},
+                          attrs={"intrinsics_source": "camera.calibration", **fits[cam].attrs()})
         if images:
             paths = frames_mod.list_images(folder / "imageFrames" / f"video_{cam}")[:n]
             data.boxes = frames_mod.boxes_from_2d(data.pose_2d, (intr.width, intr.height), margin=box_margin)
             data.images, data.backgrounds = frames_mod.cut_crops(paths, data.boxes, crop_size,
                                                                  expected_wh=(intr.width, intr.height), workers=workers)
         cams[str(cam)] = data
+    if checks is not None:
+        worst = max(fits, key=lambda c: fits[c].mean_px)
+        checks.append(f"S{subj}/Seq{seq}: camera.calibration reprojects annot3 onto annot2 with mean "
+                      f"{np.mean([f.mean_px for f in fits.values()]):.3g} px over {len(fits)} cameras (worst camera "
+                      f"{worst}: {fits[worst].text()})")
     return SequenceData(subject=f"S{subj}", sequence=f"Seq{seq}", action=f"Seq{seq}", role=TRAIN_ROLE,
                         fps=50.0 if (subj, seq) in TRAIN_FPS_50 else 25.0, cameras=cams, world_3d=world)
 
@@ -380,9 +425,11 @@ def scan(root: str | os.PathLike, *, split: str = "all", cameras: tuple[int, ...
                 continue
             if not (folder / "annot_data.mat").is_file():
                 raise FormatError(f"{folder}: no annot_data.mat")
-            jobs.append(SequenceJob(subject=ts, sequence=ts, label=ts,
-                                    load=lambda f=folder: load_test(f, images=images, crop_size=crop_size,
-                                                                    box_margin=box_margin, workers=workers)))
+            checks: list[str] = []
+            jobs.append(SequenceJob(subject=ts, sequence=ts, label=ts, checks=checks,
+                                    load=lambda f=folder, c=checks: load_test(f, images=images, crop_size=crop_size,
+                                                                              box_margin=box_margin, workers=workers,
+                                                                              checks=c)))
     if train_dir is not None:
         for subj in range(1, 9):
             for seq in (1, 2):
@@ -395,10 +442,12 @@ def scan(root: str | os.PathLike, *, split: str = "all", cameras: tuple[int, ...
                 if missing:
                     raise FormatError(f"{calib_path}: no camera {', '.join(map(str, missing))}")
                 n = _train_frame_count(folder, cameras, images, notes)
+                checks = []
                 jobs.append(SequenceJob(
-                    subject=f"S{subj}", sequence=f"Seq{seq}", label=f"S{subj}/Seq{seq}", notes=notes,
-                    load=lambda f=folder, n=n: load_train(f, n, cameras, images=images, crop_size=crop_size,
-                                                          box_margin=box_margin, workers=workers, warn=warn)))
+                    subject=f"S{subj}", sequence=f"Seq{seq}", label=f"S{subj}/Seq{seq}", notes=notes, checks=checks,
+                    load=lambda f=folder, n=n, c=checks: load_train(f, n, cameras, images=images, crop_size=crop_size,
+                                                                    box_margin=box_margin, workers=workers, warn=warn,
+                                                                    checks=c)))
     if not jobs:
         raise FormatError(f"{root}: no MPI-INF-3DHP sequence found")
     return jobs

@@ -20,7 +20,6 @@ empty ``(0, 17, 3)`` array. Key ``metadata``: a dict with the camera order, the 
 from __future__ import annotations
 
 import os
-import pickle
 import zipfile
 from pathlib import Path
 from typing import Any, Callable
@@ -30,37 +29,12 @@ import numpy as np
 from kspbench import skeleton
 from kspbench.formats import FormatError, SequenceJob, check_units, h36m_cameras, project, world_to_camera
 from kspbench.formats.h36m_cdf import FPS, canonical_name, role_of
+from kspbench.formats.safe_pickle import UnsafePickle, safe_load
 from kspbench.store import CameraData, SequenceData
 
 
-# The only globals a VideoPose3D pickle needs: numpy arrays, dtypes and scalars (and, in pickles written by
-# Python 2 era numpy, bytes rebuilt through _codecs.encode). Everything else -- os.system, builtins.eval,
-# subprocess, ... -- is refused before it could be called.
-_SAFE_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-    ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
-    ("builtins", "dict"), ("builtins", "list"), ("builtins", "tuple"), ("builtins", "str"), ("builtins", "int"),
-    ("builtins", "float"), ("builtins", "bool"), ("builtins", "bytes"),
-    ("__builtin__", "dict"), ("__builtin__", "list"), ("__builtin__", "tuple"),
-}
-
-
-class _UnsafePickle(Exception):
-    """A pickle asked for a global outside :data:`_SAFE_GLOBALS`."""
-
-
-class _SafeUnpickler(pickle.Unpickler):
-    """Unpickles dicts, lists, tuples, strings, numbers and numpy arrays, and nothing that can run code."""
-
-    def find_class(self, module: str, name: str):
-        if (module, name) not in _SAFE_GLOBALS:
-            raise _UnsafePickle(f"{module}.{name}")
-        return super().find_class(module, name)
-
-
 def _read_member(zf: zipfile.ZipFile, member: str) -> np.ndarray:
-    """One ``.npy`` member of an npz; object arrays through :class:`_SafeUnpickler`, never ``allow_pickle=True``."""
+    """One ``.npy`` member of an npz; object arrays through the restricted unpickler, never ``allow_pickle=True``."""
     with zf.open(member) as f:
         version = np.lib.format.read_magic(f)
         if version == (1, 0):
@@ -71,7 +45,7 @@ def _read_member(zf: zipfile.ZipFile, member: str) -> np.ndarray:
             count = int(np.prod(shape)) if shape else 1
             data = np.frombuffer(f.read(count * dtype.itemsize), dtype=dtype, count=count)
             return data.reshape(shape, order="F" if fortran else "C")
-        obj = _SafeUnpickler(f, encoding="latin1").load()
+        obj = safe_load(f)
     return obj if isinstance(obj, np.ndarray) else np.asarray(obj, dtype=object)
 
 
@@ -104,7 +78,7 @@ def load_pickled_dict(path: str | os.PathLike, key: str) -> tuple[dict, dict[str
                     _read_member(zf, m)   # unused, but a pickle that reaches for code means a crafted file
     except FormatError:
         raise
-    except _UnsafePickle as err:
+    except UnsafePickle as err:
         raise FormatError(f"{path}: refusing to load: a pickle in it references {err}, which a VideoPose3D file "
                           "never does (a crafted file?); nothing in it was run") from None
     except Exception as err:  # a truncated or corrupt member can raise anything (EOFError, ValueError, zlib.error)

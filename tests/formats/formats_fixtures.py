@@ -153,22 +153,32 @@ def write_mat73(path: Path, arrays: dict[str, np.ndarray]) -> None:
         f.write(header)
 
 
-def write_3dhp_test(root: Path, ts: str, rng: np.random.Generator, n: int = 6, *, invalid: tuple[int, ...] = (1,)
-                    ) -> dict[str, np.ndarray]:
-    """``mpi_inf_3dhp_test_set/<ts>/annot_data.mat`` with annot2 = projection of annot3 (official focal, centre)."""
+def write_3dhp_test(root: Path, ts: str, rng: np.random.Generator, n: int = 6, *, invalid: tuple[int, ...] = (1,),
+                    center_offset: tuple[float, float] = (0.0, 0.0), focal: tuple[float, float] | None = None,
+                    noise_px: float = 0.0, junk_invalid: bool = False) -> dict[str, np.ndarray]:
+    """``mpi_inf_3dhp_test_set/<ts>/annot_data.mat`` with annot2 = projection of annot3.
+
+    The camera: ``focal`` (default the official focal length of ``ts``), principal point at the image centre plus
+    ``center_offset`` px, no distortion; ``noise_px`` adds Gaussian noise to annot2; ``junk_invalid`` fills the
+    invalid frames' annot2 with numbers unrelated to annot3 (as a release may hold there).
+    """
     from kspbench.formats.mpi3dhp_mat import TEST_FOCAL, TEST_RESOLUTION
 
     h36m = world_poses(rng, n)[:, :, [1, 2, 0]] * [1, -1, 1] + [0, 950, 4000]  # y down, in front of the camera
+    h36m[:, :, 0] += rng.uniform(-900, 900, size=(n, 1))  # people across the image: the fit needs spread
     test_order = h36m[:, list(skeleton.H36M_TO_MPI3DHP)]
     w, h = TEST_RESOLUTION[ts]
-    f = TEST_FOCAL[ts]
-    annot2 = test_order[..., :2] / test_order[..., 2:] * f + [w / 2, h / 2]
+    f = np.array(focal if focal is not None else (TEST_FOCAL[ts], TEST_FOCAL[ts]))
+    c = np.array([w / 2, h / 2]) + center_offset
+    annot2 = test_order[..., :2] / test_order[..., 2:] * f + c + rng.normal(scale=noise_px, size=(n, 17, 2))
     valid = np.ones(n)
     valid[list(invalid)] = 0
+    if junk_invalid:
+        annot2[valid == 0] = rng.uniform(0, 2000, size=annot2[valid == 0].shape)
     arrays = {"annot2": annot2[:, None], "annot3": test_order[:, None], "univ_annot3": test_order[:, None] * 0.95,
               "valid_frame": valid[:, None], "activity_annotation": (np.arange(n) % 7 + 1)[:, None]}
     write_mat73(root / "mpi_inf_3dhp_test_set" / ts / "annot_data.mat", arrays)
-    return {"h36m": h36m, "annot2": annot2, "valid": valid}
+    return {"h36m": h36m, "annot2": annot2, "valid": valid, "focal": f, "center": c}
 
 
 def random_rotation(rng: np.random.Generator) -> np.ndarray:

@@ -137,8 +137,14 @@ def test_3dhp_end_to_end(tmp_path, capsys):
     write_3dhp_train(tmp_path, 1, 1, rng, n=4)
     out = tmp_path / "3dhp.h5"
     assert _import(["3dhp", "--root", str(tmp_path), "--cameras", "0,4"], out) == 0
+    printed = capsys.readouterr().out
+    assert "check: TS1: intrinsics fitted to annot2/annot3" in printed
+    assert "check: S1/Seq1: camera.calibration reprojects annot3 onto annot2" in printed
     assert validate(out) == []
     with PoseStore(out) as store:
+        checks = json.loads(store.attrs["source"])["checks"]
+        assert [c.split(":")[0] for c in checks] == ["TS1", "S1/Seq1"]
+        assert store.load_sequence("TS1", "TS1").cameras["0"].attrs["reprojection_mean_px"] < 1e-6
         assert store.roles() == {"3dhp-test": 1, "3dhp-train": 1}
         assert store.sequences(role="3dhp-train")[0].cameras == ("0", "4")
         assert store.read("TS1", "TS1", "extras/univ_annot3", camera="0").shape == (6, 17, 3)
@@ -204,3 +210,14 @@ def test_interrupted_import_resumes(tmp_path):
     (tmp_path / "junk.h5").write_bytes(b"junk")
     with pytest.raises(importers.ImportConflict, match="not a readable pose store"):
         importers.run_import(tmp_path / "junk.h5", [job("C")], dataset="t", source=source, progress=False)
+
+
+def test_3dhp_sequence_without_a_camera_is_refused(tmp_path, capsys):
+    t = write_3dhp_test(tmp_path, "TS4", np.random.default_rng(9), n=8, invalid=())
+    mat = tmp_path / "mpi_inf_3dhp_test_set" / "TS4" / "annot_data.mat"
+    with h5py.File(mat, "r+") as h5:   # the 2D joints of another sequence: no camera maps annot3 onto them
+        h5["annot2"][...] = t["annot2"][::-1, None]
+    out = tmp_path / "3dhp.h5"
+    assert _import(["3dhp", "--root", str(tmp_path)], out) == 2
+    _one_line_error(capsys, str(mat), "the camera fitted to TS4 does not reproduce the 2D annotations", "px worst")
+    assert not out.exists()
