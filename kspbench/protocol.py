@@ -27,6 +27,7 @@ import numpy as np
 import yaml
 
 from kspbench import skeleton
+from kspbench.resources import shipped
 
 ALIGNMENTS = ("root", "scale", "procrustes")
 STATISTICS = ("mean_error", "pck", "auc")
@@ -135,9 +136,13 @@ class Protocol:
 
 
 def protocols_dir() -> Path:
-    """Where protocol files live: ``$KSPBENCH_PROTOCOLS`` or the ``protocols/`` folder of this checkout."""
+    """Where protocol files live: ``$KSPBENCH_PROTOCOLS``, else the ones shipped in the package.
+
+    The package's ``protocols`` folder is a link to the checkout's top-level ``protocols/`` (one copy; a wheel holds
+    real files), so an installed kspbench and a checkout read the same bytes.
+    """
     env = os.environ.get("KSPBENCH_PROTOCOLS")
-    return Path(env) if env else Path(__file__).resolve().parents[1] / "protocols"
+    return Path(env) if env else shipped("protocols")
 
 
 def available() -> list[str]:
@@ -224,4 +229,13 @@ def load_protocol(name_or_path: str) -> Protocol:
 
 
 def all_protocols() -> list[Protocol]:
-    return [load_protocol(name) for name in available()]
+    """Every protocol in :func:`protocols_dir`.
+
+    Raises:
+        ProtocolError: there is none (a broken install, or ``$KSPBENCH_PROTOCOLS`` naming an empty folder).
+    """
+    names = available()
+    if not names:
+        raise ProtocolError(f"no protocol files (*.yaml) in {protocols_dir()}: the install is incomplete, or "
+                            "$KSPBENCH_PROTOCOLS names the wrong folder")
+    return [load_protocol(name) for name in names]

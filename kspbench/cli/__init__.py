@@ -55,11 +55,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     from kspbench.atomic import OutputError
+    from kspbench.protocol import ProtocolError
     from kspbench.store import StoreError
 
     try:
         return int(func(args) or 0)
-    except (UserError, StoreError, OutputError) as err:
+    except (UserError, StoreError, OutputError, ProtocolError) as err:
         print(f"kspbench: error: {_one_line(str(err))}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as err:

@@ -19,10 +19,12 @@ import yaml
 
 from kspbench import skeleton
 from kspbench.model.profiles import OPTIMISERS, profile_names
+from kspbench.resources import shipped
 
 __all__ = ["CardError", "LOSSES", "load_card", "card_names", "CARDS_DIR", "resolve_card_path"]
 
-CARDS_DIR = Path(__file__).resolve().parents[2] / "models"
+# The shipped cards: the top-level models/ of a checkout, or the copy inside an installed wheel.
+CARDS_DIR = shipped("models")
 LOSSES = ("prior", "paired", "unpaired", "sup2d", "sup3d")
 ABLATIONS = ("none", "no-tfk", "no-tm")
 SUBSET_UNITS = ("time-block", "frame")
