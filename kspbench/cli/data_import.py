@@ -1,4 +1,4 @@
-"""``kspbench data import {h36m,3dhp,frames,videopose3d}`` and ``kspbench data export videopose3d``.
+"""``kspbench data import {h36m,3dhp,frames,videopose3d,mmpose-h36m,mmpose-3dhp}`` and ``kspbench data export videopose3d``.
 
 Wire into ``kspbench.cli.data.register`` with ``register_import(dsub)`` and ``register_export(dsub)``, where ``dsub``
 is the ``data`` sub-parsers object. Heavy imports (h5py, spacepy, Pillow, scipy) happen inside the handlers.
@@ -27,6 +27,11 @@ _DESC_VP3D = ("Import VideoPose3D's preprocessed Human3.6M (positions_3d: subjec
               "metres), with the published cameras; pose_2d from --npz-2d or projected. These files hold pickles; "
               "kspbench reads them with a restricted unpickler (arrays, dicts, lists, strings, numbers) and refuses "
               "a file whose pickles reference anything else, so nothing in it runs. ")
+_DESC_MMPOSE = ("Import MMPose's preprocessed {what}: annotation npz files (imgname, center, scale, part px, S metres in "
+                "the camera frame) written by tools/dataset_converters/{script}, with its cameras pickle(s), read with "
+                "a restricted unpickler. Sequences, cameras and frames come from the image names ({names}); the "
+                "frame rate from their spacing (fps50: every frame, fps10: every 5th). Checks: S projected with the "
+                "file's camera must reproduce part (refused above 2 px mean or 20 px worst){extra}. ")
 _DESC_EXPORT_VP3D = ("Write a predictions file as an npz with positions_3d: subject -> sequence -> list of per-camera "
                      "(N, 17, 3) float32 arrays in metres (camera frame, Human3.6M-17 order; cameras in the order "
                      "54138969, 55011271, 58860488, 60457274; missing frames NaN). The npz is pickled (VideoPose3D's "
@@ -147,6 +152,42 @@ def register_import(dsub: argparse._SubParsersAction) -> None:
     _common(v)
     v.set_defaults(func=_import_vp3d)
 
+    _mmpose_parser(isub, "mmpose-h36m", "Human3.6M from MMPose's h36m_{train,test}.npz and cameras.pkl",
+                   _DESC_MMPOSE.format(what="Human3.6M", script="preprocess_h36m.py",
+                                       names="S9_Walking_1.54138969_000001.jpg",
+                                       extra="; each camera of cameras.pkl is compared with kspbench's published "
+                                             "calibration and the differences reported"),
+                   "kspbench data import mmpose-h36m --npz processed/annotation_body3d/fps10/h36m_train.npz "
+                   "--npz processed/annotation_body3d/fps10/h36m_test.npz --cameras "
+                   "processed/annotation_body3d/cameras.pkl --images processed/images --out data/h36m_mmpose.h5",
+                   subjects=True)
+    _mmpose_parser(isub, "mmpose-3dhp", "MPI-INF-3DHP from MMPose's mpi_inf_3dhp_*.npz and cameras_*.pkl",
+                   _DESC_MMPOSE.format(what="MPI-INF-3DHP", script="preprocess_mpi_inf_3dhp.py",
+                                       names="S1_Seq1_Cam0_000001.jpg, TS1_000001.jpg", extra=""),
+                   "kspbench data import mmpose-3dhp --npz annotations/mpi_inf_3dhp_train.npz --npz "
+                   "annotations/mpi_inf_3dhp_test_valid.npz --cameras annotations/cameras_train.pkl --cameras "
+                   "annotations/cameras_test.pkl --out data/3dhp_mmpose.h5",
+                   subjects=False)
+
+
+def _mmpose_parser(isub: argparse._SubParsersAction, name: str, help_: str, description: str, example: str, *,
+                   subjects: bool) -> None:
+    p = isub.add_parser(name, help=help_, description=_wrap(description + _RESUME),
+                        epilog="Example:\n  " + example, formatter_class=_FMT)
+    p.add_argument("--npz", required=True, action="append", metavar="FILE.npz",
+                   help="an MMPose annotation file (repeat for train and test)")
+    p.add_argument("--cameras", required=True, action="append", dest="camera_files", metavar="FILE.pkl",
+                   help="MMPose cameras pickle (repeat for several; read with a restricted unpickler)")
+    p.add_argument("--images", default=None, metavar="DIR",
+                   help="MMPose's extracted images folder: store crops and median backgrounds cut with the file's "
+                        "boxes (center, scale x 200)")
+    p.add_argument("--crop-size", type=_positive_int, default=64, metavar="PX",
+                   help="side of the stored person crops (default 64)")
+    if subjects:
+        p.add_argument("--subjects", type=_list, default=None, metavar="S1,S5,...", help="only these subjects")
+    _common(p)
+    p.set_defaults(func=_import_mmpose, mmpose_command=name)
+
 
 def register_export(dsub: argparse._SubParsersAction) -> None:
     """Add ``export`` with its sub-commands under the ``data`` sub-parsers ``dsub``."""
@@ -178,8 +219,12 @@ def _run(args: argparse.Namespace, dataset: str, scan, source: dict) -> int:
     from kspbench.atomic import check_output, refuse_inputs
 
     check_output(args.out)
-    # Inputs given as files (VideoPose3D npz); folder roots are checked by the importers' own layout.
-    refuse_inputs([args.out], [getattr(args, "npz", None), getattr(args, "npz_2d", None)])
+    # Inputs given as files (npz, pickles); folder roots are checked by the importers' own layout.
+    inputs = []
+    for name in ("npz", "npz_2d", "camera_files"):
+        value = getattr(args, name, None)
+        inputs += value if isinstance(value, list) else [value]
+    refuse_inputs([args.out], inputs)
     try:
         jobs = scan()
         report = run_import(args.out, jobs, dataset=dataset, source=source, force=args.force,
@@ -297,6 +342,44 @@ def _import_vp3d(args: argparse.Namespace) -> int:
                                        else "projection with the full distortion model")]}
     return _run(args, "h36m", lambda: vp3d_npz.scan(args.npz, args.npz_2d, subjects=args.subjects, warn=_warn()),
                 source)
+
+
+# command -> (flavour in kspbench.formats.mmpose_npz, format facts recorded in the store's source)
+_MMPOSE = {
+    "mmpose-h36m": ("H36M", [
+        "MMPose preprocess_h36m.py: imgname S<k>/<S>_<stem>.<camera>/<S>_<stem>.<camera>_<frame+1>.jpg; part (M,17,3) "
+        "px from D2_Positions; S (M,17,4) metres from D3_Positions_mono; fps50 every frame, fps10 every 5th",
+        "cameras.pkl: (subject, camera id) -> R, T camera-to-world (T = camera centre, metres), f, c, k, p, w, h; "
+        "compared with kspbench's published calibration (VideoPose3D common/h36m_dataset.py @1afb1ca)",
+        "actions: image-name stems with spaces for underscores; TakingPhoto -> Photo, WalkingDog -> WalkDog"]),
+    "mmpose-3dhp": ("MPI3DHP", [
+        "MMPose preprocess_mpi_inf_3dhp.py: imgname S<k>_Seq<j>_Cam<c>_<frame+1>.jpg / TS<k>_<frame+1>.jpg; part and S "
+        "in the 3DHP 17-joint test order -> H36M-17 (skeleton.MPI3DHP_TO_H36M); S metres",
+        "cameras_train.pkl: 'S<k>_Seq<j>_Cam<c>' -> R, T world-to-camera (camera.calibration as written), f, c; "
+        "cameras_test.pkl: 'TS<k>' -> f, c fitted by MMPose, no extrinsics",
+        "test_valid file: only the valid frames (all stored as valid); a test_all file has no validity flags"]),
+}
+
+
+def _import_mmpose(args: argparse.Namespace) -> int:
+    from kspbench.formats import camera_check, mmpose_npz
+
+    command = args.mmpose_command
+    flavour_name, facts = _MMPOSE[command]
+    flavour = getattr(mmpose_npz, flavour_name)
+    facts = facts + [f"checks: S projected with the cameras file must reproduce part (refused above "
+                     f"{camera_check.MAX_MEAN_PX:g} px mean / {camera_check.MAX_WORST_PX:g} px worst)"]
+    if args.images:
+        facts.append("person boxes: MMPose's center and scale x 200 (derived by MMPose from the 2D ground truth: an "
+                     "ORACLE detector); crops follow the kspbench.crops rule; backgrounds: per-pixel median of <= 50 "
+                     "frames, cut like the crops")
+    source = {"importer": f"kspbench data import {command}",
+              "inputs": [str(Path(p).resolve()) for p in [*args.npz, *args.camera_files, args.images] if p],
+              "options": {"images": bool(args.images), "crop_size": args.crop_size if args.images else None},
+              "facts": facts}
+    return _run(args, flavour.dataset, lambda: mmpose_npz.scan(
+        args.npz, args.camera_files, flavour, subjects=getattr(args, "subjects", None), images=args.images,
+        crop_size=args.crop_size, workers=args.workers), source)
 
 
 def _export_vp3d(args: argparse.Namespace) -> int:

@@ -156,3 +156,43 @@ def extrinsics(subject: str, camera_id: str) -> tuple[np.ndarray, np.ndarray]:
     q, centre = EXTRINSICS_VP3D[subject][CAMERA_IDS.index(camera_id)]
     rot = quaternion_to_matrix(np.array(q)).T
     return rot, -rot @ np.array(centre, np.float64)
+
+
+# A user's cameras file "agrees" with the table above within these (float32 transcription noise is ~1e-4 of each).
+AGREEMENT_TOLERANCE = {"focal_px": 1e-3, "center_px": 1e-3, "distortion": 1e-6, "centre_mm": 1e-3,
+                       "rotation_urad": 0.2}   # 0.2 microradian moves a point 5 m away by 1e-3 mm
+_UNITS = {"focal_px": ("focal", "px"), "center_px": ("principal point", "px"), "distortion": ("distortion", ""),
+          "centre_mm": ("camera centre", "mm"), "rotation_urad": ("rotation", "urad")}
+
+
+def differences(subject: str, camera_id: str, intr: Intrinsics, rotation: np.ndarray,
+                translation: np.ndarray) -> dict[str, float]:
+    """Largest absolute differences between a camera (store convention, mm) and the published one.
+
+    Returns:
+        ``focal_px``, ``center_px``, ``distortion`` (k1..k3, p1, p2), ``centre_mm`` (the camera centre
+        ``-R^T t`` in world millimetres) and ``rotation_urad`` (angle of the relative rotation, microradians).
+
+    Raises:
+        KeyError: no published camera for that subject and id.
+    """
+    pub = intrinsics(camera_id)
+    rot0, t0 = extrinsics(subject, camera_id)
+    rot = np.asarray(rotation, np.float64)
+    centre = -rot.T @ np.asarray(translation, np.float64)
+    # ||R - R0||_F = 2 sqrt(2) sin(angle / 2): stable for the tiny angles compared here.
+    chord = np.linalg.norm(rot - rot0) / (2 * np.sqrt(2))
+    return {"focal_px": float(np.abs(np.asarray(intr.focal) - pub.focal).max()),
+            "center_px": float(np.abs(np.asarray(intr.center) - pub.center).max()),
+            "distortion": float(np.abs(np.r_[intr.radial, intr.tangential] - np.r_[pub.radial, pub.tangential]).max()),
+            "centre_mm": float(np.abs(centre - (-rot0.T @ t0)).max()),
+            "rotation_urad": float(2e6 * np.arcsin(min(1.0, chord)))}
+
+
+def describe_differences(diff: dict[str, float]) -> str:
+    """One line: each difference of :func:`differences` and whether all are within :data:`AGREEMENT_TOLERANCE`."""
+    parts = [f"{_UNITS[k][0]} {v:.2g}{(' ' + _UNITS[k][1]) if _UNITS[k][1] else ''}" for k, v in diff.items()]
+    over = [_UNITS[k][0] for k, v in diff.items() if not v <= AGREEMENT_TOLERANCE[k]]
+    verdict = (f"DIFFERENT ({', '.join(over)} above the tolerance of 1e-3 px / 1e-3 mm)" if over
+               else "equal within 1e-3 px / 1e-3 mm")
+    return f"largest differences: {', '.join(parts)}: {verdict}"

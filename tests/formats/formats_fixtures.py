@@ -202,6 +202,17 @@ def write_calibration(path: Path, cams: dict[int, dict]) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+def circle_camera(angle: float) -> tuple[np.ndarray, np.ndarray]:
+    """World -> camera ``(R, t mm)`` of a camera on a circle of radius 4 m at height 1 m looking at (0, 0, 950)."""
+    centre = np.array([4000 * np.cos(angle), 4000 * np.sin(angle), 1000.0])
+    fwd = np.array([0, 0, 950.0]) - centre
+    fwd /= np.linalg.norm(fwd)
+    right = np.cross(fwd, [0, 0, 1.0])
+    right /= np.linalg.norm(right)
+    rot = np.stack([right, np.cross(fwd, right), fwd])   # rows: the camera's axes (x right, y down, z forward)
+    return rot, -rot @ centre
+
+
 def write_3dhp_train(root: Path, subj: int, seq: int, rng: np.random.Generator, n: int = 6,
                      size: tuple[int, int] = (160, 120)) -> dict:
     """``S<subj>/Seq<seq>/annot.mat`` (14 cells) + ``camera.calibration``; 28-joint world poses, mm."""
@@ -219,16 +230,7 @@ def write_3dhp_train(root: Path, subj: int, seq: int, rng: np.random.Generator, 
     annot3 = np.empty((14, 1), dtype=object)
     univ = np.empty((14, 1), dtype=object)
     for c in range(14):
-        ang = 2 * np.pi * c / 14
-        # Camera on a circle of radius 4 m at height 1 m looking at (0, 0, 950): rows = camera axes in world.
-        centre = np.array([4000 * np.cos(ang), 4000 * np.sin(ang), 1000.0])
-        fwd = np.array([0, 0, 950.0]) - centre
-        fwd /= np.linalg.norm(fwd)
-        right = np.cross(fwd, [0, 0, 1.0])
-        right /= np.linalg.norm(right)
-        down = np.cross(fwd, right)
-        rot = np.stack([right, down, fwd])
-        t = -rot @ centre
+        rot, t = circle_camera(2 * np.pi * c / 14)
         cams[c] = {"R": rot, "t": t, "f": 100.0, "c": (size[0] / 2 + 1.5, size[1] / 2 - 2.0), "size": size}
         cam3d = world28 @ rot.T + t
         p2 = cam3d[..., :2] / cam3d[..., 2:] * 100.0 + cams[c]["c"]
@@ -239,6 +241,111 @@ def write_3dhp_train(root: Path, subj: int, seq: int, rng: np.random.Generator, 
                                             "cameras": np.arange(14)[None], "frames": np.arange(n)[:, None]})
     write_calibration(folder / "camera.calibration", cams)
     return {"world17": w17, "cams": cams, "folder": folder}
+
+
+# --- MMPose preprocessed files ------------------------------------------------------------------------------------
+
+def _mmpose_rows(pose_2d: np.ndarray, cam3d_mm: np.ndarray) -> dict[str, np.ndarray]:
+    """MMPose's per-row arrays: center, scale (1.2 x the joints' extent / 200), part (+ visibility 1), S (m, + 1)."""
+    lo, hi = pose_2d.min(axis=1), pose_2d.max(axis=1)
+    ones = np.ones(pose_2d.shape[:2] + (1,))
+    return {"center": (lo + hi) / 2, "scale": 1.2 * (hi - lo).max(axis=1) / 200,
+            "part": np.concatenate([pose_2d, ones], axis=-1), "S": np.concatenate([cam3d_mm / 1000, ones], axis=-1)}
+
+
+def _save_mmpose(path: Path, names: list[str], rows: list[dict[str, np.ndarray]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, imgname=np.array(names), **{k: np.concatenate([r[k] for r in rows]) for k in rows[0]})
+    return path
+
+
+def h36m_camera_matrix(q) -> np.ndarray:
+    """Camera-to-world rotation of a VideoPose3D quaternion, column by column with :func:`qrot`."""
+    return np.stack([qrot(np.asarray(q, np.float64), e) for e in np.eye(3)], axis=1)
+
+
+def write_mmpose_h36m_cameras(path: Path, subjects=("S1", "S9", "S11"), perturb: dict | None = None) -> Path:
+    """``cameras.pkl`` as MMPose's ``preprocess_h36m.py`` pickles it: ``(subject, id) -> {R, T, c, f, k, p, w, h,
+    name, id}``, R camera-to-world, T the camera centre in metres (3, 1), intrinsics as (n, 1) columns.
+
+    ``perturb`` adds ``{key: offset}`` to every entry (a camera file that disagrees with the published one).
+    """
+    import pickle
+
+    cams = {}
+    for subject in subjects:
+        ext = published_extrinsics(subject)
+        for i, cam in enumerate(CAM_IDS):
+            q, centre = ext[cam]
+            p = CAMS[cam]
+            entry = {"R": h36m_camera_matrix(q), "T": np.array(centre, np.float64).reshape(3, 1) * 0.001,
+                     "c": np.array(p["center"]).reshape(2, 1), "f": np.array(p["focal"]).reshape(2, 1),
+                     "k": np.array(p["radial"]).reshape(3, 1), "p": np.array(p["tangential"]).reshape(2, 1),
+                     "w": p["res"][0], "h": p["res"][1], "name": f"camera{i + 1}", "id": cam}
+            for key, offset in (perturb or {}).items():
+                entry[key] = entry[key] + offset
+            cams[(subject, cam)] = entry
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        pickle.dump(cams, f)
+    return path
+
+
+def write_mmpose_h36m(path: Path, takes: dict[tuple[str, str], np.ndarray], sample_rate: int = 1,
+                      cameras: tuple[str, ...] = CAM_IDS) -> dict:
+    """An ``h36m_<split>.npz`` of MMPose: for each take ``(subject, release file stem)`` -> world poses (n, 17, 3) mm,
+    every ``sample_rate``-th frame of each camera (rows ordered take, camera, frame, as the script writes them).
+
+    Returns ``{(subject, stem, camera): (frame indices, camera-frame mm, 2D px)}``.
+    """
+    names, rows, truth = [], [], {}
+    for (subject, stem), world in takes.items():
+        ext = published_extrinsics(subject)
+        for cam in cameras:
+            cam3d = vp3d_world_to_camera(world, *ext[cam])
+            p2 = vp3d_project_px(cam3d, cam)
+            frames = np.arange(0, len(world), sample_rate)
+            base = f"{subject}_{stem.replace(' ', '_')}.{cam}"
+            names += [f"{subject}/{base}/{base}_{i + 1:06d}.jpg" for i in frames]
+            rows.append(_mmpose_rows(p2[frames], cam3d[frames]))
+            truth[(subject, stem, cam)] = (frames, cam3d[frames], p2[frames])
+    _save_mmpose(path, names, rows)
+    return truth
+
+
+def write_mmpose_3dhp(folder: Path, rng: np.random.Generator, *, n: int = 6, size: tuple[int, int] = (2048, 2048),
+                      test_invalid: tuple[int, ...] = (2,)) -> dict:
+    """MMPose's ``mpi_inf_3dhp_train.npz`` (S1 Seq2, cameras 0 and 4) and ``mpi_inf_3dhp_test_valid.npz`` (TS1, valid
+    frames only) with ``cameras_train.pkl`` / ``cameras_test.pkl``; joints in the 3DHP 17-joint test order, S metres.
+    """
+    import pickle
+
+    names, rows, cams, truth = [], [], {}, {"world": world_poses(rng, n)}
+    to_test = list(skeleton.H36M_TO_MPI3DHP)
+    for cam in (0, 4):
+        rot, t = circle_camera(0.4 * cam)
+        f, c = np.array([1480.0 + cam, 1490.0]), np.array([1020.0 + cam, 1030.0])
+        cam3d = truth["world"] @ rot.T + t
+        p2 = cam3d[..., :2] / cam3d[..., 2:] * f + c
+        names += [f"S1_Seq2_Cam{cam}_{i + 1:06d}.jpg" for i in range(n)]
+        rows.append(_mmpose_rows(p2[:, to_test], cam3d[:, to_test]))
+        cams[f"S1_Seq2_Cam{cam}"] = {"R": rot, "T": t.reshape(3, 1) * 0.001, "c": c.reshape(2, 1),
+                                     "f": f.reshape(2, 1), "w": size[0], "h": size[1], "name": f"train_cam_{cam}"}
+        truth[cam] = {"R": rot, "t": t, "cam3d": cam3d, "p2": p2}
+    ann = folder / "annotations"
+    _save_mmpose(ann / "mpi_inf_3dhp_train.npz", names, rows)
+    with open(ann / "cameras_train.pkl", "wb") as fh:
+        pickle.dump(cams, fh)
+    test = write_3dhp_test(folder / "raw", "TS1", rng, n=n, invalid=test_invalid, center_offset=(7.0, 19.0))
+    keep = np.flatnonzero(test["valid"])
+    cam3d = test["h36m"][keep][:, to_test]
+    _save_mmpose(ann / "mpi_inf_3dhp_test_valid.npz", [f"TS1_{i + 1:06d}.jpg" for i in keep],
+                 [_mmpose_rows(test["annot2"][keep], cam3d)])
+    with open(ann / "cameras_test.pkl", "wb") as fh:
+        pickle.dump({"TS1": {"c": test["center"].reshape(2, 1), "f": test["focal"].reshape(2, 1), "w": 2048,
+                             "h": 2048, "name": "test_cam_1"}}, fh)
+    truth["test"] = {**test, "keep": keep}
+    return truth
 
 
 # --- images --------------------------------------------------------------------------------------------------------
