@@ -22,7 +22,7 @@ import numpy as np
 
 from kspbench import metrics as M
 from kspbench import skeleton
-from kspbench.predictions import Predictions
+from kspbench.predictions import Predictions, frame_stride
 from kspbench.protocol import ACTIVITY_NAMES, Protocol
 from kspbench.provenance import file_sha256, provenance
 from kspbench.store import PoseStore
@@ -53,6 +53,13 @@ class Evaluation:
     per_group: dict[str, dict[str, dict[str, float]]]
     coverage: dict[str, Any]
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        # Compact, for notebooks: the protocol, the frames and the overall numbers (arrays stay out).
+        p = self.protocol
+        nums = ", ".join(f"{k}={v:.4g}" for k, v in self.metrics.items())
+        part = f", partial: {describe_missing(self.coverage['missing'])}" if self.coverage.get("partial") else ""
+        return f"Evaluation({p.name} v{p.version}, {len(next(iter(self.per_frame.values())))} frames, {nums}{part})"
 
 
 def _track_key(s: str, q: str, c: str) -> str:
@@ -118,12 +125,18 @@ def _bootstrap(values: dict[str, np.ndarray], block: np.ndarray, strata: np.ndar
 
 
 def evaluate(protocol: Protocol, store_path: str | os.PathLike, preds: Predictions, *,
-             allow_missing: bool = False) -> Evaluation:
+             allow_missing: bool = False, allow_partial: bool = False) -> Evaluation:
     """Score ``preds`` against the store's ground truth under ``protocol``.
+
+    Coverage is honest: the subjects, cameras and actions the protocol names (:meth:`Protocol.required`, after
+    overrides) must all be among the scored frames; ``coverage`` records what is required, what is missing and
+    ``partial``.
 
     Raises:
         EvaluationError: predictions for frames the store does not have; frames the protocol needs that the
-            predictions lack (unless ``allow_missing``); a protocol split that selects nothing.
+            predictions lack (unless ``allow_missing``; the message hints at ``--stride`` when the predictions hold
+            every k-th frame); a subject, camera or action of the protocol absent from the scored frames, in the
+            store or in the predictions (unless ``allow_partial``); a protocol split that selects nothing.
     """
     pred_tracks: dict[str, np.ndarray] = {}
     order = np.lexsort((preds.frame, preds.camera, preds.sequence, preds.subject))
@@ -205,18 +218,71 @@ def evaluate(protocol: Protocol, store_path: str | os.PathLike, preds: Predictio
         worst = sorted(missing_by_seq.items(), key=lambda kv: -kv[1])[:3]
         raise EvaluationError(f"predictions miss {n_missing} of the {expected} frames the protocol needs, in "
                               f"{len(missing_by_seq)} sequence/camera track(s), e.g. "
-                              + ", ".join(f"{k} ({v})" for k, v in worst)
+                              + ", ".join(f"{k} ({v})" for k, v in worst) + _stride_hint(preds, protocol)
                               + "; predict them, or pass --allow-missing to score the rest (coverage is recorded)")
     if used == 0:
-        raise EvaluationError("no prediction matches a frame the protocol needs")
+        raise EvaluationError("no prediction matches a frame the protocol needs" + _stride_hint(preds, protocol))
 
+    keys = {k: np.concatenate(v) for k, v in key_parts.items()}
+    labels = {k: np.concatenate(v) for k, v in label_parts.items()}
+    present = {"subjects": set(keys["subject"].tolist()), "cameras": set(keys["camera"].tolist()),
+               "actions": set(labels["action"].tolist())}
+    # Refused: what the (overridden) split asks for and the store or predictions lack. Labelled partial: anything
+    # the protocol file declares that the result lacks, split overrides included (--cameras 60457274 is a variant).
+    lacking = {k: [v for v in need if v not in present[k]] for k, need in protocol.required().items()}
+    if any(lacking.values()) and not allow_partial:
+        raise EvaluationError(f"{protocol.name} is not covered: the scored frames have {describe_missing(lacking)} "
+                              f"(store {store_path} and predictions together); score the whole split, or pass "
+                              "--allow-partial to keep it as a result labelled partial in every table")
+    required = protocol.required(declared=True)
+    missing = {k: [v for v in need if v not in present[k]] for k, need in required.items()}
+    partial = any(missing.values())
     gt = np.concatenate(gt_parts)
     pred = np.concatenate(pred_parts)
     if protocol.joint_order == "3dhp":
         # The store and the predictions are in H36M order; 3DHP is scored in its own order.
         gt, pred = gt[:, skeleton.H36M_TO_MPI3DHP], pred[:, skeleton.H36M_TO_MPI3DHP]
-    keys = {k: np.concatenate(v) for k, v in key_parts.items()}
-    labels = {k: np.concatenate(v) for k, v in label_parts.items()}
+    scored = score(protocol, pred, gt, labels, np.concatenate(block_parts))
+    coverage = {"expected_frames": expected, "evaluated_frames": used, "fraction": used / expected,
+                "missing_by_track": missing_by_seq, "prediction_rows": len(preds),
+                "rows_outside_protocol": len(preds) - used,
+                "required": {k: list(v) for k, v in required.items()}, "missing": missing, "partial": partial}
+    return Evaluation(protocol=protocol, keys=keys, labels=labels, coverage=coverage, **scored)
+
+
+def describe_missing(missing: dict[str, list[str]]) -> str:
+    """``{"subjects": ["S11"], "cameras": [], "actions": ["Eating"]}`` -> "no subject S11, no action Eating"."""
+    parts = []
+    for key, what in (("subjects", "subject"), ("cameras", "camera"), ("actions", "action")):
+        names = missing.get(key) or []
+        if names:
+            shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+            parts.append(f"no {what}{'s' if len(names) > 1 else ''} {shown}")
+    return "; ".join(parts) or "everything"
+
+
+def _stride_hint(preds: Predictions, protocol: Protocol) -> str:
+    """A hint when the predictions hold every k-th frame (MMPose's fps10 files: k = 5) and the protocol wants more."""
+    k = frame_stride(preds)
+    if k > 1 and k != protocol.frame_stride and k % protocol.frame_stride == 0:
+        return (f" (the predictions hold every {k}th frame only: score them with --stride {k}, which the result "
+                "records)")
+    return ""
+
+
+def score(protocol: Protocol, pred: np.ndarray, gt: np.ndarray, labels: dict[str, np.ndarray],
+          blocks: np.ndarray) -> dict[str, Any]:
+    """The protocol's numbers for matched poses, in the protocol's joint order.
+
+    Args:
+        pred, gt: (N, 17, 3) mm, in ``protocol.joint_order``.
+        labels: breakdown -> (N,) label per frame (the protocol's ``aggregation.by`` and ``breakdowns``).
+        blocks: (N,) int bootstrap block per frame, 0..B-1 (fixed temporal chunks of each track).
+
+    Returns:
+        ``per_frame``, ``per_joint``, ``metrics``, ``ci95``, ``per_group`` and ``extra`` (curves): the
+        :class:`Evaluation` fields that depend on the poses.
+    """
     per_joint = {a: _per_joint_errors(pred, gt, a, protocol.root_joint, protocol.joints)
                  for a in sorted({m.alignment for m in protocol.metrics})}
     per_frame = {m.name: _statistic(per_joint[m.alignment], m) for m in protocol.metrics}
@@ -229,7 +295,7 @@ def evaluate(protocol: Protocol, store_path: str | os.PathLike, preds: Predictio
     spread = M.spread_ratio(pred[:, sel], gt[:, sel])
     if np.isfinite(spread):
         overall[SPREAD_METRIC] = spread
-    ci = _bootstrap(per_frame, np.concatenate(block_parts), group, protocol)
+    ci = _bootstrap(per_frame, blocks, group, protocol)
     ci = {m.name: [_scale(m, v) for v in ci[m.name]] for m in protocol.metrics}
     per_group: dict[str, dict[str, dict[str, float]]] = {}
     for b in protocol.breakdowns:
@@ -238,9 +304,6 @@ def evaluate(protocol: Protocol, store_path: str | os.PathLike, preds: Predictio
             sel = labels[b] == g
             per_group[b][str(g)] = {**{m.name: _scale(m, float(per_frame[m.name][sel].mean()))
                                        for m in protocol.metrics}, "n_frames": int(sel.sum())}
-    coverage = {"expected_frames": expected, "evaluated_frames": used, "fraction": used / expected,
-                "missing_by_track": missing_by_seq, "prediction_rows": len(preds),
-                "rows_outside_protocol": len(preds) - used}
     curves = {}
     for m in protocol.metrics:
         if m.statistic == "auc":
@@ -250,13 +313,15 @@ def evaluate(protocol: Protocol, store_path: str | os.PathLike, preds: Predictio
             curves[f"pck_vs_threshold:{m.alignment}"] = {
                 "alignment": m.alignment, "thresholds_mm": t.tolist(),
                 "pck": [100.0 * _aggregate(hit[:, i], group) for i in range(t.size)]}
-    return Evaluation(protocol=protocol, keys=keys, labels=labels, per_frame=per_frame, per_joint=per_joint,
-                      metrics=overall, ci95=ci, per_group=per_group, coverage=coverage, extra={"curves": curves})
+    return {"per_frame": per_frame, "per_joint": per_joint, "metrics": overall, "ci95": ci, "per_group": per_group,
+            "extra": {"curves": curves}}
 
 
 def result_dict(ev: Evaluation, *, store_path: str | os.PathLike, predictions_path: str | os.PathLike,
-                predictions_attrs: dict[str, Any], duration_s: float, frames_file: str | None) -> dict[str, Any]:
-    """The result JSON (schema version 1); see README, 'Result files'."""
+                predictions_attrs: dict[str, Any], duration_s: float, frames_file: str | None,
+                model: dict[str, str] | None = None) -> dict[str, Any]:
+    """The result JSON (schema version 1); see README, 'Result files'. ``model`` (:mod:`kspbench.identity`) becomes
+    the top-level key ``model``, which names the row; results without one are named by their card or baseline."""
     p = ev.protocol
     with PoseStore(store_path) as store:
         dataset_name = str(store.attrs.get("dataset"))
@@ -272,6 +337,7 @@ def result_dict(ev: Evaluation, *, store_path: str | os.PathLike, predictions_pa
         "dataset": {"name": dataset_name, "path": str(store_path), "sha256": file_sha256(store_path)},
         "predictions": {"path": str(predictions_path), "sha256": file_sha256(predictions_path),
                         "model": predictions_attrs},
+        **({"model": dict(model)} if model else {}),
         "n_frames": int(ev.coverage["evaluated_frames"]),
         "coverage": ev.coverage,
         "metrics": ev.metrics,
@@ -331,7 +397,7 @@ def _named_frames(out: Path) -> str | None:
 
 
 def write_result(ev: Evaluation, out: str | os.PathLike, *, store_path, predictions_path, predictions_attrs,
-                 started: float) -> dict[str, Any]:
+                 started: float, model: dict[str, str] | None = None) -> dict[str, Any]:
     """Write ``out`` (JSON), its per-frame file and, for protocols with joint groups, the 3DHP CSVs.
 
     Crash-safe as a pair: the per-frame file is written first under a content-addressed name
@@ -345,7 +411,8 @@ def write_result(ev: Evaluation, out: str | os.PathLike, *, store_path, predicti
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     result = result_dict(ev, store_path=store_path, predictions_path=predictions_path,
-                         predictions_attrs=predictions_attrs, duration_s=time.time() - started, frames_file=None)
+                         predictions_attrs=predictions_attrs, duration_s=time.time() - started, frames_file=None,
+                         model=model)
     with exclusive_lock(out, wait=True):
         _remove_leftovers(out)
         # Content-addressed: never the name the current JSON uses, unless the bytes are identical.

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from kspbench.evaluate import SPREAD_METRIC
-from kspbench.results import Result, by_row, collapsed, per_frame, protocol_mismatch, row_stats
+from kspbench.results import Result, by_row, collapsed, partial_note, per_frame, protocol_mismatch, row_stats
 
 __all__ = ["LeaderboardError", "Pairing", "paired_frames", "paired_bootstrap", "leaderboard", "metric_units",
            "KEY_FIELDS"]
@@ -263,8 +263,10 @@ def leaderboard(results: list[Result], protocol: str, metric: str | None = None)
     Entry keys: rank, row, label, kind, protocol, dataset, dataset_sha256, metric, units, higher_is_better,
     n_seeds, seeds, values, score, sd, ci95, ci95_kind, paths, paired_on, paired (paired_bootstrap dict, b = this
     row, a = the best row; None for the best row), pairing_error (None unless refused), spread_ratio (mean over
-    seeds; None for results without one) and collapsed (:func:`kspbench.results.collapsed`: a non-baseline row
-    whose predictions barely vary with the input; it keeps its rank, and the renderers mark it).
+    seeds; None for results without one), collapsed (:func:`kspbench.results.collapsed`: a non-baseline row
+    whose predictions barely vary with the input; it keeps its rank, and the renderers mark it), partial
+    (:func:`kspbench.results.partial_note`: "partial: no subject S11", or None for a row covering its protocol) and
+    model (the model block; empty for cards and baselines).
 
     Raises:
         LeaderboardError: no result of ``protocol``; a metric the protocol does not define.
@@ -298,6 +300,7 @@ def leaderboard(results: list[Result], protocol: str, metric: str | None = None)
             "ci95_kind": "t interval over training seeds" if multi else "block bootstrap (test sampling)",
             "paths": [str(r.path) for r in rs], "_pair": rs[0],
             "spread_ratio": None if spread is None else spread.mean, "collapsed": collapsed(rs),
+            "partial": partial_note(rs), "model": rs[0].model,
         })
     # Best first; ties keep a stable, readable order (by label).
     entries.sort(key=lambda e: ((-e["score"] if higher else e["score"]), e["label"]))

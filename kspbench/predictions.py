@@ -10,7 +10,9 @@ A predictions file is ``.h5`` or ``.npz`` with N rows:
     frame     (N,) int           0-based frame index within the sequence
 
 Optional model description (copied into every result): HDF5 root attributes, or in an ``.npz`` a key ``attrs``
-holding a JSON object, e.g. ``{"card": "unsup", "seed": 0, "checkpoint_sha256": "..."}``.
+holding a JSON object, e.g. ``{"card": "unsup", "seed": 0, "checkpoint_sha256": "..."}``. The attribute ``model``
+(a JSON string) is the model block (:mod:`kspbench.identity`: name, supervision, trainset, citation, url) that
+names the row in tables and leaderboards; in memory it is ``Predictions.model``.
 
 Every check raises ``PredictionsError`` with one line saying what is wrong and how to fix it.
 """
@@ -27,6 +29,7 @@ import h5py
 import numpy as np
 
 from kspbench import skeleton
+from kspbench.identity import ModelError, decode_model
 
 KEYS = ("poses_3d", "subject", "sequence", "camera", "frame")
 JOINT_ORDERS = ("h36m", "3dhp")
@@ -50,9 +53,21 @@ class Predictions:
     camera: np.ndarray
     frame: np.ndarray
     attrs: dict[str, Any] = field(default_factory=dict)
+    model: dict[str, str] | None = None
 
     def __len__(self) -> int:
         return int(self.poses_3d.shape[0])
+
+    def __repr__(self) -> str:
+        # Compact: a notebook prints this; the arrays would be thousands of lines.
+        def few(values: np.ndarray) -> str:
+            u = sorted(set(np.asarray(values).astype(str).tolist()))
+            return ",".join(u[:4]) + (f",... ({len(u)})" if len(u) > 4 else "")
+
+        who = f", model={self.model['name']!r}" if self.model else ""
+        tracks = len(set(zip(self.subject.tolist(), self.sequence.tolist())))
+        return (f"Predictions(n={len(self)}, subjects={few(self.subject)}, sequences={tracks}, "
+                f"cameras={few(self.camera)}{who})")
 
 
 def _as_str_array(values: Any) -> np.ndarray:
@@ -142,6 +157,33 @@ def read_predictions(path: str | os.PathLike, *, joint_order: str = "h36m") -> P
     if missing:
         raise PredictionsError(f"{path}: missing key(s) {', '.join(missing)}; a predictions file needs "
                                f"{', '.join(KEYS)} (see README, 'Predictions format')")
+    model = None
+    if "model" in attrs:
+        try:
+            model = decode_model(attrs.pop("model"), str(path))
+        except ModelError as err:
+            raise PredictionsError(str(err)) from None
+    return validate_predictions(arrays, attrs, model=model, joint_order=joint_order, where=str(path))
+
+
+def validate_predictions(arrays: dict[str, Any] | Predictions, attrs: dict[str, Any] | None = None, *,
+                         model: dict[str, str] | None = None, joint_order: str = "h36m",
+                         where: str = "predictions") -> Predictions:
+    """The checks of :func:`read_predictions` on arrays in memory (a dict of the five keys, or a Predictions).
+
+    Returns:
+        Predictions in the Human3.6M-17 order, poses as float64 mm (a new object; the input is not changed).
+
+    Raises:
+        PredictionsError: wrong shape or joint count, NaN/inf, metres instead of millimetres, duplicate rows.
+    """
+    if isinstance(arrays, Predictions):
+        attrs = dict(arrays.attrs) if attrs is None else attrs
+        model = arrays.model if model is None else model
+        arrays = {k: getattr(arrays, k) for k in KEYS}
+    if joint_order not in JOINT_ORDERS:
+        raise PredictionsError(f"unknown joint order {joint_order!r}; use one of {', '.join(JOINT_ORDERS)}")
+    path = where
     poses = np.asarray(arrays["poses_3d"])
     if poses.ndim != 3 or poses.shape[2] != 3:
         raise PredictionsError(f"{path}: poses_3d must have shape (N, 17, 3), got {poses.shape}")
@@ -159,6 +201,29 @@ def read_predictions(path: str | os.PathLike, *, joint_order: str = "h36m") -> P
             raise PredictionsError(f"{path}: {key} must have shape ({n},) like poses_3d, got "
                                    f"{np.asarray(arrays[key]).shape}")
     poses = poses.astype(np.float64)
+    if joint_order == "3dhp":
+        poses = poses[:, skeleton.MPI3DHP_TO_H36M]  # before the checks: bone lengths need the H36M order
+    check_pose_values(poses, path)
+    frame = np.asarray(arrays["frame"])
+    if frame.dtype.kind not in "iu" or (frame < 0).any():
+        raise PredictionsError(f"{path}: frame must hold non-negative integers (0-based), got dtype {frame.dtype}")
+    preds = Predictions(poses_3d=poses, subject=_as_str_array(arrays["subject"]),
+                        sequence=_as_str_array(arrays["sequence"]), camera=_as_str_array(arrays["camera"]),
+                        frame=frame.astype(np.int64), attrs=dict(attrs or {}), model=model)
+    dup = _duplicate_rows(preds)
+    if dup:
+        raise PredictionsError(f"{path}: {dup[0]} duplicate row(s), e.g. {dup[1]}; give each "
+                               "(subject, sequence, camera, frame) once")
+    return preds
+
+
+def check_pose_values(poses: np.ndarray, where: str) -> None:
+    """Refuse (N, 17, 3) poses that are not finite millimetres: NaN/inf, 1e5 mm or more, or metres (bones < 10).
+
+    Raises:
+        PredictionsError: naming ``where``, the first bad row and the fix.
+    """
+    path, n = where, poses.shape[0]
     bad = ~np.isfinite(poses).all(axis=(1, 2))
     if bad.any():
         raise PredictionsError(f"{path}: poses_3d has NaN or inf in {int(bad.sum())} of {n} rows "
@@ -169,23 +234,15 @@ def read_predictions(path: str | os.PathLike, *, joint_order: str = "h36m") -> P
                                f"{int(big.sum())} of {n} rows (first at row {int(np.flatnonzero(big)[0])}); a "
                                f"person is never {_MAX_ABS_MM:.0e} mm from the camera: check the units (millimetres "
                                "expected) and the export")
-    if joint_order == "3dhp":
-        poses = poses[:, skeleton.MPI3DHP_TO_H36M]
-    frame = np.asarray(arrays["frame"])
-    if frame.dtype.kind not in "iu" or (frame < 0).any():
-        raise PredictionsError(f"{path}: frame must hold non-negative integers (0-based), got dtype {frame.dtype}")
-    preds = Predictions(poses_3d=poses, subject=_as_str_array(arrays["subject"]),
-                        sequence=_as_str_array(arrays["sequence"]), camera=_as_str_array(arrays["camera"]),
-                        frame=frame.astype(np.int64), attrs=attrs)
     bones = np.linalg.norm(poses[:, 1:] - poses[:, list(skeleton.PARENTS[1:])], axis=-1)
     if np.median(bones) < _METRES_MEDIAN_BONE:
         raise PredictionsError(f"{path}: median bone length is {np.median(bones):.3g}, which looks like metres; "
                                "kspbench expects millimetres: multiply poses_3d by 1000")
-    dup = _duplicate_rows(preds)
-    if dup:
-        raise PredictionsError(f"{path}: {dup[0]} duplicate row(s), e.g. {dup[1]}; give each "
-                               "(subject, sequence, camera, frame) once")
-    return preds
+
+
+def frame_stride(preds: Predictions) -> int:
+    """The largest k with every predicted frame a multiple of k: 5 for MMPose's fps10 files (0 for frame 0 only)."""
+    return int(np.gcd.reduce(preds.frame)) if len(preds) else 0
 
 
 def row_keys(subject: np.ndarray, sequence: np.ndarray, camera: np.ndarray, frame: np.ndarray) -> np.ndarray:
@@ -215,6 +272,8 @@ def write_predictions(path: str | os.PathLike, preds: Predictions) -> None:
 
     path = Path(path)
     attrs = {k: json.dumps(v) if isinstance(v, (dict, list, tuple)) else v for k, v in preds.attrs.items()}
+    if preds.model:
+        attrs["model"] = json.dumps(preds.model)
     with temporary_path(path) as tmp:
         if path.suffix.lower() == ".npz":
             with open(tmp, "wb") as f:  # a file object: np.savez would append .npz to a name

@@ -40,8 +40,8 @@ ACTIVITY_NAMES = {1: "Standing/Walking", 2: "Exercising", 3: "Sitting", 4: "Reac
 
 # name -> (version, sha256 of protocols/<name>.yaml): the registered protocol definitions.
 REGISTERED: dict[str, tuple[int, str]] = {
-    "h36m-p1": (1, "b526574ad2283339716a8eeb3a6cd0a3821a979f9d157b151a6de8e5fa5db920"),
-    "h36m-p2": (1, "a1a71cd92ea96bc946b97c7258a14e3f2a8b2eb5a3f950abc097382ae5b2d0a6"),
+    "h36m-p1": (2, "8d60d89046e99536aa749cebba379bf763698e1af12706e036526c9290f7e8b2"),
+    "h36m-p2": (2, "c20f464fee29ab0e1167d132f583669d0f6863a6073d7b814646064d45c77f53"),
     "3dhp": (1, "8b51abf74de681d0007900e8fa51e9ed9795fd7494978a7d3af96d2d0c5e6edc"),
     "3dhp-14": (1, "ef63a4e17c60f81dd202d22e7815e345593d84df671d9f9305ead68db4b9635a"),
     "3dhp-pa": (1, "ba55a40cc59d39352d4df51ae06fe9cf64b0724565eae4a936c919c018a938b2"),
@@ -87,6 +87,7 @@ class Protocol:
     cameras: tuple[str, ...]
     frame_stride: int
     exclude_sequences: tuple[str, ...]
+    actions: tuple[str, ...]       # actions a complete result covers (empty: the protocol names none)
     ground_truth: str
     joint_order: str
     joints: tuple[int, ...]
@@ -103,6 +104,8 @@ class Protocol:
     path: str
     sha256: str
     overrides: tuple[tuple[str, Any], ...] = ()
+    # What the file itself requires (subjects, cameras, actions), kept when overrides narrow the split.
+    declared: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def with_overrides(self, *, subjects: list[str] | None = None, cameras: list[str] | None = None,
                        frame_stride: int | None = None) -> "Protocol":
@@ -120,7 +123,8 @@ class Protocol:
             return self
         recorded = dict(self.overrides)
         recorded.update({k: list(v) if isinstance(v, tuple) else v for k, v in changes.items()})
-        return dataclasses.replace(self, overrides=tuple(sorted(recorded.items())), **changes)
+        declared = self.declared or tuple(self.required().items())
+        return dataclasses.replace(self, overrides=tuple(sorted(recorded.items())), declared=declared, **changes)
 
     @property
     def custom(self) -> bool:
@@ -132,7 +136,18 @@ class Protocol:
 
     def split_dict(self) -> dict[str, Any]:
         return {"role": self.role, "subjects": list(self.subjects), "cameras": list(self.cameras),
-                "frame_stride": self.frame_stride, "exclude_sequences": list(self.exclude_sequences)}
+                "frame_stride": self.frame_stride, "exclude_sequences": list(self.exclude_sequences),
+                **({"actions": list(self.actions)} if self.actions else {})}
+
+    def required(self, *, declared: bool = False) -> dict[str, tuple[str, ...]]:
+        """What a complete result covers: subjects, cameras and (where the protocol names them) actions; after
+        the overrides, or (``declared``) as the file declares them."""
+        if declared and self.declared:
+            return dict(self.declared)
+        out = {"subjects": self.subjects, "cameras": self.cameras}
+        if self.actions:
+            out["actions"] = self.actions
+        return out
 
 
 def protocols_dir() -> Path:
@@ -193,7 +208,8 @@ def _parse(raw: dict, path: Path, sha: str) -> Protocol:
         subjects=tuple(str(s) for s in _need(split, "subjects", where)),
         cameras=tuple(str(c) for c in _need(split, "cameras", where)),
         frame_stride=int(split.get("frame_stride", 1)),
-        exclude_sequences=tuple(str(s) for s in split.get("exclude_sequences", [])), ground_truth=str(_need(raw, "ground_truth", where)),
+        exclude_sequences=tuple(str(s) for s in split.get("exclude_sequences", [])),
+        actions=tuple(str(a) for a in split.get("actions", [])), ground_truth=str(_need(raw, "ground_truth", where)),
         joint_order=order, joints=joints, root_joint=int(_need(raw, "root_joint", where)), metrics=tuple(metrics),
         primary=primary, overall=agg["overall"], group_by=agg.get("by"), breakdowns=breakdowns,
         joint_groups=tuple((str(k), tuple(int(i) for i in v)) for k, v in raw.get("joint_groups", {}).items()),

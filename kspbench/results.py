@@ -1,7 +1,10 @@
 """Result files (``kspbench eval --out``) read back: validation, identity of the row they score, grouping by seed.
 
-A result JSON names what it scored in its ``predictions.model`` attributes: a trained card (``card``, ``seed``,
-``profile``) or a world baseline (``baseline``); anything else is an external row named after its file. Every
+A result JSON names what it scored: its top-level ``model`` block (:mod:`kspbench.identity`; an outside model, or
+any predictions given ``--name``) names the row; otherwise its ``predictions.model`` attributes do, a trained card
+(``card``, ``seed``, ``profile``) or a world baseline (``baseline``). Only results written before model blocks
+existed, with neither, are named after their file. A result whose ``coverage.partial`` is true misses a subject,
+camera or action of its protocol (``coverage.missing``): :func:`partial_note` says what, for every table. Every
 reader of ``results/`` (tables, leaderboard, compare, check, figures) goes through :func:`load_result`, which
 refuses a file that is not valid JSON, lacks a key, or no longer matches its own integrity digest (edited by hand),
 naming the file — never skipping it silently.
@@ -23,7 +26,7 @@ from kspbench.provenance import file_sha256
 
 __all__ = ["Result", "ResultError", "load_result", "discover", "by_row", "RowStats", "row_stats", "per_frame",
            "BASELINE_LABELS", "frames_path", "COLLAPSE_SPREAD_RATIO", "COLLAPSE_NOTE", "collapsed",
-           "check_same_protocols", "protocol_mismatch"]
+           "check_same_protocols", "protocol_mismatch", "partial_note", "PARTIAL_NOTE"]
 
 REQUIRED = ("schema_version", "protocol", "dataset", "predictions", "n_frames", "metrics", "ci95", "per_group",
             "per_frame_file", "integrity")
@@ -34,6 +37,8 @@ BASELINE_LABELS = {"mean": "mean pose (h36m-train)", "const": "constant pose (Pr
 COLLAPSE_SPREAD_RATIO = 0.3
 COLLAPSE_NOTE = (f"collapsed: predictions barely vary with the input (spread ratio < {COLLAPSE_SPREAD_RATIO}); "
                  "not a result")
+PARTIAL_NOTE = ("partial: the row's result misses subjects, cameras or actions its protocol names (scored with "
+                "--allow-partial); its numbers are not the protocol's.")
 
 
 class ResultError(ValueError):
@@ -46,7 +51,7 @@ class Result:
 
     path: Path
     data: dict[str, Any]
-    row: str                  # card name, baseline kind or file stem
+    row: str                  # model block name, card name, baseline kind or (older files) file stem
     kind: str                 # "model" | "baseline" | "external"
     seed: int | None
     protocol: str
@@ -67,6 +72,23 @@ class Result:
     @property
     def label(self) -> str:
         return BASELINE_LABELS.get(self.row, self.row) if self.kind == "baseline" else self.row
+
+    @property
+    def model(self) -> dict[str, str]:
+        """The model block (name, supervision, trainset, citation, url); empty for cards and baselines."""
+        return self.data.get("model") or {}
+
+    @property
+    def missing(self) -> dict[str, list[str]]:
+        """What the result misses of its protocol's subjects, cameras and actions (empty lists: complete)."""
+        cov = self.data.get("coverage") or {}
+        return cov.get("missing") or {} if cov.get("partial") else {}
+
+    def __repr__(self) -> str:
+        p = self.data["protocol"]
+        part = ", partial" if self.missing else ""
+        return (f"Result({self.label!r}, {self.protocol} v{p['version']}, {p['primary']}="
+                f"{self.metrics.get(p['primary'], float('nan')):.4g}, {self.dataset}{part}, {str(self.path)!r})")
 
     def higher_is_better(self, metric: str) -> bool:
         return bool(self.data["protocol"]["metrics"][metric]["higher_is_better"])
@@ -112,8 +134,11 @@ def load_result(path: str | os.PathLike, *, check_frames: bool = True) -> Result
             raise ResultError(f"{path}: its per-frame file {frames} changed after it was written; re-run "
                               "`kspbench eval`")
     model = data["predictions"].get("model") or {}
-    if "card" in model:
-        row, kind, seed = str(model["card"]), "model", None if model.get("seed") is None else int(model["seed"])
+    seed = None if model.get("seed") is None else int(model["seed"])
+    if data.get("model"):
+        row, kind = str(data["model"]["name"]), "model" if "card" in model else "external"
+    elif "card" in model:
+        row, kind = str(model["card"]), "model"
     elif "baseline" in model:
         row, kind, seed = str(model["baseline"]), "baseline", None
     else:
@@ -179,6 +204,11 @@ def by_row(results: Iterable[Result]) -> dict[tuple[str, str], list[Result]]:
         if len(set(seeds)) != len(seeds):
             raise ResultError(f"row {key[0]} under {key[1]} has two results for seed {seeds}: "
                               + ", ".join(str(r.path) for r in rs) + "; remove the stale one")
+        kinds = {r.kind for r in rs}
+        if len(kinds) > 1:
+            raise ResultError(f"row {key[0]} under {key[1]} names results of different kinds "
+                              f"({', '.join(sorted(kinds))}): " + ", ".join(str(r.path) for r in rs)
+                              + "; give the outside model another --name")
         datasets = {r.dataset for r in rs}
         if len(datasets) > 1:
             raise ResultError(f"row {key[0]} under {key[1]} mixes datasets {sorted(datasets)}: "
@@ -224,6 +254,19 @@ def collapsed(results: list[Result]) -> bool:
         return False
     st = row_stats(results, SPREAD_METRIC)
     return st is not None and st.mean < COLLAPSE_SPREAD_RATIO
+
+
+def partial_note(results: list[Result]) -> str | None:
+    """"partial: no subject S11; no camera 60457274" for a row whose results miss part of the protocol, else None
+    (the union over the row's seeds)."""
+    from kspbench.evaluate import describe_missing
+
+    merged: dict[str, list[str]] = {}
+    for r in results:
+        for key, names in r.missing.items():
+            merged.setdefault(key, [])
+            merged[key] += [n for n in names if n not in merged[key]]
+    return f"partial: {describe_missing(merged)}" if any(merged.values()) else None
 
 
 def per_frame(result: Result) -> dict[str, np.ndarray]:
@@ -280,6 +323,17 @@ def _check_types(path: Path, data: dict[str, Any]) -> None:
         raise bad("dataset.name is not a string")
     if not isinstance(data["predictions"].get("model", {}), (dict, type(None))):
         raise bad("predictions.model is not an object")
+    if "model" in data:
+        from kspbench.identity import ModelError, check_model
+
+        try:
+            check_model(data["model"], "model")
+        except ModelError as err:
+            raise bad(str(err)) from None
+    cov = data.get("coverage")
+    if cov is not None and not (isinstance(cov, dict) and isinstance(cov.get("missing", {}), dict)
+                                and all(isinstance(v, list) for v in cov.get("missing", {}).values())):
+        raise bad("coverage.missing must map subjects/cameras/actions to lists")
     for name, value in data["metrics"].items():
         if not _is_number(value):
             raise bad(f"metric {name} is {value!r}, not a number")

@@ -6,7 +6,10 @@ row says where its numbers come from (``published`` or the dataset it was measur
 intervals (one seed: the result's 95 % block-bootstrap interval; several: mean +- sd over seeds), and the mean-pose,
 constant-pose and Lprior-only baselines are rows of every measured block. Measured rows print their spread ratio
 (input dependence, :func:`kspbench.metrics.spread_ratio`) beside the error, and a model row whose spread ratio is
-below :data:`kspbench.results.COLLAPSE_SPREAD_RATIO` is marked "(collapsed)", with a note under the table. A
+below :data:`kspbench.results.COLLAPSE_SPREAD_RATIO` is marked "(collapsed)", with a note under the table; a row
+whose results miss a subject, camera or action of the protocol is marked "(partial: ...)" with what it misses
+(:func:`kspbench.results.partial_note`). Outside models are named by their model block, whose ``supervision`` and
+``trainset`` fill the Sup. and Trainset columns. A
 table built on the synthetic world says, in a line beneath it, that its measured numbers are not comparable with the
 paper's.
 """
@@ -22,7 +25,8 @@ from typing import Any
 import yaml
 
 from kspbench.evaluate import SPREAD_METRIC
-from kspbench.results import BASELINE_LABELS, COLLAPSE_NOTE, Result, by_row, collapsed, row_stats
+from kspbench.results import (BASELINE_LABELS, COLLAPSE_NOTE, PARTIAL_NOTE, Result, by_row, collapsed, partial_note,
+                              row_stats)
 
 __all__ = ["Cell", "Row", "Table", "reference", "build_tables", "render", "metrics_summary", "FORMATS"]
 
@@ -130,12 +134,20 @@ def _spread_cell(results: list[Result] | None) -> Cell:
     return cell
 
 
-def _mark_collapsed(row: Row, results: list[Result] | None, table: Table) -> None:
-    """Append "(collapsed)" to a collapsed row's label and the explanation to the table's notes (once)."""
+def _mark_collapsed(row: Row, results: list[Result] | None, table: Table,
+                    partial_of: list[Result] | None = None) -> None:
+    """Append "(collapsed)" (judged on ``results``) and "(partial: what it misses)" (judged on ``partial_of``,
+    default ``results``) to a row's label, and the explanations to the table's notes (once each)."""
     if results and collapsed(results):
         row.label += " (collapsed)"
         if COLLAPSE_NOTE not in table.notes:
             table.notes.append(COLLAPSE_NOTE)
+    partial_of = results if partial_of is None else partial_of
+    note = partial_note(partial_of) if partial_of else None
+    if note:
+        row.label += f" ({note})"
+        if PARTIAL_NOTE not in table.notes:
+            table.notes.append(PARTIAL_NOTE)
 
 
 def _label(row: str, ref_rows: list[dict]) -> str:
@@ -177,7 +189,7 @@ def table2(ref: dict, groups: dict[tuple[str, str], list[Result]]) -> Table:
         if not res:
             continue
         mr = _measured_row(_label(row, t["rows"]), res, row if res[0].kind == "model" else None, {})
-        mr.info = {"Sup.": _supervision(row), "Source": _source(mr)}
+        mr.info = {"Sup.": _supervision(row, res), "Source": _source(mr)}
         for a in actions:
             mr.cells[a] = _measured_cell(res, "p_mpjpe_mm", ("action", a))
         mr.cells["average"] = _measured_cell(res, "p_mpjpe_mm")
@@ -210,7 +222,7 @@ def table3(ref: dict, groups: dict[tuple[str, str], list[Result]]) -> Table:
             if not res:
                 continue
             mr = _measured_row(_label(row, t["rows"]), res, row if res[0].kind == "model" else None, {})
-            mr.info = {"Trainset": "+3DHP" if row.endswith("-3dhp") else "-3DHP", "Sup.": _supervision(row),
+            mr.info = {"Trainset": _trainset(row, res), "Sup.": _supervision(row, res),
                        "Alignment": f"{align} ({proto})", "Source": _source(mr)}
             mr.cells = {"pck": _measured_cell(res, "pck150"), "auc": _measured_cell(res, "auc"),
                         "mpjpe": _measured_cell(res, "mpjpe_mm"), "spread": _spread_cell(res)}
@@ -243,10 +255,10 @@ def table4(ref: dict, groups: dict[tuple[str, str], list[Result]]) -> Table:
         if not res:
             continue
         mr = _measured_row(_label(row, t["rows"]), res, row if res[0].kind == "model" else None, {})
-        mr.info = {"Training set": training.get(row, _supervision(row)), "Source": _source(mr)}
+        mr.info = {"Training set": training.get(row, _supervision(row, res)), "Source": _source(mr)}
         mr.cells = {"h36m_mpjpe": _measured_cell(res2, "p_mpjpe_mm"), "mpi3dhp_pck": _measured_cell(res3, "pck150"),
                     "mpi3dhp_pck_pa": _measured_cell(res3pa, "pck150"), "spread": _spread_cell(res2)}
-        _mark_collapsed(mr, res2, table)
+        _mark_collapsed(mr, res2, table, partial_of=[*(res2 or []), *(res3 or []), *(res3pa or [])])
         table.rows.append(mr)
     table.notes.insert(0, "¹ Labelled 'MPJPE on H36M' in the paper, but it is P-MPJPE (protocol II): the paper's "
                           "89.4 for Ours(unsup.) equals Table 2's average. kspbench fills it from h36m-p2.")
@@ -255,7 +267,20 @@ def table4(ref: dict, groups: dict[tuple[str, str], list[Result]]) -> Table:
     return table
 
 
-def _supervision(row: str) -> str:
+def _trainset(row: str, results: list[Result]) -> str:
+    """Table 3's Trainset: the model block's, else the card's (a -3dhp card adapts on 3DHP)."""
+    given = results[0].model.get("trainset")
+    if given:
+        return given
+    if results[0].kind == "external":
+        return ""
+    return "+3DHP" if row.endswith("-3dhp") else "-3DHP"
+
+
+def _supervision(row: str, results: list[Result] | None = None) -> str:
+    given = results[0].model.get("supervision") if results else None
+    if given:
+        return given
     return {"unsup": "none (20 prior samples)", "weakly": "Full-2D", "semi": "5%-3D", "unsup-3dhp": "none",
             "weakly-3dhp": "Full-2D", "semi-3dhp": "5%-3D", "dp-only": "none", "no-tfk": "none", "no-tm": "none",
             "full-3d": "Full-3D", "prior-only": "20 labelled samples", "mean": "Full-3D (train mean)",

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from factories import make_sequence
+from factories import EVAL, make_sequence
 from kspbench.check import (FLOOR, CheckError, floor_baselines, floor_findings, golden_findings, loss_trends, record,
                             smoke_findings, spread_bound)
 from kspbench.cli import main
@@ -140,7 +140,7 @@ def _eval(work: Path, store: Path, row: str, attrs: dict, noise: float, noise_se
     pred.parent.mkdir(parents=True, exist_ok=True)
     write_predictions(pred, p)
     out = work / "results" / row / "h36m" / (sub or "") / "h36m-p2.json"
-    assert main(["eval", "--protocol", "h36m-p2", "--predictions", str(pred), "--store", str(store),
+    assert main([*EVAL, "--protocol", "h36m-p2", "--predictions", str(pred), "--store", str(store),
                  "--out", str(out)]) == 0
     return out
 

@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "model"))
 
 from model_fixtures import make_clip  # noqa: E402
 
+from factories import EVAL  # noqa: E402
 from kspbench import figures as F  # noqa: E402
 from kspbench.model.cards import load_card  # noqa: E402
 from kspbench.model.predict import predict  # noqa: E402
@@ -108,17 +109,17 @@ def bench(tmp_path_factory):
             predict(runs / "unsup" / f"s{seed}" / "checkpoint.pt", store, role,
                     preds / "unsup" / f"s{seed}" / f"{role}.h5")
     ev = ["--store", str(store)]
-    assert main(["eval", "--protocol", "h36m-p2", "--predictions", str(preds / "unsup"), "--role", "h36m-test",
+    assert main([*EVAL, "--protocol", "h36m-p2", "--predictions", str(preds / "unsup"), "--role", "h36m-test",
                  "--out", str(results / "unsup" / "h36m"), "--cameras", "c0,c1", *ev]) == 0
-    assert main(["eval", "--protocol", "3dhp,3dhp-pa", "--predictions", str(preds / "unsup"), "--role",
+    assert main([*EVAL, "--protocol", "3dhp,3dhp-pa", "--predictions", str(preds / "unsup"), "--role",
                  "3dhp-test", "--out", str(results / "unsup" / "3dhp"), *ev]) == 0
     rng = np.random.default_rng(1)
     noisy_h36m = _noisy_truth(store, "h36m-test", preds / "noisy-h36m.npz", rng)
     noisy_3dhp = _noisy_truth(store, "3dhp-test", preds / "noisy-3dhp.npz", rng)
-    assert main(["eval", "--protocol", "h36m-p2", "--predictions", str(noisy_h36m), "--cameras", "c0,c1",
+    assert main([*EVAL, "--protocol", "h36m-p2", "--predictions", str(noisy_h36m), "--cameras", "c0,c1",
                  "--out", str(results / "noisy" / "h36m" / "h36m-p2.json"), *ev]) == 0
     for protocol in ("3dhp", "3dhp-pa"):
-        assert main(["eval", "--protocol", protocol, "--predictions", str(noisy_3dhp),
+        assert main([*EVAL, "--protocol", protocol, "--predictions", str(noisy_3dhp),
                      "--out", str(results / "noisy" / "3dhp" / f"{protocol}.json"), *ev]) == 0
     log: list[str] = []
     written = F.make_all(results, runs, store, root / "figures", root / "plots", log=log.append)

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from factories import make_sequence, truth_predictions
+from factories import EVAL, make_sequence, truth_predictions
 from kspbench import cli as kcli
 from kspbench.cli import UserError
 from kspbench.cli import leaderboard as L
@@ -61,7 +61,7 @@ def _score(tmp, store, protocol, name, card, seed, noise, noise_seed, extra=(), 
     pred.parent.mkdir(exist_ok=True)
     write_predictions(pred, p)
     out = tmp / "results" / f"{name}.json"
-    assert kcli.main(["eval", "--protocol", protocol, "--predictions", str(pred), "--store", str(store),
+    assert kcli.main([*EVAL, "--protocol", protocol, "--predictions", str(pred), "--store", str(store),
                       "--out", str(out), *extra]) == 0
     return out
 
@@ -234,7 +234,7 @@ def _constant_row(tmp, store, name, attrs):
     pred.parent.mkdir(exist_ok=True)
     write_predictions(pred, p)
     out = tmp / "results" / f"{name}.json"
-    assert kcli.main(["eval", "--protocol", "h36m-p2", "--predictions", str(pred), "--store", str(store),
+    assert kcli.main([*EVAL, "--protocol", "h36m-p2", "--predictions", str(pred), "--store", str(store),
                       "--out", str(out)]) == 0
     return out
 

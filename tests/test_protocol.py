@@ -89,7 +89,7 @@ def test_modified_file_is_a_custom_protocol(tmp_path, monkeypatch, edit):
     path = _copy(tmp_path, "h36m-p2", edit)
     assert path.read_text() != (SOURCE / "h36m-p2.yaml").read_text()
     p = load_protocol(str(path))
-    assert p.custom and p.name == "custom:h36m-p2" and p.version == 1
+    assert p.custom and p.name == "custom:h36m-p2" and p.version == REGISTERED["h36m-p2"][0]
     assert p.sha256 == hashlib.sha256(path.read_bytes()).hexdigest() != REGISTERED["h36m-p2"][1]
     monkeypatch.setenv("KSPBENCH_PROTOCOLS", str(tmp_path))
     assert load_protocol("h36m-p2").name == "custom:h36m-p2"
@@ -98,5 +98,5 @@ def test_modified_file_is_a_custom_protocol(tmp_path, monkeypatch, edit):
 def test_unregistered_name_or_version_is_custom(tmp_path):
     new = _copy(tmp_path, "h36m-p2", lambda t: t.replace("name: h36m-p2", "name: mine"), filename="mine.yaml")
     assert load_protocol(str(new)).name == "custom:mine"
-    bumped = _copy(tmp_path, "h36m-p2", lambda t: t.replace("version: 1", "version: 2"), filename="v2.yaml")
+    bumped = _copy(tmp_path, "h36m-p2", lambda t: t.replace("version: 2", "version: 3"), filename="v3.yaml")
     assert load_protocol(str(bumped)).name == "custom:h36m-p2"

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from factories import make_sequence, truth_predictions
+from factories import EVAL, make_sequence, truth_predictions
 from kspbench.cli import main
 from kspbench.evaluate import integrity_digest
 from kspbench.predictions import write_predictions
@@ -59,7 +59,7 @@ def scored(tmp_path_factory):
 
 
 def _eval(scored, row, capsys, out=None):
-    rc = main(["eval", "--protocol", scored[row + "_proto"], "--predictions", str(scored[row + "_pred"]),
+    rc = main([*EVAL, "--protocol", scored[row + "_proto"], "--predictions", str(scored[row + "_pred"]),
                "--store", str(scored["store"]), "--out", str(out or scored[row])])
     assert rc == 0
     return capsys.readouterr().err
@@ -120,7 +120,8 @@ def test_compare_refuses_different_definitions(scored, capsys, tmp_path):
     a, b = d / "genuine.json", d / "aligned.json"
     assert main(["compare", str(a), str(b)]) == 2
     line = _error_line(capsys.readouterr().err)
-    assert "different protocols (h36m-p2 v1 vs custom:h36m-p2 v1)" in line and str(a) in line and str(b) in line
+    v = REGISTERED["h36m-p2"][0]
+    assert f"different protocols (h36m-p2 v{v} vs custom:h36m-p2 v{v})" in line and str(a) in line and str(b) in line
     _relabel(b, "h36m-p2")  # a result that claims the registered name with another sha256
     assert load_result(b).protocol == "custom:h36m-p2"
     assert main(["compare", str(a), str(b)]) == 2

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import factories
-from factories import make_sequence
+from factories import EVAL, make_sequence
 from kspbench.predictions import write_predictions
 from kspbench.results import frames_path, load_result
 from kspbench.store import StoreWriter
@@ -43,7 +43,7 @@ def setup(tmp_path_factory):
 
 
 def _argv(store, pred, out):
-    return ["eval", "--protocol", "h36m-p2", "--predictions", str(pred), "--store", str(store), "--out", str(out)]
+    return [*EVAL, "--protocol", "h36m-p2", "--predictions", str(pred), "--store", str(store), "--out", str(out)]
 
 
 def _child(argv):

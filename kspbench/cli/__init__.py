@@ -20,8 +20,8 @@ class UserError(Exception):
 
 
 # Each subcommand module exposes ``register(subparsers) -> None``; its parser sets ``func``.
-_SUBCOMMANDS = ("data", "evaluate", "world", "train", "table", "leaderboard", "figures", "diagnose", "check",
-                "bench")
+_SUBCOMMANDS = ("data", "evaluate", "import_predictions", "world", "train", "table", "leaderboard", "figures",
+                "diagnose", "check", "bench")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -19,12 +19,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                "  kspbench eval --protocol h36m-p2 --predictions preds.h5 --store h36m.h5 --out results/p2.json\n"
                "  kspbench eval --protocol h36m-p2 --predictions preds.h5 --cameras 60457274 --stride 5\n"
                "  kspbench eval --protocol 3dhp --predictions preds_3dhp.npz --joint-order 3dhp --store 3dhp.h5\n"
+               "  kspbench eval --protocol h36m-p1,h36m-p2 --predictions mine.npz --store h36m.h5 --out results/mine\n"
                "  kspbench eval --protocol h36m-p1,h36m-p2 --predictions predictions/unsup --role h36m-test "
                "--out results/unsup",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     ev.add_argument("--protocol", required=True,
-                    help="protocol name (see `kspbench protocols`) or a YAML path; with a predictions folder, a "
-                         "comma-separated list")
+                    help="protocol name (see `kspbench protocols`) or a YAML path, or a comma-separated list (then "
+                         "--out is a folder: OUT/<protocol>.json)")
     ev.add_argument("--predictions", required=True,
                     help="predictions file (.h5 or .npz), or a folder written by `kspbench predict --run` (with "
                          "--role): every PRED/[s<seed>/]<role>.h5 is scored into OUT/[s<seed>/]<protocol>.json")
@@ -39,6 +40,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     split.add_argument("--stride", type=int, help="keep every k-th frame")
     ev.add_argument("--allow-missing", action="store_true",
                     help="score the frames present when some are missing; the coverage is recorded")
+    ev.add_argument("--allow-partial", action="store_true",
+                    help="score a result that misses a subject, camera or action the protocol names; it is labelled "
+                         "partial, with what it misses, in every table and leaderboard")
+    who = ev.add_argument_group("model block (names the row in tables and leaderboards; see `kspbench "
+                                "import-predictions`)")
+    who.add_argument("--name", help="the model's name (required with --out for predictions that carry none and are "
+                                    "neither a card's nor a baseline's)")
+    who.add_argument("--meta", help="supervision=...,trainset=...,citation=...,url=... (added to the model block)")
     ev.set_defaults(func=_eval)
 
     pr = sub.add_parser("protocols", help="list the evaluation protocols",
@@ -55,13 +64,16 @@ def _jobs(args: argparse.Namespace) -> list[tuple[str, Path, Path | None]]:
     from kspbench.cli import UserError
 
     protocols = _csv(args.protocol) or []
+    if not protocols:
+        raise UserError("--protocol: give a protocol name (see `kspbench protocols`)")
     pred = Path(args.predictions)
     if not pred.is_dir():
-        if len(protocols) != 1:
-            raise UserError("--protocol: a list of protocols needs a predictions folder (one file, one protocol)")
         if args.role:
             raise UserError("--role applies to a predictions folder only")
-        return [(protocols[0], pred, Path(args.out) if args.out else None)]
+        if len(protocols) == 1:
+            return [(protocols[0], pred, Path(args.out) if args.out else None)]
+        # Several protocols, one file: one result per protocol, named after it, in the --out folder.
+        return [(p, pred, Path(args.out) / f"{Path(p).stem}.json" if args.out else None) for p in protocols]
     if not args.role or not args.out:
         raise UserError(f"{pred} is a folder: pass --role (which <role>.h5 to score) and --out (a results folder)")
     direct = pred / f"{args.role}.h5"
@@ -100,7 +112,8 @@ def _eval_one(args: argparse.Namespace, protocol_name: str, pred_path: Path, out
     from tabulate import tabulate
 
     from kspbench.cli import UserError
-    from kspbench.evaluate import SPREAD_METRIC, EvaluationError, evaluate, write_result
+    from kspbench.evaluate import SPREAD_METRIC, EvaluationError, describe_missing, evaluate, write_result
+    from kspbench.identity import ModelError, model_block
     from kspbench.predictions import PredictionsError, read_predictions
     from kspbench.protocol import ProtocolError, load_protocol
 
@@ -113,11 +126,16 @@ def _eval_one(args: argparse.Namespace, protocol_name: str, pred_path: Path, out
         protocol = protocol.with_overrides(
             subjects=_csv(args.subjects), cameras=_csv(args.cameras), frame_stride=args.stride)
         preds = read_predictions(pred_path, joint_order=args.joint_order)
-        ev = evaluate(protocol, args.store, preds, allow_missing=args.allow_missing)
+        model = model_block(preds.model, name=args.name, meta=args.meta, where=str(pred_path))
+        ev = evaluate(protocol, args.store, preds, allow_missing=args.allow_missing,
+                      allow_partial=args.allow_partial)
+        if out is not None and model is None and not ({"card", "baseline"} & set(preds.attrs)):
+            raise UserError(f"{pred_path}: the predictions carry no model name (no model block, card or baseline): "
+                            "pass --name NAME, which names the result's row in tables and leaderboards")
         if out is not None:
             write_result(ev, out, store_path=args.store, predictions_path=pred_path,
-                         predictions_attrs=preds.attrs, started=started)
-    except (ProtocolError, PredictionsError, EvaluationError) as err:
+                         predictions_attrs=preds.attrs, started=started, model=model)
+    except (ProtocolError, PredictionsError, EvaluationError, ModelError) as err:
         raise UserError(str(err)) from None
 
     names = [m.name for m in protocol.metrics]
@@ -125,7 +143,8 @@ def _eval_one(args: argparse.Namespace, protocol_name: str, pred_path: Path, out
             [f"{ev.metrics[n]:.2f} [{ev.ci95[n][0]:.2f}, {ev.ci95[n][1]:.2f}]" for n in names]]
     for b, groups in ev.per_group.items():
         rows += [[f"{b}: {g}", v["n_frames"]] + [f"{v[n]:.2f}" for n in names] for g, v in groups.items()]
-    print(f"{protocol.name} v{protocol.version}: {pred_path} on {args.store}"
+    print(f"{protocol.name} v{protocol.version}: {pred_path}" + (f" ({model['name']})" if model else "")
+          + f" on {args.store}"
           + (f" (overrides: {dict(protocol.overrides)})" if protocol.overrides else ""))
     print(tabulate(rows, headers=["group", "frames"] + names))
     if SPREAD_METRIC in ev.metrics:
@@ -135,6 +154,9 @@ def _eval_one(args: argparse.Namespace, protocol_name: str, pred_path: Path, out
     if cov["evaluated_frames"] < cov["expected_frames"]:
         print(f"coverage: {cov['evaluated_frames']} of {cov['expected_frames']} frames "
               f"({100 * cov['fraction']:.1f}%) -- --allow-missing")
+    if cov["partial"]:
+        print(f"partial: {describe_missing(cov['missing'])} of {protocol.name}; labelled partial in every table and "
+              "leaderboard")
     print(f"overall: {'mean over ' + protocol.group_by + 's' if protocol.overall == 'mean_of_groups' else 'pooled over frames'};"
           " [95% block-bootstrap interval, test-sampling only]")
     if out is not None:

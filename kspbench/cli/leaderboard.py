@@ -74,7 +74,7 @@ def _spread_cell(e: dict[str, Any]) -> str:
 
 
 def _label(e: dict[str, Any]) -> str:
-    return e["label"] + (" (collapsed)" if e["collapsed"] else "")
+    return e["label"] + (" (collapsed)" if e["collapsed"] else "") + (f" ({e['partial']})" if e["partial"] else "")
 
 
 def _delta_cells(e: dict[str, Any]) -> tuple[str, str]:
@@ -125,6 +125,10 @@ def _md(protocol: str, results: list, entries: list[dict[str, Any]]) -> str:
         from kspbench.results import COLLAPSE_NOTE
 
         lines.append(COLLAPSE_NOTE)
+    if any(e["partial"] for e in entries):
+        from kspbench.results import PARTIAL_NOTE
+
+        lines.append(PARTIAL_NOTE)
     lines += [f"not paired: {e['label']}: {e['pairing_error']}" for e in entries if e["pairing_error"]]
     return "\n".join(lines)
 
@@ -139,7 +143,7 @@ def _csv(tables: list[tuple[str, list, list[dict[str, Any]]]]) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["protocol", "rank", "row", "kind", "dataset", "seeds", "metric", "units", "higher_is_better",
                 "score", "sd", "ci_lo", "ci_hi", "delta", "delta_lo", "delta_hi", "p_value", "resamples",
-                "pairing_error", "spread_ratio", "collapsed"])
+                "pairing_error", "spread_ratio", "collapsed", "partial"])
     for protocol, _, entries in tables:
         for e in entries:
             d = e["paired"] or {}
@@ -149,7 +153,7 @@ def _csv(tables: list[tuple[str, list, list[dict[str, Any]]]]) -> str:
                         e["units"], e["higher_is_better"], e["score"], "" if e["sd"] is None else e["sd"], lo, hi,
                         d.get("difference", ""), dlo, dhi, d.get("p_value", ""), d.get("resamples", ""),
                         e["pairing_error"] or "", "" if e["spread_ratio"] is None else e["spread_ratio"],
-                        e["collapsed"]])
+                        e["collapsed"], e["partial"] or ""])
     return buf.getvalue()
 
 

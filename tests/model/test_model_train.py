@@ -124,7 +124,7 @@ def test_init_from_and_predict_write_a_valid_predictions_file(store, tmp_path, c
     trunk = np.linalg.norm(preds.poses_3d[:, 8] - preds.poses_3d[:, 0], axis=-1)
     assert np.allclose(trunk, 490.56, rtol=1e-4)
     capsys.readouterr()
-    assert main(["eval", "--protocol", "h36m-p2", "--predictions", str(out), "--store", str(store),
+    assert main(["eval", "--allow-partial", "--protocol", "h36m-p2", "--predictions", str(out), "--store", str(store),
                  "--subjects", "S9", "--cameras", "c0,c1"]) == 0
 
 
@@ -147,19 +147,19 @@ def test_seeds_layout_from_train_to_predict_to_eval(store, tmp_path, capsys):
     assert sorted(p.relative_to(preds).as_posix() for p in preds.rglob("*.h5")) == [
         "weakly/s0/3dhp-test.h5", "weakly/s0/h36m-test.h5", "weakly/s1/3dhp-test.h5", "weakly/s1/h36m-test.h5"]
     assert read_predictions(preds / "weakly" / "s1" / "h36m-test.h5").attrs["seed"] == 1
-    assert main(["eval", "--protocol", "h36m-p1,h36m-p2", "--predictions", str(preds / "weakly"), "--role",
-                 "h36m-test", "--store", str(store), "--out", str(results / "weakly" / "h36m"),
+    assert main(["eval", "--allow-partial", "--protocol", "h36m-p1,h36m-p2", "--predictions", str(preds / "weakly"),
+                 "--role", "h36m-test", "--store", str(store), "--out", str(results / "weakly" / "h36m"),
                  "--cameras", "c0,c1"]) == 0
     got = sorted(p.relative_to(results).as_posix() for p in results.rglob("*.json"))
     assert got == ["weakly/h36m/s0/h36m-p1.json", "weakly/h36m/s0/h36m-p2.json", "weakly/h36m/s1/h36m-p1.json",
                    "weakly/h36m/s1/h36m-p2.json"]
     capsys.readouterr()
-    # A folder needs --role; a list of protocols needs a folder; --seeds with --seed is refused.
-    assert main(["eval", "--protocol", "h36m-p2", "--predictions", str(preds / "weakly"), "--store", str(store),
-                 "--out", str(results / "x")]) == 2
+    # A folder needs --role; --role needs a folder; --seeds with --seed is refused.
+    assert main(["eval", "--allow-partial", "--protocol", "h36m-p2", "--predictions", str(preds / "weakly"),
+                 "--store", str(store), "--out", str(results / "x")]) == 2
     _one_line_error(capsys, "--role")
-    assert main(["eval", "--protocol", "h36m-p1,h36m-p2", "--predictions",
-                 str(preds / "weakly" / "s0" / "h36m-test.h5"), "--store", str(store)]) == 2
+    assert main(["eval", "--allow-partial", "--protocol", "h36m-p1,h36m-p2", "--predictions",
+                 str(preds / "weakly" / "s0" / "h36m-test.h5"), "--role", "h36m-test", "--store", str(store)]) == 2
     _one_line_error(capsys, "predictions folder")
     assert main(["train", "--card", "unsup", "--seed", "3", "--out", str(runs / "y"), *common]) == 2
     _one_line_error(capsys, "--seeds")
