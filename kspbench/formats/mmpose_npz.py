@@ -128,25 +128,47 @@ class Annotations:
                                   f"({type(err).__name__})") from None
         return self._arrays[key]
 
-    def joints(self, key: str, dim: int) -> np.ndarray:
-        """``(M, 17, dim)`` float64 of ``part`` (dim 2) or ``S`` (dim 3), visibility column dropped."""
+    def joints(self, key: str, dim: int, rows: np.ndarray) -> np.ndarray:
+        """``(len(rows), 17, dim)`` float64 of ``part`` (dim 2) or ``S`` (dim 3) at ``rows``, visibility dropped."""
         arr = self._array(key)
         m = len(self.imgname)
         if arr.ndim != 3 or arr.shape[0] != m or arr.shape[1] != skeleton.NUM_JOINTS or arr.shape[2] not in (dim,
                                                                                                             dim + 1):
             raise FormatError(f"{self.path}: {key!r} has shape {arr.shape}, expected ({m}, 17, {dim} or {dim + 1}) "
                               "(one row per image name)")
-        return arr[..., :dim].astype(np.float64)
+        return arr[rows, :, :dim].astype(np.float64)
 
-    def boxes(self) -> np.ndarray:
-        """``(M, 4)`` float32 ``[x0, y0, x1, y1]`` squares of side ``scale x 200`` around ``center``."""
+    def boxes(self, rows: np.ndarray) -> np.ndarray:
+        """``(len(rows), 4)`` float32 ``[x0, y0, x1, y1]``: squares of side ``scale x 200`` around ``center``."""
         center, scale = self._array("center"), self._array("scale")
         m = len(self.imgname)
         if center.shape != (m, 2) or scale.reshape(-1).shape != (m,):
             raise FormatError(f"{self.path}: 'center' {center.shape} / 'scale' {scale.shape} must be ({m}, 2) / "
                               f"({m},)")
-        half = scale.reshape(-1, 1).astype(np.float64) * SCALE_PX / 2
-        return np.concatenate([center - half, center + half], axis=1).astype(np.float32)
+        half = scale.reshape(-1, 1)[rows].astype(np.float64) * SCALE_PX / 2
+        return np.concatenate([center[rows] - half, center[rows] + half], axis=1).astype(np.float32)
+
+    def videos(self, parse: Callable[[str], Row]) -> tuple[list[Row], np.ndarray, np.ndarray]:
+        """Split the rows by video: ``(one Row per video, (M,) video index, (M,) frame index)``.
+
+        A name is ``<video>_<frame number>.<ext>``; only one name per video goes through ``parse`` (fps50 files
+        have millions of rows).
+        """
+        video, _, tail = np.char.rpartition(self.imgname, "_").T
+        number = np.char.partition(tail, ".")[:, 0]
+        digits = np.char.isdigit(number)
+        if not digits.all():
+            i = int(np.flatnonzero(~digits)[0])
+            raise FormatError(f"{self.path}: row {i}: image name {self.imgname[i]!r} does not end in "
+                              "'_<frame number>.<ext>'")
+        names, first, inverse = np.unique(video, return_index=True, return_inverse=True)
+        rows = []
+        for name, i in zip(names.tolist(), first.tolist()):
+            try:
+                rows.append(parse(str(self.imgname[i])))
+            except FormatError as err:
+                raise FormatError(f"{self.path}: row {i}: {err}") from None
+        return rows, inverse.reshape(-1), number.astype(np.int64) - 1
 
 
 def read_cameras(paths: list[str | os.PathLike]) -> dict:
@@ -266,36 +288,40 @@ def scan(npz_paths: list[str | os.PathLike], camera_paths: list[str | os.PathLik
     seen: dict[tuple[str, str], Path] = {}
     for npz_path in map(Path, npz_paths):
         ann = Annotations(npz_path)
-        groups: dict[tuple[str, str], dict[str, list[int]]] = {}
-        rows: list[Row] = []
-        for i, name in enumerate(ann.imgname.tolist()):
-            try:
-                row = flavour.parse(name)
-            except FormatError as err:
-                raise FormatError(f"{npz_path}: row {i}: {err}") from None
-            rows.append(row)
+        videos, video_of, frame_of = ann.videos(flavour.parse)
+        order = np.argsort(video_of, kind="stable")   # rows of each video, in file order
+        bounds = np.searchsorted(video_of[order], np.arange(len(videos) + 1))
+        groups: dict[tuple[str, str], dict[str, Row]] = {}
+        row_sets: dict[tuple[str, str, str], np.ndarray] = {}
+        for v, row in enumerate(videos):
             if subjects and row.subject not in subjects:
                 continue
-            groups.setdefault((row.subject, row.sequence), {}).setdefault(row.camera, []).append(i)
+            cams = groups.setdefault((row.subject, row.sequence), {})
+            if row.camera in cams:
+                raise FormatError(f"{npz_path}: {row.subject}/{row.sequence} camera {row.camera} appears under two "
+                                  "image-name spellings")
+            cams[row.camera] = row
+            row_sets[(row.subject, row.sequence, row.camera)] = order[bounds[v]:bounds[v + 1]]
         for key in groups:
             if key in seen:
                 raise FormatError(f"{npz_path}: {key[0]}/{key[1]} is also in {seen[key]}; give each file once")
             seen[key] = npz_path
-        missing = sorted({str(rows[idx[0]].camera_key) for cams in groups.values() for idx in cams.values()
-                          if rows[idx[0]].camera_key not in cameras})
+        missing = sorted({str(r.camera_key) for cams in groups.values() for r in cams.values()
+                          if r.camera_key not in cameras})
         if missing:
             raise FormatError(f"{npz_path}: no camera {', '.join(missing[:4])} in "
                               f"{', '.join(map(str, camera_paths))}")
         for (subject, sequence), cams in sorted(groups.items()):
-            order = sorted(cams, key=lambda c: (len(c), c))
-            first = rows[cams[order[0]][0]]
+            videos_here = {c: cams[c] for c in sorted(cams, key=lambda c: (len(c), c))}
+            rows_here = {c: row_sets[(subject, sequence, c)] for c in videos_here}
+            counts = {c: len(r) for c, r in rows_here.items()}
+            notes = ([f"{subject}/{sequence}: cameras have {', '.join(f'{c} {k}' for c, k in counts.items())} rows; "
+                      f"truncated to {min(counts.values())}"] if len(set(counts.values())) > 1 else [])
             checks: list[str] = []
-            notes: list[str] = []
             jobs.append(SequenceJob(
                 subject=subject, sequence=sequence, label=f"{subject}/{sequence}", notes=notes, checks=checks,
-                load=lambda ann=ann, cams={c: np.array(cams[c]) for c in order}, rows=rows, first=first,
-                notes=notes, checks=checks: _load(ann, cams, rows, first, cameras, flavour, images, crop_size, workers,
-                                                  notes, checks)))
+                load=lambda ann=ann, v=videos_here, r=rows_here, f=frame_of, checks=checks: _load(
+                    ann, v, r, f, cameras, flavour, images, crop_size, workers, checks)))
     if not jobs:
         raise FormatError(f"{', '.join(map(str, npz_paths))}: no rows" + (f" of subject(s) {', '.join(subjects)}"
                                                                           if subjects else ""))
@@ -326,11 +352,13 @@ def _compare_with_published(jobs: list[SequenceJob], cameras: dict) -> None:
                               + h36m_cameras.describe_differences(worst))
 
 
-def _load(ann: Annotations, cams: dict[str, np.ndarray], rows: list[Row], first: Row, cameras: dict,
-          flavour: Flavour, images: str | os.PathLike | None, crop_size: int, workers: int | None,
-          notes: list[str], checks: list[str]) -> SequenceData:
+def _load(ann: Annotations, videos: dict[str, Row], rows: dict[str, np.ndarray], frame_of: np.ndarray,
+          cameras: dict, flavour: Flavour, images: str | os.PathLike | None, crop_size: int, workers: int | None,
+          checks: list[str]) -> SequenceData:
+    """One sequence: ``videos`` (camera -> parsed name) with their ``rows`` (camera -> row indices in file order)."""
+    first = next(iter(videos.values()))
     where = f"{ann.path} [{first.subject}/{first.sequence}]"
-    frames = {c: np.array([rows[i].frame for i in idx]) for c, idx in cams.items()}
+    frames = {c: frame_of[idx] for c, idx in rows.items()}
     steps = {_step(f, f"{where} camera {c}") for c, f in frames.items()} - {0}
     if len(steps) > 1:
         raise FormatError(f"{where}: cameras are sampled with different frame steps {sorted(steps)}")
@@ -346,20 +374,16 @@ def _load(ann: Annotations, cams: dict[str, np.ndarray], rows: list[Row], first:
     n = min(len(f) for f in frames.values())
     if any(not np.array_equal(f[:n], frames[next(iter(frames))][:n]) for f in frames.values()):
         raise FormatError(f"{where}: the cameras' rows are not the same video frames")
-    if len({len(f) for f in frames.values()}) > 1:
-        notes.append(f"{first.subject}/{first.sequence}: cameras have "
-                     f"{', '.join(f'{c} {len(f)}' for c, f in frames.items())} rows; truncated to {n}")
     order = list(flavour.to_h36m) if flavour.to_h36m is not None else list(range(skeleton.NUM_JOINTS))
-    part, s_m = ann.joints("part", 2), ann.joints("S", 3)
     out: dict[str, CameraData] = {}
     world = None
     fits = {}
-    for cam, idx in cams.items():
+    for cam, idx in rows.items():
         idx = idx[:n]
-        cam3d_m = s_m[idx][:, order]
+        cam3d_m = ann.joints("S", 3, idx)[:, order]
         check_units(cam3d_m, "m", where)
-        cam3d, pose2d = cam3d_m * 1000.0, part[idx][:, order]
-        key = rows[idx[0]].camera_key
+        cam3d, pose2d = cam3d_m * 1000.0, ann.joints("part", 2, idx)[:, order]
+        key = videos[cam].camera_key
         intr, rot, trans = camera_of(cameras[key], f"cameras file [{key}]", flavour.extrinsics(first))
         fits[cam] = camera_check.reprojection(cam3d, pose2d, intr)
         camera_check.require(fits[cam], where, f"camera {key} of the cameras file")
@@ -375,7 +399,7 @@ def _load(ann: Annotations, cams: dict[str, np.ndarray], rows: list[Row], first:
             if absent:
                 raise FormatError(f"{absent[0]}: no such image ({len(absent)} of {len(paths)} images of {where} "
                                   f"camera {cam} missing)")
-            data.boxes = ann.boxes()[idx]
+            data.boxes = ann.boxes(idx)
             data.images, data.backgrounds = frames_mod.cut_crops(paths, data.boxes, crop_size,
                                                                  expected_wh=(intr.width, intr.height),
                                                                  workers=workers)

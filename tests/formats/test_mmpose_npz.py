@@ -238,3 +238,17 @@ def test_help_states_the_limits_and_layouts(capsys):
         assert needle in text
         assert (f"refused above {camera_check.MAX_MEAN_PX:g} px mean or {camera_check.MAX_WORST_PX:g} px worst"
                 in text)
+
+
+def test_cameras_with_more_rows_are_cut_with_a_note(tmp_path):
+    npz, cams, _ = _h36m_files(tmp_path, n=5)
+    with np.load(npz) as f:
+        arrays = dict(f)
+    last = [i for i, name in enumerate(arrays["imgname"].tolist())
+            if name.startswith("S1/") and ".60457274_" in name][-1]
+    np.savez(npz, **{k: np.delete(v, last, axis=0) for k, v in arrays.items()})
+    (job,) = mmpose_npz.scan([npz], [cams], mmpose_npz.H36M, subjects=["S1"])
+    assert job.notes == ["S1/Directions 1: cameras have 54138969 5, 55011271 5, 58860488 5, 60457274 4 rows; "
+                         "truncated to 4"]
+    s = job.load()
+    assert s.n_frames == 4 and all(c.camera_3d.shape[0] == 4 for c in s.cameras.values())
