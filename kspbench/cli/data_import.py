@@ -105,6 +105,7 @@ def register_import(dsub: argparse._SubParsersAction) -> None:
                    help="extracted video frames (layout below): store person crops and median backgrounds")
     h.add_argument("--drop-defective", action="store_true",
                    help="leave out S11 'Directions' (damaged video of camera 54138969), as VideoPose3D does")
+    _compare_option(h)
     _crop_options(h)
     _common(h)
     h.set_defaults(func=_import_h36m)
@@ -149,6 +150,7 @@ def register_import(dsub: argparse._SubParsersAction) -> None:
     v.add_argument("--npz", required=True, help="data_3d_h36m.npz (pickled; read with a restricted unpickler)")
     v.add_argument("--npz-2d", default=None, help="data_2d_h36m_gt.npz or an H36M-layout detections file (pickled; read safely)")
     v.add_argument("--subjects", type=_list, default=None, metavar="S1,S5,...", help="only these subjects")
+    _compare_option(v)
     _common(v)
     v.set_defaults(func=_import_vp3d)
 
@@ -168,6 +170,22 @@ def register_import(dsub: argparse._SubParsersAction) -> None:
                    "annotations/mpi_inf_3dhp_test_valid.npz --cameras annotations/cameras_train.pkl --cameras "
                    "annotations/cameras_test.pkl --out data/3dhp_mmpose.h5",
                    subjects=False)
+
+
+def _compare_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--compare-cameras", action="append", dest="camera_files", metavar="FILE.pkl",
+                   help="a Human3.6M cameras file in MMPose's cameras.pkl layout: report how it differs from the "
+                        "published calibration kspbench uses (read with a restricted unpickler; nothing else "
+                        "changes)")
+
+
+def _compared(jobs: list, args: argparse.Namespace) -> list:
+    """``jobs`` with the ``--compare-cameras`` report lines added (when the option is given)."""
+    if args.camera_files:
+        from kspbench.formats import mmpose_npz
+
+        mmpose_npz.compare_with_published(jobs, mmpose_npz.read_cameras(args.camera_files))
+    return jobs
 
 
 def _mmpose_parser(isub: argparse._SubParsersAction, name: str, help_: str, description: str, example: str, *,
@@ -276,9 +294,9 @@ def _import_h36m(args: argparse.Namespace) -> int:
                           "box_margin": args.box_margin if args.frames else None,
                           "drop_defective": args.drop_defective},
               "facts": facts}
-    return _run(args, "h36m", lambda: h36m_cdf.scan(
+    return _run(args, "h36m", lambda: _compared(h36m_cdf.scan(
         args.root, subjects=args.subjects, frames_root=args.frames, drop_defective=args.drop_defective,
-        crop_size=args.crop_size, box_margin=args.box_margin, workers=args.workers, warn=_warn()), source)
+        crop_size=args.crop_size, box_margin=args.box_margin, workers=args.workers, warn=_warn()), args), source)
 
 
 def _import_3dhp(args: argparse.Namespace) -> int:
@@ -340,8 +358,8 @@ def _import_vp3d(args: argparse.Namespace) -> int:
                         "cameras: VideoPose3D common/h36m_dataset.py @1afb1ca; camera_3d = R world + t",
                         "pose_2d: " + ("positions_2d of the 2D npz (cameras in VideoPose3D order)" if args.npz_2d
                                        else "projection with the full distortion model")]}
-    return _run(args, "h36m", lambda: vp3d_npz.scan(args.npz, args.npz_2d, subjects=args.subjects, warn=_warn()),
-                source)
+    return _run(args, "h36m", lambda: _compared(
+        vp3d_npz.scan(args.npz, args.npz_2d, subjects=args.subjects, warn=_warn()), args), source)
 
 
 # command -> (flavour in kspbench.formats.mmpose_npz, format facts recorded in the store's source)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from kspbench.progress import QUIET_HELP
+
 DEFAULT_STORE = "data/world.h5"
 
 
@@ -44,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                                 "OUT/../<init_from>/checkpoint.pt)")
     init.add_argument("--init-weights", help="a torchvision ResNet-50 state dict (resnet50-*.pth) for EP's trunk; "
                                              "shapes are checked strictly (use --profile paper for full width)")
-    tr.add_argument("--quiet", action="store_true", help="no progress bar")
+    tr.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     tr.set_defaults(func=_train)
 
     pr = sub.add_parser(
@@ -71,6 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     pr.add_argument("--batch", type=int, default=64, help="images per forward pass (default: 64)")
     pr.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to run (default: cpu)")
     pr.add_argument("--threads", type=int, help="torch CPU threads (default: the training run's)")
+    pr.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     pr.set_defaults(func=_predict)
 
 
@@ -182,7 +185,8 @@ def _predict(args: argparse.Namespace) -> int:
     check_store(args.store)
     for ckpt, role, out in jobs:
         try:
-            info = predict(ckpt, args.store, role, out, batch=args.batch, device=args.device, threads=args.threads)
+            info = predict(ckpt, args.store, role, out, batch=args.batch, device=args.device, threads=args.threads,
+                           progress=not args.quiet)
         except (TrainingError, ProfileError, PredictionsError) as err:
             raise UserError(str(err)) from None
         print(f"wrote {info['rows']} predictions ({info['sequences']} sequences of role {role}) to {info['out']}")

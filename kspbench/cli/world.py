@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
+
+from kspbench.progress import QUIET_HELP, Progress
 
 DEFAULT_STORE = "data/world.h5"
 
@@ -36,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
                    help="worker processes (default: min(2, CPUs)); the store is identical for any value")
     b.add_argument("--no-datasheet", action="store_true", help="skip the datasheet")
-    b.add_argument("--quiet", action="store_true", help="no progress bar")
+    b.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     b.set_defaults(func=_build)
 
     p = wsub.add_parser("preview", help="a contact sheet (PNG) of a world store",
@@ -119,24 +120,17 @@ def _build(args: argparse.Namespace) -> int:
                 load_motion_file(path)   # fail before any work, with one line
     except (ProfileError, MotionFileError) as err:
         raise UserError(str(err)) from None
-    bar = None
-    if not args.quiet:
-        from tqdm import tqdm
-
-        bar = tqdm(total=None, unit="seq", desc=f"world {profile.name}", file=sys.stderr)
+    bar = Progress(f"world build {profile.name} seed {args.seed}", unit="sequence", enabled=not args.quiet)
 
     def progress(done: int, total: int) -> None:
-        if bar is not None:
-            bar.total = total
-            bar.update(done - bar.n)
+        if bar.total != total:
+            bar.set_total(total)
+        bar.update(done - bar.n)
 
     t0 = time.time()
-    try:
+    with bar:
         man = build_world(out, profile, args.seed, motion_file=args.motion, jobs=args.jobs, progress=progress,
                           datasheet=not args.no_datasheet, reference_motion=args.reference_motion)
-    finally:
-        if bar is not None:
-            bar.close()
     size = out.stat().st_size / 1e6
     frames = sum(r["frames"] for r in man["role_stats"].values())
     print(f"{out}: world profile {profile.name}, seed {args.seed}: {frames} camera-frames, {size:.1f} MB, "

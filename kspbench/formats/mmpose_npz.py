@@ -326,12 +326,13 @@ def scan(npz_paths: list[str | os.PathLike], camera_paths: list[str | os.PathLik
         raise FormatError(f"{', '.join(map(str, npz_paths))}: no rows" + (f" of subject(s) {', '.join(subjects)}"
                                                                           if subjects else ""))
     if flavour.compare_published:
-        _compare_with_published(jobs, cameras)
+        compare_with_published(jobs, cameras)
     return jobs
 
 
-def _compare_with_published(jobs: list[SequenceJob], cameras: dict) -> None:
-    """One check line per subject: the file's cameras against kspbench's published Human3.6M calibration."""
+def compare_with_published(jobs: list[SequenceJob], cameras: dict) -> None:
+    """One check line per subject of ``jobs`` (on its first job): a Human3.6M cameras file's entries (MMPose
+    ``cameras.pkl`` layout, :func:`read_cameras`) against kspbench's published calibration."""
     first_job: dict[str, SequenceJob] = {}
     for job in jobs:
         first_job.setdefault(job.subject, job)

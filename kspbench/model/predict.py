@@ -22,6 +22,7 @@ from kspbench.model import data as D
 from kspbench.model.profiles import ModelProfile
 from kspbench.model.train import TrainingError, build_model, deterministic, load_checkpoint
 from kspbench.predictions import Predictions, write_predictions
+from kspbench.progress import Progress
 from kspbench.provenance import file_sha256, provenance
 from kspbench.store import PoseStore
 
@@ -38,8 +39,11 @@ def load_model(checkpoint: str | os.PathLike, device: str = "cpu") -> tuple[torc
 
 
 def predict(checkpoint: str | os.PathLike, store_path: str | os.PathLike, role: str, out: str | os.PathLike, *,
-            batch: int = 64, device: str = "cpu", threads: int | None = None) -> dict[str, Any]:
+            batch: int = 64, device: str = "cpu", threads: int | None = None,
+            progress: bool = True) -> dict[str, Any]:
     """Write the predictions of ``checkpoint`` for every image of ``role``'s sequences to ``out`` (.h5 or .npz).
+
+    ``progress`` reports tracks (a sequence seen by one camera) done on stderr (:class:`kspbench.progress.Progress`).
 
     Returns:
         ``{"rows": N, "sequences": k, "out": path}``.
@@ -56,10 +60,13 @@ def predict(checkpoint: str | os.PathLike, store_path: str | os.PathLike, role: 
             raise TrainingError(f"{store.path}: no sequence has role {role!r} (roles here: "
                                 f"{', '.join(sorted(store.roles())) or 'none'})")
         n_seq = 0
+        bar = Progress(f"predict {ckpt['card']['name']} seed {int(ckpt['seed'])} {role}",
+                       sum(len(info.cameras) for info in infos), unit="track", enabled=progress)
         for info in infos:
             seen = False
             for cam in info.cameras:
                 if not store.has(info.subject, info.sequence, "images", camera=cam):
+                    bar.update(1)
                     continue
                 if not store.has(info.subject, info.sequence, "boxes", camera=cam):
                     raise TrainingError(f"{store.path}: {info.subject}/{info.sequence} camera {cam} has images but "
@@ -83,7 +90,9 @@ def predict(checkpoint: str | os.PathLike, store_path: str | os.PathLike, role: 
                 rows["sequence"].append(np.full(n, info.sequence))
                 rows["camera"].append(np.full(n, cam))
                 rows["frame"].append(np.arange(n, dtype=np.int64))
+                bar.update(1)
             n_seq += int(seen)
+        bar.close()
         if not rows["poses"]:
             raise TrainingError(f"{store.path}: no sequence of role {role!r} has images; predictions need crops")
     attrs = {"card": ckpt["card"]["name"], "card_sha256": ckpt["card_sha256"], "seed": int(ckpt["seed"]),

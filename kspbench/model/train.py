@@ -502,7 +502,7 @@ class Trainer:
 
     def _run(self, resume: bool, stop_after: int | None, progress: bool,
              on_step: Callable[[int, dict[str, Any]], None] | None) -> dict[str, Any]:
-        from tqdm import tqdm
+        from kspbench.progress import Progress
 
         ckpt_path = self.out / CHECKPOINT_NAME
         if not resume and ckpt_path.exists():
@@ -526,8 +526,8 @@ class Trainer:
         ema: dict[str, float] = {}
         end = self.total_steps if stop_after is None else min(stop_after, self.total_steps)
         with (open(log_path, "a", newline="") if main else open(os.devnull, "w")) as log_f, \
-                tqdm(total=self.total_steps, initial=self.step, desc=self.card["name"],
-                     disable=not (progress and main), unit="it", dynamic_ncols=True) as bar:
+                Progress(f"train {self.card['name']} seed {self.card['seed']}", self.total_steps,
+                         initial=self.step, enabled=progress and main) as bar:
             log = csv.writer(log_f, lineterminator="\n")
             while self.step < end:
                 stage, k = self.stage_at(self.step)
@@ -540,7 +540,7 @@ class Trainer:
                 ema[loss] = values["value"] if loss not in ema else 0.9 * ema[loss] + 0.1 * values["value"]
                 bar.update(1)
                 if self.step % 10 == 0 or self.step == end:
-                    bar.set_postfix({k: f"{v:.4f}" for k, v in ema.items()}, refresh=False)
+                    bar.note(stage=stage.name, **ema)
                 if on_step is not None:
                     on_step(self.step, values)
                 if main and self.profile.val_every and self.step % self.profile.val_every == 0 \

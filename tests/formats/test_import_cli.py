@@ -221,3 +221,22 @@ def test_3dhp_sequence_without_a_camera_is_refused(tmp_path, capsys):
     assert _import(["3dhp", "--root", str(tmp_path)], out) == 2
     _one_line_error(capsys, str(mat), "the camera fitted to TS4 does not reproduce the 2D annotations", "px worst")
     assert not out.exists()
+
+
+def test_h36m_and_vp3d_compare_a_cameras_file(tmp_path, capsys):
+    from formats_fixtures import write_mmpose_h36m_cameras
+
+    root = tmp_path / "h36m"
+    _h36m(root, takes=(("S9", "Walking 1"),))
+    good = write_mmpose_h36m_cameras(tmp_path / "good" / "cameras.pkl", subjects=("S9",))
+    bad = write_mmpose_h36m_cameras(tmp_path / "bad" / "cameras.pkl", subjects=("S9",), perturb={"c": 0.01})
+    assert _import(["h36m", "--root", str(root), "--compare-cameras", str(good)], tmp_path / "a.h5") == 0
+    assert ("check: S9: cameras file vs kspbench's published calibration: largest differences: focal 0 px"
+            in capsys.readouterr().out)
+    assert _import(["h36m", "--root", str(root), "--compare-cameras", str(bad)], tmp_path / "b.h5") == 0
+    line = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("check: S9")][0]
+    assert "principal point 0.01 px" in line and "DIFFERENT (principal point above" in line
+    with PoseStore(tmp_path / "b.h5") as store:   # the comparison reports; the published cameras are still used
+        np.testing.assert_allclose(store.intrinsics("S9", "Walking 1", "54138969").center,
+                                   [512.54150390625, 515.4514770507812])
+        assert json.loads(store.attrs["source"])["checks"] == [line[len("check: "):]]
