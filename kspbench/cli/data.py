@@ -61,4 +61,16 @@ def _info(args: argparse.Namespace) -> int:
     print(f"source: {s['source']}")
     rows = [(role, r["sequences"], r["frames"], r["camera_frames"]) for role, r in sorted(s["roles"].items())]
     print(tabulate(rows, headers=["role", "sequences", "frames", "camera-frames"]))
+    for line in _import_checks(s["source"]):
+        print(f"check: {line}")
     return 0
+
+
+def _import_checks(source: str) -> list[str]:
+    """The importer's check lines (camera fits, reprojection, cameras-file comparisons) of a store's source JSON."""
+    try:
+        parsed = json.loads(source)
+    except (json.JSONDecodeError, TypeError):
+        return []   # a store written by something else than an importer: free text
+    checks = parsed.get("checks", []) if isinstance(parsed, dict) else []
+    return [str(c) for c in checks] if isinstance(checks, list) else []

@@ -150,6 +150,9 @@ def test_3dhp_end_to_end(tmp_path, capsys):
         assert store.read("TS1", "TS1", "extras/univ_annot3", camera="0").shape == (6, 17, 3)
         assert not store.read("TS1", "TS1", "valid", camera="0")[1]
         assert not store.has("TS1", "TS1", "world_3d") and store.has("S1", "Seq1", "world_3d")
+    assert run_cli(["data", "info", str(out)]) == 0   # the checks are part of the store's summary too
+    info = capsys.readouterr().out.splitlines()
+    assert [ln.split(":")[1].strip() for ln in info if ln.startswith("check: ")] == ["TS1", "S1/Seq1"]
 
 
 def test_failure_keeps_partial_then_resume_skips_completed(tmp_path, capsys):
