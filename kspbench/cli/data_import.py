@@ -1,4 +1,5 @@
-"""``kspbench data import {h36m,3dhp,frames,videopose3d,mmpose-h36m,mmpose-3dhp}`` and ``kspbench data export videopose3d``.
+"""``kspbench data import {h36m,3dhp,frames,videopose3d,mmpose-h36m,mmpose-3dhp}``, ``kspbench data export
+videopose3d``.
 
 Wire into ``kspbench.cli.data.register`` with ``register_import(dsub)`` and ``register_export(dsub)``, where ``dsub``
 is the ``data`` sub-parsers object. Heavy imports (h5py, spacepy, Pillow, scipy) happen inside the handlers.
@@ -27,9 +28,9 @@ _DESC_VP3D = ("Import VideoPose3D's preprocessed Human3.6M (positions_3d: subjec
               "metres), with the published cameras; pose_2d from --npz-2d or projected. These files hold pickles; "
               "kspbench reads them with a restricted unpickler (arrays, dicts, lists, strings, numbers) and refuses "
               "a file whose pickles reference anything else, so nothing in it runs. ")
-_DESC_MMPOSE = ("Import MMPose's preprocessed {what}: annotation npz files (imgname, center, scale, part px, S metres in "
-                "the camera frame) written by tools/dataset_converters/{script}, with its cameras pickle(s), read with "
-                "a restricted unpickler. Sequences, cameras and frames come from the image names ({names}); the "
+_DESC_MMPOSE = ("Import MMPose's preprocessed {what}: annotation npz files (imgname, center, scale, part px, S metres "
+                "in the camera frame) written by tools/dataset_converters/{script}, with its cameras pickle(s), read "
+                "with a restricted unpickler. Sequences, cameras and frames come from the image names ({names}); the "
                 "frame rate from their spacing (fps50: every frame, fps10: every 5th). Checks: S projected with the "
                 "file's camera must reproduce part (refused above 2 px mean or 20 px worst){extra}. ")
 _DESC_EXPORT_VP3D = ("Write a predictions file as an npz with positions_3d: subject -> sequence -> list of per-camera "
