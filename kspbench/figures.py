@@ -17,8 +17,9 @@ Figures (PNG, each written atomically: a temporary file in the same folder, then
 ``kspbench diagnose --figure`` draws :func:`plot_diagnosis` (a few tuples of the PCI measurement) with the same
 helpers.
 
-Tables for ``dvc plots`` (CSV, written even when empty so that the pipeline's declared outputs exist):
-``val_curves.csv`` (card, seed, step, p_mpjpe_mm, mpjpe_mm) and ``pck_curves.csv`` (row, protocol, threshold_mm, pck).
+Tables for ``dvc plots``, wide so that DVC draws a line per column (:mod:`kspbench.dvc_reports`): ``val_curves.csv``
+(``step``, then a column per card: its validation P-MPJPE, mean over seeds; written even when empty, header only) and
+one ``pck_<protocol>.csv`` per 3DHP protocol (``threshold_mm``, then a column per row: its PCK in percent).
 
 Fixed frames are ``k`` usable frames evenly spaced over the role (store order), so figures are reproducible.
 matplotlib is imported lazily and always draws with its Agg canvas (no display, no global backend switch).
@@ -26,7 +27,6 @@ matplotlib is imported lazily and always draws with its Agg canvas (no display, 
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import string
@@ -37,11 +37,12 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 import numpy as np
 
 from kspbench import skeleton
+from kspbench.dvc_reports import path_name, write_wide_csv
 
 if TYPE_CHECKING:  # pragma: no cover
     from kspbench.results import Result
 
-__all__ = ["FigureError", "MissingInput", "FIGURES", "VAL_CSV_COLUMNS", "PCK_CSV_COLUMNS", "PckCurve", "ActionRow",
+__all__ = ["FigureError", "MissingInput", "FIGURES", "VAL_CSV", "pck_csv_name", "PckCurve", "ActionRow",
            "ValCurve", "SelectedFrames", "pck_curve_data", "per_action_data", "read_val_curves", "find_checkpoint",
            "evenly_spaced", "swap_background", "select_frames", "swap_images", "skeleton_data",
            "write_val_curves_csv", "write_pck_curves_csv", "plot_pck_curves", "plot_per_action",
@@ -50,9 +51,7 @@ __all__ = ["FigureError", "MissingInput", "FIGURES", "VAL_CSV_COLUMNS", "PCK_CSV
 
 FIGURES = ("pck_curves.png", "per_action.png", "learning_curves.png", "fig3_swap.png", "fig4_skeletons.png")
 VAL_CSV = "val_curves.csv"
-PCK_CSV = "pck_curves.csv"
-VAL_CSV_COLUMNS = ("card", "seed", "step", "p_mpjpe_mm", "mpjpe_mm")
-PCK_CSV_COLUMNS = ("row", "protocol", "threshold_mm", "pck")
+VAL_X, PCK_X = "step", "threshold_mm"
 DEFAULT_CARD = "unsup"
 DEFAULT_ROLE = "h36m-test"
 ACTION_PROTOCOL = "h36m-p2"
@@ -102,20 +101,6 @@ def _new_figure(width: float, height: float):
 
 def _save(fig, out: Path) -> Path:
     return _atomic_write(out, lambda f: fig.savefig(f, format="png", dpi=DPI, metadata={"Software": None}))
-
-
-def _fmt(value: Any) -> str:
-    return repr(float(value)) if isinstance(value, (float, np.floating)) else str(value)
-
-
-def _write_csv(path: Path, columns: tuple[str, ...], rows: list[tuple]) -> Path:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(columns)
-    for row in rows:
-        w.writerow([_fmt(v) for v in row])
-    text = buf.getvalue().encode()
-    return _atomic_write(path, lambda f: f.write(text))
 
 
 def _colours(n: int) -> list:
@@ -477,17 +462,29 @@ def skeleton_data(model, frames: SelectedFrames, threads: int = 1) -> dict[str, 
 
 # --- CSV tables for DVC plots -------------------------------------------------------------------------------------
 
+def pck_csv_name(protocol: str) -> str:
+    """The plot table of one protocol's PCK curves: ``pck_<protocol>.csv``."""
+    return f"pck_{path_name(protocol)}.csv"
+
+
 def write_val_curves_csv(curves: list[ValCurve], path: str | os.PathLike) -> Path:
-    """``card, seed, step, p_mpjpe_mm, mpjpe_mm``, one line per validation pass (header only when none)."""
-    rows = [(c.card, c.seed, int(s), float(p), float(m))
-            for c in curves for s, p, m in zip(c.steps, c.p_mpjpe_mm, c.mpjpe_mm)]
-    return _write_csv(Path(path), VAL_CSV_COLUMNS, rows)
+    """``step``, then a column per card (in ``curves``' order): validation P-MPJPE (mm) at that step, the mean over
+    the card's seeds that have it; a cell is empty past a card's last step (header only when there is no curve)."""
+    passes: dict[str, dict[int, list[float]]] = {}
+    for c in curves:
+        for step, value in zip(c.steps, c.p_mpjpe_mm):
+            passes.setdefault(c.card, {}).setdefault(int(step), []).append(float(value))
+    series = {card: {s: float(np.mean(v)) for s, v in by_step.items()} for card, by_step in passes.items()}
+    return write_wide_csv(path, VAL_X, series)
 
 
-def write_pck_curves_csv(curves: list[PckCurve], path: str | os.PathLike) -> Path:
-    """``row, protocol, threshold_mm, pck`` (percent, mean over seeds), one line per threshold of each curve."""
-    rows = [(c.row, c.protocol, t, p) for c in curves for t, p in zip(c.thresholds_mm, c.pck)]
-    return _write_csv(Path(path), PCK_CSV_COLUMNS, rows)
+def write_pck_curves_csv(curves: list[PckCurve], folder: str | os.PathLike) -> list[Path]:
+    """One :func:`pck_csv_name` table per protocol: ``threshold_mm``, then a column per row (in ``curves``' order)
+    with its PCK (percent, mean over seeds). Returns the written paths (none without curves)."""
+    by_protocol: dict[str, dict[str, dict[float, float]]] = {}
+    for c in curves:
+        by_protocol.setdefault(c.protocol, {})[c.row] = dict(zip(c.thresholds_mm, c.pck))
+    return [write_wide_csv(Path(folder) / pck_csv_name(p), PCK_X, series) for p, series in sorted(by_protocol.items())]
 
 
 # --- figures ------------------------------------------------------------------------------------------------------
@@ -770,10 +767,15 @@ def make_all(results_dir: str | os.PathLike, runs_dir: str | os.PathLike, store:
     val = read_val_curves(runs_dir, log=say)
 
     written = []
-    for path, n in ((write_val_curves_csv(val, plots_dir / VAL_CSV), sum(c.steps.size for c in val)),
-                    (write_pck_curves_csv(curves, plots_dir / PCK_CSV), sum(len(c.pck) for c in curves))):
-        say(f"wrote {path} ({n} rows)")
-        written.append(path)
+    val_csv = write_val_curves_csv(val, plots_dir / VAL_CSV)
+    say(f"wrote {val_csv} ({len({c.card for c in val})} cards)")
+    pck_csvs = write_pck_curves_csv(curves, plots_dir)
+    for path in pck_csvs:
+        say(f"wrote {path}")
+    for stale in sorted(set(plots_dir.glob("pck_*.csv")) - set(pck_csvs)):
+        stale.unlink()   # a protocol (or the long table of older versions) no longer among the results
+        say(f"removed {stale}: no curve of its protocol")
+    written += [val_csv, *pck_csvs]
 
     def model_input() -> tuple[Path, Path]:
         if checkpoint is not None:

@@ -5,7 +5,7 @@ returns would fill the log with one overwritten line, so :class:`Progress` write
 :data:`EVERY_S` seconds (``$KSPBENCH_PROGRESS_EVERY`` to change it; checked at each update, so a line follows within
 that time plus one unit of work), and a last one (``done``, or ``stopped`` when the work raised) if it wrote any::
 
-    kspbench: train unsup seed 0: step 120/400 (30%), 0:41 elapsed, ETA 1:35 (stage pose, prior 0.1234)
+    kspbench: train unsup seed 0: step 120/400 (30%), 0:41 elapsed, ETA 1:35 (stage base, prior 0.1234)
 
 Work shorter than the interval writes nothing, so a quick command's output (and a one-line error) stays as it was.
 """

@@ -156,37 +156,32 @@ def test_make_all_writes_every_figure_as_a_valid_png(bench):
     assert not any(line.startswith("skipped") for line in bench["log"]), bench["log"]
     # Only the figures and the tables: no temporary file is left behind.
     assert sorted(p.name for p in bench["figures"].iterdir()) == sorted(F.FIGURES)
-    assert sorted(p.name for p in bench["plots"].iterdir()) == ["pck_curves.csv", "val_curves.csv"]
+    assert sorted(p.name for p in bench["plots"].iterdir()) == ["pck_3dhp-pa.csv", "pck_3dhp.csv", "val_curves.csv"]
 
 
-def test_val_curves_csv_has_every_validation_pass_of_every_seed(bench):
+def test_val_curves_csv_is_wide_a_column_per_card_with_the_seed_mean(bench):
+    """DVC draws one line per column: step, then the card's validation P-MPJPE averaged over its seeds."""
     columns, rows = _read_csv(bench["plots"] / "val_curves.csv")
-    assert columns == list(F.VAL_CSV_COLUMNS)
-    assert len(rows) == len(SEEDS) * VAL_STEPS
+    assert columns == ["step", "unsup"]
     assert json.loads((bench["runs"] / "unsup" / "s0" / "run.json").read_text())["total_steps"] == VAL_STEPS
-    for seed in SEEDS:
-        _, val = _read_csv(bench["runs"] / "unsup" / f"s{seed}" / "val.csv")
-        mine = [r for r in rows if r["card"] == "unsup" and r["seed"] == str(seed)]
-        assert [int(r["step"]) for r in mine] == list(range(1, VAL_STEPS + 1))
-        assert [float(r["p_mpjpe_mm"]) for r in mine] == [float(r["p_mpjpe_mm"]) for r in val]
-        assert [float(r["mpjpe_mm"]) for r in mine] == [float(r["mpjpe_mm"]) for r in val]
+    assert [int(r["step"]) for r in rows] == list(range(1, VAL_STEPS + 1))
+    per_seed = [[float(r["p_mpjpe_mm"]) for r in _read_csv(bench["runs"] / "unsup" / f"s{s}" / "val.csv")[1]]
+                for s in SEEDS]
+    np.testing.assert_allclose([float(r["unsup"]) for r in rows], np.mean(per_seed, axis=0), rtol=0, atol=1e-12)
 
 
-def test_pck_curves_csv_is_the_seed_mean_of_the_result_curves(bench):
-    columns, rows = _read_csv(bench["plots"] / "pck_curves.csv")
-    assert columns == list(F.PCK_CSV_COLUMNS)
-    assert {(r["row"], r["protocol"]) for r in rows} == {(row, p) for row in ("unsup", "noisy")
-                                                         for p in ("3dhp", "3dhp-pa")}
-    assert len(rows) == 2 * 2 * 31  # two rows, two protocols, thresholds 0:5:150
+def test_pck_csv_per_protocol_has_a_column_per_row_with_the_seed_mean(bench):
     for protocol, alignment in (("3dhp", "root"), ("3dhp-pa", "procrustes")):
+        columns, rows = _read_csv(bench["plots"] / f"pck_{protocol}.csv")
+        assert columns[0] == "threshold_mm" and sorted(columns[1:]) == ["noisy", "unsup"]
         seeds = [json.loads((bench["results"] / "unsup" / "3dhp" / f"s{s}" / f"{protocol}.json").read_text())
                  for s in SEEDS]
         curves = [d["curves"][f"pck_vs_threshold:{alignment}"] for d in seeds]
-        mine = [r for r in rows if r["row"] == "unsup" and r["protocol"] == protocol]
-        assert [float(r["threshold_mm"]) for r in mine] == curves[0]["thresholds_mm"]
-        np.testing.assert_allclose([float(r["pck"]) for r in mine], np.mean([c["pck"] for c in curves], axis=0),
+        assert [float(r["threshold_mm"]) for r in rows] == curves[0]["thresholds_mm"]   # 0:5:150, one line each
+        np.testing.assert_allclose([float(r["unsup"]) for r in rows], np.mean([c["pck"] for c in curves], axis=0),
                                    rtol=0, atol=1e-12)
-    noisy = [float(r["pck"]) for r in rows if r["row"] == "noisy" and r["protocol"] == "3dhp"]
+    _, rows = _read_csv(bench["plots"] / "pck_3dhp.csv")
+    noisy = [float(r["noisy"]) for r in rows]
     assert noisy[0] < 10.0 and noisy[-1] > 90.0 and noisy == sorted(noisy)  # only the root is exact at 0 mm
 
 
@@ -198,7 +193,7 @@ def test_cli_is_deterministic_and_says_what_it_wrote(bench, cli, capsys):
     for name in F.FIGURES:
         assert f"wrote {out / name}" in stdout
         _assert_png(out / name)
-    for name in ("val_curves.csv", "pck_curves.csv"):
+    for name in ("val_curves.csv", "pck_3dhp.csv", "pck_3dhp-pa.csv"):
         assert f"wrote {plots / name}" in stdout
         assert (plots / name).read_bytes() == (bench["plots"] / name).read_bytes(), name
 
@@ -232,6 +227,8 @@ def test_absent_inputs_skip_their_figures_and_the_tables_are_header_only(cli, ca
     out = tmp_path / "figures"
     out.mkdir()
     (out / "fig4_skeletons.png").write_bytes(PNG_MAGIC)  # stale, from an earlier run
+    (tmp_path / "plots").mkdir()
+    (tmp_path / "plots" / "pck_curves.csv").write_text("row,protocol,threshold_mm,pck\n")  # the old long table
     assert cli(["figures", "--results", str(tmp_path / "results"), "--runs", str(tmp_path / "runs"), "--store",
                 str(tmp_path / "none.h5"), "--out", str(out), "--plots", str(tmp_path / "plots")]) == 0
     stdout = capsys.readouterr().out
@@ -239,8 +236,9 @@ def test_absent_inputs_skip_their_figures_and_the_tables_are_header_only(cli, ca
         assert f"skipped {name}: " in stdout, stdout
     assert "removed its stale copy" in stdout
     assert list(out.iterdir()) == []
-    assert (tmp_path / "plots" / "val_curves.csv").read_text() == ",".join(F.VAL_CSV_COLUMNS) + "\n"
-    assert (tmp_path / "plots" / "pck_curves.csv").read_text() == ",".join(F.PCK_CSV_COLUMNS) + "\n"
+    assert (tmp_path / "plots" / "val_curves.csv").read_text() == "step\n"
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["val_curves.csv"]   # no curve, no PCK table
+    assert f"removed {tmp_path / 'plots' / 'pck_curves.csv'}" in stdout
 
 
 def test_fixed_frames_swaps_and_aligned_skeletons(bench):

@@ -183,6 +183,41 @@ def test_outputs_are_unique():
             seen[o] = name
 
 
+def test_long_stages_report_progress():
+    """No --quiet: world and training write a progress line at least every 30 s into dvc repro's output."""
+    for name in ["world", *(f"train@{card}" for card in PARAMS["cards"])]:
+        assert "--quiet" not in STAGES[name]["cmd"].split(), name
+
+
+def test_metrics_are_a_folder_of_small_files_that_git_keeps():
+    """`dvc metrics diff` reads the metrics of past commits from git: a JSON per row and protocol, not ignored."""
+    table = STAGES["table"]
+    assert _paths(table["metrics"]) == ["reports/metrics"]
+    assert "--metrics reports/metrics" in " ".join(table["cmd"].split())
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    kept = ["reports/metrics/unsup/h36m-p2.json", "reports/plots/val_curves.csv", "reports/bench/kinematic_core.json"]
+    ignored = ["reports/figures/pck_curves.png", "results/unsup/h36m/h36m-p2.json", "tables.md"]
+    for path, want in [(p, 1) for p in kept] + [(p, 0) for p in ignored]:
+        rc = subprocess.run(["git", "check-ignore", "-q", path], cwd=REPO).returncode
+        assert rc == want, f"{path}: {'ignored' if rc == 0 else 'kept'} by git"
+
+
+def test_top_level_plots_draw_the_columns_the_figures_stage_writes():
+    """A plot per PCK table (a 3DHP protocol of the pipeline) with a line per row, and the validation table with a
+    line per card: DVC refuses a plot whose column is missing, so these lists follow params.yaml."""
+    from kspbench.figures import VAL_CSV, pck_csv_name
+
+    plots = {name: _render(spec, PARAMS) for entry in DVC["plots"] for name, spec in entry.items()}
+    assert "reports/plots" in _paths(STAGES["figures"]["outs"])
+    assert "--plots reports/plots" in " ".join(STAGES["figures"]["cmd"].split())
+    protocols = [p.strip() for p in PARAMS["eval"]["mpi3dhp"]["protocols"].split(",") if p.strip()]
+    pck = {f: cols for spec in plots.values() if spec["x"] == "threshold_mm" for f, cols in spec["y"].items()}
+    assert pck == {f"reports/plots/{pck_csv_name(p)}": PARAMS["rows"] for p in protocols}
+    val = [spec["y"] for spec in plots.values() if spec["x"] == "step"]
+    assert val == [{f"reports/plots/{VAL_CSV}": list(PARAMS["cards"])}]
+
+
 # --- DVC itself -----------------------------------------------------------------------------------------------------
 
 def _dvc() -> list[str]:

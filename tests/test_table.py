@@ -416,6 +416,25 @@ def test_metrics_file_has_row_protocol_metric_means(unit, tmp_path):
     assert got == metrics_summary(discover(unit["dir"]))
 
 
+def test_metrics_folder_has_one_small_json_per_row_and_protocol(unit, tmp_path, capsys):
+    """What `dvc metrics diff` compares: <folder>/<row>/<protocol>.json, each the row's {metric: seed mean}."""
+    nested, folder = tmp_path / "m.json", tmp_path / "reports" / "metrics"
+    assert main(["table", "--results", str(unit["dir"]), "--metrics", str(nested)]) == 0
+    assert main(["table", "--results", str(unit["dir"]), "--metrics", str(folder)]) == 0
+    want = json.loads(nested.read_text())
+    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    assert files == sorted(f"{row}/{proto}.json" for row, protos in want.items() for proto in protos)
+    for row, protos in want.items():
+        for proto, metrics in protos.items():
+            assert json.loads((folder / row / f"{proto}.json").read_text()) == metrics, (row, proto)
+    assert f"wrote {len(files)} metrics files under {folder}" in capsys.readouterr().out
+    # Inside the results folder its JSONs would be read back as results: refused before any work.
+    inside = unit["dir"] / "metrics"
+    assert main(["table", "--results", str(unit["dir"]), "--metrics", str(inside)]) == 2
+    assert "inside or around --results" in capsys.readouterr().err
+    assert not inside.exists()
+
+
 # --- refusals -------------------------------------------------------------------------------------------------------
 
 def test_hand_edited_result_stops_the_table(unit, tmp_path, capsys):

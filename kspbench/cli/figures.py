@@ -16,8 +16,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "P-MPJPE vs step: a thin line per seed, the mean per card in bold), fig3_swap.png (the paper's "
                     "Fig. 3: pose, appearance and background swapped between 4 fixed test frames through the "
                     "trained decoder) and fig4_skeletons.png (the paper's Fig. 4: 6 fixed test frames, predicted "
-                    "vs true 3D skeleton after Procrustes alignment). Also writes val_curves.csv and "
-                    "pck_curves.csv into --plots for `dvc plots` (header only when there is no data). A figure "
+                    "vs true 3D skeleton after Procrustes alignment). Also writes, into --plots for `dvc plots`, "
+                    "val_curves.csv (a column per card; header only when there is no run) and pck_<protocol>.csv "
+                    "(a column per row), one line per column in `dvc plots show`. A figure "
                     "whose inputs are absent is skipped with a line saying why. Every file is written atomically.",
         epilog="Examples:\n"
                "  kspbench figures --results results --runs runs --store data/world.h5 --out reports/figures\n"
@@ -31,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     fg.add_argument("--store", default=DEFAULT_STORE, help=f"pose store the Fig. 3/4 frames come from (default: "
                                                            f"{DEFAULT_STORE})")
     fg.add_argument("--out", default="reports/figures", help="folder for the PNGs (default: reports/figures)")
-    fg.add_argument("--plots", default="reports/plots", help="folder for val_curves.csv and pck_curves.csv "
+    fg.add_argument("--plots", default="reports/plots", help="folder for val_curves.csv and pck_<protocol>.csv "
                                                              "(default: reports/plots)")
     model = fg.add_argument_group("Fig. 3 and Fig. 4")
     model.add_argument("--card", default="unsup",

@@ -25,7 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--out", help="file to write (atomically); default: print to stdout")
     t.add_argument("--format", choices=("md", "latex", "csv", "json"), help="output format (default: from --out's "
                                                                            "suffix, else md)")
-    t.add_argument("--metrics", help="also write a compact JSON of every row's metrics (for `dvc metrics show`)")
+    t.add_argument("--metrics", help="also write every row's metrics for `dvc metrics`: a folder gets one small JSON "
+                                     "per row and protocol (<row>/<protocol>.json, what `dvc metrics diff` "
+                                     "compares), a .json path one nested file")
     t.set_defaults(func=_table)
 
 
@@ -35,13 +37,22 @@ def _table(args: argparse.Namespace) -> int:
     from kspbench.results import ResultError, discover
     from kspbench.table import build_tables, metrics_summary, render
 
-    from kspbench.atomic import check_output, refuse_inputs
+    from kspbench.atomic import check_output, check_output_dir, refuse_inputs
     from kspbench.results import frames_path
 
     fmt = args.format or {".tex": "latex", ".csv": "csv", ".json": "json"}.get(Path(args.out or "").suffix, "md")
+    metrics_dir = args.metrics and Path(args.metrics).suffix.lower() != ".json"
     outs = [p for p in (args.out, args.metrics) if p]
-    for out in outs:
-        check_output(out, option="--out" if out == args.out else "--metrics")
+    if args.out:
+        check_output(args.out)
+    if args.metrics:
+        (check_output_dir if metrics_dir else check_output)(args.metrics, option="--metrics")
+    if metrics_dir:
+        m, r = Path(args.metrics).resolve(), Path(args.results).resolve()
+        if m == r or r in m.parents or m in r.parents:
+            # Its JSONs would be read back as results (or it holds them): keep the two apart.
+            raise UserError(f"--metrics {args.metrics}: a folder inside or around --results {args.results}; "
+                            "use another, e.g. reports/metrics")
     try:
         results = discover(args.results)
         refuse_inputs(outs, [p for r in results for p in (r.path, frames_path(r.path, r.data))])
@@ -55,6 +66,14 @@ def _table(args: argparse.Namespace) -> int:
         print(f"wrote {args.out}: Tables 2-4, {measured} measured rows from {len(results)} result files")
     else:
         print(text, end="")
-    if args.metrics:
+    if metrics_dir:
+        from kspbench.dvc_reports import write_metrics
+
+        try:
+            written = write_metrics(metrics_summary(results), args.metrics)
+        except ValueError as err:
+            raise UserError(str(err)) from None
+        print(f"wrote {len(written)} metrics files under {args.metrics}")
+    elif args.metrics:
         _atomic(Path(args.metrics), json.dumps(metrics_summary(results), indent=1, sort_keys=True) + "\n")
     return 0
