@@ -74,6 +74,18 @@ def evaluate_file(predictions: str | os.PathLike | Predictions, store: str | os.
     return ev
 
 
+def _blocks(n: int, groups: np.ndarray | None, block_frames: int) -> np.ndarray:
+    """(N,) bootstrap block per frame: fixed chunks of ``block_frames`` within each run of one group label, so that
+    no block straddles two strata (as evaluate() cuts chunks within one track)."""
+    if groups is None:
+        return np.arange(n) // block_frames
+    change = np.r_[True, groups[1:] != groups[:-1]]
+    run = np.cumsum(change) - 1
+    pos = np.arange(n) - np.flatnonzero(change)[run]
+    _, blocks = np.unique(run * (n // block_frames + 1) + pos // block_frames, return_inverse=True)
+    return blocks.reshape(-1)
+
+
 def evaluate_arrays(pred: Any, gt: Any, protocol: str | Protocol = "h36m-p2", *, actions: Any = None,
                     joint_order: str = "h36m", allow_partial: bool = False) -> Evaluation:
     """Score matched poses in memory under a protocol's metrics, alignment and aggregation.
@@ -81,7 +93,7 @@ def evaluate_arrays(pred: Any, gt: Any, protocol: str | Protocol = "h36m-p2", *,
     Args:
         pred, gt: (N, 17, 3) millimetres, camera frame, in ``joint_order`` ("h36m", or "3dhp" for MPI-INF-3DHP's
             test order), frame i of ``pred`` matching frame i of ``gt``, frames in temporal order (the bootstrap
-            interval cuts them into the protocol's fixed blocks as one sequence).
+            interval cuts each run of consecutive frames with one action into the protocol's fixed blocks).
         actions: (N,) action label per frame. Required by protocols whose overall number is a mean over actions
             (h36m-p1, h36m-p2); checked against the actions the protocol declares (refused when some are absent,
             unless ``allow_partial``, then labelled partial).
@@ -122,7 +134,7 @@ def evaluate_arrays(pred: Any, gt: Any, protocol: str | Protocol = "h36m-p2", *,
         reorder = skeleton.H36M_TO_MPI3DHP if proto.joint_order == "3dhp" else skeleton.MPI3DHP_TO_H36M
         pred, gt = pred[:, reorder], gt[:, reorder]
     scorable = dataclasses.replace(proto, breakdowns=tuple(b for b in proto.breakdowns if b in labels))
-    blocks = np.arange(n) // proto.block_frames
+    blocks = _blocks(n, labels.get(proto.group_by) if proto.overall == "mean_of_groups" else None, proto.block_frames)
     keys = {"subject": np.full(n, "arrays", dtype=object), "sequence": np.full(n, "arrays", dtype=object),
             "camera": np.full(n, "arrays", dtype=object), "frame": np.arange(n)}
     coverage = {"expected_frames": n, "evaluated_frames": n, "fraction": 1.0, "missing_by_track": {},

@@ -70,3 +70,16 @@ def truth_predictions(store_path, role: str = "h36m-test", key: str = "camera_3d
 # `kspbench eval` on the small stores the tests build: they hold a few subjects, cameras and actions of a protocol,
 # so every such result is partial by design (what the protocol's coverage check refuses without --allow-partial).
 EVAL = ("eval", "--allow-partial")
+
+
+def full_h36m_test_store(path, *, n: int = 4, dataset: str = "unit-h36m", seed: int = 0):
+    """A store covering h36m-p1/p2 entirely: S9 and S11, the 15 actions (take 1), the four cameras; ``n`` frames."""
+    from kspbench.formats.h36m_cameras import CAMERA_IDS
+    from kspbench.store import StoreWriter
+
+    rng = np.random.default_rng(seed)
+    with StoreWriter(path, dataset=dataset, source="tests") as w:
+        for subject in ("S9", "S11"):
+            for action in skeleton.H36M_ACTIONS:
+                w.add_sequence(make_sequence(rng, subject=subject, sequence=f"{action} 1", n=n, cameras=CAMERA_IDS))
+    return path

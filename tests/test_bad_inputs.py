@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import factories
-from factories import make_sequence
+from factories import EVAL, make_sequence
 from kspbench.cli import main
 from kspbench.evaluate import integrity_digest
 from kspbench.predictions import write_predictions
@@ -41,7 +41,7 @@ def good(tmp_path_factory) -> dict[str, Path]:
     p.poses_3d[:, 1:] += 4.0
     write_predictions(preds, p)
     results = root / "results"
-    assert main(["eval", "--protocol", "h36m-p2", "--predictions", str(preds), "--store", str(store),
+    assert main([*EVAL, "--protocol", "h36m-p2", "--predictions", str(preds), "--store", str(store),
                  "--out", str(results / "r.json")]) == 0
     (root / "ckpt.pt").write_bytes(b"not a checkpoint")
     return {"root": root, "store": store, "preds": preds, "results": results, "result": results / "r.json",
@@ -127,7 +127,7 @@ def _store_cmd(cmd: str, store: Path, folder: Path, good) -> tuple[list[str], Pa
     if cmd == "eval":
         preds = folder / "preds.h5"
         shutil.copy(good["preds"], preds)
-        return ["eval", "--protocol", "h36m-p2", "--predictions", str(preds), "--store", str(store),
+        return [*EVAL, "--protocol", "h36m-p2", "--predictions", str(preds), "--store", str(store),
                 "--out", str(folder / "r.json")], folder / "r.json"
     if cmd == "predict":
         ckpt = folder / "ckpt.pt"
@@ -255,7 +255,7 @@ def _pred_cmd(cmd: str, make_preds):
         shutil.copy(good["store"], store)
         if cmd == "eval":
             out = folder / "r.json"
-            return ["eval", "--protocol", "h36m-p2", "--predictions", str(preds), "--store", str(store),
+            return [*EVAL, "--protocol", "h36m-p2", "--predictions", str(preds), "--store", str(store),
                     "--out", str(out)], out
         out = folder / "vp3d.npz"
         return ["data", "export", "videopose3d", "--predictions", str(preds), "--out", str(out)], out
@@ -359,7 +359,7 @@ def _copy(folder: Path, good, *names: str) -> dict[str, Path]:
 
 
 def _eval_argv(f: dict[str, Path], out) -> list[str]:
-    return ["eval", "--protocol", "h36m-p2", "--predictions", str(f["preds"]), "--store", str(f["store"]),
+    return [*EVAL, "--protocol", "h36m-p2", "--predictions", str(f["preds"]), "--store", str(f["store"]),
             "--out", str(out)]
 
 
@@ -453,13 +453,13 @@ def _args_case(argv_of: Callable[[dict[str, Path], Path], list[str]]):
     return build
 
 
-_E = ["eval", "--protocol", "h36m-p2"]
+_E = [*EVAL, "--protocol", "h36m-p2"]
 ARG_CASES = {
     "eval": {
-        "unknown-protocol": lambda f, d: ["eval", "--protocol", "nope", "--predictions", str(f["preds"]),
+        "unknown-protocol": lambda f, d: [*EVAL, "--protocol", "nope", "--predictions", str(f["preds"]),
                                           "--store", str(f["store"])],
-        "protocol-list-one-file": lambda f, d: ["eval", "--protocol", "h36m-p1,h36m-p2", "--predictions",
-                                                str(f["preds"]), "--store", str(f["store"])],
+        "protocol-list-empty": lambda f, d: [*EVAL, "--protocol", ",", "--predictions",
+                                             str(f["preds"]), "--store", str(f["store"])],
         "stride-text": lambda f, d: _E + ["--predictions", str(f["preds"]), "--stride", "abc"],
         "stride-zero": lambda f, d: _E + ["--predictions", str(f["preds"]), "--store", str(f["store"]),
                                           "--stride", "0"],
@@ -474,9 +474,9 @@ ARG_CASES = {
         "folder-without-role": lambda f, d: _E + ["--predictions", str(d), "--store", str(f["store"])],
         "role-with-file": lambda f, d: _E + ["--predictions", str(f["preds"]), "--store", str(f["store"]),
                                              "--role", "h36m-test"],
-        "protocol-file-bad-yaml": lambda f, d: ["eval", "--protocol", str(_write(d / "p.yaml", "a: [")),
+        "protocol-file-bad-yaml": lambda f, d: [*EVAL, "--protocol", str(_write(d / "p.yaml", "a: [")),
                                                 "--predictions", str(f["preds"]), "--store", str(f["store"])],
-        "protocol-file-not-mapping": lambda f, d: ["eval", "--protocol", str(_write(d / "p.yaml", "- 1\n")),
+        "protocol-file-not-mapping": lambda f, d: [*EVAL, "--protocol", str(_write(d / "p.yaml", "- 1\n")),
                                                    "--predictions", str(f["preds"]), "--store", str(f["store"])],
     },
     "world build": {
