@@ -13,7 +13,8 @@ Formats (open-mmlab/mmpose ``tools/dataset_converters/preprocess_h36m.py``, ``pr
   underscores, camera id, video frame number from 1 (frame index + 1), relative to the ``images`` folder.
   ``annotation_body3d/cameras.pkl``: a pickled dict ``(subject, camera id) -> {R (3, 3), T (3, 1) m, f (2, 1),
   c (2, 1) px, k (3, 1), p (2, 1), w, h, name, id}`` built from the release's ``metadata.xml``, where ``R`` and ``T``
-  map camera to world (MMPose ``SimpleCamera``: ``X_world = R X_cam + T``; ``T`` is the camera centre).
+  map camera to world (MMPose ``SimpleCamera``: ``X_world = R X_cam + T``; ``T`` is the camera centre) and ``p``
+  lists the tangential coefficients in the reverse of kspbench's ``(p1, p2)`` order.
 * MPI-INF-3DHP: ``annotations/mpi_inf_3dhp_train.npz`` (every frame of cameras 0, 1, 2, 4-8, cut to the video lengths)
   and ``mpi_inf_3dhp_test_valid.npz`` (only the valid test frames; ``..._test_all.npz`` keeps them all and has no
   validity flags); joints in the 3DHP 17-joint test order (the training 28 joints through ``joints_17``). Image names
@@ -32,7 +33,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -49,6 +50,10 @@ from kspbench.store import CameraData, Intrinsics, SequenceData
 
 # MMPose's box: side = scale x 200 px around center.
 SCALE_PX = 200.0
+# Human3.6M videos of one camera are 1000x1000 in some subjects' takes and 1000x1002 in others (MMPose's own sample
+# frame of S7 camera 55011271 is 1000x1002; its cameras file says 1000x1000): extracted frames may be this many rows
+# taller than the cameras file's ``h``.
+HEIGHT_SLACK_PX = 2
 _FPS_FOLDER = re.compile(r"fps(\d+)$")
 _H36M_NAME = re.compile(r"(?P<subject>S\d+)_(?P<stem>[A-Za-z]+(?:_\d+)?)\.(?P<camera>\d+)_(?P<frame>\d+)\.\w+")
 _3DHP_TRAIN_NAME = re.compile(r"(?P<subject>S\d+)_(?P<seq>Seq\d+)_Cam(?P<camera>\d+)_(?P<frame>\d+)\.\w+")
@@ -205,9 +210,12 @@ def camera_of(entry: dict, where: str, extrinsics: str | None) -> tuple[Intrinsi
         width, height = int(entry["w"]), int(entry["h"])
     except (KeyError, TypeError, ValueError):
         raise FormatError(f"{where}: 'w' and 'h' must be the image size in pixels") from None
+    # ``p`` keeps metadata.xml's order, which is (p2, p1) of the Human3.6M model as kspbench (and VideoPose3D) write
+    # it; MMPose's SimpleCamera reverses it too (``p[::-1]``). On MMPose's own real sample frames the reversed order
+    # reproduces D2_Positions exactly, the stored order misses by up to 0.24 px.
     intr = Intrinsics(focal=_vector(entry, "f", 2, where), center=_vector(entry, "c", 2, where), width=width,
                       height=height, radial=_vector(entry, "k", 3, where, 0.0),
-                      tangential=_vector(entry, "p", 2, where, 0.0))
+                      tangential=_vector(entry, "p", 2, where, 0.0)[::-1].copy())
     if extrinsics is None:
         return intr, np.eye(3), np.zeros(3)
     rot = _vector(entry, "R", 9, where).reshape(3, 3)
@@ -219,6 +227,20 @@ def camera_of(entry: dict, where: str, extrinsics: str | None) -> tuple[Intrinsi
     if extrinsics == "camera_to_world":
         return intr, rot.T, -rot.T @ t_mm
     return intr, rot, t_mm
+
+
+def _frame_size(first_frame: Path, intr: Intrinsics, where: str, checks: list[str]) -> Intrinsics:
+    """``intr`` with the image size of the extracted frames, which may exceed the file's ``h`` by
+    :data:`HEIGHT_SLACK_PX` rows (then a check line says so); any other size is refused."""
+    width, height = frames_mod.image_size(first_frame)
+    if (width, height) == (intr.width, intr.height):
+        return intr
+    if width != intr.width or not 0 < height - intr.height <= HEIGHT_SLACK_PX:
+        raise FormatError(f"{first_frame}: frame is {width}x{height} px but the cameras file says {intr.width}x"
+                          f"{intr.height}; extract frames at the video's native resolution")
+    checks.append(f"{where}: frames are {width}x{height} px, the cameras file says {intr.width}x{intr.height} "
+                  "(accepted: extra rows at the bottom leave pixel coordinates unchanged)")
+    return replace(intr, height=height)
 
 
 # --- scan -----------------------------------------------------------------------------------------------------------
@@ -400,10 +422,11 @@ def _load(ann: Annotations, videos: dict[str, Row], rows: dict[str, np.ndarray],
             if absent:
                 raise FormatError(f"{absent[0]}: no such image ({len(absent)} of {len(paths)} images of {where} "
                                   f"camera {cam} missing)")
+            data.intrinsics = _frame_size(paths[0], intr, f"{where} camera {cam}", checks)
             data.boxes = ann.boxes(idx)
-            data.images, data.backgrounds = frames_mod.cut_crops(paths, data.boxes, crop_size,
-                                                                 expected_wh=(intr.width, intr.height),
-                                                                 workers=workers)
+            data.images, data.backgrounds = frames_mod.cut_crops(
+                paths, data.boxes, crop_size, expected_wh=(data.intrinsics.width, data.intrinsics.height),
+                workers=workers)
         out[cam] = data
     worst = max(fits, key=lambda c: fits[c].worst_px)
     checks.append(f"{first.subject}/{first.sequence}: S projected with the cameras file reproduces part: worst "

@@ -266,7 +266,8 @@ def h36m_camera_matrix(q) -> np.ndarray:
 
 def write_mmpose_h36m_cameras(path: Path, subjects=("S1", "S9", "S11"), perturb: dict | None = None) -> Path:
     """``cameras.pkl`` as MMPose's ``preprocess_h36m.py`` pickles it: ``(subject, id) -> {R, T, c, f, k, p, w, h,
-    name, id}``, R camera-to-world, T the camera centre in metres (3, 1), intrinsics as (n, 1) columns.
+    name, id}``, R camera-to-world, T the camera centre in metres (3, 1), intrinsics as (n, 1) columns, ``p`` in
+    metadata.xml's order (the reverse of VideoPose3D's ``tangential``).
 
     ``perturb`` adds ``{key: offset}`` to every entry (a camera file that disagrees with the published one).
     """
@@ -280,7 +281,7 @@ def write_mmpose_h36m_cameras(path: Path, subjects=("S1", "S9", "S11"), perturb:
             p = CAMS[cam]
             entry = {"R": h36m_camera_matrix(q), "T": np.array(centre, np.float64).reshape(3, 1) * 0.001,
                      "c": np.array(p["center"]).reshape(2, 1), "f": np.array(p["focal"]).reshape(2, 1),
-                     "k": np.array(p["radial"]).reshape(3, 1), "p": np.array(p["tangential"]).reshape(2, 1),
+                     "k": np.array(p["radial"]).reshape(3, 1), "p": np.array(p["tangential"][::-1]).reshape(2, 1),
                      "w": p["res"][0], "h": p["res"][1], "name": f"camera{i + 1}", "id": cam}
             for key, offset in (perturb or {}).items():
                 entry[key] = entry[key] + offset

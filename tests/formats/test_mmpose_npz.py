@@ -88,6 +88,9 @@ def test_h36m_camera_file_round_trips(tmp_path):
         np.testing.assert_allclose(c.rotation.T, e["R"], atol=1e-7)   # snapped: the quaternions are float32
         np.testing.assert_allclose(-c.rotation.T @ c.translation / 1000, e["T"].ravel(), atol=1e-12)
         np.testing.assert_allclose(np.r_[c.intrinsics.focal, c.intrinsics.center], np.r_[e["f"], e["c"]].ravel())
+        # MMPose's p is metadata.xml's (p2, p1): read reversed, it is the published (p1, p2).
+        np.testing.assert_array_equal(c.intrinsics.tangential, e["p"].ravel()[::-1])
+        np.testing.assert_array_equal(c.intrinsics.tangential, h36m_cameras.INTRINSICS[cam]["tangential"])
         diff = h36m_cameras.differences("S1", cam, c.intrinsics, c.rotation, c.translation)
         assert diff["focal_px"] <= 1e-3 and diff["center_px"] <= 1e-3 and diff["centre_mm"] <= 1e-3
         assert diff["rotation_urad"] <= 0.2 and diff["distortion"] <= 1e-6
@@ -192,7 +195,16 @@ def test_h36m_images_give_crops_from_the_files_boxes(tmp_path):
     side = 1.2 * (p2.max(1) - p2.min(1)).max(1)
     np.testing.assert_allclose(c.boxes[:, 2] - c.boxes[:, 0], side, rtol=1e-5)   # MMPose's box, not kspbench's
     assert (c.images[:, 8, 8, 0] > 180).all()
-    (images / "S11" / "S11_Eating_2.58860488" / "S11_Eating_2.58860488_000002.jpg").unlink()
+    # Frames 2 rows taller than the cameras file says (as some real Human3.6M videos are): accepted, with a check.
+    folder = images / "S11" / "S11_Eating_2.58860488"
+    write_frames(folder, paint_people(gradient_background(1000, 1002), p2), pattern="S11_Eating_2.58860488_{:06d}.jpg")
+    (job,) = mmpose_npz.scan([ann / "fps50" / "h36m_test.npz"], [cams], mmpose_npz.H36M, images=images, crop_size=16)
+    assert job.load().cameras["58860488"].intrinsics.height == 1002
+    assert any("frames are 1000x1002 px, the cameras file says 1000x1000" in line for line in job.checks)
+    write_frames(folder, paint_people(gradient_background(1001, 1000), p2), pattern="S11_Eating_2.58860488_{:06d}.jpg")
+    with pytest.raises(FormatError, match="frame is 1001x1000 px but the cameras file says 1000x1000"):
+        job.load()
+    (folder / "S11_Eating_2.58860488_000002.jpg").unlink()
     with pytest.raises(FormatError, match=r"S11_Eating_2.58860488_000002.jpg: no such image \(1 of 3"):
         job.load()
 
@@ -252,3 +264,32 @@ def test_cameras_with_more_rows_are_cut_with_a_note(tmp_path):
                          "truncated to 4"]
     s = job.load()
     assert s.n_frames == 4 and all(c.camera_3d.shape[0] == 4 for c in s.cameras.values())
+
+
+# One entry of a real MMPose cameras.pkl (open-mmlab/mmpose tests/data/h36m/cameras.pkl, written by
+# preprocess_h36m.py from the release's metadata.xml): S9, camera 55011271. Numbers only; kspbench's table comes from
+# VideoPose3D, so agreement checks both the table and the reading of MMPose's conventions (R camera -> world, T the
+# centre in metres, p reversed).
+REAL_S9_55011271 = {
+    "R": [[0.9315720471487059, 0.06810069482701912, -0.35712157080642226],
+          [0.36348288012373176, -0.19426747906725159, 0.911120377575769],
+          [-0.007329176497134756, -0.9785818524481906, -0.20572758986325015]],
+    "T": [[1.9909596621548], [-5.12381055155997], [1.56880481574437]],
+    "c": [[508.848621645943], [508.064917088557]], "f": [[1149.67569986785], [1147.59161666764]],
+    "k": [[-0.194213629607385], [0.240408539138292], [0.00681997559022603]],
+    "p": [[-0.0027408943961907], [-0.001619026613787]], "w": 1000, "h": 1000, "name": "camera2", "id": "55011271"}
+
+
+def test_a_real_mmpose_camera_entry_equals_the_published_calibration(tmp_path):
+    path = tmp_path / "cameras.pkl"
+    path.write_bytes(pickle.dumps({("S9", "55011271"): {k: (np.array(v) if isinstance(v, list) else v)
+                                                       for k, v in REAL_S9_55011271.items()}}))
+    entry = mmpose_npz.read_cameras([path])[("S9", "55011271")]
+    intr, rot, trans = mmpose_npz.camera_of(entry, "S9 55011271", "camera_to_world")
+    diff = h36m_cameras.differences("S9", "55011271", intr, rot, trans)
+    tolerance = h36m_cameras.AGREEMENT_TOLERANCE
+    assert all(diff[k] <= tolerance[k] for k in diff), diff
+    assert diff["focal_px"] < 1e-4 and diff["centre_mm"] < 1e-3
+    # Read without reversing p, the tangential coefficients would be the published ones swapped.
+    published = h36m_cameras.intrinsics("55011271")
+    np.testing.assert_allclose(np.ravel(REAL_S9_55011271["p"]), published.tangential[::-1], atol=1e-9)

@@ -196,10 +196,11 @@ def test_nothing_found(tmp_path):
 
 # --- cameras: fitted (test set) and checked (training set) ---------------------------------------------------------
 
-# Off-centre principal points like the published fits (some 7 and 19 px from the centre on TS1-TS4) and fx != fy.
-FIT_TRUTH = {"TS1": ((1497.0, 1499.9), (7.0, 19.0)), "TS2": ((1499.2, 1501.0), (6.5, 18.2)),
-             "TS3": ((1500.8, 1498.4), (7.4, 19.6)), "TS4": ((1498.1, 1500.3), (-6.9, 18.8)),
-             "TS5": ((1683.0, 1684.9), (-3.0, 11.5)), "TS6": ((1685.2, 1682.7), (4.2, -9.0))}
+# The fixtures' cameras: MMPose's published fits of the real sequences (open-mmlab/mmpose
+# tests/data/mpi_inf_3dhp/cameras_test.pkl, rounded): fx != fy, principal points 7-20 px from the image centre.
+FIT_TRUTH = {"TS1": ((1500.07, 1500.66), (-6.62, 19.06)), "TS2": ((1503.78, 1501.27), (-8.77, 14.68)),
+             "TS3": ((1500.04, 1500.59), (-6.61, 19.05)), "TS4": ((1499.93, 1500.76), (-6.63, 18.99)),
+             "TS5": ((1683.48, 1671.93), (-20.07, 20.21)), "TS6": ((1683.98, 1672.67), (-20.15, 20.12))}
 
 
 def test_test_cameras_fitted_per_sequence(tmp_path):
