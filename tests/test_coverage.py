@@ -60,6 +60,9 @@ def test_missing_subject_camera_and_action_are_refused_then_labelled(full, tmp_p
     assert "partial: no subject S11; no camera 60457274; no action Eating" in capsys.readouterr().out
     r = load_result(out)
     assert r.missing == {"subjects": ["S11"], "cameras": ["60457274"], "actions": ["Eating"]}
+    assert repr(r).startswith("Result('half', h36m-p2 v2, p_mpjpe_mm=") and ", partial, " in repr(r)
+    assert main(["compare", str(out), str(out)]) == 0
+    assert "A: half (partial: no subject S11; no camera 60457274; no action Eating)" in capsys.readouterr().out
     for argv in (["table", "--results", str(tmp_path)], ["leaderboard", "--results", str(tmp_path)]):
         assert main(argv) == 0
         text = capsys.readouterr().out
@@ -143,5 +146,6 @@ def test_several_protocols_of_one_complete_file_go_into_a_folder(full, tmp_path,
     assert p1.metrics["mpjpe_mm"] == pytest.approx(p2.metrics["mpjpe_mm"])
     cov = p2.data["coverage"]
     assert cov["partial"] is False and cov["missing"] == {"subjects": [], "cameras": [], "actions": []}
-    assert cov["required"]["actions"] == list(load_protocol("h36m-p2").actions) and len(cov["required"]["actions"]) == 15
+    assert cov["required"]["actions"] == list(load_protocol("h36m-p2").actions)
+    assert len(cov["required"]["actions"]) == 15
     assert not p1.missing and not p2.missing

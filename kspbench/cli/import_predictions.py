@@ -1,4 +1,4 @@
-"""``kspbench import-predictions {videopose3d,mmpose,csv}``: an outside model's predictions -> the interchange format."""
+"""``kspbench import-predictions {videopose3d,mmpose,csv}``: outside predictions -> the interchange format."""
 from __future__ import annotations
 
 import argparse

@@ -251,7 +251,11 @@ def _compare(args: argparse.Namespace) -> int:
     t0 = tests[0]
     print(f"{a.protocol} v{a.data['protocol']['version']} on {a.dataset}: {t0['n_frames']} paired frames, "
           f"{t0['n_blocks']} blocks")
-    print(f"A: {a.label} ({a.path})\nB: {b.label} ({b.path})")
+    from kspbench.results import partial_note
+
+    for tag, r in (("A", a), ("B", b)):
+        note = partial_note([r])
+        print(f"{tag}: {r.label}{f' ({note})' if note else ''} ({r.path})")
     print(tabulate(rows, headers=["metric", "A [95%]", "B [95%]", "B - A [95%]", "p"], disable_numparse=True))
     strata = f", stratified by {t0['strata']}" if t0["strata"] else ""
     print(f"paired block bootstrap on per-frame values (the same {t0['block_frames']}-frame blocks resampled for "

@@ -47,7 +47,8 @@ def parse_image_name(name: str, where: str) -> tuple[str, str, str, int]:
     m = IMAGE_NAME.fullmatch(base)
     if not m:
         raise OutsideError(f"{where}: image name {base!r} is not MMPose's Human3.6M layout "
-                           "'<subject>_<action>[_<take>].<camera>_<frame>.jpg', e.g. S9_Directions_1.54138969_000001.jpg")
+                           "'<subject>_<action>[_<take>].<camera>_<frame>.jpg', e.g. "
+                           "S9_Directions_1.54138969_000001.jpg")
     number = int(m.group("frame"))
     if number < 1:
         raise OutsideError(f"{where}: image {base!r} has frame number 0, but MMPose numbers frames from 1")
