@@ -91,7 +91,13 @@ def _load_raw(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         try:
             with np.load(path, allow_pickle=False) as npz:
                 arrays = {k: npz[k] for k in npz.files}
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
+        except ValueError as err:
+            if "allow_pickle" in str(err):  # a pickled dict, as VideoPose3D writes its predictions
+                raise PredictionsError(f"{path}: holds pickled objects, not the predictions format (a VideoPose3D "
+                                       "dict subject -> action -> [array per camera]?): convert it with `kspbench "
+                                       "import-predictions videopose3d` (it reads pickles safely)") from None
+            raise PredictionsError(f"{path}: not a readable .npz file (ValueError); re-export it") from None
+        except (OSError, zipfile.BadZipFile, EOFError) as err:
             raise PredictionsError(f"{path}: not a readable .npz file ({type(err).__name__}); re-export it "
                                    "(object arrays are refused: save strings as str arrays)") from None
         attrs: dict[str, Any] = {}
@@ -104,7 +110,8 @@ def _load_raw(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
             if not isinstance(attrs, dict):
                 raise PredictionsError(f"{path}: key 'attrs' must hold a JSON object (a 0-d string array)")
         return arrays, _safe_attrs(path, attrs)
-    raise PredictionsError(f"{path}: unknown predictions format {suffix!r}; use .h5 or .npz")
+    raise PredictionsError(f"{path}: unknown predictions format {suffix!r}; use .h5 or .npz (MMPose results or a CSV: "
+                           "convert them with `kspbench import-predictions mmpose|csv`)")
 
 
 def _safe_attrs(path: Path, attrs: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from kspbench.outside.common import OutsideError, sequence_name
 from kspbench.outside.csv_poses import WIDE_COLUMNS, read_csv
 from kspbench.outside.mmpose import parse_image_name, read_mmpose
 from kspbench.outside.videopose3d import read_videopose3d
-from kspbench.predictions import read_predictions
+from kspbench.predictions import PredictionsError, read_predictions
 
 CAMS = h36m_cameras.CAMERA_IDS
 
@@ -291,3 +291,12 @@ def test_cli_never_writes_over_its_input(vp3d, capsys):
                     "--out", str(vp3d["path"])]) == 2
     _one_line(capsys, "would destroy the input")
     assert vp3d["path"].read_bytes() == before
+
+
+def test_reading_an_unconverted_file_points_at_the_importer(vp3d, tmp_path):
+    """What `kspbench eval --predictions` says about a VideoPose3D dict or MMPose results given as they are."""
+    (tmp_path / "results.json").write_text("[]")
+    with pytest.raises(PredictionsError, match="holds pickled objects.*import-predictions videopose3d"):
+        read_predictions(vp3d["path"])
+    with pytest.raises(PredictionsError, match=r"import-predictions mmpose\|csv"):
+        read_predictions(tmp_path / "results.json")
