@@ -300,3 +300,16 @@ def test_reading_an_unconverted_file_points_at_the_importer(vp3d, tmp_path):
         read_predictions(vp3d["path"])
     with pytest.raises(PredictionsError, match=r"import-predictions mmpose\|csv"):
         read_predictions(tmp_path / "results.json")
+
+
+def test_videopose3d_3dhp_dict_with_one_camera_and_the_3dhp_joint_order(tmp_path):
+    rng = np.random.default_rng(6)
+    h36m = {ts: world_poses(rng, 4) for ts in ("TS1", "TS5")}
+    order = list(skeleton.H36M_TO_MPI3DHP)
+    positions = {ts: {ts: [pose[:, order] / 1000]} for ts, pose in h36m.items()}   # 3DHP test order, metres
+    path = _save_vp3d(tmp_path / "3dhp.npz", positions)
+    with pytest.raises(OutsideError, match="1 per-camera arrays .* pass --cameras"):
+        read_videopose3d(path)
+    p = read_videopose3d(path, cameras=["0"], joint_order="3dhp").predictions
+    assert set(p.camera) == {"0"} and set(zip(p.subject, p.sequence)) == {("TS1", "TS1"), ("TS5", "TS5")}
+    np.testing.assert_allclose(p.poses_3d[p.subject == "TS5"], h36m["TS5"], atol=1e-9)
