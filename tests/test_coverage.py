@@ -143,6 +143,9 @@ def test_several_protocols_of_one_complete_file_go_into_a_folder(full, tmp_path,
     assert sorted(p.name for p in out.glob("*.json")) == ["h36m-p1.json", "h36m-p2.json"]
     p1, p2 = load_result(out / "h36m-p1.json"), load_result(out / "h36m-p2.json")
     assert (p1.row, p2.row, p1.protocol, p2.protocol) == ("both", "both", "h36m-p1", "h36m-p2")
+    assert main(["eval", "--protocol", "h36m-p1,h36m-p2", "--predictions", str(pred), "--store",
+                 str(full["store"]), "--out", str(tmp_path / "r.json")]) == 2
+    _one_line(capsys, "with several protocols --out is a folder")
     assert p1.metrics["mpjpe_mm"] == pytest.approx(p2.metrics["mpjpe_mm"])
     cov = p2.data["coverage"]
     assert cov["partial"] is False and cov["missing"] == {"subjects": [], "cameras": [], "actions": []}

@@ -73,6 +73,8 @@ def _jobs(args: argparse.Namespace) -> list[tuple[str, Path, Path | None]]:
         if len(protocols) == 1:
             return [(protocols[0], pred, Path(args.out) if args.out else None)]
         # Several protocols, one file: one result per protocol, named after it, in the --out folder.
+        if args.out and Path(args.out).suffix.lower() == ".json":
+            raise UserError(f"--out {args.out}: with several protocols --out is a folder (OUT/<protocol>.json)")
         return [(p, pred, Path(args.out) / f"{Path(p).stem}.json" if args.out else None) for p in protocols]
     if not args.role or not args.out:
         raise UserError(f"{pred} is a folder: pass --role (which <role>.h5 to score) and --out (a results folder)")
