@@ -50,7 +50,7 @@ def check_model(block: Any, where: str = "model") -> dict[str, str]:
             raise ModelError(f"{where}: model {key} must be text, got {type(value).__name__}")
         value = value.strip()
         limit = _MAX_NAME if key == "name" else _MAX_VALUE
-        if "\n" in value or "\r" in value or len(value) > limit:
+        if any(ord(c) < 32 or ord(c) == 127 for c in value) or len(value) > limit:  # one printable line
             raise ModelError(f"{where}: model {key} must be one line of at most {limit} characters")
         if value:
             out[key] = value
