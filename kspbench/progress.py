@@ -8,11 +8,13 @@ that time plus one unit of work), and a last one (``done``, or ``stopped`` when 
     kspbench: train unsup seed 0: step 120/400 (30%), 0:41 elapsed, ETA 1:35 (stage base, prior 0.1234)
 
 Work shorter than the interval writes nothing, so a quick command's output (and a one-line error) stays as it was.
+A last phase that counts no units (the world's datasheet) keeps the lines coming through :meth:`Progress.heartbeat`.
 """
 from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from typing import Any, TextIO
 
@@ -66,6 +68,8 @@ class Progress:
         self._started = self._last = time.monotonic()
         is_tty = bool(getattr(self.stream, "isatty", lambda: False)()) if tty is None else tty
         self._bar = None
+        self._beat: threading.Thread | None = None
+        self._stop = threading.Event()
         if enabled and is_tty:
             from tqdm import tqdm
 
@@ -92,11 +96,30 @@ class Progress:
         if self._bar is not None:
             self._bar.set_postfix_str(self._notes, refresh=False)
 
+    def heartbeat(self) -> None:
+        """From now until :meth:`close`, write the plain line every interval (at least 1 s) without updates.
+
+        For a last phase that counts no units. A thread writes the lines, so call this only once the work forks no
+        more processes (a child forked while the thread holds the stream's lock could block on its first write).
+        """
+        if self._bar is not None or not self.enabled or self._beat is not None or self._closed:
+            return
+
+        def beat() -> None:
+            while not self._stop.wait(max(self.every, 1.0)):
+                self._line()
+
+        self._beat = threading.Thread(target=beat, name="kspbench-progress", daemon=True)
+        self._beat.start()
+
     def close(self, event: str = "done") -> None:
         """End the bar, or write the last plain line (``done``; ``stopped`` when the work raised)."""
         if self._closed:
             return
         self._closed = True
+        if self._beat is not None:
+            self._stop.set()
+            self._beat.join()
         if self._bar is not None:
             self._bar.close()
         elif self._wrote:

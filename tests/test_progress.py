@@ -6,6 +6,8 @@ import os
 import re
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
@@ -105,6 +107,36 @@ def test_work_that_raises_ends_with_stopped_not_done(clock):
     assert out.getvalue().splitlines()[-1].startswith("kspbench: predict unsup seed 0 h36m-test: stopped, track 3/8")
 
 
+def test_heartbeat_writes_lines_without_updates_until_closed(monkeypatch):
+    """A last phase that counts nothing (the world's datasheet) still shows it is alive."""
+    out = io.StringIO()
+    bar = Progress("world build cpu seed 0", 3, unit="sequence", stream=out, every=0.0)
+    bar.note(phase="datasheet")
+    bar.update(3)
+    monkeypatch.setattr(bar, "every", 0.0)     # the heartbeat waits at least 1 s between lines
+    bar.heartbeat()
+    bar.heartbeat()                             # a second call starts no second thread
+    threads = [t for t in threading.enumerate() if t.name == "kspbench-progress"]
+    assert len(threads) == 1
+    deadline = time.monotonic() + 10
+    while out.getvalue().count("\n") < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    bar.close()
+    assert not threads[0].is_alive()
+    lines = out.getvalue().splitlines()
+    assert len(lines) >= 3 and all(ln.endswith("(phase datasheet)") for ln in lines)
+    assert lines[1].startswith("kspbench: world build cpu seed 0: sequence 3/3 (100%)")   # a beat, no update
+    assert lines[-1].startswith("kspbench: world build cpu seed 0: done, sequence 3/3")
+
+
+def test_heartbeat_on_a_terminal_or_disabled_starts_nothing():
+    for kwargs in ({"tty": True}, {"enabled": False}):
+        bar = Progress("x", 1, stream=io.StringIO(), **kwargs)
+        bar.heartbeat()
+        assert bar._beat is None
+        bar.close()
+
+
 def test_disabled_writes_nothing():
     out = io.StringIO()
     with Progress("x", 3, stream=out, enabled=False, every=0.0) as bar:
@@ -126,13 +158,14 @@ def test_world_build_into_a_pipe_prints_plain_lines(tmp_path):
     """What `dvc repro` sees: stderr is a pipe, so lines, not a bar (a line per sequence here: interval 0)."""
     env = {**os.environ, EVERY_ENV: "0"}
     proc = subprocess.run([sys.executable, "-m", "kspbench", "world", "build", "--profile", "tiny", "--seed", "0",
-                           "--out", str(tmp_path / "w.h5"), "--no-datasheet", "--jobs", "1"],
+                           "--out", str(tmp_path / "w.h5"), "--jobs", "1"],
                           capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "\r" not in proc.stderr
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("kspbench: world build tiny seed 0:")]
     assert re.fullmatch(r"kspbench: world build tiny seed 0: sequence 1/(\d+) \(\d+%\), \d+:\d\d elapsed, ETA .*",
                         lines[0]), lines
-    assert len(lines) == int(re.search(r"/(\d+)", lines[0]).group(1)) + 1   # each sequence, then done
-    assert re.fullmatch(r"kspbench: world build tiny seed 0: done, sequence (\d+)/\1 \(100%\), \d+:\d\d elapsed",
-                        lines[-1]), lines
+    assert len(lines) >= int(re.search(r"/(\d+)", lines[0]).group(1)) + 1   # each sequence (+ beats), then done
+    # The last sequence's line and the end name the phase that followed: the datasheet.
+    assert re.fullmatch(r"kspbench: world build tiny seed 0: done, sequence (\d+)/\1 \(100%\), \d+:\d\d elapsed "
+                        r"\(phase datasheet\)", lines[-1]), lines

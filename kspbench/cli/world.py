@@ -125,7 +125,11 @@ def _build(args: argparse.Namespace) -> int:
     def progress(done: int, total: int) -> None:
         if bar.total != total:
             bar.set_total(total)
+        if done == total and not args.no_datasheet:
+            bar.note(phase="datasheet")   # the datasheet follows, counting no units: lines keep coming meanwhile
         bar.update(done - bar.n)
+        if done == total and not args.no_datasheet:
+            bar.heartbeat()   # the worker pool has delivered its last result: no fork follows
 
     t0 = time.time()
     with bar:
