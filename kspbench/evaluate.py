@@ -265,7 +265,7 @@ def _stride_hint(preds: Predictions, protocol: Protocol) -> str:
     """A hint when the predictions hold every k-th frame (MMPose's fps10 files: k = 5) and the protocol wants more."""
     k = frame_stride(preds)
     if k > 1 and k != protocol.frame_stride and k % protocol.frame_stride == 0:
-        return (f" (the predictions hold every {k}th frame only: score them with --stride {k}, which the result "
+        return (f" (the predictions hold one frame in {k} only: score them with --stride {k}, which the result "
                 "records)")
     return ""
 

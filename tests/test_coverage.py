@@ -81,10 +81,10 @@ def test_narrowing_overrides_are_labelled_partial_not_refused(full, tmp_path, ca
     assert "spin-style (partial: no cameras 54138969, 55011271, 58860488)" in capsys.readouterr().out
 
 
-def test_every_fifth_frame_gets_a_stride_hint(full, tmp_path, capsys):
-    pred = _preds(full, tmp_path / "fifth.npz", keep=lambda p: p.frame % 2 == 0, model={"name": "sparse"})
+def test_one_frame_in_k_gets_a_stride_hint(full, tmp_path, capsys):
+    pred = _preds(full, tmp_path / "sparse.npz", keep=lambda p: p.frame % 2 == 0, model={"name": "sparse"})
     assert _eval(full, pred, tmp_path / "r.json") == 2
-    _one_line(capsys, "every 2th frame only", "--stride 2")
+    _one_line(capsys, "one frame in 2 only", "--stride 2")
     assert _eval(full, pred, tmp_path / "r.json", "--stride", "2") == 0
 
 

@@ -97,6 +97,6 @@ def stride_hint(preds: Predictions) -> str | None:
     """"every 5th frame: score with `kspbench eval --stride 5`" when the frames are every k-th (MMPose's fps10)."""
     k = frame_stride(preds)
     if k > 1:
-        return (f"the predictions hold every {k}th frame only (0, {k}, {2 * k}, ...): score them with "
+        return (f"the predictions hold one frame in {k} only (0, {k}, {2 * k}, ...): score them with "
                 f"`kspbench eval --stride {k}` (the protocols want every frame; the override is recorded)")
     return None
