@@ -9,8 +9,9 @@ Layout read (the image names of MMPose's ``tools/dataset_converters/preprocess_h
   only its file name counts), or by ``target_id``, an index into the ``imgname`` array of MMPose's annotation file
   (``h36m_test.npz``, ``--annotations``), which is what MMPose 0.x writes into ``result_keypoints.json``.
 * The keypoints are ``keypoints_3d`` or ``keypoints``: (17, 3), or (17, 4) with a score or visibility column (dropped),
-  or (1, 17, 3|4) for one person. Camera frame, Human3.6M-17 order, metres (MMPose's) or millimetres: detected from
-  bone lengths or given (``--units``), checked either way.
+  or (1, 17, 3|4) for one person; a list, or json_tricks' ``{"__ndarray__": [...], ...}``. Camera frame,
+  Human3.6M-17 order, metres (MMPose's) or millimetres: detected from bone lengths or given (``--units``), checked
+  either way.
 * A file name is ``<subject>_<action>[_<take>].<camera>_<frame>.jpg``: the action is the release's spelling with
   ``_`` for the space (``TakingPhoto_1``, ``WalkingDog``), renamed as the store names sequences (``Photo 1``,
   ``WalkDog``); ``<frame>`` is 1-based (``000001`` is the first frame of the video), so frame = number - 1.
@@ -71,8 +72,11 @@ def _keypoints(record: dict, where: str) -> np.ndarray:
     key = next((k for k in POSE_KEYS if k in record), None)
     if key is None:
         raise OutsideError(f"{where}: no keypoints ({' or '.join(POSE_KEYS)}) in the record")
+    raw = record[key]
+    if isinstance(raw, dict) and "__ndarray__" in raw:  # json_tricks' encoding of a numpy array (MMPose dumps)
+        raw = raw["__ndarray__"]
     try:
-        kp = np.asarray(record[key], dtype=np.float64)
+        kp = np.asarray(raw, dtype=np.float64)
     except (TypeError, ValueError):
         raise OutsideError(f"{where}: {key} is not an array of numbers") from None
     if kp.ndim == 3 and kp.shape[0] == 1:

@@ -175,7 +175,9 @@ def test_mmpose_target_ids_need_the_annotation_file(tmp_path):
     names = [r["image_name"] for r in records]
     ann = tmp_path / "h36m_test.npz"
     np.savez(ann, imgname=np.array(names), S=np.zeros((len(names), 17, 4)))
-    by_id = [{"target_id": i, "keypoints": r["keypoints_3d"]} for i, r in enumerate(records)][::-1]
+    # As MMPose 0.x's result_keypoints.json: target_id, and keypoints (here as json_tricks writes numpy arrays).
+    by_id = [{"target_id": i, "keypoints": {"__ndarray__": r["keypoints_3d"], "dtype": "float32", "shape": [17, 3]}}
+             for i, r in enumerate(records)][::-1]
     path = tmp_path / "result_keypoints.json"
     path.write_text(json.dumps(by_id))
     with pytest.raises(OutsideError, match="--annotations"):
