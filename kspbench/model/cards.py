@@ -134,7 +134,9 @@ def _bone_ratios(v: Any, where: str) -> str | list[float]:
 
 
 _LOSS_SCHEMAS: dict[str, dict] = {
-    "prior": {"w3d": (1.0, _num()), "w2d": (1.0, _num()), "optimiser": (None, _optional(_nested(_OPTIMISER))),
+    # wkp: L1 between EP's soft-argmax keypoints (profile ep_head.pool: keypoints) and the labelled 2D pose.
+    # wcan: L1 between Tfk's pose in C and the label's pose in its own canonical frame (view-free).
+    "prior": {"w3d": (1.0, _num()), "w2d": (1.0, _num()), "wkp": (0.0, _num()), "wcan": (0.0, _num()), "optimiser": (None, _optional(_nested(_OPTIMISER))),
               "mirror": (0.5, _num(0.0, 1.0)), "rotation_degrees": (30.0, _num(0.0, 180.0)),
               "colour_jitter": (0.2, _num(0.0, 1.0))},
     # detach_cycle: the cycle terms' targets (p2D and fa of the real frames) are constants, so the cycle teaches EP
@@ -145,10 +147,11 @@ _LOSS_SCHEMAS: dict[str, dict] = {
                  "optimiser": (None, _optional(_nested(_OPTIMISER))),
                  "flip": (0.5, _num(0.0, 1.0)), "rotation_degrees": (30.0, _num(0.0, 180.0))},
     # Supervised losses may augment their frames as Lprior does (default: off, as before).
-    "sup2d": {"weight": (1.0, _num()), "optimiser": (None, _optional(_nested(_OPTIMISER))),
+    "sup2d": {"weight": (1.0, _num()), "wkp": (0.0, _num()), "optimiser": (None, _optional(_nested(_OPTIMISER))),
               "mirror": (0.0, _num(0.0, 1.0)), "rotation_degrees": (0.0, _num(0.0, 180.0)),
               "colour_jitter": (0.0, _num(0.0, 1.0))},
-    "sup3d": {"w3d": (1.0, _num()), "w2d": (1.0, _num()), "optimiser": (None, _optional(_nested(_OPTIMISER))),
+    "sup3d": {"w3d": (1.0, _num()), "w2d": (1.0, _num()), "wkp": (0.0, _num()), "wcan": (0.0, _num()),
+              "optimiser": (None, _optional(_nested(_OPTIMISER))),
               "mirror": (0.0, _num(0.0, 1.0)), "rotation_degrees": (0.0, _num(0.0, 180.0)),
               "colour_jitter": (0.0, _num(0.0, 1.0))},
 }

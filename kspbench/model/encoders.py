@@ -32,7 +32,7 @@ from kspbench.model.profiles import ModelProfile
 from kspbench.model.resnet import ResNetTrunk, init_resnet_
 
 __all__ = ["OFFSET_BOUND", "LOG_SCALE_BOUND", "PHI_BOUND", "PoseEncoder", "AppearanceEncoder", "rest_vk",
-           "rest_pose_canonical", "init_conv_bn_"]
+           "rest_pose_canonical", "init_conv_bn_", "soft_argmax"]
 
 PHI_BOUND = math.pi / 4
 OFFSET_BOUND = 1.0
@@ -108,8 +108,15 @@ class PoseEncoder(nn.Module):
         side = (profile.feature_size + stride - 1) // stride
         # "flatten" keeps where things are in the head's map (side x side): a global average pool leaves only
         # channel statistics, which a narrow CPU-size head cannot turn into precise limb positions.
-        pool = ([nn.AdaptiveAvgPool2d(1), nn.Flatten()] if h.pool == "avg" else [nn.Flatten()])
-        features = h.channels if h.pool == "avg" else h.channels * side * side
+        pool = ([nn.Flatten()] if h.pool == "flatten" else [nn.AdaptiveAvgPool2d(1), nn.Flatten()])
+        features = h.channels * side * side if h.pool == "flatten" else h.channels
+        # "keypoints": 17 heatmaps on the trunk's map, read out by soft-argmax, join the pooled vector. Where the
+        # joints are is then an explicit input of the vk and camera branches (a 2D-to-3D lifting), instead of
+        # something a pooled channel vector must encode.
+        self.keypoints = (nn.Conv2d(self.trunk.out_channels, skeleton.NUM_JOINTS, 1)
+                          if h.pool == "keypoints" else None)
+        if self.keypoints is not None:
+            features += 2 * skeleton.NUM_JOINTS
         self.head = nn.Sequential(nn.Conv2d(self.trunk.out_channels, h.channels, 3, stride=stride, padding=1,
                                             bias=False),
                                   nn.BatchNorm2d(h.channels), nn.ReLU(inplace=True), *pool)
@@ -130,23 +137,43 @@ class PoseEncoder(nn.Module):
         init_conv_bn_(self.head, generator)
         init_conv_bn_(self.pose_branch, generator)
         init_conv_bn_(self.camera_branch, generator)
+        if self.keypoints is not None:
+            # Zero logits: every point starts at the crop centre and the heatmaps learn from the branches' gradients.
+            nn.init.zeros_(self.keypoints.weight)
+            nn.init.zeros_(self.keypoints.bias)
         pose_bias = rest_pose_canonical().flatten() if self.direct_3d else rest_vk()
         _init_output_(self.pose_branch[-1], pose_bias, generator)
         _init_output_(self.camera_branch[-1], torch.tensor([0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0]), generator)
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         """``images``: ``(B, 3, H, W)`` in [0, 1]."""
-        feats = self.head(self.trunk((images - self.mean) / self.std))
+        trunk = self.trunk((images - self.mean) / self.std)
+        feats = self.head(trunk)
+        points = None
+        if self.keypoints is not None:
+            points = soft_argmax(self.keypoints(trunk))
+            feats = torch.cat([feats, points.flatten(1)], dim=1)
         raw = self.pose_branch(feats)
         cam = self.camera_branch(feats)
         out = {"features": feats, "c6": cam[:, :6], "offset": OFFSET_BOUND * torch.tanh(cam[:, 6:8]),
                "log_scale": LOG_SCALE_BOUND * torch.tanh(cam[:, 8])}
+        if points is not None:
+            out["keypoints"] = points
         if self.direct_3d:
             p3d = raw.unflatten(-1, (skeleton.NUM_JOINTS, 3))
             out["p3d"] = p3d - p3d[:, :1]
         else:
             out["vk"] = torch.cat([PHI_BOUND * torch.tanh(raw[:, :1]), raw[:, 1:]], dim=1)
         return out
+
+
+def soft_argmax(logits: torch.Tensor) -> torch.Tensor:
+    """``(B, K, H, W)`` heatmap logits -> ``(B, K, 2)`` expected (x, y) in [-1, 1] crop coordinates (pixel centres)."""
+    b, k, h, w = logits.shape
+    prob = torch.softmax(logits.flatten(2), dim=-1).unflatten(-1, (h, w))
+    xs = (torch.arange(w, dtype=logits.dtype, device=logits.device) + 0.5) * (2.0 / w) - 1.0
+    ys = (torch.arange(h, dtype=logits.dtype, device=logits.device) + 0.5) * (2.0 / h) - 1.0
+    return torch.stack([(prob.sum(dim=2) * xs).sum(-1), (prob.sum(dim=3) * ys).sum(-1)], dim=-1)
 
 
 class AppearanceEncoder(nn.Module):

@@ -26,6 +26,7 @@ from typing import Iterator
 import torch
 from torch import nn
 
+from kspbench import kinematics as K
 from kspbench.model import transforms as T
 from kspbench.model.ksp import KSP
 
@@ -33,11 +34,11 @@ __all__ = ["l1", "frozen", "prior_loss", "paired_loss", "unpaired_loss", "sup2d_
 
 # Every term name the training log has a column for, per loss.
 TERMS = {
-    "prior": ("prior_3d", "prior_2d"),
+    "prior": ("prior_3d", "prior_2d", "prior_kp", "prior_can"),
     "paired": ("p_image", "p_cycle_2d", "p_cycle_fa"),
     "unpaired": ("unp_2d", "unp_fa"),
-    "sup2d": ("sup_2d",),
-    "sup3d": ("sup_3d", "sup_3d_2d"),
+    "sup2d": ("sup_2d", "sup_kp"),
+    "sup3d": ("sup_3d", "sup_3d_2d", "sup_3d_kp", "sup_3d_can"),
 }
 
 
@@ -65,11 +66,28 @@ def _terms(**values: torch.Tensor) -> dict[str, torch.Tensor]:
     return {k: v.detach() for k, v in values.items()}
 
 
-def prior_loss(model: KSP, images: torch.Tensor, p2d: torch.Tensor, p3d: torch.Tensor, *, w3d: float, w2d: float
-               ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def _keypoint_term(out: dict[str, torch.Tensor], p2d: torch.Tensor) -> torch.Tensor:
+    """L1 of EP's soft-argmax keypoints to the 2D labels (0 when EP has no keypoint head)."""
+    return l1(out["keypoints"], p2d) if "keypoints" in out else p2d.new_zeros(())
+
+
+def _canonical_term(out: dict[str, torch.Tensor], p3d: torch.Tensor) -> torch.Tensor:
+    """L1 between Tfk's pose in C and the label ``(B, 17, 3)`` (root-relative) expressed in its own canonical frame.
+
+    The camera-frame term mixes the view into every joint, so while Rc is wrong it pulls the pose towards an
+    average over views; this term scores the pose alone (measured on 2D -> 3D lifting: 52.6 -> 40.3 mm at 1200 steps).
+    """
+    _, _, rotation, pelvis = K.inverse_kinematics(p3d)
+    return l1(out["p3d"], (p3d - pelvis[:, None, :]) @ rotation)
+
+
+def prior_loss(model: KSP, images: torch.Tensor, p2d: torch.Tensor, p3d: torch.Tensor, *, w3d: float, w2d: float,
+               wkp: float = 0.0, wcan: float = 0.0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     out = model.pose(images)
-    l3, l2 = l1(out["p3d_cam"], p3d), l1(out["p2d"], p2d)
-    return w3d * l3 + w2d * l2, _terms(prior_3d=l3, prior_2d=l2)
+    l3, l2, lk, lc = (l1(out["p3d_cam"], p3d), l1(out["p2d"], p2d), _keypoint_term(out, p2d),
+                      _canonical_term(out, p3d))
+    return (w3d * l3 + w2d * l2 + wkp * lk + wcan * lc,
+            _terms(prior_3d=l3, prior_2d=l2, prior_kp=lk, prior_can=lc))
 
 
 def _target(x: torch.Tensor, detach: bool) -> torch.Tensor:
@@ -102,14 +120,17 @@ def unpaired_loss(model: KSP, source: torch.Tensor, target: torch.Tensor, backgr
     return l_p + lambda2 * l_fa, _terms(unp_2d=l_p, unp_fa=l_fa)
 
 
-def sup2d_loss(model: KSP, images: torch.Tensor, p2d: torch.Tensor, *, weight: float
-               ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    l2 = l1(model.pose(images)["p2d"], p2d)
-    return weight * l2, _terms(sup_2d=l2)
-
-
-def sup3d_loss(model: KSP, images: torch.Tensor, p2d: torch.Tensor, p3d: torch.Tensor, *, w3d: float, w2d: float
+def sup2d_loss(model: KSP, images: torch.Tensor, p2d: torch.Tensor, *, weight: float, wkp: float = 0.0
                ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     out = model.pose(images)
-    l3, l2 = l1(out["p3d_cam"], p3d), l1(out["p2d"], p2d)
-    return w3d * l3 + w2d * l2, _terms(sup_3d=l3, sup_3d_2d=l2)
+    l2, lk = l1(out["p2d"], p2d), _keypoint_term(out, p2d)
+    return weight * l2 + wkp * lk, _terms(sup_2d=l2, sup_kp=lk)
+
+
+def sup3d_loss(model: KSP, images: torch.Tensor, p2d: torch.Tensor, p3d: torch.Tensor, *, w3d: float, w2d: float,
+               wkp: float = 0.0, wcan: float = 0.0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    out = model.pose(images)
+    l3, l2, lk, lc = (l1(out["p3d_cam"], p3d), l1(out["p2d"], p2d), _keypoint_term(out, p2d),
+                      _canonical_term(out, p3d))
+    return (w3d * l3 + w2d * l2 + wkp * lk + wcan * lc,
+            _terms(sup_3d=l3, sup_3d_2d=l2, sup_3d_kp=lk, sup_3d_can=lc))

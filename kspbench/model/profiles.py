@@ -44,7 +44,8 @@ class ResNetSpec:
 class HeadSpec:
     channels: int
     hidden: int
-    pool: str   # "avg": global average pool (a channel vector); "flatten": keep the head's spatial layout
+    pool: str   # "avg": global average pool (a channel vector); "flatten": keep the head's spatial layout;
+    # "keypoints": the average pool plus 17 soft-argmax points read from trunk heatmaps
 
 
 @dataclass(frozen=True)
@@ -182,8 +183,8 @@ def _parse(name: str, raw: Any) -> ModelProfile:
     resnet = ResNetSpec(_positive_int(r["width"], f"{name}.resnet.width"),
                         tuple(_positive_int(b, f"{name}.resnet.blocks") for b in blocks), r["maxpool"])
     h = _sub(raw, "ep_head", ("channels", "hidden", "pool"), name)
-    if h["pool"] not in ("avg", "flatten"):
-        raise ProfileError(f"profile {name}.ep_head.pool: must be avg or flatten, got {h['pool']!r}")
+    if h["pool"] not in ("avg", "flatten", "keypoints"):
+        raise ProfileError(f"profile {name}.ep_head.pool: must be avg, flatten or keypoints, got {h['pool']!r}")
     m = _sub(raw, "maps", ("size", "sigma", "alpha", "min_sigma_px", "channels"), name)
     d = _sub(raw, "decoder", ("width", "min_width", "bg_channels", "mask_composite", "mask_prior"), name)
     o = _sub(raw, "optimiser", ("name", "lr", "per_loss"), name)

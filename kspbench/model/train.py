@@ -382,7 +382,8 @@ class Trainer:
         m, cfg = self.model, self.card["losses"][loss]
         assert m is not None
         if loss == "prior":
-            return L.prior_loss(m, batch["images"], batch["p2d"], batch["p3d"], w3d=cfg["w3d"], w2d=cfg["w2d"])
+            return L.prior_loss(m, batch["images"], batch["p2d"], batch["p3d"], w3d=cfg["w3d"], w2d=cfg["w2d"],
+                                wkp=cfg.get("wkp", 0.0), wcan=cfg.get("wcan", 0.0))
         if loss == "paired":
             return L.paired_loss(m, batch["source"], batch["target"], batch["background"], lambda1=cfg["lambda1"],
                                  lambda2=cfg["lambda2"], detach_cycle=cfg.get("detach_cycle", False))
@@ -390,8 +391,9 @@ class Trainer:
             return L.unpaired_loss(m, batch["source"], batch["target"], batch["background"], batch["flip"],
                                    batch["angle"], lambda2=cfg["lambda2"], detach_cycle=cfg.get("detach_cycle", False))
         if loss == "sup2d":
-            return L.sup2d_loss(m, batch["images"], batch["p2d"], weight=cfg["weight"])
-        return L.sup3d_loss(m, batch["images"], batch["p2d"], batch["p3d"], w3d=cfg["w3d"], w2d=cfg["w2d"])
+            return L.sup2d_loss(m, batch["images"], batch["p2d"], weight=cfg["weight"], wkp=cfg.get("wkp", 0.0))
+        return L.sup3d_loss(m, batch["images"], batch["p2d"], batch["p3d"], w3d=cfg["w3d"], w2d=cfg["w2d"],
+                            wkp=cfg.get("wkp", 0.0), wcan=cfg.get("wcan", 0.0))
 
     def train_step(self, loss: str, batch: dict[str, torch.Tensor] | None = None) -> dict[str, float]:
         """Run one iteration of ``loss`` (drawing a batch unless given); returns the logged values."""

@@ -84,3 +84,18 @@ def test_shared_optimiser_is_one_object_and_each_loss_steps_only_its_parameters(
         assert torch.equal(v, di_before[k]), k
     for loss in ("paired", "unpaired", "sup2d", "sup3d"):
         assert torch.isfinite(torch.tensor(tr.train_step(loss)["value"]))
+
+
+def test_canonical_term_ignores_the_view_and_scores_the_pose():
+    from kspbench import kinematics as K
+    from kspbench.model.losses import _canonical_term
+
+    gen = torch.Generator().manual_seed(0)
+    vk = torch.randn(4, 40, generator=gen)
+    vk[:, 0] = 0.3 * torch.tanh(vk[:, 0])
+    pose_c = K.forward_kinematics(vk, K.canonical_bone_lengths())
+    rot = K.camera_rotation(torch.randn(4, 6, generator=gen))
+    label = pose_c @ rot.transpose(-1, -2)  # the same pose seen from four random views
+    assert float(_canonical_term({"p3d": pose_c}, label)) < 1e-5
+    other = K.forward_kinematics(torch.roll(vk, 1, dims=0), K.canonical_bone_lengths())
+    assert float(_canonical_term({"p3d": other}, label)) > 0.05

@@ -137,3 +137,40 @@ def test_profiles_load_and_refuse_unknowns(tmp_path):
     bad.write_text(yaml.safe_dump(raw))
     with pytest.raises(ProfileError, match="maps: unknown key 'colour'"):
         load_profile(str(bad))
+
+
+def test_soft_argmax_reads_the_peak_in_crop_coordinates():
+    from kspbench.model.encoders import soft_argmax
+
+    logits = torch.full((2, 3, 8, 8), -1e4)
+    # Pixel (row 2, col 5) of 8: centre x = (5.5 / 8) * 2 - 1 = 0.375, y = (2.5 / 8) * 2 - 1 = -0.375.
+    logits[:, 0, 2, 5] = 0.0
+    logits[:, 1] = 0.0  # uniform -> the centre
+    logits[:, 2, 7, 0] = 0.0
+    logits[:, 2, 7, 1] = 0.0  # two equal peaks -> their midpoint
+    got = soft_argmax(logits)
+    want = torch.tensor([[0.375, -0.375], [0.0, 0.0], [-0.75, 0.875]]).expand(2, 3, 2)
+    torch.testing.assert_close(got, want)
+
+
+def test_keypoint_head_gives_points_that_move_with_the_person(tiny):
+    import dataclasses
+
+    prof = dataclasses.replace(tiny, ep_head=dataclasses.replace(tiny.ep_head, pool="keypoints"))
+    m = _model(prof)
+    m.eval()
+    with torch.no_grad():
+        # A non-degenerate detector (zero init puts every point at the centre).
+        m.ep.keypoints.weight.normal_(generator=torch.Generator().manual_seed(0))
+        images = torch.zeros(1, 3, prof.input_size, prof.input_size)
+        images[..., 4:12, 4:12] = 1.0
+        shifted = torch.roll(images, shifts=(16, 16), dims=(-2, -1))
+        out_a, out_b = m.pose(images), m.pose(shifted)
+    assert out_a["keypoints"].shape == (1, skeleton.NUM_JOINTS, 2)
+    assert out_a["p2d"].shape == (1, skeleton.NUM_JOINTS, 2)
+    # A bright square moved down-right by half the crop pulls the soft-argmax points down-right.
+    assert bool((out_b["keypoints"] - out_a["keypoints"]).mean(dim=1).gt(0.05).all())
+    # Zero-initialised heatmaps start every point at the crop centre.
+    fresh = _model(prof)
+    with torch.no_grad():
+        torch.testing.assert_close(fresh.ep(images)["keypoints"], torch.zeros(1, skeleton.NUM_JOINTS, 2))
