@@ -346,11 +346,29 @@ def result_dict(ev: Evaluation, *, store_path: str | os.PathLike, predictions_pa
                       "seed": p.bootstrap_seed,
                       "strata": p.group_by if p.overall == "mean_of_groups" else None},
         "per_group": ev.per_group,
+        "per_joint": per_joint_summary(ev),
         "curves": ev.extra.get("curves", {}),
         "per_frame_file": frames_file,
         "duration_s": round(duration_s, 3),
         **provenance(),
     }
+
+
+def per_joint_summary(ev: Evaluation) -> dict[str, dict[str, float]]:
+    """metric -> joint name -> the metric computed on that joint alone, aggregated like the overall number (so a
+    protocol averaging action means averages the joint's action means). ``ev.per_joint[a]`` is (N, J_scored)."""
+    from kspbench import skeleton
+
+    p = ev.protocol
+    names = skeleton.JOINT_NAMES if p.joint_order == "h36m" else skeleton.MPI3DHP_JOINT_NAMES
+    group = ev.labels[p.group_by] if p.overall == "mean_of_groups" else None
+    out: dict[str, dict[str, float]] = {}
+    for m in p.metrics:
+        errors = ev.per_joint[m.alignment]
+        # One joint at a time through the metric's own statistic: (N, 1) -> (N,) per-frame values.
+        out[m.name] = {names[j]: _scale(m, _aggregate(_statistic(errors[:, [k]], m), group))
+                       for k, j in enumerate(p.joints)}
+    return out
 
 
 def integrity_digest(result: dict[str, Any]) -> str:

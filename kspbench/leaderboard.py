@@ -327,3 +327,41 @@ def leaderboard(results: list[Result], protocol: str, metric: str | None = None)
             e["pairing_error"] = str(err)
             e["pairing_reason"] = err.reason
     return entries
+
+
+def breakdown(results: list[Result], protocol: str, metric: str, by: str) -> dict[str, dict[str, float]]:
+    """row -> group -> ``metric`` in that group, mean over the row's seeds, for the rows of ``protocol``.
+
+    ``by`` is one of the protocol's breakdowns (``action``, ``activity``, ...: the result's ``per_group``) or
+    ``joint`` (the result's ``per_joint``: the metric on each joint alone). A row whose results lack the numbers
+    (results written before per-joint numbers) maps to {}; a group missing from one seed is left out, not guessed.
+    """
+    out: dict[str, dict[str, float]] = {}
+    for (row, p), rs in by_row(r for r in results if r.protocol == protocol).items():
+        if by == "joint":
+            tables = [r.data.get("per_joint", {}).get(metric) for r in rs]
+            if any(t is None for t in tables):
+                out[row] = {}
+                continue
+            names = [n for n in tables[0] if all(n in t for t in tables)]
+            out[row] = {n: float(np.mean([t[n] for t in tables])) for n in names}
+            continue
+        groups = [set(r.data["per_group"].get(by, {})) for r in rs]
+        out[row] = {g: st.mean for g in sorted(set.intersection(*groups))
+                    if (st := row_stats(rs, metric, (by, g))) is not None}
+    return out
+
+
+def extra_metrics(results: list[Result], protocol: str) -> dict[str, dict[str, dict[str, Any]]]:
+    """row -> metric -> {score, sd, ci95} for every metric of ``protocol`` (mean over seeds; ci95 of a one-seed
+    row is its block-bootstrap interval, of a several-seed row the t interval over seeds)."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for (row, _), rs in by_row(r for r in results if r.protocol == protocol).items():
+        out[row] = {}
+        for m in rs[0].data["protocol"]["metrics"]:
+            st = row_stats(rs, m)
+            if st is None:
+                continue
+            ci = _seed_interval(st.values) if len(rs) > 1 else (list(st.ci95) if st.ci95 else None)
+            out[row][m] = {"score": st.mean, "sd": st.sd, "ci95": ci}
+    return out

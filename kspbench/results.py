@@ -344,6 +344,10 @@ def _check_types(path: Path, data: dict[str, Any]) -> None:
         if not isinstance(groups, dict) or not all(
                 isinstance(g, dict) and all(_is_number(v) for v in g.values()) for g in groups.values()):
             raise bad(f"per_group.{breakdown} must map groups to objects of numbers")
+    per_joint = data.get("per_joint", {})  # absent from results written before per-joint numbers
+    if not isinstance(per_joint, dict) or not all(
+            isinstance(js, dict) and all(_is_number(v) for v in js.values()) for js in per_joint.values()):
+        raise bad("per_joint must map metrics to objects of numbers (joint -> value)")
     if "ci_method" in data and not isinstance(data["ci_method"], dict):
         raise bad("ci_method is not an object")
     model = data["predictions"].get("model") or {}

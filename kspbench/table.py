@@ -79,6 +79,7 @@ class Table:
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)        # general notes, printed first
     cell_notes: list[str] = field(default_factory=list)   # numbered notes on published cells: [1], [2], ...
+    higher_is_better: dict[str, bool] = field(default_factory=dict)  # ranked columns (LaTeX bolds their best)
 
 
 def reference() -> dict[str, Any]:
@@ -179,6 +180,7 @@ def table2(ref: dict, groups: dict[tuple[str, str], list[Result]]) -> Table:
                                                               ("spread", SPREAD_HEADER)]
     table = Table("table2", "Table 2: Human3.6M, protocol II (P-MPJPE, mm; lower is better)",
                   ["Method", "Sup.", "Source"], cols)
+    table.higher_is_better = {k: False for k, _ in cols if k != "spread"}
     for r in t["rows"]:
         cells = {a: _published_cell(r, a, table.cell_notes, r["method"]) for a in actions + ["average"]}
         cells["n_mpjpe"] = cells["spread"] = Cell(None)
@@ -210,6 +212,7 @@ def table3(ref: dict, groups: dict[tuple[str, str], list[Result]]) -> Table:
     cols = [("pck", "3DPCK"), ("auc", "AUC"), ("mpjpe", "MPJPE"), ("spread", SPREAD_HEADER)]
     table = Table("table3", "Table 3: MPI-INF-3DHP (3DPCK % and AUC %: higher is better; MPJPE mm: lower is better)",
                   ["Method", "Trainset", "Sup.", "Alignment", "Source"], cols)
+    table.higher_is_better = {"pck": True, "auc": True, "mpjpe": False}
     for r in t["rows"]:
         cells = {k: _published_cell(r, k, table.cell_notes, r["method"]) for k in ("pck", "auc", "mpjpe")}
         cells["spread"] = Cell(None)
@@ -241,6 +244,7 @@ def table4(ref: dict, groups: dict[tuple[str, str], list[Result]]) -> Table:
     cols = [("h36m_mpjpe", "MPJPE on H36M ¹"), ("mpi3dhp_pck", "3DPCK on 3DHP"),
             ("mpi3dhp_pck_pa", "3DPCK on 3DHP (Procrustes)"), ("spread", SPREAD_HEADER)]
     table = Table("table4", "Table 4: ablations", ["Method", "Training set", "Source"], cols)
+    table.higher_is_better = {"h36m_mpjpe": False, "mpi3dhp_pck": True, "mpi3dhp_pck_pa": True}
     for r in t["rows"]:
         cells = {k: _published_cell(r, k, table.cell_notes, f"{r['method']} ({r.get('training_set')})")
                  for k in ("h36m_mpjpe", "mpi3dhp_pck")}
@@ -335,23 +339,41 @@ def render(tables: list[Table], fmt: str = "md") -> str:
         w.writeheader()
         w.writerows(records)
         return buf.getvalue()
+    if fmt == "latex":
+        return _latex(tables)
     out = []
-    tablefmt = "github" if fmt == "md" else "latex_booktabs"
+    tablefmt = "github"
     for t in tables:
         headers = t.info_columns + [h for _, h in t.columns]
         body = [[r.label if c == "Method" else r.info.get(c, "") for c in t.info_columns]
                 + [_cell_text(r.cells.get(k, Cell(None))) for k, _ in t.columns] for r in t.rows]
-        if fmt == "md":
-            out += [f"## {t.title}", "", tabulate(body, headers, tablefmt=tablefmt, disable_numparse=True), ""]
-            out += [f"- {n}" for n in t.notes] + [f"- [{i}] {n}" for i, n in enumerate(t.cell_notes, 1)] + [""]
-        else:
-            out += [f"% {t.title}", tabulate(body, headers, tablefmt=tablefmt, disable_numparse=True)]
-            out += [f"% {n}" for n in t.notes] + [f"% [{i}] {n}" for i, n in enumerate(t.cell_notes, 1)] + [""]
+        out += [f"## {t.title}", "", tabulate(body, headers, tablefmt=tablefmt, disable_numparse=True), ""]
+        out += [f"- {n}" for n in t.notes] + [f"- [{i}] {n}" for i, n in enumerate(t.cell_notes, 1)] + [""]
     if fmt == "md":
         out.insert(0, "# KSP (Kundu et al., AAAI 2020): published and measured\n\nPublished rows: "
                       + reference()["source"]["citation"] + " Measured rows: `kspbench table` from the result JSONs "
                       "under `results/` (one seed: value [95 % block-bootstrap interval]; several: mean ± sd over "
                       "seeds). Numbers in brackets like [3] refer to the notes under each table.\n")
+    return "\n".join(out)
+
+
+def _latex(tables: list[Table]) -> str:
+    """Each table as a LaTeX ``table`` float (kspbench.latex): the best value of each ranked column in bold, over
+    published and measured rows alike; the notes under it."""
+    from kspbench.latex import best_rows, escape, table_env
+
+    out = ["% kspbench table: needs \\usepackage{booktabs}. Published rows: "
+           + escape(reference()["source"]["citation"]), ""]
+    for t in tables:
+        headers = t.info_columns + [h for _, h in t.columns]
+        body = [[r.label if c == "Method" else r.info.get(c, "") for c in t.info_columns]
+                + [_cell_text(r.cells.get(k, Cell(None))) for k, _ in t.columns] for r in t.rows]
+        bold = [set() for _ in t.info_columns] + [
+            best_rows([r.cells.get(k, Cell(None)).value for r in t.rows], t.higher_is_better.get(k))
+            for k, _ in t.columns]
+        notes = t.notes + [f"[{i}] {n}" for i, n in enumerate(t.cell_notes, 1)]
+        out.append(table_env(t.title, f"tab:ksp-{t.key}", headers, body,
+                             [False] * len(t.info_columns) + [True] * len(t.columns), bold, notes))
     return "\n".join(out)
 
 

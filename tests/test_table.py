@@ -5,6 +5,7 @@ import csv
 import io
 import json
 import math
+import re
 import shutil
 
 import numpy as np
@@ -465,3 +466,72 @@ def test_reference_yaml_is_what_the_table_reads():
 
     text = resources.files("kspbench.reference").joinpath("ksp_aaai2020.yaml").read_text(encoding="utf-8")
     assert reference() == yaml.safe_load(text)
+
+
+def _tex_floats(tex: str) -> list[dict]:
+    """Each LaTeX table float: caption, label, column spec and cells (rows of cell strings)."""
+    out = []
+    for block in tex.split("\\begin{table}")[1:]:
+        body = block.split("\\midrule")[1].split("\\bottomrule")[0]
+        out.append({"caption": block.split("\\caption{")[1].split("}\n")[0],
+                    "label": block.split("\\label{")[1].split("}")[0],
+                    "spec": block.split("\\begin{tabular}{")[1].split("}")[0],
+                    "rows": [line.rstrip(" \\").split(" & ") for line in body.strip().splitlines()],
+                    "end": "\\end{table}" in block})
+    return out
+
+
+def _tex_value(cell: str) -> float | None:
+    m = re.match(r"(?:\\textbf\{)?(-?\d+(?:\.\d+)?)", cell)
+    return float(m.group(1)) if m else None
+
+
+def test_latex_is_table_floats_ascii_right_aligned_best_bold(unit, tmp_path):
+    out = tmp_path / "tables.tex"
+    assert main(["table", "--results", str(unit["dir"]), "--out", str(out)]) == 0
+    tex = out.read_text()
+    assert tex.isascii() and "±" not in tex and "$\\pm$" in tex and "--" in tex   # sd of unsup's 2 seeds; blanks
+    floats = _tex_floats(tex)
+    assert [f["label"] for f in floats] == ["tab:ksp-table2", "tab:ksp-table3", "tab:ksp-table4"]
+    tables = {t.key: t for t in build_tables(discover(unit["dir"]))}
+    for f, key in zip(floats, ("table2", "table3", "table4")):
+        t = tables[key]
+        n_info = len(t.info_columns)
+        assert f["end"] and f["caption"].startswith(t.title.split(":")[0])
+        assert f["spec"] == "l" * n_info + "r" * N_VALUE_COLUMNS[key]
+        assert all(len(r) == n_info + N_VALUE_COLUMNS[key] for r in f["rows"]) and len(f["rows"]) == len(t.rows)
+        for k, (col, _) in enumerate(t.columns):
+            cells = [r[n_info + k] for r in f["rows"]]
+            bold = {i for i, c in enumerate(cells) if c.startswith("\\textbf{")}
+            values = [_tex_value(c) for c in cells]
+            higher = t.higher_is_better.get(col)
+            if higher is None:
+                assert not bold, (key, col)   # the spread ratio is not a score: never bold
+                continue
+            known = [v for v in values if v is not None]
+            best = max(known) if higher else min(known)
+            assert bold == {i for i, v in enumerate(values) if v == best}, (key, col)
+
+
+def test_latex_escape_leaves_ascii_only():
+    from kspbench.latex import escape
+
+    text = escape("a ± b – c × 2 µm → Dp ∪ Dunp 5%_x & {y} é ↓ ¹ #1 $ ~ ^ \\ ≤")
+    assert text.isascii()
+    for want in ("$\\pm$", "--", "$\\times$", "$\\mu$", "$\\to$", "$\\cup$", "5\\%\\_x", "\\&", "\\{y\\}", " e ",
+                 "$\\downarrow$", "\\#1", "\\$", "\\textbackslash{}", "$\\leq$"):
+        assert want in text, want
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="no pdflatex on PATH")
+def test_latex_compiles_with_pdflatex(unit, tmp_path):
+    import subprocess
+
+    tex = render(build_tables(discover(unit["dir"])), "latex")
+    doc = tmp_path / "doc.tex"
+    doc.write_text("\\documentclass{article}\\usepackage{booktabs}\\usepackage[margin=5mm,landscape]{geometry}"
+                   "\\begin{document}\n" + tex + "\n\\end{document}\n")
+    done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc.name], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert (tmp_path / "doc.pdf").read_bytes()[:5] == b"%PDF-"

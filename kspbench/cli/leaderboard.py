@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-FORMATS = ("md", "csv", "json")
+FORMATS = ("md", "csv", "json", "html", "latex")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,14 +23,24 @@ def register(sub: argparse._SubParsersAction) -> None:
                "  kspbench leaderboard\n"
                "  kspbench leaderboard --protocol h36m-p2 --metric mpjpe_mm\n"
                "  kspbench leaderboard --results results --format json --out results/leaderboard.json\n"
-               "  kspbench leaderboard --protocol 3dhp --format csv",
+               "  kspbench leaderboard --protocol 3dhp --format csv\n"
+               "  kspbench leaderboard --per-action --per-joint --format html --out leaderboard.html\n"
+               "  kspbench leaderboard --protocol h36m-p2 --format latex --out leaderboard.tex",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     lb.add_argument("--results", default="results", help="folder searched recursively for result JSONs "
                                                          "(default: results)")
     lb.add_argument("--protocol", help="only this protocol (default: one table per protocol found)")
     lb.add_argument("--metric", help="metric to rank by (default: each protocol's primary metric)")
-    lb.add_argument("--format", choices=FORMATS, default="md",
-                    help="md (GitHub table, default), csv (raw numbers) or json (everything)")
+    lb.add_argument("--format", choices=FORMATS, default=None,
+                    help="md (GitHub table), csv (raw numbers), json (everything), html (one self-contained page: "
+                         "sortable, intervals, links to the result files) or latex (a table float per protocol); "
+                         "default: from --out's suffix, else md")
+    lb.add_argument("--per-action", action="store_true",
+                    help="also a table of the ranking metric per action (per activity for 3DHP), published "
+                         "per-action numbers beside the measured ones")
+    lb.add_argument("--per-joint", action="store_true", help="also a table of the ranking metric per joint")
+    lb.add_argument("--no-published", action="store_true",
+                    help="leave out the paper's published rows (shown by default, marked, under h36m-p2 and 3dhp)")
     lb.add_argument("--out", help="file to write (atomically) instead of printing")
     lb.set_defaults(func=_leaderboard)
 
@@ -110,17 +120,30 @@ def _dataset_line(entries: list[dict[str, Any]]) -> str:
     return f"dataset: {ds[0]}"
 
 
-def _md(protocol: str, results: list, entries: list[dict[str, Any]]) -> str:
+def _others(b: dict[str, Any]) -> list[str]:
+    return [m for m in b["metrics"] if m != b["metric"]]
+
+
+def _md(b: dict[str, Any]) -> str:
     from tabulate import tabulate
 
+    protocol, results, entries = b["protocol"], b["results"], b["rows"]
     e0 = entries[0]
     direction = "higher is better" if e0["higher_is_better"] else "lower is better"
-    rows = [[e["rank"], _label(e), e["kind"], e["dataset"], e["n_seeds"], _score_cell(e), _spread_cell(e),
-             *_delta_cells(e)] for e in entries]
-    table = tabulate(rows, headers=["rank", "row", "kind", "dataset", "seeds", e0["metric"], "spread ratio",
+    other = _others(b)
+    extra = b["extra"]
+    rows = [[e["rank"], _label(e), e["kind"], e["dataset"], e["n_seeds"], _score_cell(e),
+             *[_f(extra[e["row"]][m]["score"]) if m in extra.get(e["row"], {}) else "–" for m in other],
+             _spread_cell(e), *_delta_cells(e)] for e in entries]
+    rows += [["–", f"{p['label']} [published]", "published", p["dataset"], "", _f(p["score"]),
+              *[_f(p["metrics"][m]) if m in p["metrics"] else "–" for m in other], "–", "", ""]
+             for p in b["published"]]
+    table = tabulate(rows, headers=["rank", "row", "kind", "dataset", "seeds", e0["metric"], *other, "spread ratio",
                                     "Δ vs best [95%]", "p"], tablefmt="github", disable_numparse=True)
     lines = [f"### {protocol} v{e0['protocol_version']}: {e0['metric']} ({e0['units']}, {direction})", "", table, "",
              _test_line(results, entries), _SPREAD_LINE, _dataset_line(entries)]
+    if b["published"]:
+        lines.append(PUBLISHED_LINE)
     if any(e["collapsed"] for e in entries):
         from kspbench.results import COLLAPSE_NOTE
 
@@ -130,7 +153,88 @@ def _md(protocol: str, results: list, entries: list[dict[str, Any]]) -> str:
 
         lines.append(PARTIAL_NOTE)
     lines += [f"not paired: {e['label']}: {e['pairing_error']}" for e in entries if e["pairing_error"]]
+    for by, rows_by in b["breakdowns"].items():
+        groups = _groups(b, by)
+        body = [[v["label"] + (" [published]" if v["published"] else ""), v["source"],
+                 *[_f(v["values"][g]) if g in v["values"] else "–" for g in groups]] for v in rows_by.values()]
+        lines += ["", f"#### {e0['metric']} per {by}", "",
+                  tabulate(body, headers=["row", "source", *groups], tablefmt="github", disable_numparse=True)
+                  if groups else f"no result holds per-{by} numbers (written before them: re-run `kspbench eval`)"]
     return "\n".join(lines)
+
+
+PUBLISHED_LINE = ("[published] rows: the paper's printed numbers (kspbench/reference/ksp_aaai2020.yaml) on its own "
+                  "dataset, not re-measured: no rank, interval or test; compare them with measured rows only when "
+                  "both are on the same dataset.")
+
+
+def _groups(b: dict[str, Any], by: str) -> list[str]:
+    order = b["group_order"].get(by)
+    groups = {g for v in b["breakdowns"][by].values() for g in v["values"]}
+    return sorted(groups, key=order) if order else sorted(groups)
+
+
+def _group_orders() -> dict[str, Any]:
+    from kspbench import skeleton
+
+    def by(names: tuple[str, ...]):
+        return lambda g: (names.index(g), g) if g in names else (len(names), g)
+
+    return {"action": by(tuple(skeleton.H36M_ACTIONS)),
+            "joint": by(tuple(skeleton.JOINT_NAMES) + tuple(skeleton.MPI3DHP_JOINT_NAMES))}
+
+
+def boards(found: list, protocols: list[str], metric: str | None, *, per_action: bool = False,
+           per_joint: bool = False, published: bool = True) -> list[dict[str, Any]]:
+    """One board per protocol: the ranked measured rows (:func:`kspbench.leaderboard.leaderboard`), every metric of
+    each row, the published rows of the protocol (kspbench.published) and the requested breakdowns."""
+    from kspbench.leaderboard import breakdown, extra_metrics, leaderboard, metric_units
+    from kspbench.published import published_breakdown, published_rows
+    from kspbench.table import reference
+
+    ref = reference()
+    out = []
+    for p in protocols:
+        results = [r for r in found if r.protocol == p]
+        entries = leaderboard(results, p, metric)
+        m = entries[0]["metric"]
+        proto = results[0].data["protocol"]
+        pub = published_rows(ref, p, m) if published else []
+        pub.sort(key=lambda x: -x["score"] if entries[0]["higher_is_better"] else x["score"])
+        wanted = []
+        if per_action:
+            # 3DHP has activities where Human3.6M has actions; a protocol with neither gets no table.
+            wanted += [g for g in ("action", "activity") if g in proto.get("breakdowns", [])
+                       or g in results[0].data["per_group"]][:1]
+        if per_joint:
+            wanted.append("joint")
+        labels = {e["row"]: _label(e) for e in entries}
+        breakdowns = {}
+        for by in wanted:
+            per = breakdown(results, p, m, by)
+            # Keyed by row (a published row by its table cell); "label" is what a table prints.
+            rows_by = {e["row"]: {"label": labels[e["row"]], "published": False,
+                                  "source": f"measured: {e['dataset']}", "values": per[e["row"]]} for e in entries}
+            for x in pub:
+                vals = published_breakdown(ref, p, m, by, x["label"], x["table"])
+                if vals:
+                    rows_by[f"published: {x['table']}"] = {"label": x["label"], "published": True,
+                                                           "source": x["dataset"], "values": vals}
+            breakdowns[by] = rows_by
+        notes = [_test_line(results, entries), _SPREAD_LINE, _dataset_line(entries)]
+        if pub:
+            notes.append(PUBLISHED_LINE)
+        if any(e["partial"] for e in entries):
+            from kspbench.results import PARTIAL_NOTE
+
+            notes.append(PARTIAL_NOTE)
+        out.append({"protocol": p, "version": entries[0]["protocol_version"], "metric": m, "results": results,
+                    "rows": entries, "published": pub, "metrics": list(proto["metrics"]),
+                    "metric_info": {k: v["higher_is_better"] for k, v in proto["metrics"].items()},
+                    "units_of": {k: metric_units(results[0], k) for k in proto["metrics"]},
+                    "extra": extra_metrics(results, p), "breakdowns": breakdowns, "group_order": _group_orders(),
+                    "notes": notes})
+    return out
 
 
 _SPREAD_LINE = ("spread ratio: how much the predicted poses vary in shape over the test frames relative to the true "
@@ -138,14 +242,15 @@ _SPREAD_LINE = ("spread ratio: how much the predicted poses vary in shape over t
                 "the truth, 0 = one pose for every input.")
 
 
-def _csv(tables: list[tuple[str, list, list[dict[str, Any]]]]) -> str:
+def _csv(tables: list[dict[str, Any]]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["protocol", "rank", "row", "kind", "dataset", "seeds", "metric", "units", "higher_is_better",
                 "score", "sd", "ci_lo", "ci_hi", "delta", "delta_lo", "delta_hi", "p_value", "resamples",
-                "pairing_error", "spread_ratio", "collapsed", "partial"])
-    for protocol, _, entries in tables:
-        for e in entries:
+                "pairing_error", "spread_ratio", "collapsed", "partial", "published", "source"])
+    for b in tables:
+        protocol = b["protocol"]
+        for e in b["rows"]:
             d = e["paired"] or {}
             lo, hi = e["ci95"] or ("", "")
             dlo, dhi = d.get("ci95", ("", ""))
@@ -153,16 +258,56 @@ def _csv(tables: list[tuple[str, list, list[dict[str, Any]]]]) -> str:
                         e["units"], e["higher_is_better"], e["score"], "" if e["sd"] is None else e["sd"], lo, hi,
                         d.get("difference", ""), dlo, dhi, d.get("p_value", ""), d.get("resamples", ""),
                         e["pairing_error"] or "", "" if e["spread_ratio"] is None else e["spread_ratio"],
-                        e["collapsed"], e["partial"] or ""])
+                        e["collapsed"], e["partial"] or "", False, "; ".join(e["paths"])])
+        for x in b["published"]:
+            e0 = b["rows"][0]
+            w.writerow([protocol, "", x["label"], "published", x["dataset"], "", e0["metric"], e0["units"],
+                        e0["higher_is_better"], x["score"], *[""] * 11, "", True, x["table"]])
     return buf.getvalue()
 
 
-def _json(tables: list[tuple[str, list, list[dict[str, Any]]]]) -> str:
-    out = [{"protocol": protocol, "version": entries[0]["protocol_version"], "metric": entries[0]["metric"],
-            "units": entries[0]["units"], "higher_is_better": entries[0]["higher_is_better"],
-            "test": _test_line(results, entries), "datasets": _datasets(entries), "rows": entries}
-           for protocol, results, entries in tables]
+def _json(tables: list[dict[str, Any]]) -> str:
+    out = [{"protocol": b["protocol"], "version": b["version"], "metric": b["metric"],
+            "units": b["rows"][0]["units"], "higher_is_better": b["rows"][0]["higher_is_better"],
+            "test": _test_line(b["results"], b["rows"]), "datasets": _datasets(b["rows"]), "rows": b["rows"],
+            "metrics": b["extra"], "published": b["published"], "breakdowns": b["breakdowns"]}
+           for b in tables]
     return json.dumps({"leaderboards": out}, indent=2) + "\n"
+
+
+def _latex(tables: list[dict[str, Any]]) -> str:
+    """A LaTeX table float per protocol: measured rows, then published ones; every metric, the best bold."""
+    from kspbench.latex import best_rows, table_env
+
+    out = ["% kspbench leaderboard: needs \\usepackage{booktabs}", ""]
+    for b in tables:
+        ms = b["metrics"]
+        head = ["Rank", "Row", "Source", "Seeds", *[f"{m} ({b['units_of'][m]})" for m in ms]]
+        rows, values = [], []
+        for e in b["rows"]:
+            x = b["extra"].get(e["row"], {})
+            rows.append([str(e["rank"]), _label(e), f"measured: {e['dataset']}", str(e["n_seeds"]),
+                         *[_latex_cell(x.get(m)) for m in ms]])
+            values.append([x[m]["score"] if m in x else None for m in ms])
+        for p in b["published"]:
+            rows.append(["", p["label"], f"published ({p['table']})", "",
+                         *[_f(p["metrics"][m]) if m in p["metrics"] else "–" for m in ms]])
+            values.append([p["metrics"].get(m) for m in ms])
+        bold = [set(), set(), set(), set()] + [best_rows([v[k] for v in values], b["metric_info"][m])
+                                               for k, m in enumerate(ms)]
+        caption = (f"{b['protocol']} v{b['version']}, ranked by {b['metric']}; measured rows: value [95% interval] "
+                   "or mean ± sd over seeds; published rows as printed in the paper, on its own dataset.")
+        out.append(table_env(caption, f"tab:leaderboard-{b['protocol']}", head, rows,
+                             [True, False, False, True] + [True] * len(ms), bold, b["notes"]))
+    return "\n".join(out)
+
+
+def _latex_cell(x: dict[str, Any] | None) -> str:
+    if x is None:
+        return "–"
+    if x["sd"] is not None:
+        return f"{_f(x['score'])} ± {_f(x['sd'])}"
+    return f"{_f(x['score'])} [{_f(x['ci95'][0])}, {_f(x['ci95'][1])}]" if x["ci95"] else _f(x["score"])
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -175,7 +320,7 @@ def _write_atomic(path: Path, text: str) -> None:
 
 def _leaderboard(args: argparse.Namespace) -> int:
     from kspbench.cli import UserError
-    from kspbench.leaderboard import LeaderboardError, leaderboard
+    from kspbench.leaderboard import LeaderboardError
     from kspbench.results import ResultError, discover
 
     from kspbench.atomic import check_output, refuse_inputs
@@ -201,17 +346,26 @@ def _leaderboard(args: argparse.Namespace) -> int:
         if not protocols:
             raise UserError(f"{args.results}: no result JSON found; score with `kspbench eval --out` or "
                             "`dvc repro`")
-        tables = []
-        for p in protocols:
-            results = [r for r in found if r.protocol == p]
-            tables.append((p, results, leaderboard(results, p, args.metric)))
+        tables = boards(found, protocols, args.metric, per_action=args.per_action, per_joint=args.per_joint,
+                        published=not args.no_published)
     except (ResultError, LeaderboardError) as err:
         raise UserError(str(err)) from None
 
-    if args.format == "md":
-        text = "\n\n".join(_md(p, rs, es) for p, rs, es in tables) + "\n"
-    elif args.format == "csv":
+    fmt = args.format or {".csv": "csv", ".json": "json", ".html": "html", ".htm": "html",
+                          ".tex": "latex"}.get(Path(args.out or "").suffix.lower(), "md")
+    if fmt == "md":
+        text = "\n\n".join(_md(b) for b in tables) + "\n"
+    elif fmt == "csv":
         text = _csv(tables)
+    elif fmt == "html":
+        from kspbench.leaderboard_html import render_html
+        from kspbench.table import reference
+
+        # Result links are relative to the page's folder, so the page and results/ move together.
+        base = Path(args.out).resolve().parent if args.out else Path.cwd()
+        text = render_html(tables, base, reference()["source"]["citation"])
+    elif fmt == "latex":
+        text = _latex(tables)
     else:
         text = _json(tables)
     if args.out:
