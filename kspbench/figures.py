@@ -1,6 +1,7 @@
 """The benchmark's figures and DVC plot tables, drawn from result JSONs, training runs and a trained checkpoint.
 
-Figures (PNG, each written atomically: a temporary file in the same folder, then ``os.replace``):
+Figures (PNG, and with ``formats`` also PDF and SVG beside it: ``pck_curves.pdf``...; each file written atomically:
+a temporary file in the same folder, then ``os.replace``):
 
 * ``pck_curves.png``: 3DPCK (%) against the threshold (mm) of every row under each PCK protocol (3dhp, 3dhp-pa:
   the ``curves["pck_vs_threshold:<alignment>"]`` of the result JSONs), mean over seeds; AUC in the legend.
@@ -32,7 +33,7 @@ import os
 import string
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -42,7 +43,7 @@ from kspbench.dvc_reports import path_name, write_wide_csv
 if TYPE_CHECKING:  # pragma: no cover
     from kspbench.results import Result
 
-__all__ = ["FigureError", "MissingInput", "FIGURES", "VAL_CSV", "pck_csv_name", "PckCurve", "ActionRow",
+__all__ = ["FigureError", "MissingInput", "FIGURES", "FIGURE_FORMATS", "figure_formats", "VAL_CSV", "pck_csv_name", "PckCurve", "ActionRow",
            "ValCurve", "SelectedFrames", "pck_curve_data", "per_action_data", "read_val_curves", "find_checkpoint",
            "evenly_spaced", "swap_background", "select_frames", "swap_images", "skeleton_data",
            "write_val_curves_csv", "write_pck_curves_csv", "plot_pck_curves", "plot_per_action",
@@ -50,6 +51,7 @@ __all__ = ["FigureError", "MissingInput", "FIGURES", "VAL_CSV", "pck_csv_name", 
            "plot_diagnosis"]
 
 FIGURES = ("pck_curves.png", "per_action.png", "learning_curves.png", "fig3_swap.png", "fig4_skeletons.png")
+FIGURE_FORMATS = ("png", "pdf", "svg")   # raster for pages, vector for papers
 VAL_CSV = "val_curves.csv"
 VAL_X, PCK_X = "step", "threshold_mm"
 DEFAULT_CARD = "unsup"
@@ -99,8 +101,35 @@ def _new_figure(width: float, height: float):
     return fig
 
 
-def _save(fig, out: Path) -> Path:
-    return _atomic_write(out, lambda f: fig.savefig(f, format="png", dpi=DPI, metadata={"Software": None}))
+# Metadata left out so the same inputs give the same bytes (no dates; SVG ids from a fixed salt).
+_METADATA = {"png": {"Software": None}, "pdf": {"Creator": None, "Producer": None, "CreationDate": None},
+             "svg": {"Creator": None, "Date": None}}
+
+
+def figure_formats(spec: str) -> tuple[str, ...]:
+    """"png,pdf,svg" -> ("png", "pdf", "svg"): the formats every figure is written in (first = the main file).
+
+    Raises:
+        FigureError: an unknown or empty format list.
+    """
+    formats = tuple(dict.fromkeys(f.strip().lower() for f in spec.split(",") if f.strip()))
+    bad = [f for f in formats if f not in FIGURE_FORMATS]
+    if bad or not formats:
+        raise FigureError(f"--format {spec!r}: choose one or more of {', '.join(FIGURE_FORMATS)}, comma-separated")
+    return formats
+
+
+def _save(fig, out: Path, formats: Sequence[str] | None = None) -> Path:
+    """Write ``fig`` as ``out`` and, for each further format, beside it with that suffix (each file atomically);
+    ``formats`` None: the format of ``out``'s suffix (png for any other). Returns the first file."""
+    import matplotlib
+
+    formats = formats or (out.suffix[1:].lower() if out.suffix[1:].lower() in FIGURE_FORMATS else "png",)
+    paths = [out.with_suffix(f".{fmt}") for fmt in formats]
+    with matplotlib.rc_context({"svg.hashsalt": "kspbench", "pdf.compression": 6}):
+        for fmt, path in zip(formats, paths):
+            _atomic_write(path, lambda f, fmt=fmt: fig.savefig(f, format=fmt, dpi=DPI, metadata=_METADATA[fmt]))
+    return paths[0]
 
 
 def _colours(n: int) -> list:
@@ -489,7 +518,7 @@ def write_pck_curves_csv(curves: list[PckCurve], folder: str | os.PathLike) -> l
 
 # --- figures ------------------------------------------------------------------------------------------------------
 
-def plot_pck_curves(curves: list[PckCurve], out: str | os.PathLike) -> Path:
+def plot_pck_curves(curves: list[PckCurve], out: str | os.PathLike, formats: Sequence[str] | None = None) -> Path:
     """PCK (%) against threshold (mm), one panel per protocol, a line per row; AUC in the legend."""
     if not curves:
         raise MissingInput("no result has a PCK-versus-threshold curve (score 3DHP predictions with "
@@ -511,10 +540,11 @@ def plot_pck_curves(curves: list[PckCurve], out: str | os.PathLike) -> Path:
         ax.grid(alpha=0.3)
         ax.legend(loc="lower right", fontsize=7)
     fig.suptitle(f"PCK versus threshold. {dataset_title(c.dataset for c in curves)}", fontsize=10)
-    return _save(fig, Path(out))
+    return _save(fig, Path(out), formats)
 
 
-def plot_per_action(rows: list[ActionRow], out: str | os.PathLike, protocol: str = ACTION_PROTOCOL) -> Path:
+def plot_per_action(rows: list[ActionRow], out: str | os.PathLike, protocol: str = ACTION_PROTOCOL,
+                    formats: Sequence[str] | None = None) -> Path:
     """Grouped horizontal bars of P-MPJPE per action (mean over seeds), one colour per row."""
     if not rows:
         raise MissingInput(f"no result of protocol {protocol} with a per-action breakdown")
@@ -535,10 +565,10 @@ def plot_per_action(rows: list[ActionRow], out: str | os.PathLike, protocol: str
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=7, loc="best")
     ax.set_title(f"P-MPJPE per action ({protocol}). {dataset_title(r.dataset for r in rows)}", fontsize=10)
-    return _save(fig, Path(out))
+    return _save(fig, Path(out), formats)
 
 
-def plot_learning_curves(curves: list[ValCurve], out: str | os.PathLike) -> Path:
+def plot_learning_curves(curves: list[ValCurve], out: str | os.PathLike, formats: Sequence[str] | None = None) -> Path:
     """Validation P-MPJPE against step: a thin line per seed, the mean over seeds of each card in bold."""
     if not curves:
         raise MissingInput("no training run with validation rows (val.csv; the profile needs val_every > 0)")
@@ -564,7 +594,7 @@ def plot_learning_curves(curves: list[ValCurve], out: str | os.PathLike) -> Path
     ax.legend(fontsize=7)
     ax.set_title("Validation P-MPJPE during training" + (f" ({', '.join(roles)}, fixed frames)" if roles else ""),
                  fontsize=10)
-    return _save(fig, Path(out))
+    return _save(fig, Path(out), formats)
 
 
 def _show(ax, img: np.ndarray) -> None:
@@ -582,7 +612,7 @@ def _bones_2d(ax, pts: np.ndarray, colour, lw: float = 1.2, **kw) -> None:
 
 
 def plot_swap(checkpoint: str | os.PathLike, store: str | os.PathLike, out: str | os.PathLike, *,
-              role: str = DEFAULT_ROLE, k: int = SWAP_SAMPLES) -> Path:
+              role: str = DEFAULT_ROLE, k: int = SWAP_SAMPLES, formats: Sequence[str] | None = None) -> Path:
     """Fig. 3: rows = pose source, columns = appearance source, cells over the background of a third sample.
 
     The first row shows the appearance inputs, the first column the pose inputs (with the predicted 2D pose), the
@@ -625,7 +655,7 @@ def plot_swap(checkpoint: str | os.PathLike, store: str | os.PathLike, out: str 
     pci = swap_pci_text(model, checkpoint, store, role, threads=int(ckpt.get("threads", 1)))
     fig.suptitle(f"Fig. 3: pose, appearance and background swapped through the decoder. {_describe(ckpt)} on "
                  f"{role}\n{pci}\n{names}\n{dataset_title([frames.dataset])}", fontsize=8)
-    return _save(fig, Path(out))
+    return _save(fig, Path(out), formats)
 
 
 def swap_pci_text(model, checkpoint: str | os.PathLike, store: str | os.PathLike, role: str, *, threads: int = 1,
@@ -651,7 +681,8 @@ def swap_pci_text(model, checkpoint: str | os.PathLike, store: str | os.PathLike
             f"{fmt(m['teacher_forced']['pci'])} (0: the decoder ignores the pose)")
 
 
-def plot_diagnosis(report: dict[str, Any], examples: dict[str, Any] | None, out: str | os.PathLike) -> Path:
+def plot_diagnosis(report: dict[str, Any], examples: dict[str, Any] | None, out: str | os.PathLike,
+                   formats: Sequence[str] | None = None) -> Path:
     """A few tuples of ``kspbench diagnose``: Is, It (true 2D of B), Bt, Î(B) and Î(B') teacher-forced, Î(B) from
     EP's pose, and the decoder mask of the teacher-forced Î(B) (true mask outlined); PCI values in the title.
 
@@ -693,11 +724,11 @@ def plot_diagnosis(report: dict[str, Any], examples: dict[str, Any] | None, out:
     note = "" if not report.get("warnings") else "\nwarning: backgrounds not clean (--allow-median-background)"
     fig.suptitle(f"Is the decoder pose-conditioned? {ck['card']} seed {ck['seed']} ({ck['profile']} profile, step "
                  f"{ck['step']}) on {report['role']}, {report['n_tuples']} tuples\n{pci}{note}", fontsize=7)
-    return _save(fig, Path(out))
+    return _save(fig, Path(out), formats)
 
 
 def plot_skeletons(checkpoint: str | os.PathLike, store: str | os.PathLike, out: str | os.PathLike, *,
-                   role: str = DEFAULT_ROLE, k: int = SKELETON_SAMPLES) -> Path:
+                   role: str = DEFAULT_ROLE, k: int = SKELETON_SAMPLES, formats: Sequence[str] | None = None) -> Path:
     """Fig. 4: for each fixed frame the crop, then the true and the Procrustes-aligned predicted 3D skeleton seen
     from the front (x, -y) and from the side (z, -y) of the crop camera; P-MPJPE per frame in the title."""
     model, ckpt = _load_model(checkpoint)
@@ -735,7 +766,7 @@ def plot_skeletons(checkpoint: str | os.PathLike, store: str | os.PathLike, out:
     fig.get_layout_engine().set(rect=(0, 0.05, 1, 0.95))
     fig.suptitle(f"Fig. 4: predicted and true 3D pose. {_describe(ckpt)} on {role}, mean P-MPJPE "
                  f"{float(np.mean(res['p_mpjpe_mm'])):.1f} mm\n{dataset_title([frames.dataset])}", fontsize=8)
-    return _save(fig, Path(out))
+    return _save(fig, Path(out), formats)
 
 
 # --- everything ---------------------------------------------------------------------------------------------------
@@ -743,7 +774,7 @@ def plot_skeletons(checkpoint: str | os.PathLike, store: str | os.PathLike, out:
 def make_all(results_dir: str | os.PathLike, runs_dir: str | os.PathLike, store: str | os.PathLike,
              out_dir: str | os.PathLike, plots_dir: str | os.PathLike, *, card: str = DEFAULT_CARD,
              checkpoint: str | os.PathLike | None = None, role: str = DEFAULT_ROLE,
-             log: Callable[[str], None] | None = None) -> list[Path]:
+             log: Callable[[str], None] | None = None, formats: Sequence[str] = ("png",)) -> list[Path]:
     """Write both CSV tables and every figure whose inputs exist; returns the written paths (tables first).
 
     A figure whose inputs are absent (no result of its protocol, no run with val.csv, no checkpoint of ``card``
@@ -792,22 +823,24 @@ def make_all(results_dir: str | os.PathLike, runs_dir: str | os.PathLike, store:
         return ck, Path(store)
 
     jobs: list[tuple[str, Callable[[Path], Path]]] = [
-        ("pck_curves.png", lambda p: plot_pck_curves(curves, p)),
-        ("per_action.png", lambda p: plot_per_action(actions, p)),
-        ("learning_curves.png", lambda p: plot_learning_curves(val, p)),
-        ("fig3_swap.png", lambda p: plot_swap(*model_input(), p, role=role)),
-        ("fig4_skeletons.png", lambda p: plot_skeletons(*model_input(), p, role=role)),
+        ("pck_curves.png", lambda p: plot_pck_curves(curves, p, formats=formats)),
+        ("per_action.png", lambda p: plot_per_action(actions, p, formats=formats)),
+        ("learning_curves.png", lambda p: plot_learning_curves(val, p, formats=formats)),
+        ("fig3_swap.png", lambda p: plot_swap(*model_input(), p, role=role, formats=formats)),
+        ("fig4_skeletons.png", lambda p: plot_skeletons(*model_input(), p, role=role, formats=formats)),
     ]
     for name, job in jobs:
-        target = out_dir / name
+        targets = [(out_dir / name).with_suffix(f".{fmt}") for fmt in formats]
         try:
-            path = job(target)
+            job(targets[0])
         except MissingInput as why:
-            stale = " (removed its stale copy)" if target.exists() else ""
-            if target.exists():
-                target.unlink()
-            say(f"skipped {name}: {why}{stale}")
+            # Every format's copy goes: the folder shows only what the current inputs support.
+            stale = [t for t in out_dir.glob(f"{Path(name).stem}.*") if t.suffix[1:] in FIGURE_FORMATS]
+            for t in stale:
+                t.unlink()
+            say(f"skipped {name}: {why}{' (removed its stale copy)' if stale else ''}")
             continue
-        say(f"wrote {path}")
-        written.append(path)
+        for path in targets:
+            say(f"wrote {path}")
+        written += targets
     return written

@@ -227,6 +227,7 @@ def test_absent_inputs_skip_their_figures_and_the_tables_are_header_only(cli, ca
     out = tmp_path / "figures"
     out.mkdir()
     (out / "fig4_skeletons.png").write_bytes(PNG_MAGIC)  # stale, from an earlier run
+    (out / "fig4_skeletons.pdf").write_bytes(b"%PDF-")   # stale copies of every format go
     (tmp_path / "plots").mkdir()
     (tmp_path / "plots" / "pck_curves.csv").write_text("row,protocol,threshold_mm,pck\n")  # the old long table
     assert cli(["figures", "--results", str(tmp_path / "results"), "--runs", str(tmp_path / "runs"), "--store",
@@ -239,6 +240,47 @@ def test_absent_inputs_skip_their_figures_and_the_tables_are_header_only(cli, ca
     assert (tmp_path / "plots" / "val_curves.csv").read_text() == "step\n"
     assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["val_curves.csv"]   # no curve, no PCK table
     assert f"removed {tmp_path / 'plots' / 'pck_curves.csv'}" in stdout
+
+
+def test_every_figure_in_png_pdf_and_svg(bench, cli, capsys):
+    from xml.etree import ElementTree
+
+    out = bench["root"] / "figures_all"
+    assert cli(["figures", "--results", str(bench["results"]), "--runs", str(bench["runs"]), "--store",
+                str(bench["store"]), "--out", str(out), "--plots", str(bench["root"] / "plots3"),
+                "--format", "pdf, svg,png"]) == 0
+    stdout = capsys.readouterr().out
+    assert f"{len(F.FIGURES)} figure(s) in {out} (pdf, svg, png)" in stdout
+    for name in F.FIGURES:
+        stem = out / Path(name).stem
+        _assert_png(stem.with_suffix(".png"))
+        pdf = stem.with_suffix(".pdf").read_bytes()
+        assert pdf[:5] == b"%PDF-" and pdf.rstrip().endswith(b"%%EOF") and len(pdf) > 2000, name
+        root = ElementTree.parse(stem.with_suffix(".svg")).getroot()
+        assert root.tag == "{http://www.w3.org/2000/svg}svg" and len(list(root.iter())) > 50, name
+        for fmt in ("pdf", "svg", "png"):
+            assert f"wrote {stem.with_suffix('.' + fmt)}" in stdout
+    assert sorted(p.suffix for p in out.iterdir()) == sorted([".pdf", ".png", ".svg"] * len(F.FIGURES))
+
+
+def test_vector_figures_are_reproducible_and_stale_copies_of_every_format_go(bench, tmp_path):
+    from kspbench.results import discover
+
+    curves = F.pck_curve_data(discover(bench["results"]))
+    a = F.plot_pck_curves(curves, tmp_path / "a" / "pck.svg", formats=("svg", "pdf"))
+    b = F.plot_pck_curves(curves, tmp_path / "b" / "pck.svg", formats=("svg", "pdf"))
+    assert a.suffix == ".svg" and a.read_bytes() == b.read_bytes()   # no date, fixed ids: same bytes
+    assert a.with_suffix(".pdf").read_bytes() == b.with_suffix(".pdf").read_bytes()
+    assert F.plot_pck_curves(curves, tmp_path / "c" / "pck.pdf").suffix == ".pdf"   # format from the suffix
+    assert (tmp_path / "c" / "pck.pdf").read_bytes()[:5] == b"%PDF-" and not (tmp_path / "c" / "pck.png").exists()
+
+
+def test_unknown_figure_format_exits_2_with_one_line(cli, capsys, tmp_path):
+    (tmp_path / "results").mkdir()
+    assert cli(["figures", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "f"),
+                "--plots", str(tmp_path / "p"), "--format", "png,jpg"]) == 2
+    _one_line_error(capsys, "--format", "jpg", "png, pdf, svg")
+    assert not (tmp_path / "f").exists()
 
 
 def test_fixed_frames_swaps_and_aligned_skeletons(bench):

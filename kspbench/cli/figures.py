@@ -1,4 +1,4 @@
-"""``kspbench figures``: the benchmark's figures (PNG) and the CSV tables behind ``dvc plots``."""
+"""``kspbench figures``: the benchmark's figures (PNG, PDF, SVG) and the CSV tables behind ``dvc plots``."""
 from __future__ import annotations
 
 import argparse
@@ -23,6 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog="Examples:\n"
                "  kspbench figures --results results --runs runs --store data/world.h5 --out reports/figures\n"
                "  kspbench figures --out reports/figures --plots reports/plots\n"
+               "  kspbench figures --format png,pdf,svg --out paper/figures   # vector copies for a paper\n"
                "  kspbench figures --card weakly --role h36m-test          # Fig. 3/4 from runs/weakly/s<lowest>/\n"
                "  kspbench figures --checkpoint runs/unsup/s1/checkpoint.pt --out /tmp/figs",
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -31,7 +32,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     fg.add_argument("--runs", default="runs", help="folder of training runs, any depth (default: runs)")
     fg.add_argument("--store", default=DEFAULT_STORE, help=f"pose store the Fig. 3/4 frames come from (default: "
                                                            f"{DEFAULT_STORE})")
-    fg.add_argument("--out", default="reports/figures", help="folder for the PNGs (default: reports/figures)")
+    fg.add_argument("--out", default="reports/figures", help="folder for the figures (default: reports/figures)")
+    fg.add_argument("--format", default="png", metavar="FORMATS",
+                    help="figure formats, comma-separated: png (default), pdf, svg; e.g. png,pdf,svg writes each "
+                         "figure three times (pck_curves.png, .pdf, .svg)")
     fg.add_argument("--plots", default="reports/plots", help="folder for val_curves.csv and pck_<protocol>.csv "
                                                              "(default: reports/plots)")
     model = fg.add_argument_group("Fig. 3 and Fig. 4")
@@ -44,8 +48,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _figures(args: argparse.Namespace) -> int:
     from kspbench.cli import UserError
-    from kspbench.figures import FigureError, make_all
+    from kspbench.figures import FigureError, figure_formats, make_all
     from kspbench.results import ResultError
+
+    try:
+        formats = figure_formats(args.format)
+    except FigureError as err:
+        raise UserError(str(err)) from None
 
     if not Path(args.results).is_dir():
         raise UserError(f"{args.results}: no such results folder; run `dvc repro` or `kspbench eval --out` first, "
@@ -58,9 +67,9 @@ def _figures(args: argparse.Namespace) -> int:
     check_output_dir(args.plots, option="--plots")
     try:
         written = make_all(args.results, args.runs, args.store, args.out, args.plots, card=args.card,
-                           checkpoint=args.checkpoint, role=args.role, log=print)
+                           checkpoint=args.checkpoint, role=args.role, log=print, formats=formats)
     except (FigureError, ResultError) as err:
         raise UserError(str(err)) from None
-    figures = [p for p in written if p.suffix == ".png"]
-    print(f"{len(figures)} figure(s) in {args.out}, 2 tables in {args.plots}")
+    figures = [p for p in written if p.suffix[1:] in formats]
+    print(f"{len(figures) // len(formats)} figure(s) in {args.out} ({', '.join(formats)}), tables in {args.plots}")
     return 0
