@@ -24,7 +24,7 @@ th{background:#f3f5f7;cursor:pointer;user-select:none;white-space:nowrap}
 th[aria-sort=ascending]::after{content:" \\25B2"}th[aria-sort=descending]::after{content:" \\25BC"}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 td.num small,th small,small.why{display:block;color:#57606a;font-weight:400}
-td.row{min-width:14em}
+td.row{min-width:14em}td a{white-space:nowrap;display:block}
 tr.published td{background:#fbf7e9;font-style:italic}
 tr.best td{font-weight:600}
 .badge{display:inline-block;font-size:11px;font-style:normal;padding:0 6px;border-radius:8px;margin-left:6px}
@@ -75,7 +75,8 @@ def _text(value: str, sort: str | None = None) -> str:
 
 def _link(path: str, base: Path) -> str:
     rel = os.path.relpath(path, base).replace(os.sep, "/")
-    return f'<a href="{_e(rel)}">{_e(Path(path).name)}</a>'
+    # The file's folder too: a row's results are often all called <protocol>.json.
+    return f'<a href="{_e(rel)}">{_e("/".join(Path(path).parts[-2:]))}</a>'
 
 
 def _board(b: dict[str, Any], base: Path) -> str:
@@ -113,7 +114,7 @@ def _board(b: dict[str, Any], base: Path) -> str:
         note = f' title="{_e(p["note"])}"' if p["note"] else ""
         cells = [_text("", ""), f'<td data-v="{_e(p["label"])}"{note}>{_e(p["label"])}'
                                 f'<span class="badge b-pub">published</span></td>',
-                 _text(f"published: {p['table']}"), _text(p["dataset"]), _text("", "")]
+                 _text(f"published: paper, {p['table']}"), _text(p["dataset"]), _text("", "")]
         cells += [_num(p["metrics"].get(m)) for m in metrics]
         cells += [_text("", ""), _text("", ""), "<td></td>"]
         body.append('<tr class="published">' + "".join(cells) + "</tr>")

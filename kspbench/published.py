@@ -26,7 +26,8 @@ def published_rows(ref: dict[str, Any], protocol: str, metric: str) -> list[dict
     """Published rows of ``protocol`` that print ``metric``, best first (printed order among ties).
 
     Returns:
-        dicts with ``label``, ``published`` (True), ``table``, ``dataset``, ``score`` (the printed ``metric``),
+        dicts with ``label``, ``published`` (True), ``table`` (as text), ``ref`` (reference table key and the
+        paper's row number), ``dataset``, ``score`` (the printed ``metric``),
         ``metrics`` (every metric of the protocol the row prints), ``supervision``, ``trainset``, ``note``
         (the transcription note of the cell, if any) and ``citation`` (the paper the table is from).
     """
@@ -41,7 +42,8 @@ def published_rows(ref: dict[str, Any], protocol: str, metric: str) -> list[dict
             score = values.get(cells[metric])
             if score is None:
                 continue   # not printed (or not placeable): never guessed
-            out.append({"label": r["method"], "published": True, "table": f"{table} row {i + 1}",
+            out.append({"label": r["method"], "published": True, "table": f"Table {table[5:]}, row {i + 1}",
+                        "ref": {"table": table, "row": i + 1},
                         "dataset": PUBLISHED_DATASET[table], "score": float(score),
                         "metrics": {m: float(values[k]) for m, k in cells.items() if values.get(k) is not None},
                         "supervision": r.get("supervision") or "", "trainset": r.get("trainset") or "",
@@ -51,12 +53,12 @@ def published_rows(ref: dict[str, Any], protocol: str, metric: str) -> list[dict
 
 
 def published_breakdown(ref: dict[str, Any], protocol: str, metric: str, breakdown: str,
-                        label: str, table: str) -> dict[str, float]:
-    """The printed per-group values (e.g. per action) of one published row, or {} when the paper prints none."""
-    key = table.split()[0]
+                        row: dict[str, Any]) -> dict[str, float]:
+    """The printed per-group values (e.g. per action) of one row of :func:`published_rows`, or {} when the paper
+    prints none."""
+    key = row["ref"]["table"]
     if (key, protocol, metric, breakdown) not in BREAKDOWN:
         return {}
-    row = ref["tables"][key]["rows"][int(table.split()[-1]) - 1]
-    assert row["method"] == label, (row["method"], label)
+    row = ref["tables"][key]["rows"][row["ref"]["row"] - 1]
     actions = ref["tables"][key]["actions"]
     return {a: float(row["values"][a]) for a in actions if row["values"].get(a) is not None}

@@ -216,7 +216,7 @@ def boards(found: list, protocols: list[str], metric: str | None, *, per_action:
             rows_by = {e["row"]: {"label": labels[e["row"]], "published": False,
                                   "source": f"measured: {e['dataset']}", "values": per[e["row"]]} for e in entries}
             for x in pub:
-                vals = published_breakdown(ref, p, m, by, x["label"], x["table"])
+                vals = published_breakdown(ref, p, m, by, x)
                 if vals:
                     rows_by[f"published: {x['table']}"] = {"label": x["label"], "published": True,
                                                            "source": x["dataset"], "values": vals}
