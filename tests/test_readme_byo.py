@@ -92,3 +92,28 @@ def test_mmpose_results_to_a_named_leaderboard_row(workdir, monkeypatch, capsys)
     result = json.loads((workdir / "results" / "mmpose" / "h36m-p2.json").read_text())
     assert result["protocol"]["overrides"] == {"frame_stride": 5}
     assert result["n_frames"] == 2 * 15 * 4 * 2      # frames 0 and 5 of every track
+
+
+def test_both_outside_rows_on_the_html_page(workdir, monkeypatch, capsys):
+    """After both blocks (the tests above, in file order): the page names both rows, measured, beside the paper's."""
+    from html.parser import HTMLParser
+
+    monkeypatch.chdir(workdir)
+    if not (workdir / "results" / "mmpose").is_dir():
+        pytest.skip("needs the two tests above to have run (they build the results)")
+    assert main(["leaderboard", "--protocol", "h36m-p2", "--out", "site/leaderboard.html"]) == 0
+    rows: list[list[str]] = []
+
+    class Rows(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            if tag == "tr":
+                rows.append([dict(attrs).get("class") or ""])
+
+        def handle_data(self, data):
+            if rows and data.strip():
+                rows[-1].append(data.strip())
+
+    Rows().feed((workdir / "site" / "leaderboard.html").read_text())
+    measured = {r[2]: r for r in rows if "measured" in r[0]}   # [class, rank, row name, ...]
+    assert {"My model", "SimpleBaseline3D (MMPose)"} <= set(measured)
+    assert "my-model/h36m-p2.json" in measured["My model"] and any("published" in r[0] for r in rows)
