@@ -15,7 +15,7 @@ import pytest
 from kspbench import skeleton
 from kspbench.published import published_rows
 from kspbench.table import reference
-from test_leaderboard import _h36m_store, _score, run_cli
+from test_leaderboard import _h36m_store, _score, mpi, run_cli  # noqa: F401 (mpi: a fixture)
 
 CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary on PATH (Debian: apt-get install "
@@ -121,6 +121,23 @@ def test_per_joint_and_per_action_tables(lb, capsys):
     pub = actions["(Martinez et al. 2017) [published]"]
     assert all(float(pub[a]) == pytest.approx(v) for a, v in martinez["values"].items() if a in pub)
     assert "per joint" in md and "per action" in md and "per joint" not in _md(lb, capsys)
+
+
+def test_3dhp_board_per_activity_and_per_joint_pck(mpi, capsys):
+    capsys.readouterr()
+    assert run_cli(["leaderboard", "--results", str(mpi["dir"]), "--protocol", "3dhp", "--per-action",
+                    "--per-joint"]) == 0
+    md = capsys.readouterr().out
+    pub = [r for r in _md_rows(md, "rank") if r["kind"] == "published"]
+    t3 = [r for r in reference()["tables"]["table3"]["rows"] if r["values"]["pck"] is not None]
+    assert sorted(float(r["pck150"]) for r in pub) == sorted(r["values"]["pck"] for r in t3)   # best first: higher
+    assert [float(r["pck150"]) for r in pub] == sorted((float(r["pck150"]) for r in pub), reverse=True)
+    assert "pck150 per activity" in md and "pck150 per joint" in md
+    joints = _md_rows(md, "row ", "per joint")
+    assert [k for k in joints[0] if k not in ("row", "source")] == list(skeleton.MPI3DHP_JOINT_NAMES)
+    data = json.loads(mpi["sharp"].read_text())
+    for m, per in data["per_joint"].items():   # PCK, AUC and errors are all means over joints
+        assert np.mean(list(per.values())) == pytest.approx(data["metrics"][m], rel=1e-9), m
 
 
 def test_json_carries_published_rows_metrics_and_breakdowns(lb, capsys):
