@@ -57,12 +57,12 @@ class Worker:
         self.rss_after_load = _peak_rss_mib()
 
     def steps(self, loss: str, n: int) -> dict[str, Any]:
-        """``n`` iterations of ``loss`` (batch drawn in the step, as in training); seconds in all."""
+        """``n`` iterations of ``loss`` (batch drawn in the step, as in training); wall and CPU seconds in all."""
         t = self.trainer
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for _ in range(n):
             t.train_step(loss)
-        return {"seconds": time.perf_counter() - start, "batch": t.batch}
+        return {"seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu, "batch": t.batch}
 
     def profile(self, loss: str, n: int) -> dict[str, float]:
         """Seconds per step of each part over ``n`` profiled iterations of ``loss`` (one warm-up first)."""
@@ -246,7 +246,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for name, tree in trees.items():
             sides[name] = Side(name, tree, args)
             keep.callback(sides[name].close)
+        # Samples per wall second, and per CPU second of the worker (less moved by other jobs on the cores).
         rates: dict[str, dict[str, list[float]]] = {n: {loss: [] for loss in losses} for n in sides}
+        cpu_rates: dict[str, dict[str, list[float]]] = {n: {loss: [] for loss in losses} for n in sides}
         for loss in losses:  # warm-up, not counted
             for s in sides.values():
                 s.ask(cmd="steps", loss=loss, n=2)
@@ -256,32 +258,37 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 for name in (order if r % 2 == 0 else order[::-1]):
                     ans = sides[name].ask(cmd="steps", loss=loss, n=args.steps)
                     rates[name][loss].append(args.steps * ans["batch"] / ans["seconds"])
+                    cpu_rates[name][loss].append(args.steps * ans["batch"] / ans["cpu_seconds"])
                     batch = ans["batch"]
         shares = {n: {loss: s.ask(cmd="profile", loss=loss, n=args.profile_steps) for loss in losses}
                   for n, s in sides.items()} if args.profile_steps else {}
         return {"baseline": args.baseline, "candidate": args.candidate or "working tree", "threads": args.threads,
-                "batch": batch, "rates": rates, "shares": shares,
+                "batch": batch, "rates": rates, "cpu_rates": cpu_rates, "shares": shares,
                 "rss_after_load_mib": {n: s.rss_after_load for n, s in sides.items()},
                 "peak_rss_mib": {n: s.peak_rss for n, s in sides.items()}}
+
+
+def _rate_lines(rates: dict[str, dict[str, list[float]]], batch: int, unit: str) -> list[str]:
+    """Per loss and for the whole cycle: each side's median (min) over rounds and the per-round new/old ratio."""
+    def row(name: str, old: list[float], new: list[float]) -> str:
+        ratio = sorted(n / o for n, o in zip(new, old))
+        return (f"  {name:9s} old {statistics.median(old):6.1f} ({min(old):6.1f})  new {statistics.median(new):6.1f}"
+                f" ({min(new):6.1f})  new/old {statistics.median(ratio):.2f} [{ratio[0]:.2f}, {ratio[-1]:.2f}]")
+
+    lines = [f"  samples per {unit} second:"]
+    lines += [row(loss, rates["old"][loss], rates["new"][loss]) for loss in rates["old"]]
+    # The cycle's rate: samples over the time of one step of each loss, per round.
+    rounds = len(next(iter(rates["old"].values())))
+    cyc = {n: [len(rates[n]) * batch / sum(batch / r[i] for r in rates[n].values()) for i in range(rounds)]
+           for n in rates}
+    return lines + [row("cycle", cyc["old"], cyc["new"])]
 
 
 def report(res: dict[str, Any]) -> str:
     lines = [f"old = {res['baseline']}, new = {res['candidate']}; {res['threads']} torch thread(s); samples/s as "
              "median (min) over rounds; new/old per round as median [min, max]"]
-    rates = res["rates"]
-    for loss in rates["old"]:
-        old, new = rates["old"][loss], rates["new"][loss]
-        ratio = sorted(n / o for n, o in zip(new, old))
-        lines.append(f"  {loss:9s} old {statistics.median(old):6.1f} ({min(old):6.1f})  new {statistics.median(new):6.1f}"
-                     f" ({min(new):6.1f})  new/old {statistics.median(ratio):.2f} [{ratio[0]:.2f}, {ratio[-1]:.2f}]")
-    # The cycle's rate: samples over the time of one step of each loss (per round, then the median).
-    b = res["batch"]
-    cyc = {n: [len(rates[n]) * b / sum(b / rates[n][loss][i] for loss in rates[n])
-               for i in range(len(next(iter(rates[n].values()))))] for n in rates}
-    ratio = sorted(a / b for a, b in zip(cyc["new"], cyc["old"]))
-    lines.append(f"  {'cycle':9s} old {statistics.median(cyc['old']):6.1f}           new "
-                 f"{statistics.median(cyc['new']):6.1f}           new/old {statistics.median(ratio):.2f} "
-                 f"[{ratio[0]:.2f}, {ratio[-1]:.2f}]")
+    lines += _rate_lines(res["rates"], res["batch"], "wall")
+    lines += _rate_lines(res["cpu_rates"], res["batch"], "CPU")
     for name, per_loss in res["shares"].items():
         for loss, parts in per_loss.items():
             lines.append(f"  {name} {loss:9s} {1e3 * parts['step']:6.0f} ms/step (profiled): {_fmt_shares(parts)}")
