@@ -307,6 +307,8 @@ RESULT_MUTATIONS: dict[str, Callable[[Path, dict], Path]] = {
     "protocol-metrics-list": lambda f, g: _results_copy(f, g, lambda d, r: d["protocol"].__setitem__("metrics", [])),
     "primary-unknown": lambda f, g: _results_copy(f, g, lambda d, r: d["protocol"].__setitem__("primary", "x")),
     "per-group-string": lambda f, g: _results_copy(f, g, lambda d, r: d.__setitem__("per_group", "x")),
+    "per-joint-text": lambda f, g: _results_copy(
+        f, g, lambda d, r: d.__setitem__("per_joint", {"mpjpe_mm": {"Pelvis": "1"}})),
     "n-frames-string": lambda f, g: _results_copy(f, g, lambda d, r: d.__setitem__("n_frames", "12")),
     "model-list": lambda f, g: _results_copy(f, g, lambda d, r: d["predictions"].__setitem__("model", [1])),
     "seed-string": lambda f, g: _results_copy(f, g, lambda d, r: d["predictions"]["model"].__setitem__("seed", "x")),
