@@ -20,7 +20,7 @@ import torch
 from kspbench import __version__, skeleton
 from kspbench.model import data as D
 from kspbench.model.profiles import ModelProfile
-from kspbench.model.train import TrainingError, build_model, deterministic, load_checkpoint
+from kspbench.model.train import TrainingError, build_model, deterministic, load_checkpoint, memory_format
 from kspbench.predictions import Predictions, write_predictions
 from kspbench.progress import Progress
 from kspbench.provenance import file_sha256, provenance
@@ -30,12 +30,13 @@ __all__ = ["predict", "load_model"]
 
 
 def load_model(checkpoint: str | os.PathLike, device: str = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
-    """The checkpoint's model in eval mode, and the checkpoint dict."""
+    """The checkpoint's model in eval mode (in the device's :func:`~kspbench.model.train.memory_format`), and the
+    checkpoint dict."""
     ckpt = load_checkpoint(checkpoint)
     profile = ModelProfile.from_dict(ckpt["profile"])
     model = build_model(ckpt["card"], profile)
     model.load_state_dict(ckpt["model"])
-    return model.to(device).eval(), ckpt
+    return model.to(device, memory_format=memory_format(device)).eval(), ckpt
 
 
 def predict(checkpoint: str | os.PathLike, store_path: str | os.PathLike, role: str, out: str | os.PathLike, *,
@@ -81,6 +82,7 @@ def predict(checkpoint: str | os.PathLike, store_path: str | os.PathLike, role: 
                 with torch.no_grad():
                     for start in range(0, crops.shape[0], batch):
                         x = D.to_float(crops[start:start + batch]).to(device)
+                        x = x.contiguous(memory_format=memory_format(device))
                         out_cam.append(model.pose(x)["p3d_cam"].double().cpu().numpy())
                 p_virtual = np.concatenate(out_cam)
                 poses = skeleton.TRUNK_MM * np.einsum("nij,nkj->nki", rot, p_virtual)  # row form of R_v p

@@ -60,7 +60,7 @@ from kspbench.provenance import config_sha256, file_sha256, provenance
 from kspbench.store import PoseStore
 
 __all__ = ["TrainingError", "Trainer", "train", "build_model", "load_checkpoint", "CHECKPOINT_NAME", "LOG_COLUMNS",
-           "plan_stages", "deterministic"]
+           "plan_stages", "deterministic", "memory_format"]
 
 CHECKPOINT_NAME = "checkpoint.pt"
 CHECKPOINT_FORMAT = "kspbench-ksp-checkpoint"
@@ -115,6 +115,12 @@ def deterministic(threads: int, device: str) -> Iterator[None]:
     finally:
         torch.set_num_threads(old_threads)
         torch.use_deterministic_algorithms(old_det, warn_only=old_warn)
+
+
+def memory_format(device: str | torch.device) -> torch.memory_format:
+    """The layout of the model and its image batches: channels-last on CPU, where the convolutions run about a
+    third faster with it (``benchmarks/train_side_by_side.py``); the default elsewhere."""
+    return torch.channels_last if torch.device(device).type == "cpu" else torch.contiguous_format
 
 
 def _make_optimiser(spec: dict, params: list[nn.Parameter]) -> torch.optim.Optimizer:
@@ -220,8 +226,7 @@ class Trainer:
         if self.device.type == "cuda" and self.dist.enabled:
             self.device = torch.device("cuda", self.dist.local_rank)
         self.threads = threads or self.profile.threads
-        # Channels-last convolutions are faster on CPU (measured side by side); other devices keep the default.
-        self.memory_format = torch.channels_last if self.device.type == "cpu" else torch.contiguous_format
+        self.memory_format = memory_format(self.device)
         self._threads_given = threads is not None
         self.stages = plan_stages(card, self.profile)
         self.total_steps = sum(s.steps for s in self.stages)
