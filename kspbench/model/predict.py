@@ -19,6 +19,7 @@ import torch
 
 from kspbench import __version__, skeleton
 from kspbench.model import data as D
+from kspbench.model.fold import fold_batchnorm_
 from kspbench.model.profiles import ModelProfile
 from kspbench.model.train import TrainingError, build_model, deterministic, load_checkpoint, memory_format
 from kspbench.predictions import Predictions, write_predictions
@@ -53,6 +54,7 @@ def predict(checkpoint: str | os.PathLike, store_path: str | os.PathLike, role: 
         TrainingError: unreadable checkpoint, or a role with no sequence or no image.
     """
     model, ckpt = load_model(checkpoint, device)
+    fold_batchnorm_(model)  # inference only: each BatchNorm becomes part of its convolution
     size = int(ckpt["profile"]["input_size"])
     rows: dict[str, list] = {k: [] for k in ("poses", "subject", "sequence", "camera", "frame")}
     with deterministic(threads or int(ckpt["threads"]), device), PoseStore(store_path) as store:
