@@ -35,3 +35,23 @@ def test_checkpoint_tensors_are_contiguous_after_channels_last_training(all_loss
                if isinstance(v, torch.Tensor) and v.dim() == 4]
     assert weights and moments
     assert all(v.is_contiguous() for v in weights + moments)
+
+
+def test_restored_optimiser_moments_take_their_parameters_layout_for_the_fused_adam(all_losses_card, store,
+                                                                                    tmp_path, tiny):
+    t = _trainer(all_losses_card, store, tmp_path, tiny)
+    assert all(o.defaults["fused"] for o in t.optimisers.values())
+    for loss in ("prior", "paired", "unpaired"):
+        t.train_step(loss)
+    t.out.mkdir(parents=True, exist_ok=True)
+    ckpt = load_checkpoint(t.save_checkpoint())
+    fresh = _trainer(all_losses_card, store, tmp_path, tiny)
+    fresh._restore(ckpt)
+    opt = fresh.optimisers["paired"]
+    checked = 0
+    for p in opt.param_groups[0]["params"]:
+        if p.dim() == 4 and p.shape[2] * p.shape[3] > 1:
+            for key in ("exp_avg", "exp_avg_sq"):
+                assert opt.state[p][key].stride() == p.stride()
+                checked += 1
+    assert checked
