@@ -14,6 +14,9 @@ a temporary file in the same folder, then ``os.replace``):
   when the store's backgrounds are clean, and a note saying why not otherwise.
 * ``fig4_skeletons.png`` (the paper's Fig. 4): six fixed test frames, the crop and the predicted (Procrustes-aligned)
   against the true 3D skeleton, seen from the front and from the side, with each frame's P-MPJPE.
+* ``fig4_real.png`` (Fig. 4 on real frames, :func:`plot_overlay`): the skeletons of a ``kspbench predict`` file drawn
+  over the stored crops of the store it was made on (a store imported from images): the true 3D pose and the
+  prediction placed at the true root, both projected with the store camera into the crop.
 
 ``kspbench diagnose --figure`` draws :func:`plot_diagnosis` (a few tuples of the PCI measurement) with the same
 helpers.
@@ -48,10 +51,14 @@ __all__ = ["FigureError", "MissingInput", "FIGURES", "FIGURE_FORMATS", "figure_f
            "evenly_spaced", "swap_background", "select_frames", "swap_images", "skeleton_data",
            "write_val_curves_csv", "write_pck_curves_csv", "plot_pck_curves", "plot_per_action",
            "plot_learning_curves", "plot_swap", "plot_skeletons", "make_all", "dataset_title", "swap_pci_text",
-           "plot_diagnosis"]
+           "plot_diagnosis", "OVERLAY_FIGURE", "OverlayFrames", "overlay_frames", "plot_overlay"]
 
 FIGURES = ("pck_curves.png", "per_action.png", "learning_curves.png", "fig3_swap.png", "fig4_skeletons.png")
 FIGURE_FORMATS = ("png", "pdf", "svg")   # raster for pages, vector for papers
+OVERLAY_FIGURE = "fig4_real.png"
+# Panel and caption band of fig4_real in pixels: multiples of DPI / 2 so that figure inches * DPI are whole pixels.
+OVERLAY_PANEL_PX = 220
+OVERLAY_BAND_PX = 55
 VAL_CSV = "val_curves.csv"
 VAL_X, PCK_X = "step", "threshold_mm"
 DEFAULT_CARD = "unsup"
@@ -357,6 +364,21 @@ class SelectedFrames:
     dataset: str
 
 
+def _cropped_tracks(store, role: str | None) -> list[tuple[Any, str]]:
+    """(sequence info, camera) of ``role``'s sequences (all with None), store order, that have crops and boxes.
+
+    Raises:
+        FigureError: the store has no such role.
+    """
+    infos = store.sequences(role=role)
+    if not infos:
+        raise FigureError(f"{store.path}: no sequence has role {role!r} (roles here: "
+                          f"{', '.join(sorted(store.roles())) or 'none'}); pass --role")
+    return [(info, cam) for info in infos for cam in info.cameras
+            if store.has(info.subject, info.sequence, "images", camera=cam)
+            and store.has(info.subject, info.sequence, "boxes", camera=cam)]
+
+
 def select_frames(store_path: str | os.PathLike, role: str, size: int, k: int) -> SelectedFrames:
     """``k`` usable frames evenly spaced over ``role`` (sequences and cameras in store order), read one by one.
 
@@ -370,19 +392,11 @@ def select_frames(store_path: str | os.PathLike, role: str, size: int, k: int) -
     from kspbench.store import PoseStore
 
     with PoseStore(store_path) as store:
-        infos = store.sequences(role=role)
-        if not infos:
-            raise FigureError(f"{store.path}: no sequence has role {role!r} (roles here: "
-                              f"{', '.join(sorted(store.roles())) or 'none'}); pass --role")
         tracks = []
-        for info in infos:
-            for cam in info.cameras:
-                if not (store.has(info.subject, info.sequence, "images", camera=cam)
-                        and store.has(info.subject, info.sequence, "boxes", camera=cam)):
-                    continue
-                boxes = store.read(info.subject, info.sequence, "boxes", camera=cam).astype(np.float64)
-                _, p3d, _, usable, trunk = D._labels(store, info.subject, info.sequence, cam, boxes)
-                tracks.append((info, cam, p3d, usable, trunk))
+        for info, cam in _cropped_tracks(store, role):
+            boxes = store.read(info.subject, info.sequence, "boxes", camera=cam).astype(np.float64)
+            _, p3d, _, usable, trunk = D._labels(store, info.subject, info.sequence, cam, boxes)
+            tracks.append((info, cam, p3d, usable, trunk))
         if not tracks:
             raise MissingInput(f"no sequence of role {role!r} in {store.path} has crops")
         usable = np.concatenate([t[3] for t in tracks])
@@ -766,6 +780,139 @@ def plot_skeletons(checkpoint: str | os.PathLike, store: str | os.PathLike, out:
     fig.get_layout_engine().set(rect=(0, 0.05, 1, 0.95))
     fig.suptitle(f"Fig. 4: predicted and true 3D pose. {_describe(ckpt)} on {role}, mean P-MPJPE "
                  f"{float(np.mean(res['p_mpjpe_mm'])):.1f} mm\n{dataset_title([frames.dataset])}", fontsize=8)
+    return _save(fig, Path(out), formats)
+
+
+# --- Fig. 4 on real frames: a predictions file over the stored crops -----------------------------------------------
+
+@dataclass
+class OverlayFrames:
+    """Fixed frames of a store with their crops and both skeletons in crop pixels."""
+
+    crops: np.ndarray           # (k, S, S, 3) uint8, the stored crops
+    truth_px: np.ndarray        # (k, 17, 2) crop pixels (pixel centres at integers), the true 3D pose projected
+    pred_px: np.ndarray         # (k, 17, 2) crop pixels, the prediction with its root at the true root, projected
+    mpjpe_mm: np.ndarray        # (k,) root-relative joint error
+    p_mpjpe_mm: np.ndarray      # (k,) after Procrustes alignment
+    names: list[str]            # "subject sequence camera #frame"
+    dataset: str
+
+
+def _prediction_index(preds) -> dict[tuple[str, str, str], dict[int, int]]:
+    """(subject, sequence, camera) -> {frame: row} of a predictions file."""
+    index: dict[tuple[str, str, str], dict[int, int]] = {}
+    for row, key in enumerate(zip(preds.subject.tolist(), preds.sequence.tolist(), preds.camera.tolist())):
+        index.setdefault(key, {})[int(preds.frame[row])] = row
+    return index
+
+
+def overlay_frames(store_path: str | os.PathLike, predictions: str | os.PathLike, role: str | None = None,
+                   k: int = SKELETON_SAMPLES) -> OverlayFrames:
+    """``k`` frames evenly spaced over those with a stored crop, a finite true pose and a prediction.
+
+    Tracks (a sequence seen by one camera) in store order, restricted to ``role`` if given. The prediction
+    (``kspbench predict``: store camera frame, mm, pelvis at the origin) is moved to the true pelvis; both poses
+    are projected with the stored camera (:func:`kspbench.formats.project`) and mapped into the crop with its box
+    (:func:`kspbench.crops.to_crop`).
+
+    Raises:
+        MissingInput: no frame qualifies (no crops, no ground truth as for unlabelled clips, no matching rows).
+        FigureError: the store has no such role, or the predictions file is unreadable.
+    """
+    from kspbench.crops import to_crop
+    from kspbench.formats import project
+    from kspbench.metrics import mpjpe, p_mpjpe
+    from kspbench.predictions import PredictionsError, read_predictions
+    from kspbench.store import PoseStore
+
+    try:
+        preds = read_predictions(predictions)
+    except PredictionsError as err:
+        raise FigureError(str(err)) from None
+    index = _prediction_index(preds)
+    with PoseStore(store_path) as store:
+        tracks = []
+        for info, cam in _cropped_tracks(store, role):
+            rows = index.get((info.subject, info.sequence, cam))
+            if not rows:
+                continue
+            read = lambda key, s=info.subject, q=info.sequence, c=cam: store.read(s, q, key, camera=c)  # noqa: E731
+            cam3d, boxes = read("camera_3d").astype(np.float64), read("boxes").astype(np.float64)
+            row = np.full(cam3d.shape[0], -1)
+            for f, r in rows.items():
+                if 0 <= f < row.size:
+                    row[f] = r
+            usable = (read("valid").astype(bool) & (row >= 0) & np.isfinite(cam3d).all((1, 2))
+                      & np.isfinite(boxes).all(1))
+            tracks.append((info, cam, cam3d, boxes, row, usable))
+        if not tracks:
+            raise MissingInput(f"no track of {store.path}{'' if role is None else f' (role {role!r})'} has both "
+                               f"crops and rows in {predictions}")
+        chosen = evenly_spaced(np.concatenate([t[5] for t in tracks]), k)
+        if chosen.size == 0:
+            raise MissingInput(f"no frame of {store.path} with a crop and a prediction has a true pose to draw "
+                               "(unlabelled clips have none)")
+        starts = np.cumsum([0] + [t[5].size for t in tracks])
+        crops, truth, pred, gts, preds_mm, names = [], [], [], [], [], []
+        for g in chosen:
+            t = int(np.searchsorted(starts, g, side="right") - 1)
+            info, cam, cam3d, boxes, row, _ = tracks[t]
+            f = int(g - starts[t])
+            img = store.read(info.subject, info.sequence, "images", camera=cam, frames=slice(f, f + 1))[0]
+            intr = store.intrinsics(info.subject, info.sequence, cam)
+            gt = cam3d[f]
+            p = np.asarray(preds.poses_3d[row[f]], np.float64)
+            p = p - p[skeleton.ROOT] + gt[skeleton.ROOT]   # depth and position of the person from the truth
+            size = img.shape[0]
+            truth.append(to_crop(project(gt, intr)[None], boxes[f:f + 1], size)[0])
+            pred.append(to_crop(project(p, intr)[None], boxes[f:f + 1], size)[0])
+            crops.append(img)
+            gts.append(gt)
+            preds_mm.append(p)
+            names.append(f"{info.subject} {info.sequence} {cam} #{f}")
+        dataset = str(store.attrs.get("dataset"))
+    gt_all, pred_all = np.stack(gts), np.stack(preds_mm)
+    return OverlayFrames(crops=np.stack(crops), truth_px=np.stack(truth), pred_px=np.stack(pred),
+                         mpjpe_mm=mpjpe(pred_all, gt_all).mean(1), p_mpjpe_mm=p_mpjpe(pred_all, gt_all).mean(1),
+                         names=names, dataset=dataset)
+
+
+def plot_overlay(store: str | os.PathLike, predictions: str | os.PathLike, out: str | os.PathLike, *,
+                 role: str | None = None, k: int = SKELETON_SAMPLES, formats: Sequence[str] | None = None) -> Path:
+    """Fig. 4 on real frames: a row of the :func:`overlay_frames`, each crop with the true (blue) and predicted
+    (red, on top) skeleton, and a caption band above.
+
+    The PNG is exactly ``k * OVERLAY_PANEL_PX`` wide and ``OVERLAY_PANEL_PX + OVERLAY_BAND_PX`` high; panel ``i``
+    fills columns ``[i P, (i + 1) P)`` below the band, so crop pixel ``(u, v)`` (centres at integers) lands at
+    ``(i P + (u + 0.5) P / S, band + (v + 0.5) P / S)``.
+    """
+    from kspbench.predictions import read_predictions
+
+    frames = overlay_frames(store, predictions, role, k)
+    attrs = read_predictions(predictions).attrs
+    n, size = frames.crops.shape[0], frames.crops.shape[1]
+    panel, band = OVERLAY_PANEL_PX, OVERLAY_BAND_PX
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(n * panel / DPI, (panel + band) / DPI), dpi=DPI)   # no layout engine: exact pixels
+    FigureCanvasAgg(fig)
+    height = panel / (panel + band)
+    lo, hi = -0.5, size - 0.5
+    for i in range(n):
+        ax = fig.add_axes((i / n, 0.0, 1.0 / n, height))
+        ax.imshow(frames.crops[i], extent=(lo, hi, hi, lo), interpolation="nearest")
+        for pts, colour in ((frames.truth_px[i], TRUTH_COLOUR), (frames.pred_px[i], PRED_COLOUR)):
+            _bones_2d(ax, pts, colour, lw=1.6)
+            ax.scatter(pts[:, 0], pts[:, 1], s=9, color=colour, linewidths=0, zorder=3)
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(hi, lo)
+        ax.set_axis_off()
+        fig.text((i + 0.5) / n, height + 0.02, f"{frames.names[i]}\nMPJPE {frames.mpjpe_mm[i]:.0f} mm, "
+                 f"P-MPJPE {frames.p_mpjpe_mm[i]:.0f} mm", ha="center", va="bottom", fontsize=6)
+    who = f"{attrs['card']} seed {attrs['seed']}" if {"card", "seed"} <= set(attrs) else Path(predictions).name
+    fig.text(0.005, 0.99, f"Fig. 4 on real frames: {who}; ground truth (blue), prediction at the true root (red); "
+             f"{dataset_title([frames.dataset])}", ha="left", va="top", fontsize=6)
     return _save(fig, Path(out), formats)
 
 

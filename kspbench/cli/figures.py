@@ -25,7 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                "  kspbench figures --out reports/figures --plots reports/plots\n"
                "  kspbench figures --format png,pdf,svg --out paper/figures   # vector copies for a paper\n"
                "  kspbench figures --card weakly --role h36m-test          # Fig. 3/4 from runs/weakly/s<lowest>/\n"
-               "  kspbench figures --checkpoint runs/unsup/s1/checkpoint.pt --out /tmp/figs",
+               "  kspbench figures --checkpoint runs/unsup/s1/checkpoint.pt --out /tmp/figs\n"
+               "  kspbench figures --predictions preds_3dhp.h5 --store data/3dhp_test.h5 --out figs_3dhp"
+               "   # fig4_real.png only",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     fg.add_argument("--results", default="results", help="folder of result JSONs (`kspbench eval --out`; "
                                                          "default: results)")
@@ -42,7 +44,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     model.add_argument("--card", default="unsup",
                        help="card whose checkpoint to draw, lowest seed first (default: unsup)")
     model.add_argument("--checkpoint", help="a checkpoint to draw instead of --card's")
-    model.add_argument("--role", default="h36m-test", help="role of the fixed frames (default: h36m-test)")
+    model.add_argument("--role", help="role of the fixed frames (default: h36m-test; with --predictions: every "
+                                      "sequence of the store that the file predicts)")
+    model.add_argument("--predictions", metavar="FILE",
+                       help="draw only fig4_real.png: the skeletons of this `kspbench predict` file over the "
+                            "--store's crops (a store imported from images), true pose and prediction (at the true "
+                            "root) projected with the store camera; no results, runs or checkpoint needed")
     fg.set_defaults(func=_figures)
 
 
@@ -56,6 +63,8 @@ def _figures(args: argparse.Namespace) -> int:
     except FigureError as err:
         raise UserError(str(err)) from None
 
+    if args.predictions is not None:
+        return _overlay(args, formats)
     if not Path(args.results).is_dir():
         raise UserError(f"{args.results}: no such results folder; run `dvc repro` or `kspbench eval --out` first, "
                         "or pass --results")
@@ -67,9 +76,29 @@ def _figures(args: argparse.Namespace) -> int:
     check_output_dir(args.plots, option="--plots")
     try:
         written = make_all(args.results, args.runs, args.store, args.out, args.plots, card=args.card,
-                           checkpoint=args.checkpoint, role=args.role, log=print, formats=formats)
+                           checkpoint=args.checkpoint, role=args.role or "h36m-test", log=print, formats=formats)
     except (FigureError, ResultError) as err:
         raise UserError(str(err)) from None
     figures = [p for p in written if p.suffix[1:] in formats]
     print(f"{len(figures) // len(formats)} figure(s) in {args.out} ({', '.join(formats)}), tables in {args.plots}")
+    return 0
+
+
+def _overlay(args: argparse.Namespace, formats: tuple[str, ...]) -> int:
+    """``--predictions``: Fig. 4 on the real frames of --store (fig4_real.png) and nothing else."""
+    from kspbench.atomic import check_output_dir
+    from kspbench.cli import UserError
+    from kspbench.figures import OVERLAY_FIGURE, FigureError, plot_overlay
+
+    for path, option in ((args.predictions, "--predictions"), (args.store, "--store")):
+        if not Path(path).is_file():
+            raise UserError(f"{path}: no such file ({option})")
+    check_output_dir(args.out)
+    try:
+        first = plot_overlay(args.store, args.predictions, Path(args.out) / OVERLAY_FIGURE, role=args.role,
+                             formats=formats)
+    except FigureError as err:   # MissingInput too: the one figure asked for cannot be drawn
+        raise UserError(str(err)) from None
+    for fmt in formats:
+        print(f"wrote {first.with_suffix('.' + fmt)}")
     return 0
