@@ -282,12 +282,14 @@ _ORACLE = ("person boxes: kspbench.crops.box_from_joints squares around the 2D g
 
 
 def _import_h36m(args: argparse.Namespace) -> int:
-    from kspbench.formats import h36m_cdf
+    from kspbench.formats import camera_check, h36m_cdf
 
     facts = ["cdf: Pose (1, N, 96) mm / (1, N, 64) px, 32 joints -> 17 (VideoPose3D remove_joints)",
              "cameras: facebookresearch/VideoPose3D common/h36m_dataset.py @1afb1ca (quaternion camera->world, "
              "centre mm) converted to X_cam = R X_world + t",
-             "actions: TakingPhoto -> Photo, WalkingDog -> WalkDog; _ALL files skipped"]
+             "actions: TakingPhoto -> Photo, WalkingDog -> WalkDog; _ALL files skipped",
+             f"checks: the 3D poses projected with the published cameras must reproduce D2_Positions (refused above "
+             f"{camera_check.MAX_MEAN_PX:g} px mean / {camera_check.MAX_WORST_PX:g} px worst)"]
     if args.frames:
         facts.append(_ORACLE)
     source = {"importer": "kspbench data import h36m", "inputs": [str(Path(args.root).resolve())],

@@ -20,6 +20,11 @@ differently for some subjects: ``TakingPhoto`` -> ``Photo`` and ``WalkingDog`` -
 Optional frames (``--frames DIR``): ``DIR/<subject>/<file stem>.<camera id>/000001.jpg, ...`` (the video
 ``S9/Videos/Walking 1.54138969.mp4`` extracted with ``ffmpeg -i "Walking 1.54138969.mp4" "%06d.jpg"``); the folder
 may also use the canonical name (``Photo 1.54138969``).
+
+Check: where a take has ``D2_Positions`` files, its 3D camera-frame poses projected with the published intrinsics
+(distortion included) must reproduce them (:mod:`kspbench.formats.camera_check`: refused above ``MAX_MEAN_PX`` mean or
+``MAX_WORST_PX`` at the worst joint); worst and mean pixel errors go to the job's ``checks`` and each camera group's
+attributes. A take without 2D files gets its 2D by that projection, so there is nothing to check.
 """
 from __future__ import annotations
 
@@ -32,7 +37,8 @@ from typing import Callable
 import numpy as np
 
 from kspbench import skeleton
-from kspbench.formats import FormatError, SequenceJob, check_units, h36m_cameras, project, rigid_fit, world_to_camera
+from kspbench.formats import (FormatError, SequenceJob, camera_check, check_units, h36m_cameras, project, rigid_fit,
+                              world_to_camera)
 from kspbench.formats import frames as frames_mod
 from kspbench.store import CameraData, SequenceData
 
@@ -265,10 +271,11 @@ def scan(root: str | os.PathLike, *, subjects: list[str] | None = None, frames_r
                 raise FormatError(f"{t.world or next(iter(t.mono.values()))}: 'Pose' holds no frame")
             if len(set(counts.values())) > 1:
                 notes.append(f"{where}: frame counts differ ({_count_summary(counts)}); truncated to {t.n}")
+            checks: list[str] = []
             jobs.append(SequenceJob(
-                subject=subject, sequence=name, label=where, notes=notes,
-                load=lambda t=t, cams=cams: load_take(t, cams, crop_size=crop_size, box_margin=box_margin,
-                                                      workers=workers, warn=warn)))
+                subject=subject, sequence=name, label=where, notes=notes, checks=checks,
+                load=lambda t=t, cams=cams, checks=checks: load_take(
+                    t, cams, crop_size=crop_size, box_margin=box_margin, workers=workers, warn=warn, checks=checks)))
     if not jobs:
         raise FormatError(f"{root}: no Human3.6M take found")
     return jobs
@@ -294,14 +301,22 @@ def _pose17(path: Path, dim: int, n: int) -> np.ndarray:
 
 
 def load_take(t: _Take, cams: list[str], *, crop_size: int = 64, box_margin: float = frames_mod.BOX_MARGIN,
-              workers: int | None = None, warn: Callable[[str], None] | None = None) -> SequenceData:
-    """Read one take's files into a sequence of ``t.n`` frames (see :func:`scan`)."""
+              workers: int | None = None, warn: Callable[[str], None] | None = None,
+              checks: list[str] | None = None) -> SequenceData:
+    """Read one take's files into a sequence of ``t.n`` frames (see :func:`scan`).
+
+    The reprojection check of the 2D files (module docstring) appends one line to ``checks``.
+
+    Raises:
+        FormatError: unreadable or inconsistent files, or 3D poses that do not project onto the 2D files.
+    """
     n = t.n
     world = None
     if t.world is not None:
         world = _pose17(t.world, 3, n)
         check_units(world, "mm", t.world)
     cameras: dict[str, CameraData] = {}
+    fits: dict[str, camera_check.Reprojection] = {}
     for cam in cams:
         intr = h36m_cameras.intrinsics(cam)
         cam3d = None
@@ -317,22 +332,27 @@ def load_take(t: _Take, cams: list[str], *, crop_size: int = 64, box_margin: flo
                      f"D3_Positions_mono (rms {rms:.2f} mm)")
         if cam3d is None:
             cam3d = world_to_camera(world, rot, trans)
+        attrs: dict[str, str | int | float] = {"intrinsics_source": "published (kspbench/formats/h36m_cameras.py)"}
         if cam in t.d2:
             p2d = _pose17(t.d2[cam], 2, n)
-            if warn is not None:
-                err = np.nanmedian(np.linalg.norm(project(cam3d, intr) - p2d, axis=-1))
-                if err > 5.0:
-                    warn(f"{t.d2[cam]}: the 3D poses projected through the published camera {cam} differ from this "
-                         f"file's 2D poses by {err:.1f} px (median); check the camera id in the file names")
+            fits[cam] = camera_check.reprojection(cam3d, p2d, intr)
+            camera_check.require(fits[cam], t.d2[cam], f"the published camera {cam} (check the camera id in the "
+                                                       "file name)")
+            attrs.update(fits[cam].attrs())
         else:
             p2d = project(cam3d, intr)
         data = CameraData(camera_id=cam, camera_3d=cam3d, pose_2d=p2d, intrinsics=intr, rotation=rot,
-                          translation=trans, valid=np.ones(n, bool))
+                          translation=trans, valid=np.ones(n, bool), attrs=attrs)
         if cam in t.frames:
             paths = frames_mod.list_images(t.frames[cam])[:n]
             data.boxes = frames_mod.boxes_from_2d(p2d, (intr.width, intr.height), margin=box_margin)
             data.images, data.backgrounds = frames_mod.cut_crops(
                 paths, data.boxes, crop_size, expected_wh=(intr.width, intr.height), workers=workers)
         cameras[cam] = data
+    if checks is not None and fits:
+        worst = max(fits, key=lambda c: fits[c].worst_px)
+        checks.append(f"{t.subject}/{t.name}: the 3D poses projected with the published cameras reproduce "
+                      f"D2_Positions: worst {fits[worst].worst_px:.3g} px (camera {worst}), mean "
+                      f"{np.mean([f.mean_px for f in fits.values()]):.3g} px over {len(fits)} camera(s), {n} frames")
     return SequenceData(subject=t.subject, sequence=t.name, action=t.action, role=role_of(t.subject), fps=FPS,
                         cameras=cameras, world_3d=world)

@@ -232,6 +232,54 @@ def test_metres_in_a_cdf_are_refused(tmp_path):
         job.load()
 
 
+def test_d2_files_are_checked_by_reprojection_and_reported(h36m_root, tmp_path):
+    from kspbench.formats import camera_check
+
+    root, _ = h36m_root
+    jobs = {(j.subject, j.sequence): j for j in h36m_cdf.scan(root)}
+    job = jobs[("S9", "Photo")]
+    s = job.load()
+    (line,) = job.checks
+    assert line.startswith("S9/Photo: the 3D poses projected with the published cameras reproduce D2_Positions: worst")
+    assert "over 4 camera(s), 6 frames" in line
+    for c in s.cameras.values():   # the figures of the report are those of the stored cameras
+        err = np.linalg.norm(project(c.camera_3d, c.intrinsics) - c.pose_2d, axis=-1)
+        assert c.attrs["reprojection_joints"] == 6 * 17
+        np.testing.assert_allclose([c.attrs["reprojection_mean_px"], c.attrs["reprojection_worst_px"]],
+                                   [err.mean(), err.max()], rtol=1e-9)
+        assert c.attrs["reprojection_worst_px"] < 0.5 < camera_check.MAX_MEAN_PX  # float32 files: rounding only
+    worst = max(c.attrs["reprojection_worst_px"] for c in s.cameras.values())
+    assert f"worst {worst:.3g} px" in line
+    # Without 2D files the 2D poses are the projection: nothing to check, no line.
+    other = tmp_path / "no2d"
+    write_h36m_take(other, "S9", "Walking 1", world_poses(np.random.default_rng(4), 3), published_extrinsics("S9"),
+                    d2=False)
+    (job,) = h36m_cdf.scan(other)
+    job.load()
+    assert job.checks == []
+
+
+def test_d2_file_of_another_camera_is_refused(tmp_path, capsys):
+    from formats_fixtures import run_cli
+
+    root = tmp_path / "h36m"
+    w = world_poses(np.random.default_rng(12), 5)
+    ext = published_extrinsics("S9")
+    write_h36m_take(root, "S9", "Walking 1", w, ext)
+    # The 2D file of camera 54138969 holds camera 55011271's projections (a misnamed file).
+    d2 = root / "S9" / "MyPoseFeatures" / "D2_Positions" / "Walking 1.54138969.cdf"
+    write_cdf(d2, to32(vp3d_project_px(vp3d_world_to_camera(w, *ext["55011271"]), "55011271")), dtype=np.float32)
+    (job,) = h36m_cdf.scan(root)
+    with pytest.raises(FormatError, match=r"Walking 1\.54138969\.cdf: the published camera 54138969 .*does not "
+                                          r"reproduce the 2D annotations \(mean .* px, worst .* px"):
+        job.load()
+    out = tmp_path / "h36m.h5"
+    assert run_cli(["data", "import", "h36m", "--root", str(root), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "does not reproduce the 2D annotations" in err[0]
+    assert not out.exists()
+
+
 # --- frames --------------------------------------------------------------------------------------------------------
 
 def test_frames_give_oracle_crops_and_median_backgrounds(tmp_path):
