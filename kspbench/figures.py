@@ -796,6 +796,7 @@ class OverlayFrames:
     p_mpjpe_mm: np.ndarray      # (k,) after Procrustes alignment
     names: list[str]            # "subject sequence camera #frame"
     dataset: str
+    attrs: dict[str, Any]       # the predictions file's attributes (card, seed, ...)
 
 
 def _prediction_index(preds) -> dict[tuple[str, str, str], dict[int, int]]:
@@ -874,7 +875,7 @@ def overlay_frames(store_path: str | os.PathLike, predictions: str | os.PathLike
     gt_all, pred_all = np.stack(gts), np.stack(preds_mm)
     return OverlayFrames(crops=np.stack(crops), truth_px=np.stack(truth), pred_px=np.stack(pred),
                          mpjpe_mm=mpjpe(pred_all, gt_all).mean(1), p_mpjpe_mm=p_mpjpe(pred_all, gt_all).mean(1),
-                         names=names, dataset=dataset)
+                         names=names, dataset=dataset, attrs=preds.attrs)
 
 
 def plot_overlay(store: str | os.PathLike, predictions: str | os.PathLike, out: str | os.PathLike, *,
@@ -886,10 +887,8 @@ def plot_overlay(store: str | os.PathLike, predictions: str | os.PathLike, out: 
     fills columns ``[i P, (i + 1) P)`` below the band, so crop pixel ``(u, v)`` (centres at integers) lands at
     ``(i P + (u + 0.5) P / S, band + (v + 0.5) P / S)``.
     """
-    from kspbench.predictions import read_predictions
-
     frames = overlay_frames(store, predictions, role, k)
-    attrs = read_predictions(predictions).attrs
+    attrs = frames.attrs
     n, size = frames.crops.shape[0], frames.crops.shape[1]
     panel, band = OVERLAY_PANEL_PX, OVERLAY_BAND_PX
     from matplotlib.backends.backend_agg import FigureCanvasAgg
