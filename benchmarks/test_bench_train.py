@@ -9,9 +9,10 @@ or as a script, which prints samples per second per loss and the bottleneck's sh
 
     python benchmarks/test_bench_train.py [--profiles tiny,cpu] [--threads 2] [--seconds 3]
 
-Inputs are random images of the profile's size (no store is read): the figure is the networks' cost, the part that
-dominates a training run. A "sample" is one element of the batch: one image for Lprior/sup2d/sup3d, one
-(Is, It, Bt) tuple for LP, one (Is, It, Br) tuple for LUNP.
+Inputs are random images of the profile's size (no store is read), laid out as the trainer does (channels-last on
+CPU, fused Adam): the figure is the networks' cost, the part that dominates a training run. A "sample" is one
+element of the batch: one image for Lprior/sup2d/sup3d, one (Is, It, Bt) tuple for LP, one (Is, It, Br) tuple for
+LUNP. ``benchmarks/train_side_by_side.py`` times the real trainer instead, old and new code side by side.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from kspbench import kinematics as K
 from kspbench.model import losses as L
 from kspbench.model.ksp import KSP
 from kspbench.model.profiles import ModelProfile, load_profile
+from kspbench.model.train import memory_format
 from kspbench.spatial_maps import spatial_maps
 
 LOSSES = ("prior", "paired", "unpaired", "sup3d")
@@ -43,10 +45,12 @@ def step_fn(profile: ModelProfile, loss: str, *, seed: int = 0) -> Callable[[], 
     gen = torch.Generator().manual_seed(seed)
     model = KSP(profile)
     model.reset_parameters(gen)
+    layout = memory_format("cpu")  # as the trainer lays out the model and its batches
+    model = model.to(memory_format=layout)
     b, s = _batch(profile), profile.input_size
 
     def img() -> torch.Tensor:
-        return torch.rand(b, 3, s, s, generator=gen)
+        return torch.rand(b, 3, s, s, generator=gen).contiguous(memory_format=layout)
 
     p2d = torch.rand(b, 17, 2, generator=gen) - 0.5
     p3d = torch.randn(b, 17, 3, generator=gen) * 0.3
@@ -55,7 +59,7 @@ def step_fn(profile: ModelProfile, loss: str, *, seed: int = 0) -> Callable[[], 
     angle = (torch.rand(b, generator=gen) - 0.5)
     params = {"prior": model.ep, "paired": model, "unpaired": None, "sup3d": model.ep}[loss]
     opt = torch.optim.Adam(list(params.parameters()) if params is not None
-                           else [*model.ep.parameters(), *model.ea.parameters()], lr=1e-3)
+                           else [*model.ep.parameters(), *model.ea.parameters()], lr=1e-3, fused=True)
 
     def run() -> float:
         model.zero_grad(set_to_none=True)
