@@ -75,7 +75,7 @@ def _canonical_term(out: dict[str, torch.Tensor], p3d: torch.Tensor) -> torch.Te
     """L1 between Tfk's pose in C and the label ``(B, 17, 3)`` (root-relative) expressed in its own canonical frame.
 
     The camera-frame term mixes the view into every joint, so while Rc is wrong it pulls the pose towards an
-    average over views; this term scores the pose alone (measured on 2D -> 3D lifting: 52.6 -> 40.3 mm at 1200 steps).
+    average over views; this term scores the pose alone (benchmarks/lifting_probe.py: 53.0 -> 41.0 mm at 1200 steps).
     """
     _, _, rotation, pelvis = K.inverse_kinematics(p3d)
     return l1(out["p3d"], (p3d - pelvis[:, None, :]) @ rotation)
