@@ -113,13 +113,18 @@ def _relabel(path: Path, name: str) -> None:
     path.write_text(json.dumps(data))
 
 
-def test_compare_refuses_different_definitions(scored, capsys, tmp_path):
-    for row in ("genuine", "aligned"):
+def _refused_compare(scored, capsys, tmp_path, first: str, second: str) -> tuple[Path, Path, str]:
+    """Score two rows, compare them; the comparison must be refused. Returns both result paths and the error line."""
+    for row in (first, second):
         _eval(scored, row, capsys)
-    d = _results_dir(scored, tmp_path, ["genuine", "aligned"])
-    a, b = d / "genuine.json", d / "aligned.json"
+    d = _results_dir(scored, tmp_path, [first, second])
+    a, b = d / f"{first}.json", d / f"{second}.json"
     assert main(["compare", str(a), str(b)]) == 2
-    line = _error_line(capsys.readouterr().err)
+    return a, b, _error_line(capsys.readouterr().err)
+
+
+def test_compare_refuses_different_definitions(scored, capsys, tmp_path):
+    a, b, line = _refused_compare(scored, capsys, tmp_path, "genuine", "aligned")
     v = REGISTERED["h36m-p2"][0]
     assert f"different protocols (h36m-p2 v{v} vs custom:h36m-p2 v{v})" in line and str(a) in line and str(b) in line
     _relabel(b, "h36m-p2")  # a result that claims the registered name with another sha256
@@ -129,12 +134,7 @@ def test_compare_refuses_different_definitions(scored, capsys, tmp_path):
 
 
 def test_compare_refuses_two_custom_definitions(scored, capsys, tmp_path):
-    for row in ("aligned", "commented"):
-        _eval(scored, row, capsys)
-    d = _results_dir(scored, tmp_path, ["aligned", "commented"])
-    a, b = d / "aligned.json", d / "commented.json"
-    assert main(["compare", str(a), str(b)]) == 2
-    line = _error_line(capsys.readouterr().err)
+    a, b, line = _refused_compare(scored, capsys, tmp_path, "aligned", "commented")
     assert "sha256" in line and str(a) in line and str(b) in line
 
 
