@@ -125,7 +125,8 @@ def evaluate_arrays(pred: Any, gt: Any, protocol: str | Protocol = "h36m-p2", *,
         raise EvaluationError(f"{proto.name} averages over {proto.group_by}s: pass {proto.group_by}s=(N,) labels")
     missing = {k: [] for k in ("subjects", "cameras")}
     if proto.actions and "action" in labels:
-        missing["actions"] = [a for a in proto.actions if a not in set(labels["action"].tolist())]
+        present = set(labels["action"].tolist())
+        missing["actions"] = [a for a in proto.actions if a not in present]
         if missing["actions"] and not allow_partial:
             raise EvaluationError(f"{proto.name} is not covered: the frames have {describe_missing(missing)}; pass "
                                   "allow_partial=True to score them as a partial result")

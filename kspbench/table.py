@@ -344,9 +344,7 @@ def render(tables: list[Table], fmt: str = "md") -> str:
     out = []
     tablefmt = "github"
     for t in tables:
-        headers = t.info_columns + [h for _, h in t.columns]
-        body = [[r.label if c == "Method" else r.info.get(c, "") for c in t.info_columns]
-                + [_cell_text(r.cells.get(k, Cell(None))) for k, _ in t.columns] for r in t.rows]
+        headers, body = _grid(t)
         out += [f"## {t.title}", "", tabulate(body, headers, tablefmt=tablefmt, disable_numparse=True), ""]
         out += [f"- {n}" for n in t.notes] + [f"- [{i}] {n}" for i, n in enumerate(t.cell_notes, 1)] + [""]
     if fmt == "md":
@@ -357,6 +355,14 @@ def render(tables: list[Table], fmt: str = "md") -> str:
     return "\n".join(out)
 
 
+def _grid(t: Table) -> tuple[list[str], list[list[str]]]:
+    """A table's header row and its rows as text cells (shared by the markdown/text and LaTeX renderers)."""
+    headers = t.info_columns + [h for _, h in t.columns]
+    body = [[r.label if c == "Method" else r.info.get(c, "") for c in t.info_columns]
+            + [_cell_text(r.cells.get(k, Cell(None))) for k, _ in t.columns] for r in t.rows]
+    return headers, body
+
+
 def _latex(tables: list[Table]) -> str:
     """Each table as a LaTeX ``table`` float (kspbench.latex): the best value of each ranked column in bold, over
     published and measured rows alike; the notes under it."""
@@ -365,9 +371,7 @@ def _latex(tables: list[Table]) -> str:
     out = ["% kspbench table: needs \\usepackage{booktabs}. Published rows: "
            + escape(reference()["source"]["citation"]), ""]
     for t in tables:
-        headers = t.info_columns + [h for _, h in t.columns]
-        body = [[r.label if c == "Method" else r.info.get(c, "") for c in t.info_columns]
-                + [_cell_text(r.cells.get(k, Cell(None))) for k, _ in t.columns] for r in t.rows]
+        headers, body = _grid(t)
         bold = [set() for _ in t.info_columns] + [
             best_rows([r.cells.get(k, Cell(None)).value for r in t.rows], t.higher_is_better.get(k))
             for k, _ in t.columns]

@@ -1,20 +1,17 @@
 """Shared by the outside readers: units, joint order, sequence names, assembling tracks, the frame stride."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from kspbench import skeleton
-from kspbench.formats import METRES_MEDIAN_BONE, median_bone_length
-from kspbench.formats.h36m_cdf import ACTION_ALIASES
+from kspbench.formats import METRES_MEDIAN_BONE, FormatError, median_bone_length
+from kspbench.formats.h36m_cdf import canonical_name
 from kspbench.outside import UNITS
 from kspbench.predictions import Predictions, frame_stride
 
 __all__ = ["OutsideError", "Imported", "to_millimetres", "sequence_name", "reorder", "assemble", "stride_hint"]
-
-_TAKE = re.compile(r"(?P<action>[A-Za-z]+)(?:[ _](?P<take>\d+))?")
 
 
 class OutsideError(ValueError):
@@ -55,13 +52,10 @@ def to_millimetres(poses: np.ndarray, units: str, where: str) -> tuple[np.ndarra
 def sequence_name(action: str) -> str:
     """An action key as the store names the sequence: ``Directions_1`` -> ``Directions 1``, ``TakingPhoto 1`` ->
     ``Photo 1``, ``WalkingDog`` -> ``WalkDog``; a name that is not a Human3.6M action (``TS1``) is kept as given."""
-    m = _TAKE.fullmatch(action.strip())
-    if not m:
+    try:
+        return canonical_name(action.strip().replace("_", " "))[1]
+    except FormatError:
         return action
-    name = ACTION_ALIASES.get(m.group("action"), m.group("action"))
-    if name not in skeleton.H36M_ACTIONS:
-        return action
-    return name if m.group("take") is None else f"{name} {m.group('take')}"
 
 
 def reorder(poses: np.ndarray, joint_order: str) -> np.ndarray:
