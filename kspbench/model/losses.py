@@ -81,13 +81,18 @@ def _canonical_term(out: dict[str, torch.Tensor], p3d: torch.Tensor) -> torch.Te
     return l1(out["p3d"], (p3d - pelvis[:, None, :]) @ rotation)
 
 
+def _labelled_pose(model: KSP, images: torch.Tensor, p2d: torch.Tensor, p3d: torch.Tensor, w3d: float, w2d: float,
+                   wkp: float, wcan: float) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+    """Lprior and sup3d alike: the weighted sum and its terms (camera-frame 3D, 2D, keypoints, canonical 3D)."""
+    out = model.pose(images)
+    terms = (l1(out["p3d_cam"], p3d), l1(out["p2d"], p2d), _keypoint_term(out, p2d), _canonical_term(out, p3d))
+    return sum(w * t for w, t in zip((w3d, w2d, wkp, wcan), terms)), terms
+
+
 def prior_loss(model: KSP, images: torch.Tensor, p2d: torch.Tensor, p3d: torch.Tensor, *, w3d: float, w2d: float,
                wkp: float = 0.0, wcan: float = 0.0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    out = model.pose(images)
-    l3, l2, lk, lc = (l1(out["p3d_cam"], p3d), l1(out["p2d"], p2d), _keypoint_term(out, p2d),
-                      _canonical_term(out, p3d))
-    return (w3d * l3 + w2d * l2 + wkp * lk + wcan * lc,
-            _terms(prior_3d=l3, prior_2d=l2, prior_kp=lk, prior_can=lc))
+    value, (l3, l2, lk, lc) = _labelled_pose(model, images, p2d, p3d, w3d, w2d, wkp, wcan)
+    return value, _terms(prior_3d=l3, prior_2d=l2, prior_kp=lk, prior_can=lc)
 
 
 def _target(x: torch.Tensor, detach: bool) -> torch.Tensor:
@@ -129,8 +134,5 @@ def sup2d_loss(model: KSP, images: torch.Tensor, p2d: torch.Tensor, *, weight: f
 
 def sup3d_loss(model: KSP, images: torch.Tensor, p2d: torch.Tensor, p3d: torch.Tensor, *, w3d: float, w2d: float,
                wkp: float = 0.0, wcan: float = 0.0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    out = model.pose(images)
-    l3, l2, lk, lc = (l1(out["p3d_cam"], p3d), l1(out["p2d"], p2d), _keypoint_term(out, p2d),
-                      _canonical_term(out, p3d))
-    return (w3d * l3 + w2d * l2 + wkp * lk + wcan * lc,
-            _terms(sup_3d=l3, sup_3d_2d=l2, sup_3d_kp=lk, sup_3d_can=lc))
+    value, (l3, l2, lk, lc) = _labelled_pose(model, images, p2d, p3d, w3d, w2d, wkp, wcan)
+    return value, _terms(sup_3d=l3, sup_3d_2d=l2, sup_3d_kp=lk, sup_3d_can=lc)

@@ -63,40 +63,41 @@ def predict(checkpoint: str | os.PathLike, store_path: str | os.PathLike, role: 
             raise TrainingError(f"{store.path}: no sequence has role {role!r} (roles here: "
                                 f"{', '.join(sorted(store.roles())) or 'none'})")
         n_seq = 0
-        bar = Progress(f"predict {ckpt['card']['name']} seed {int(ckpt['seed'])} {role}",
-                       sum(len(info.cameras) for info in infos), unit="track", enabled=progress)
-        for info in infos:
-            seen = False
-            for cam in info.cameras:
-                if not store.has(info.subject, info.sequence, "images", camera=cam):
+        layout = memory_format(device)
+        with Progress(f"predict {ckpt['card']['name']} seed {int(ckpt['seed'])} {role}",
+                      sum(len(info.cameras) for info in infos), unit="track", enabled=progress) as bar:
+            for info in infos:
+                seen = False
+                for cam in info.cameras:
+                    if not store.has(info.subject, info.sequence, "images", camera=cam):
+                        bar.update(1)
+                        continue
+                    if not store.has(info.subject, info.sequence, "boxes", camera=cam):
+                        raise TrainingError(f"{store.path}: {info.subject}/{info.sequence} camera {cam} has images "
+                                            "but no boxes; the crop camera needs them")
+                    seen = True
+                    images = store.read(info.subject, info.sequence, "images", camera=cam)
+                    boxes = store.read(info.subject, info.sequence, "boxes", camera=cam)
+                    rot = D.crop_camera_rotation(
+                        boxes, store.read(info.subject, info.sequence, "focal", camera=cam),
+                        store.read(info.subject, info.sequence, "center", camera=cam))
+                    crops = D.resize_images(images, size)
+                    out_cam = []
+                    with torch.no_grad():
+                        for start in range(0, crops.shape[0], batch):
+                            x = D.to_float(crops[start:start + batch]).to(device)
+                            x = x.contiguous(memory_format=layout)
+                            out_cam.append(model.pose(x)["p3d_cam"].double().cpu().numpy())
+                    p_virtual = np.concatenate(out_cam)
+                    poses = skeleton.TRUNK_MM * np.einsum("nij,nkj->nki", rot, p_virtual)  # row form of R_v p
+                    n = poses.shape[0]
+                    rows["poses"].append(poses)
+                    rows["subject"].append(np.full(n, info.subject))
+                    rows["sequence"].append(np.full(n, info.sequence))
+                    rows["camera"].append(np.full(n, cam))
+                    rows["frame"].append(np.arange(n, dtype=np.int64))
                     bar.update(1)
-                    continue
-                if not store.has(info.subject, info.sequence, "boxes", camera=cam):
-                    raise TrainingError(f"{store.path}: {info.subject}/{info.sequence} camera {cam} has images but "
-                                        "no boxes; the crop camera needs them")
-                seen = True
-                images = store.read(info.subject, info.sequence, "images", camera=cam)
-                boxes = store.read(info.subject, info.sequence, "boxes", camera=cam)
-                rot = D.crop_camera_rotation(boxes, store.read(info.subject, info.sequence, "focal", camera=cam),
-                                             store.read(info.subject, info.sequence, "center", camera=cam))
-                crops = D.resize_images(images, size)
-                out_cam = []
-                with torch.no_grad():
-                    for start in range(0, crops.shape[0], batch):
-                        x = D.to_float(crops[start:start + batch]).to(device)
-                        x = x.contiguous(memory_format=memory_format(device))
-                        out_cam.append(model.pose(x)["p3d_cam"].double().cpu().numpy())
-                p_virtual = np.concatenate(out_cam)
-                poses = skeleton.TRUNK_MM * np.einsum("nij,nkj->nki", rot, p_virtual)  # row form of R_v p
-                n = poses.shape[0]
-                rows["poses"].append(poses)
-                rows["subject"].append(np.full(n, info.subject))
-                rows["sequence"].append(np.full(n, info.sequence))
-                rows["camera"].append(np.full(n, cam))
-                rows["frame"].append(np.arange(n, dtype=np.int64))
-                bar.update(1)
-            n_seq += int(seen)
-        bar.close()
+                n_seq += int(seen)
         if not rows["poses"]:
             raise TrainingError(f"{store.path}: no sequence of role {role!r} has images; predictions need crops")
     attrs = {"card": ckpt["card"]["name"], "card_sha256": ckpt["card_sha256"], "seed": int(ckpt["seed"]),
