@@ -52,10 +52,10 @@ def read_runs(root: Path) -> dict[str, dict[int, dict]]:
 def baselines_p_mpjpe(store_path: str, val_role: str, val_frames: int, input_size: int,
                       train_role: str = "h36m-train") -> dict[str, float]:
     """P-MPJPE (mm) of the world's ``const`` (the floor) and ``mean`` baselines on the trainer's validation frames."""
-    from kspbench import skeleton
-    from kspbench.metrics import p_mpjpe
+    from kspbench.core import skeleton
+    from kspbench.evaluation.metrics import p_mpjpe
     from kspbench.model import data as D
-    from kspbench.store import PoseStore
+    from kspbench.data.store import PoseStore
     from kspbench.world.baselines import _gather, const_pose
 
     with PoseStore(store_path) as store:
@@ -69,15 +69,15 @@ def baselines_p_mpjpe(store_path: str, val_role: str, val_frames: int, input_siz
 
 
 def final_spread(run_dir: str, store_path: str, val_role: str, input_size: int) -> float:
-    """Spread ratio (kspbench.metrics.spread_ratio) of a finished run's checkpoint on every usable frame of the
+    """Spread ratio (kspbench.evaluation.metrics.spread_ratio) of a finished run's checkpoint on every usable frame of the
     validation role: how much its predictions vary with the input, relative to the truth."""
     import torch
 
-    from kspbench.metrics import spread_ratio
+    from kspbench.evaluation.metrics import spread_ratio
     from kspbench.model import data as D
     from kspbench.model.profiles import ModelProfile
     from kspbench.model.train import build_model, load_checkpoint
-    from kspbench.store import PoseStore
+    from kspbench.data.store import PoseStore
 
     ckpt = load_checkpoint(Path(run_dir) / "checkpoint.pt")
     model = build_model(ckpt["card"], ModelProfile.from_dict(ckpt["profile"]))

@@ -20,13 +20,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from kspbench import kinematics as K
-from kspbench import skeleton
-from kspbench.metrics import p_mpjpe
+from kspbench.core import kinematics as K
+from kspbench.core import skeleton
+from kspbench.evaluation.metrics import p_mpjpe
 from kspbench.model import data as D
 from kspbench.model.encoders import rest_vk
 from kspbench.model.losses import _canonical_term
-from kspbench.store import PoseStore
+from kspbench.data.store import PoseStore
 
 
 def _pairs(frames: D.Frames) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:

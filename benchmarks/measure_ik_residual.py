@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kspbench import skeleton
-from kspbench.kinematics import forward_kinematics, inverse_kinematics
+from kspbench.core import skeleton
+from kspbench.core.kinematics import forward_kinematics, inverse_kinematics
 
 
 def procrustes_align(pred: np.ndarray, target: np.ndarray) -> np.ndarray:

@@ -26,7 +26,8 @@ import tracemalloc
 
 import numpy as np
 
-from kspbench import metrics, skeleton
+from kspbench.evaluation import metrics
+from kspbench.core import skeleton
 
 
 def svd_p_mpjpe(predicted: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -206,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     best = {k: min(v) for k, v in times.items()}
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f"\ntimes (best / median of {args.repeats}):")
-    print(f"  kspbench.metrics.p_mpjpe : {best['kspbench']:.3f} s / {med['kspbench']:.3f} s")
+    print(f"  kspbench.evaluation.metrics.p_mpjpe : {best['kspbench']:.3f} s / {med['kspbench']:.3f} s")
     print(f"  batched NumPy SVD        : {best['svd']:.3f} s / {med['svd']:.3f} s")
     print(f"  speed ratio              : {best['svd'] / best['kspbench']:.1f}x (best) / "
           f"{med['svd'] / med['kspbench']:.1f}x (median)")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from kspbench.bench import forward_backward_workload, pose_maps, random_inputs
+from kspbench.tools.bench import forward_backward_workload, pose_maps, random_inputs
 
 BATCH = 64
 

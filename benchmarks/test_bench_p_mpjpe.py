@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kspbench import metrics
+from kspbench.evaluation import metrics
 from p_mpjpe_vs_svd import make_dataset, svd_p_mpjpe
 
 FRAMES = 100_000

@@ -25,12 +25,12 @@ from typing import Callable
 import pytest
 import torch
 
-from kspbench import kinematics as K
+from kspbench.core import kinematics as K
 from kspbench.model import losses as L
 from kspbench.model.ksp import KSP
 from kspbench.model.profiles import ModelProfile, load_profile
 from kspbench.model.train import memory_format
-from kspbench.spatial_maps import spatial_maps
+from kspbench.core.spatial_maps import spatial_maps
 
 LOSSES = ("prior", "paired", "unpaired", "sup3d")
 CARD_BATCH = 16  # the cards' schedule.batch, used by profiles with batch: null

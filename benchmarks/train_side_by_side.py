@@ -98,7 +98,7 @@ def _wrap(fn: Callable, label: str) -> Callable:
 @contextlib.contextmanager
 def _labelled(trainer: Any) -> Iterator[None]:
     """Label the parts' forward calls for the profiler (instance and module attributes, restored afterwards)."""
-    from kspbench import kinematics
+    from kspbench.core import kinematics
     from kspbench.model import ksp
 
     m = trainer.model
@@ -316,7 +316,7 @@ def main(argv: list[str]) -> int:
     res = run(args)
     print(report(res))
     if args.json:
-        from kspbench.atomic import write_text
+        from kspbench.infra.atomic import write_text
 
         write_text(Path(args.json), json.dumps(res, indent=2) + "\n")
     return 0

@@ -2,7 +2,7 @@
 
 Both validate as ``kspbench eval`` does (shapes, NaN/inf, millimetres: metres are refused with the factor to apply;
 coverage of the protocol's subjects, cameras and actions unless ``allow_partial``) and return an
-:class:`kspbench.evaluate.Evaluation`, whose ``repr`` is one line::
+:class:`kspbench.evaluation.evaluate.Evaluation`, whose ``repr`` is one line::
 
     >>> import kspbench
     >>> kspbench.evaluate_file("preds.npz", "h36m.h5", protocol="h36m-p2")
@@ -19,12 +19,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from kspbench import skeleton
-from kspbench.evaluate import EvaluationError, Evaluation, describe_missing, evaluate, score, write_result
-from kspbench.identity import ModelError, model_block
-from kspbench.predictions import Predictions, PredictionsError, check_pose_values, read_predictions, \
+from kspbench.core import skeleton
+from kspbench.evaluation.evaluate import EvaluationError, Evaluation, describe_missing, evaluate, score, write_result
+from kspbench.data.identity import ModelError, model_block
+from kspbench.data.predictions import Predictions, PredictionsError, check_pose_values, read_predictions, \
     validate_predictions
-from kspbench.protocol import Protocol, load_protocol
+from kspbench.evaluation.protocol import Protocol, load_protocol
 
 __all__ = ["evaluate_file", "evaluate_arrays"]
 
@@ -66,7 +66,7 @@ def evaluate_file(predictions: str | os.PathLike | Predictions, store: str | os.
     if out is not None:
         if path is None:
             raise PredictionsError("out= needs predictions from a file (the result records its path and sha256): "
-                                   "write them with kspbench.predictions.write_predictions first")
+                                   "write them with kspbench.data.predictions.write_predictions first")
         if model is None and not ({"card", "baseline"} & set(preds.attrs)):
             raise ModelError(f"{path}: the predictions carry no model name: pass name=..., which names the row")
         write_result(ev, out, store_path=store, predictions_path=path, predictions_attrs=preds.attrs,

@@ -1,10 +1,16 @@
 """Small, seeded records for tests and benchmarks (shared so both exercise the same data)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
-from kspbench import skeleton
-from kspbench.store import CameraData, Intrinsics, SequenceData
+from kspbench.core import skeleton
+from kspbench.data.store import CameraData, Intrinsics, SequenceData
+
+# The checkout (tests/..) and the shared development material beside it (../shared; absent for a user).
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
 
 
 def random_rotation(rng: np.random.Generator, n: int | None = None) -> np.ndarray:
@@ -53,8 +59,8 @@ def make_sequence(rng: np.random.Generator, *, subject: str = "S9", sequence: st
 
 def truth_predictions(store_path, role: str = "h36m-test", key: str = "camera_3d", attrs: dict | None = None):
     """Predictions equal to the store's ground truth ``key`` for every frame of every camera of ``role``."""
-    from kspbench.predictions import Predictions
-    from kspbench.store import PoseStore
+    from kspbench.data.predictions import Predictions
+    from kspbench.data.store import PoseStore
 
     rows = {k: [] for k in ("poses_3d", "subject", "sequence", "camera", "frame")}
     with PoseStore(store_path) as store:
@@ -74,8 +80,8 @@ EVAL = ("eval", "--allow-partial")
 
 def full_h36m_test_store(path, *, n: int = 4, dataset: str = "unit-h36m", seed: int = 0):
     """A store covering h36m-p1/p2 entirely: S9 and S11, the 15 actions (take 1), the four cameras; ``n`` frames."""
-    from kspbench.formats.h36m_cameras import CAMERA_IDS
-    from kspbench.store import StoreWriter
+    from kspbench.data.formats.h36m_cameras import CAMERA_IDS
+    from kspbench.data.store import StoreWriter
 
     rng = np.random.default_rng(seed)
     with StoreWriter(path, dataset=dataset, source="tests") as w:

@@ -8,11 +8,11 @@ import pytest
 
 import kspbench
 from factories import make_sequence, random_world_poses, truth_predictions
-from kspbench.evaluate import EvaluationError, evaluate
-from kspbench.identity import ModelError
-from kspbench.predictions import PredictionsError, write_predictions
-from kspbench.protocol import load_protocol
-from kspbench.store import StoreWriter
+from kspbench.evaluation.evaluate import EvaluationError, evaluate
+from kspbench.data.identity import ModelError
+from kspbench.data.predictions import PredictionsError, write_predictions
+from kspbench.evaluation.protocol import load_protocol
+from kspbench.data.store import StoreWriter
 
 CAMS = ("54138969", "60457274")
 
@@ -90,7 +90,7 @@ def test_evaluate_arrays_3dhp_reads_either_joint_order(store):
     gt = random_world_poses(rng, 40)
     pred = gt + rng.normal(scale=30.0, size=gt.shape)
     a = kspbench.evaluate_arrays(pred, gt, protocol="3dhp")
-    from kspbench import skeleton
+    from kspbench.core import skeleton
 
     order = list(skeleton.H36M_TO_MPI3DHP)
     b = kspbench.evaluate_arrays(pred[:, order], gt[:, order], protocol="3dhp", joint_order="3dhp")

@@ -20,9 +20,9 @@ import pytest
 import factories
 from factories import EVAL, make_sequence
 from kspbench.cli import main
-from kspbench.evaluate import integrity_digest
-from kspbench.predictions import write_predictions
-from kspbench.store import StoreWriter
+from kspbench.evaluation.evaluate import integrity_digest
+from kspbench.data.predictions import write_predictions
+from kspbench.data.store import StoreWriter
 
 CAMS = ("54138969", "60457274")
 

@@ -11,8 +11,8 @@ import pytest
 
 from kspbench.cli import main
 from kspbench.model.cards import CARDS_DIR, load_card
-from kspbench.protocol import load_protocol, protocols_dir
-from kspbench.resources import SHIPPED, shipped
+from kspbench.evaluation.protocol import load_protocol, protocols_dir
+from kspbench.infra.resources import SHIPPED, shipped
 
 REPO = Path(__file__).resolve().parents[1]
 

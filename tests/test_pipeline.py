@@ -15,7 +15,7 @@ import yaml
 
 from kspbench.cli import build_parser
 from kspbench.model.cards import load_card
-from kspbench.protocol import load_protocol
+from kspbench.evaluation.protocol import load_protocol
 
 REPO = Path(__file__).resolve().parents[1]
 PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())
@@ -206,7 +206,7 @@ def test_metrics_are_a_folder_of_small_files_that_git_keeps():
 def test_top_level_plots_draw_the_columns_the_figures_stage_writes():
     """A plot per PCK table (a 3DHP protocol of the pipeline) with a line per row, and the validation table with a
     line per card: DVC refuses a plot whose column is missing, so these lists follow params.yaml."""
-    from kspbench.figures import VAL_CSV, pck_csv_name
+    from kspbench.reporting.figures import VAL_CSV, pck_csv_name
 
     plots = {name: _render(spec, PARAMS) for entry in DVC["plots"] for name, spec in entry.items()}
     assert "reports/plots" in _paths(STAGES["figures"]["outs"])

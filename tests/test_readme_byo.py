@@ -12,7 +12,7 @@ import pytest
 
 from factories import full_h36m_test_store, truth_predictions
 from kspbench.cli import main
-from kspbench.formats.vp3d_npz import predictions_to_vp3d
+from kspbench.data.formats.vp3d_npz import predictions_to_vp3d
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 RELEASE_SPELLING = {"Photo": "TakingPhoto", "WalkDog": "WalkingDog"}   # how the release (and MMPose) name them

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kspbench.predictions import read_predictions
-from kspbench.store import validate
+from kspbench.data.predictions import read_predictions
+from kspbench.data.store import validate
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow

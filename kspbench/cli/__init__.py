@@ -11,11 +11,12 @@ import sys
 from typing import Callable, Sequence
 
 from kspbench import __version__
+from kspbench.errors import KspbenchError
 
 EXIT_USAGE = 2
 
 
-class UserError(Exception):
+class UserError(KspbenchError):
     """An error in what the user asked for or gave us; shown as one line, exit status 2."""
 
 
@@ -54,9 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return EXIT_USAGE
-    from kspbench.atomic import OutputError
-    from kspbench.protocol import ProtocolError
-    from kspbench.store import StoreError
+    from kspbench.infra.atomic import OutputError
+    from kspbench.evaluation.protocol import ProtocolError
+    from kspbench.data.store import StoreError
 
     try:
         return int(func(args) or 0)

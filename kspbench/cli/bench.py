@@ -22,9 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _bench(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
-    from kspbench.bench import bench_kinematic_core
+    from kspbench.tools.bench import bench_kinematic_core
     from kspbench.cli import UserError
-    from kspbench.provenance import provenance
+    from kspbench.infra.provenance import provenance
 
     try:
         sizes = tuple(int(s) for s in args.sizes.split(","))
@@ -37,7 +37,7 @@ def _bench(args: argparse.Namespace) -> int:
                      f"{r['per_sample_us']:.1f}"] for r in rows],
                    headers=["benchmark", "batch", "map size", "ms / batch", "us / sample"]))
     if args.out:
-        from kspbench.atomic import write_text
+        from kspbench.infra.atomic import write_text
 
         out = write_text(args.out, json.dumps({"kinematic_core": rows, **provenance()}, indent=2) + "\n")
         print(f"wrote {out}")

@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _check(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
-    from kspbench.check import CheckError, golden_findings, record, run_smoke, scratch_dir, smoke_findings
+    from kspbench.tools.check import CheckError, golden_findings, record, run_smoke, scratch_dir, smoke_findings
     from kspbench.cli import UserError
 
     repo = Path(args.repo).resolve()
@@ -49,7 +49,7 @@ def _check(args: argparse.Namespace) -> int:
             work = scratch_dir(args.workdir)
             run_smoke(repo, work, seeds=args.seeds)
             data = record(work, args.seeds)
-            from kspbench.atomic import write_text
+            from kspbench.infra.atomic import write_text
 
             out = write_text(base / "smoke.json", json.dumps(data, indent=1, sort_keys=True) + "\n")
             n = sum(len(ms) for p in data["metrics"].values() for ms in p.values())

@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from kspbench.store import validate
+    from kspbench.data.store import validate
 
     problems = validate(args.store, deep=args.deep)
     if problems:
@@ -50,7 +50,7 @@ def _validate(args: argparse.Namespace) -> int:
 def _info(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
-    from kspbench.store import check_store, summary
+    from kspbench.data.store import check_store, summary
 
     check_store(args.store)
     s = summary(args.store)

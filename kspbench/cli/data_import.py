@@ -57,7 +57,7 @@ def _crop_options(p: argparse.ArgumentParser) -> None:
                    help="side of the stored person crops (default 64)")
     p.add_argument("--box-margin", type=_margin, default=0.2, metavar="M",
                    help="oracle box side = (1 + M) x the larger side of the 2D joints' bounding rectangle "
-                        "(default 0.2, kspbench.crops.DEFAULT_MARGIN)")
+                        "(default 0.2, kspbench.core.crops.DEFAULT_MARGIN)")
 
 
 def _wrap(text: str) -> str:
@@ -183,7 +183,7 @@ def _compare_option(p: argparse.ArgumentParser) -> None:
 def _compared(jobs: list, args: argparse.Namespace) -> list:
     """``jobs`` with the ``--compare-cameras`` report lines added (when the option is given)."""
     if args.camera_files:
-        from kspbench.formats import mmpose_npz
+        from kspbench.data.formats import mmpose_npz
 
         mmpose_npz.compare_with_published(jobs, mmpose_npz.read_cameras(args.camera_files))
     return jobs
@@ -232,10 +232,10 @@ def register_export(dsub: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace, dataset: str, scan, source: dict) -> int:
     """Scan, import, report; reader errors become one-line user errors."""
     from kspbench.cli import UserError
-    from kspbench.formats import FormatError
-    from kspbench.importers import run_import
+    from kspbench.data.formats import FormatError
+    from kspbench.data.importers import run_import
 
-    from kspbench.atomic import check_output, refuse_inputs
+    from kspbench.infra.atomic import check_output, refuse_inputs
 
     check_output(args.out)
     # Inputs given as files (npz, pickles); folder roots are checked by the importers' own layout.
@@ -270,19 +270,19 @@ def _print_lines(kind: str, lines: list[str], out: str) -> None:
 
 
 def _warn():
-    from kspbench.importers import warn_to_stderr
+    from kspbench.data.importers import warn_to_stderr
 
     return warn_to_stderr
 
 
-_ORACLE = ("person boxes: kspbench.crops.box_from_joints squares around the 2D ground-truth joints (ORACLE detector: "
-           "it uses the labels), side (1 + box_margin) x the joints' extent; crops follow the kspbench.crops rule "
+_ORACLE = ("person boxes: kspbench.core.crops.box_from_joints squares around the 2D ground-truth joints (ORACLE detector: "
+           "it uses the labels), side (1 + box_margin) x the joints' extent; crops follow the kspbench.core.crops rule "
            "after an integer pre-shrink against aliasing; backgrounds: per-pixel median of <= 50 frames, cut like "
            "the crops")
 
 
 def _import_h36m(args: argparse.Namespace) -> int:
-    from kspbench.formats import camera_check, h36m_cdf
+    from kspbench.data.formats import camera_check, h36m_cdf
 
     facts = ["cdf: Pose (1, N, 96) mm / (1, N, 64) px, 32 joints -> 17 (VideoPose3D remove_joints)",
              "cameras: facebookresearch/VideoPose3D common/h36m_dataset.py @1afb1ca (quaternion camera->world, "
@@ -304,7 +304,7 @@ def _import_h36m(args: argparse.Namespace) -> int:
 
 def _import_3dhp(args: argparse.Namespace) -> int:
     from kspbench.cli import UserError
-    from kspbench.formats import camera_check, mpi3dhp_mat
+    from kspbench.data.formats import camera_check, mpi3dhp_mat
 
     try:
         cameras = tuple(int(c) for c in args.cameras) if args.cameras else mpi3dhp_mat.DEFAULT_TRAIN_CAMERAS
@@ -335,7 +335,7 @@ def _import_3dhp(args: argparse.Namespace) -> int:
 
 def _import_frames(args: argparse.Namespace) -> int:
     from kspbench.cli import UserError
-    from kspbench.formats import frames
+    from kspbench.data.formats import frames
 
     if not args.role or "/" in args.role:
         raise UserError(f"--role must be a non-empty name without '/', got {args.role!r}")
@@ -351,7 +351,7 @@ def _import_frames(args: argparse.Namespace) -> int:
 
 
 def _import_vp3d(args: argparse.Namespace) -> int:
-    from kspbench.formats import vp3d_npz
+    from kspbench.data.formats import vp3d_npz
 
     source = {"importer": "kspbench data import videopose3d",
               "inputs": [str(Path(p).resolve()) for p in (args.npz, args.npz_2d) if p],
@@ -365,7 +365,7 @@ def _import_vp3d(args: argparse.Namespace) -> int:
         vp3d_npz.scan(args.npz, args.npz_2d, subjects=args.subjects, warn=_warn()), args), source)
 
 
-# command -> (flavour in kspbench.formats.mmpose_npz, format facts recorded in the store's source)
+# command -> (flavour in kspbench.data.formats.mmpose_npz, format facts recorded in the store's source)
 _MMPOSE = {
     "mmpose-h36m": ("H36M", [
         "MMPose preprocess_h36m.py: imgname S<k>/<S>_<stem>.<camera>/<S>_<stem>.<camera>_<frame+1>.jpg; part (M,17,3) "
@@ -383,7 +383,7 @@ _MMPOSE = {
 
 
 def _import_mmpose(args: argparse.Namespace) -> int:
-    from kspbench.formats import camera_check, mmpose_npz
+    from kspbench.data.formats import camera_check, mmpose_npz
 
     command = args.mmpose_command
     flavour_name, facts = _MMPOSE[command]
@@ -392,7 +392,7 @@ def _import_mmpose(args: argparse.Namespace) -> int:
                      f"{camera_check.MAX_MEAN_PX:g} px mean / {camera_check.MAX_WORST_PX:g} px worst)"]
     if args.images:
         facts.append("person boxes: MMPose's center and scale x 200 (derived by MMPose from the 2D ground truth: an "
-                     "ORACLE detector); crops follow the kspbench.crops rule; backgrounds: per-pixel median of <= 50 "
+                     "ORACLE detector); crops follow the kspbench.core.crops rule; backgrounds: per-pixel median of <= 50 "
                      "frames, cut like the crops")
     source = {"importer": f"kspbench data import {command}",
               "inputs": [str(Path(p).resolve()) for p in [*args.npz, *args.camera_files, args.images] if p],
@@ -405,10 +405,10 @@ def _import_mmpose(args: argparse.Namespace) -> int:
 
 def _export_vp3d(args: argparse.Namespace) -> int:
     from kspbench.cli import UserError
-    from kspbench.predictions import PredictionsError, read_predictions
-    from kspbench.formats import vp3d_npz
+    from kspbench.data.predictions import PredictionsError, read_predictions
+    from kspbench.data.formats import vp3d_npz
 
-    from kspbench.atomic import check_output, refuse_inputs
+    from kspbench.infra.atomic import check_output, refuse_inputs
 
     check_output(args.out)
     refuse_inputs([args.out], [args.predictions])

@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _diagnose(args: argparse.Namespace) -> int:
     from kspbench.cli import UserError
     from kspbench.cli.train import _check_device
-    from kspbench.figures import FigureError, plot_diagnosis
+    from kspbench.reporting.figures import FigureError, plot_diagnosis
     from kspbench.model.diagnose import DiagnoseError, diagnose, summary_lines, write_report
 
     if args.tuples < 1:
@@ -54,8 +54,8 @@ def _diagnose(args: argparse.Namespace) -> int:
         raise UserError(f"{args.checkpoint}: no such checkpoint; train one with `kspbench train`")
     if not Path(args.store).is_file():
         raise UserError(f"{args.store}: no such store; pass --store, or build one with `kspbench world build`")
-    from kspbench.atomic import check_output, refuse_inputs
-    from kspbench.store import check_store
+    from kspbench.infra.atomic import check_output, refuse_inputs
+    from kspbench.data.store import check_store
 
     for option, out in (("--out", args.out), ("--figure", args.figure)):
         if out:

@@ -90,9 +90,9 @@ def _jobs(args: argparse.Namespace) -> list[tuple[str, Path, Path | None]]:
 def _eval(args: argparse.Namespace) -> int:
     from kspbench.cli import UserError
 
-    from kspbench.atomic import check_output, refuse_inputs
-    from kspbench.evaluate import result_outputs
-    from kspbench.store import check_store
+    from kspbench.infra.atomic import check_output, refuse_inputs
+    from kspbench.evaluation.evaluate import result_outputs
+    from kspbench.data.store import check_store
 
     if not Path(args.store).is_file():
         raise UserError(f"{args.store}: no such store; pass --store, or build one with `dvc repro` / "
@@ -114,10 +114,10 @@ def _eval_one(args: argparse.Namespace, protocol_name: str, pred_path: Path, out
     from tabulate import tabulate
 
     from kspbench.cli import UserError
-    from kspbench.evaluate import SPREAD_METRIC, EvaluationError, describe_missing, evaluate, write_result
-    from kspbench.identity import ModelError, model_block
-    from kspbench.predictions import PredictionsError, read_predictions
-    from kspbench.protocol import ProtocolError, load_protocol
+    from kspbench.evaluation.evaluate import SPREAD_METRIC, EvaluationError, describe_missing, evaluate, write_result
+    from kspbench.data.identity import ModelError, model_block
+    from kspbench.data.predictions import PredictionsError, read_predictions
+    from kspbench.evaluation.protocol import ProtocolError, load_protocol
 
     started = time.time()
     try:
@@ -166,7 +166,7 @@ def _eval_one(args: argparse.Namespace, protocol_name: str, pred_path: Path, out
 
 
 def _protocols(args: argparse.Namespace) -> int:
-    from kspbench.protocol import all_protocols
+    from kspbench.evaluation.protocol import all_protocols
 
     for p in all_protocols():
         print(f"{p.name:10s} v{p.version}  {p.title}")

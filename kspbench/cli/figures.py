@@ -55,8 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _figures(args: argparse.Namespace) -> int:
     from kspbench.cli import UserError
-    from kspbench.figures import FigureError, figure_formats, make_all
-    from kspbench.results import ResultError
+    from kspbench.reporting.figures import FigureError, figure_formats, make_all
+    from kspbench.evaluation.results import ResultError
 
     try:
         formats = figure_formats(args.format)
@@ -70,7 +70,7 @@ def _figures(args: argparse.Namespace) -> int:
                         "or pass --results")
     if args.checkpoint is not None and not Path(args.checkpoint).is_file():
         raise UserError(f"{args.checkpoint}: no such checkpoint (--checkpoint)")
-    from kspbench.atomic import check_output_dir
+    from kspbench.infra.atomic import check_output_dir
 
     check_output_dir(args.out)
     check_output_dir(args.plots, option="--plots")
@@ -86,9 +86,9 @@ def _figures(args: argparse.Namespace) -> int:
 
 def _overlay(args: argparse.Namespace, formats: tuple[str, ...]) -> int:
     """``--predictions``: Fig. 4 on the real frames of --store (fig4_real.png) and nothing else."""
-    from kspbench.atomic import check_output_dir
+    from kspbench.infra.atomic import check_output_dir
     from kspbench.cli import UserError
-    from kspbench.figures import OVERLAY_FIGURE, FigureError, plot_overlay
+    from kspbench.reporting.figures import OVERLAY_FIGURE, FigureError, plot_overlay
 
     for path, option in ((args.predictions, "--predictions"), (args.store, "--store")):
         if not Path(path).is_file():

@@ -25,7 +25,7 @@ def _wrap(text: str) -> str:
     return textwrap.fill(text, width=100, break_on_hyphens=False, break_long_words=False)
 
 
-# One paragraph per layout; the full layouts are in the readers' docstrings (kspbench/outside/) and the README.
+# One paragraph per layout; the full layouts are in the readers' docstrings (kspbench/data/outside/) and the README.
 _LAYOUT = {
     "videopose3d": "Layout: an npz whose key (--key, default positions_3d) holds a pickled dict subject -> action "
                    "-> [one (N, 17, 3) array per camera], camera frame, Human3.6M-17 order; frame i of an array is "
@@ -45,7 +45,7 @@ _LAYOUT = {
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from kspbench.outside import CSV_LAYOUTS, UNITS, VP3D_KEY
+    from kspbench.data.outside import CSV_LAYOUTS, UNITS, VP3D_KEY
 
     imp = sub.add_parser("import-predictions", help="convert an outside model's predictions (VideoPose3D npz, "
                                                     "MMPose JSON, CSV) into kspbench's predictions format",
@@ -80,9 +80,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _read(args: argparse.Namespace):
-    from kspbench.outside.csv_poses import read_csv
-    from kspbench.outside.mmpose import read_mmpose
-    from kspbench.outside.videopose3d import read_videopose3d
+    from kspbench.data.outside.csv_poses import read_csv
+    from kspbench.data.outside.mmpose import read_mmpose
+    from kspbench.data.outside.videopose3d import read_videopose3d
 
     common = {"units": args.units, "joint_order": args.joint_order}
     if args.format == "videopose3d":
@@ -96,11 +96,11 @@ def _read(args: argparse.Namespace):
 def _import(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from kspbench.atomic import check_output, refuse_inputs
+    from kspbench.infra.atomic import check_output, refuse_inputs
     from kspbench.cli import UserError
-    from kspbench.identity import ModelError, model_block
-    from kspbench.outside.common import OutsideError
-    from kspbench.predictions import PredictionsError, validate_predictions, write_predictions
+    from kspbench.data.identity import ModelError, model_block
+    from kspbench.data.outside.common import OutsideError
+    from kspbench.data.predictions import PredictionsError, validate_predictions, write_predictions
 
     out = Path(args.out)
     if out.suffix.lower() not in (".npz", ".h5", ".hdf5"):

@@ -145,11 +145,11 @@ def _md(b: dict[str, Any]) -> str:
     if b["published"]:
         lines.append(PUBLISHED_LINE)
     if any(e["collapsed"] for e in entries):
-        from kspbench.results import COLLAPSE_NOTE
+        from kspbench.evaluation.results import COLLAPSE_NOTE
 
         lines.append(COLLAPSE_NOTE)
     if any(e["partial"] for e in entries):
-        from kspbench.results import PARTIAL_NOTE
+        from kspbench.evaluation.results import PARTIAL_NOTE
 
         lines.append(PARTIAL_NOTE)
     lines += [f"not paired: {e['label']}: {e['pairing_error']}" for e in entries if e["pairing_error"]]
@@ -163,7 +163,7 @@ def _md(b: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-PUBLISHED_LINE = ("[published] rows: the paper's printed numbers (kspbench/reference/ksp_aaai2020.yaml) on its own "
+PUBLISHED_LINE = ("[published] rows: the paper's printed numbers (kspbench/reporting/reference/ksp_aaai2020.yaml) on its own "
                   "dataset, not re-measured: no rank, interval or test; compare them with measured rows only when "
                   "both are on the same dataset.")
 
@@ -175,7 +175,7 @@ def _groups(b: dict[str, Any], by: str) -> list[str]:
 
 
 def _group_orders() -> dict[str, Any]:
-    from kspbench import skeleton
+    from kspbench.core import skeleton
 
     def by(names: tuple[str, ...]):
         return lambda g: (names.index(g), g) if g in names else (len(names), g)
@@ -186,11 +186,11 @@ def _group_orders() -> dict[str, Any]:
 
 def boards(found: list, protocols: list[str], metric: str | None, *, per_action: bool = False,
            per_joint: bool = False, published: bool = True) -> list[dict[str, Any]]:
-    """One board per protocol: the ranked measured rows (:func:`kspbench.leaderboard.leaderboard`), every metric of
-    each row, the published rows of the protocol (kspbench.published) and the requested breakdowns."""
-    from kspbench.leaderboard import breakdown, extra_metrics, leaderboard, metric_units
-    from kspbench.published import published_breakdown, published_rows
-    from kspbench.table import reference
+    """One board per protocol: the ranked measured rows (:func:`kspbench.reporting.leaderboard.leaderboard`), every metric of
+    each row, the published rows of the protocol (kspbench.reporting.published) and the requested breakdowns."""
+    from kspbench.reporting.leaderboard import breakdown, extra_metrics, leaderboard, metric_units
+    from kspbench.reporting.published import published_breakdown, published_rows
+    from kspbench.reporting.table import reference
 
     ref = reference()
     out = []
@@ -225,7 +225,7 @@ def boards(found: list, protocols: list[str], metric: str | None, *, per_action:
         if pub:
             notes.append(PUBLISHED_LINE)
         if any(e["partial"] for e in entries):
-            from kspbench.results import PARTIAL_NOTE
+            from kspbench.evaluation.results import PARTIAL_NOTE
 
             notes.append(PARTIAL_NOTE)
         out.append({"protocol": p, "version": entries[0]["protocol_version"], "metric": m, "results": results,
@@ -238,7 +238,7 @@ def boards(found: list, protocols: list[str], metric: str | None, *, per_action:
 
 
 _SPREAD_LINE = ("spread ratio: how much the predicted poses vary in shape over the test frames relative to the true "
-                "poses, position, orientation and size removed (kspbench.metrics.spread_ratio); 1 = as varied as "
+                "poses, position, orientation and size removed (kspbench.evaluation.metrics.spread_ratio); 1 = as varied as "
                 "the truth, 0 = one pose for every input.")
 
 
@@ -277,7 +277,7 @@ def _json(tables: list[dict[str, Any]]) -> str:
 
 def _latex(tables: list[dict[str, Any]]) -> str:
     """A LaTeX table float per protocol: measured rows, then published ones; every metric, the best bold."""
-    from kspbench.latex import best_rows, table_env
+    from kspbench.reporting.latex import best_rows, table_env
 
     out = ["% kspbench leaderboard: needs \\usepackage{booktabs}", ""]
     for b in tables:
@@ -311,7 +311,7 @@ def _latex_cell(x: dict[str, Any] | None) -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    from kspbench.atomic import write_text
+    from kspbench.infra.atomic import write_text
 
     write_text(path, text)  # a reader never sees half a leaderboard
 
@@ -320,11 +320,11 @@ def _write_atomic(path: Path, text: str) -> None:
 
 def _leaderboard(args: argparse.Namespace) -> int:
     from kspbench.cli import UserError
-    from kspbench.leaderboard import LeaderboardError
-    from kspbench.results import ResultError, discover
+    from kspbench.reporting.leaderboard import LeaderboardError
+    from kspbench.evaluation.results import ResultError, discover
 
-    from kspbench.atomic import check_output, refuse_inputs
-    from kspbench.results import frames_path
+    from kspbench.infra.atomic import check_output, refuse_inputs
+    from kspbench.evaluation.results import frames_path
 
     if args.out:
         check_output(args.out)
@@ -358,8 +358,8 @@ def _leaderboard(args: argparse.Namespace) -> int:
     elif fmt == "csv":
         text = _csv(tables)
     elif fmt == "html":
-        from kspbench.leaderboard_html import render_html
-        from kspbench.table import reference
+        from kspbench.reporting.leaderboard_html import render_html
+        from kspbench.reporting.table import reference
 
         # Result links are relative to the page's folder, so the page and results/ move together.
         base = Path(args.out).resolve().parent if args.out else Path.cwd()
@@ -380,8 +380,8 @@ def _compare(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
     from kspbench.cli import UserError
-    from kspbench.leaderboard import LeaderboardError, paired_bootstrap, paired_frames
-    from kspbench.results import ResultError, load_result
+    from kspbench.reporting.leaderboard import LeaderboardError, paired_bootstrap, paired_frames
+    from kspbench.evaluation.results import ResultError, load_result
 
     try:
         a, b = load_result(args.a), load_result(args.b)
@@ -405,7 +405,7 @@ def _compare(args: argparse.Namespace) -> int:
     t0 = tests[0]
     print(f"{a.protocol} v{a.data['protocol']['version']} on {a.dataset}: {t0['n_frames']} paired frames, "
           f"{t0['n_blocks']} blocks")
-    from kspbench.results import partial_note
+    from kspbench.evaluation.results import partial_note
 
     for tag, r in (("A", a), ("B", b)):
         note = partial_note([r])

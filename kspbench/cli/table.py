@@ -32,13 +32,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _table(args: argparse.Namespace) -> int:
-    from kspbench.atomic import write_text as _atomic
+    from kspbench.infra.atomic import write_text as _atomic
     from kspbench.cli import UserError
-    from kspbench.results import ResultError, discover
-    from kspbench.table import build_tables, metrics_summary, render
+    from kspbench.evaluation.results import ResultError, discover
+    from kspbench.reporting.table import build_tables, metrics_summary, render
 
-    from kspbench.atomic import check_output, check_output_dir, refuse_inputs
-    from kspbench.results import frames_path
+    from kspbench.infra.atomic import check_output, check_output_dir, refuse_inputs
+    from kspbench.evaluation.results import frames_path
 
     fmt = args.format or {".tex": "latex", ".csv": "csv", ".json": "json"}.get(Path(args.out or "").suffix, "md")
     metrics_dir = args.metrics and Path(args.metrics).suffix.lower() != ".json"
@@ -67,7 +67,7 @@ def _table(args: argparse.Namespace) -> int:
     else:
         print(text, end="")
     if metrics_dir:
-        from kspbench.dvc_reports import write_metrics
+        from kspbench.reporting.dvc_reports import write_metrics
 
         try:
             written = write_metrics(metrics_summary(results), args.metrics)

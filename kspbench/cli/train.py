@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from kspbench.progress import QUIET_HELP
+from kspbench.infra.progress import QUIET_HELP
 
 DEFAULT_STORE = "data/world.h5"
 
@@ -108,8 +108,8 @@ def _train(args: argparse.Namespace) -> int:
         raise UserError("--seeds takes a count of at least 1 and does not combine with --seed")
     if not Path(args.store).is_file():
         raise UserError(f"{args.store}: no such store; pass --store, or build one with `kspbench world build`")
-    from kspbench.atomic import refuse_inputs
-    from kspbench.store import check_store
+    from kspbench.infra.atomic import refuse_inputs
+    from kspbench.data.store import check_store
 
     refuse_inputs([args.out], [args.store, args.card, args.init_checkpoint, args.init_weights])
     check_store(args.store)
@@ -157,7 +157,7 @@ def _predict(args: argparse.Namespace) -> int:
     from kspbench.model.predict import predict
     from kspbench.model.profiles import ProfileError
     from kspbench.model.train import TrainingError
-    from kspbench.predictions import PredictionsError
+    from kspbench.data.predictions import PredictionsError
 
     if args.batch < 1:
         raise UserError("--batch must be at least 1")
@@ -176,8 +176,8 @@ def _predict(args: argparse.Namespace) -> int:
             raise UserError(f"{run}: no s<seed>/checkpoint.pt inside; train with `kspbench train --seeds N --out {run}`")
         roles = [r.strip() for r in args.role.split(",") if r.strip()]
         jobs += [(s / "checkpoint.pt", role, Path(args.out) / s.name / f"{role}.h5") for s in seeds for role in roles]
-    from kspbench.atomic import check_output, refuse_inputs
-    from kspbench.store import check_store
+    from kspbench.infra.atomic import check_output, refuse_inputs
+    from kspbench.data.store import check_store
 
     for ckpt, _, out in jobs:
         check_output(out)

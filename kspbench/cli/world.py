@@ -5,7 +5,7 @@ import argparse
 import os
 from pathlib import Path
 
-from kspbench.progress import QUIET_HELP, Progress
+from kspbench.infra.progress import QUIET_HELP, Progress
 
 DEFAULT_STORE = "data/world.h5"
 
@@ -106,7 +106,7 @@ def _build(args: argparse.Namespace) -> int:
         raise UserError(f"--seed must be in [0, 2^63), got {args.seed}")
     if args.jobs < 1:
         raise UserError(f"--jobs must be >= 1, got {args.jobs}")
-    from kspbench.atomic import check_output, refuse_inputs
+    from kspbench.infra.atomic import check_output, refuse_inputs
 
     check_output(out)
     refuse_inputs([out, datasheet_path(out)], [args.motion, args.reference_motion,
@@ -146,8 +146,8 @@ def _preview(args: argparse.Namespace) -> int:
     from kspbench.cli import UserError
     from kspbench.world.preview import write_preview
 
-    from kspbench.atomic import check_output, refuse_inputs
-    from kspbench.store import check_store
+    from kspbench.infra.atomic import check_output, refuse_inputs
+    from kspbench.data.store import check_store
 
     _store_exists(args.store)
     check_output(args.out)
@@ -167,7 +167,7 @@ def _describe(args: argparse.Namespace) -> int:
     from kspbench.world.datasheet import datasheet, datasheet_path
     from kspbench.world.motion import MotionFileError
 
-    from kspbench.store import check_store
+    from kspbench.data.store import check_store
 
     _store_exists(args.store)
     check_store(args.store)
@@ -187,8 +187,8 @@ def _baseline(args: argparse.Namespace) -> int:
     from kspbench.cli import UserError
     from kspbench.world.baselines import BaselineError, write_baseline
 
-    from kspbench.atomic import check_output, refuse_inputs
-    from kspbench.store import check_store
+    from kspbench.infra.atomic import check_output, refuse_inputs
+    from kspbench.data.store import check_store
 
     _store_exists(args.store)
     check_output(args.out)

@@ -17,9 +17,10 @@ from typing import Any, Callable
 
 import yaml
 
-from kspbench import skeleton
+from kspbench.core import skeleton
 from kspbench.model.profiles import OPTIMISERS, profile_names
-from kspbench.resources import shipped
+from kspbench.infra.resources import shipped
+from kspbench.errors import KspbenchError
 
 __all__ = ["CardError", "LOSSES", "load_card", "card_names", "CARDS_DIR", "resolve_card_path"]
 
@@ -32,7 +33,7 @@ FK_FRAMES = ("canonical", "local")
 _REQUIRED = object()
 
 
-class CardError(ValueError):
+class CardError(KspbenchError):
     """A card is malformed; the message names the key."""
 
 

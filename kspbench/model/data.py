@@ -5,7 +5,7 @@ has an image: the crop (resampled once to the profile's input size), the backgro
 one, and the labels in the model's units:
 
 * 2D: the store's ``pose_2d`` in crop coordinates [-1, 1] with the stored box,
-  ``x_crop = 2 (x - x0) / (x1 - x0) - 1`` (:func:`kspbench.crops.to_normalised`);
+  ``x_crop = 2 (x - x0) / (x1 - x0) - 1`` (:func:`kspbench.core.crops.to_normalised`);
 * 3D: root-relative, trunk-normalised joints in the crop's *virtual camera* frame: the store's camera frame rotated
   so that its optical axis passes through the box centre (:func:`crop_camera_rotation`; the model's camera looks at
   the crop centre). ``p3d = R_v^T (X - X_pelvis) / |X_thorax - X_pelvis|``. Predictions are mapped back with
@@ -30,9 +30,10 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from kspbench.crops import to_normalised
+from kspbench.core.crops import to_normalised
 from kspbench.model import transforms as T
-from kspbench.store import PoseStore
+from kspbench.data.store import PoseStore
+from kspbench.errors import KspbenchError
 
 __all__ = ["DataError", "Frames", "load_frames", "crop_camera_rotation", "resize_images", "PairSampler",
            "FrameSampler", "supervision_subset", "augment_prior", "to_float"]
@@ -40,7 +41,7 @@ __all__ = ["DataError", "Frames", "load_frames", "crop_camera_rotation", "resize
 _RESIZE_BLOCK = 256
 
 
-class DataError(ValueError):
+class DataError(KspbenchError):
     """The store cannot give what a card asks for; one line."""
 
 

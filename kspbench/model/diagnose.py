@@ -47,6 +47,7 @@ import numpy as np
 import torch
 
 from kspbench.model import data as D
+from kspbench.errors import KspbenchError
 
 __all__ = ["DiagnoseError", "BACKGROUND_ATTR", "MASK_THRESHOLD", "PCK_THRESHOLD", "MIN_GAP_SECONDS", "Tuples",
            "background_estimate", "check_background", "load_role", "draw_tuples", "person_masks", "measure",
@@ -86,7 +87,7 @@ DEFINITIONS = {
 }
 
 
-class DiagnoseError(ValueError):
+class DiagnoseError(KspbenchError):
     """The store, role or checkpoint cannot give the measurement; one line."""
 
 
@@ -133,7 +134,7 @@ def check_background(store_path: str | os.PathLike, value: str | None, allow_med
 
 def load_role(store_path: str | os.PathLike, role: str, size: int) -> tuple["D.Frames", dict[str, Any]]:
     """Every frame of ``role`` with its background, at the model's input size, and the store's root attributes."""
-    from kspbench.store import PoseStore
+    from kspbench.data.store import PoseStore
 
     with PoseStore(store_path) as store:
         try:
@@ -363,7 +364,7 @@ def diagnose(checkpoint: str | os.PathLike, store_path: str | os.PathLike, *, ro
     from kspbench.model.predict import load_model
     from kspbench.model.profiles import ProfileError
     from kspbench.model.train import TrainingError, deterministic, load_checkpoint
-    from kspbench.provenance import file_sha256, provenance
+    from kspbench.infra.provenance import file_sha256, provenance
 
     try:
         if model is None:
@@ -403,7 +404,7 @@ def diagnose(checkpoint: str | os.PathLike, store_path: str | os.PathLike, *, ro
 
 def write_report(report: dict[str, Any], path: str | os.PathLike) -> Path:
     """Write the report as JSON, atomically."""
-    from kspbench.atomic import write_text
+    from kspbench.infra.atomic import write_text
 
     return write_text(path, json.dumps(report, indent=2, sort_keys=False, allow_nan=False) + "\n")
 

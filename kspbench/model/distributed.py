@@ -28,12 +28,13 @@ from typing import Any, Callable
 
 import torch
 from torch import nn
+from kspbench.errors import KspbenchError
 
 __all__ = ["DistributedError", "DistContext", "context_from_env", "shard", "LossModule", "wrap", "mean_over_ranks", "barrier",
            "shutdown"]
 
 
-class DistributedError(ValueError):
+class DistributedError(KspbenchError):
     """A data-parallel run that cannot work as set up (e.g. a batch that does not split); one line."""
 
 

@@ -3,12 +3,12 @@
 EP's outputs (kspbench's reading of the paper; the choices are recorded in ``docs/model.md``):
 
 * ``vk`` (40): ``phi = (pi/4) tanh(raw_0)`` (the pelvis-to-hip-line angle, bounded), then 13 raw 3-vectors that
-  :func:`kspbench.kinematics.forward_kinematics` normalises.
+  :func:`kspbench.core.kinematics.forward_kinematics` normalises.
 * ``c6`` (6): three (sin, cos) pairs (azimuth, elevation, roll), normalised by
-  :func:`kspbench.kinematics.camera_rotation`.
+  :func:`kspbench.core.kinematics.camera_rotation`.
 * ``offset`` (2) and ``log_scale`` (1): kspbench's crop camera. The paper's Tc has a fixed translation and focal
   length, so the pelvis would always project to the crop centre at a fixed scale; kspbench's crops come from a 2D
-  box rule (:mod:`kspbench.crops`), so the 2D pose in the crop is ``s * Tc(p3D) + o`` with
+  box rule (:mod:`kspbench.core.crops`), so the 2D pose in the crop is ``s * Tc(p3D) + o`` with
   ``o = OFFSET_BOUND * tanh(raw)`` and ``s = exp(LOG_SCALE_BOUND * tanh(raw))``, i.e. o in (-1, 1) and s in
   (0.37, 2.7). The bounds cover the labels of the synthetic world (fitted per frame: s 0.8-2.4, |o| up to 0.7,
   largest for sitting and crouching people, whose box is small and whose pelvis is off the box centre).
@@ -27,7 +27,7 @@ import math
 import torch
 from torch import nn
 
-from kspbench import skeleton
+from kspbench.core import skeleton
 from kspbench.model.profiles import ModelProfile
 from kspbench.model.resnet import ResNetTrunk, init_resnet_
 
@@ -56,7 +56,7 @@ def rest_vk() -> torch.Tensor:
 
 def rest_pose_canonical() -> torch.Tensor:
     """(17, 3) the rest pose in C, trunk units (the no-tfk head's initial output)."""
-    from kspbench.kinematics import canonical_bone_lengths, forward_kinematics
+    from kspbench.core.kinematics import canonical_bone_lengths, forward_kinematics
 
     return forward_kinematics(rest_vk(), canonical_bone_lengths())
 

@@ -5,7 +5,7 @@ Ablations (the paper's Table 4): ``no-tfk`` replaces Tfk by an MLP from EP's fea
 :class:`~kspbench.model.encoders.PoseEncoder`); ``no-tm`` replaces Tm by a learned network from the 34 numbers of
 p2D to the 33 maps (:class:`LearnedMaps`). Everything else is identical.
 
-Units: 3D in trunk units (pelvis -> thorax = 1, :func:`kspbench.kinematics.canonical_bone_lengths`), 2D in crop
+Units: 3D in trunk units (pelvis -> thorax = 1, :func:`kspbench.core.kinematics.canonical_bone_lengths`), 2D in crop
 coordinates [-1, 1] (x right, y down), images in [0, 1].
 """
 from __future__ import annotations
@@ -16,12 +16,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from kspbench import kinematics as K
-from kspbench import skeleton
+from kspbench.core import kinematics as K
+from kspbench.core import skeleton
 from kspbench.model.decoder import Decoder
 from kspbench.model.encoders import AppearanceEncoder, PoseEncoder, init_conv_bn_
 from kspbench.model.profiles import ModelProfile
-from kspbench.spatial_maps import spatial_maps
+from kspbench.core.spatial_maps import spatial_maps
 
 __all__ = ["ABLATIONS", "KSP", "PoseMaps", "LearnedMaps"]
 
@@ -91,7 +91,7 @@ class KSP(nn.Module):
         ablation: ``"none"``, ``"no-tfk"`` or ``"no-tm"``.
         bone_ratios: 17 bone lengths in trunk units (default: ``skeleton.BONE_LENGTH_RATIOS``); entry 8 is the
             trunk and is always 1.
-        fk_frame: ``"canonical"`` or ``"local"`` (see :func:`kspbench.kinematics.forward_kinematics`).
+        fk_frame: ``"canonical"`` or ``"local"`` (see :func:`kspbench.core.kinematics.forward_kinematics`).
     """
 
     def __init__(self, profile: ModelProfile, ablation: str = "none", *,

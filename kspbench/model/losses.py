@@ -26,7 +26,7 @@ from typing import Iterator
 import torch
 from torch import nn
 
-from kspbench import kinematics as K
+from kspbench.core import kinematics as K
 from kspbench.model import transforms as T
 from kspbench.model.ksp import KSP
 

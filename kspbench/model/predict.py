@@ -1,4 +1,4 @@
-"""Predictions of a trained KSP checkpoint, in the interchange format (:mod:`kspbench.predictions`).
+"""Predictions of a trained KSP checkpoint, in the interchange format (:mod:`kspbench.data.predictions`).
 
 For every (subject, sequence, camera, frame) of a role's sequences that has an image, the model's pose in the crop's
 virtual camera ``Rc p3D`` (root-relative, trunk units) is turned into the store camera's frame with the crop
@@ -17,15 +17,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from kspbench import __version__, skeleton
+from kspbench import __version__
+from kspbench.core import skeleton
 from kspbench.model import data as D
 from kspbench.model.fold import fold_batchnorm_
 from kspbench.model.profiles import ModelProfile
 from kspbench.model.train import TrainingError, build_model, deterministic, load_checkpoint, memory_format
-from kspbench.predictions import Predictions, write_predictions
-from kspbench.progress import Progress
-from kspbench.provenance import file_sha256, provenance
-from kspbench.store import PoseStore
+from kspbench.data.predictions import Predictions, write_predictions
+from kspbench.infra.progress import Progress
+from kspbench.infra.provenance import file_sha256, provenance
+from kspbench.data.store import PoseStore
 
 __all__ = ["predict", "load_model"]
 
@@ -45,7 +46,7 @@ def predict(checkpoint: str | os.PathLike, store_path: str | os.PathLike, role: 
             progress: bool = True) -> dict[str, Any]:
     """Write the predictions of ``checkpoint`` for every image of ``role``'s sequences to ``out`` (.h5 or .npz).
 
-    ``progress`` reports tracks (a sequence seen by one camera) done on stderr (:class:`kspbench.progress.Progress`).
+    ``progress`` reports tracks (a sequence seen by one camera) done on stderr (:class:`kspbench.infra.progress.Progress`).
 
     Returns:
         ``{"rows": N, "sequences": k, "out": path}``.

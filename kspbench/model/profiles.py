@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from kspbench.errors import KspbenchError
 
 PROFILES_FILE = Path(__file__).with_name("profiles.yaml")
 DEFAULT_PROFILE = "cpu"
 OPTIMISERS = ("adagrad", "adam")
 
 
-class ProfileError(ValueError):
+class ProfileError(KspbenchError):
     """A profile is unknown or impossible; the message is one line."""
 
 

@@ -19,6 +19,7 @@ from typing import Mapping
 
 import torch
 from torch import nn
+from kspbench.errors import KspbenchError
 
 __all__ = ["Bottleneck", "ResNetTrunk", "WeightsError", "load_torchvision_weights", "init_resnet_"]
 
@@ -27,7 +28,7 @@ EXPANSION = 4
 _SKIPPED_PREFIXES = ("layer4.", "fc.")
 
 
-class WeightsError(ValueError):
+class WeightsError(KspbenchError):
     """A weights file does not fit the trunk; the message names the parameter."""
 
 

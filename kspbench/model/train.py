@@ -47,8 +47,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from kspbench import __version__, skeleton
-from kspbench.atomic import write_bytes, write_text
+from kspbench import __version__
+from kspbench.core import skeleton
+from kspbench.infra.atomic import write_bytes, write_text
 from kspbench.model import data as D
 from kspbench.model import distributed as DIST
 from kspbench.model import losses as L
@@ -56,8 +57,9 @@ from kspbench.model.cards import LOSSES, load_card
 from kspbench.model.ksp import KSP
 from kspbench.model.profiles import ModelProfile, load_profile
 from kspbench.model.resnet import load_torchvision_weights
-from kspbench.provenance import config_sha256, file_sha256, provenance
-from kspbench.store import PoseStore
+from kspbench.infra.provenance import config_sha256, file_sha256, provenance
+from kspbench.data.store import PoseStore
+from kspbench.errors import KspbenchError
 
 __all__ = ["TrainingError", "Trainer", "train", "build_model", "load_checkpoint", "CHECKPOINT_NAME", "LOG_COLUMNS",
            "plan_stages", "deterministic", "memory_format"]
@@ -71,7 +73,7 @@ VAL_COLUMNS = ("step", "frames", "mpjpe_mm", "p_mpjpe_mm")
 _INIT_STREAM, _DATA_STREAM = 1, 2
 
 
-class TrainingError(ValueError):
+class TrainingError(KspbenchError):
     """A run cannot start or continue (bad card, store, checkpoint, or a non-finite loss); one line."""
 
 
@@ -491,7 +493,7 @@ class Trainer:
         """MPJPE and P-MPJPE (mm) on the fixed validation frames, in eval mode; None without a val role."""
         if "val" not in self._data:
             return None
-        from kspbench.metrics import mpjpe, p_mpjpe
+        from kspbench.evaluation.metrics import mpjpe, p_mpjpe
 
         assert self.model is not None
         frames, idx = self._data["val"], self._data["val_index"]
@@ -531,7 +533,7 @@ class Trainer:
 
     def _run(self, resume: bool, stop_after: int | None, progress: bool,
              on_step: Callable[[int, dict[str, Any]], None] | None) -> dict[str, Any]:
-        from kspbench.progress import Progress
+        from kspbench.infra.progress import Progress
 
         ckpt_path = self.out / CHECKPOINT_NAME
         if not resume and ckpt_path.exists():

@@ -12,14 +12,14 @@ coordinates are isotropic):
 
 ``invert_p2d`` maps 2D predicted on ``T(I)`` back to ``I``'s frame: ``unflip(R(-angle) p)``. Everything is batched
 and differentiable in the images (``grid_sample`` with zeros outside, ``align_corners=False`` as in
-:mod:`kspbench.spatial_maps`).
+:mod:`kspbench.core.spatial_maps`).
 """
 from __future__ import annotations
 
 import torch
 from torch.nn import functional as F
 
-from kspbench import skeleton
+from kspbench.core import skeleton
 
 __all__ = ["flip_labels", "rotation_2d", "rotate_images", "apply_images", "apply_p2d", "apply_p3d", "invert_p2d"]
 

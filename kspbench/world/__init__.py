@@ -2,7 +2,7 @@
 
 Human3.6M and MPI-INF-3DHP are licensed and absent, so ``dvc repro`` trains and evaluates on a world that kspbench
 builds itself (``kspbench world build``), deterministically from (profile, seed[, motion file]), as a pose store
-(:mod:`kspbench.store`, layout v1) with its datasheet beside it.
+(:mod:`kspbench.data.store`, layout v1) with its datasheet beside it.
 
 Modules:
     profiles     sizes and counts per profile (``profiles.yaml``: tiny, smoke, cpu, paper), a frozen dataclass

@@ -1,4 +1,4 @@
-"""Baselines that calibrate how hard a world is, written as predictions files (``kspbench.predictions``).
+"""Baselines that calibrate how hard a world is, written as predictions files (``kspbench.data.predictions``).
 
 * ``mean``: the training mean pose: the mean of the root-relative camera-frame 3D poses of every (valid) frame of
   every camera of the training role, predicted for every frame.
@@ -21,9 +21,11 @@ import os
 
 import numpy as np
 
-from kspbench import metrics, skeleton
-from kspbench.predictions import Predictions, write_predictions
-from kspbench.store import PoseStore
+from kspbench.evaluation import metrics
+from kspbench.core import skeleton
+from kspbench.data.predictions import Predictions, write_predictions
+from kspbench.data.store import PoseStore
+from kspbench.errors import KspbenchError
 
 KINDS = ("mean", "const", "nn2d")
 # Training poses the const baseline's Procrustes mean uses at most (evenly spaced, so deterministic): each GPA pass
@@ -31,7 +33,7 @@ KINDS = ("mean", "const", "nn2d")
 CONST_MAX_FRAMES = 20_000
 
 
-class BaselineError(ValueError):
+class BaselineError(KspbenchError):
     """A baseline cannot be computed from this store (no frames in a role); one line."""
 
 
@@ -140,9 +142,9 @@ def write_baseline(store_path, kind: str, out, role: str = "h36m-test", train_ro
 
 
 def score(store_path, preds: Predictions, protocol: str = "h36m-p2") -> dict:
-    """The protocol's metrics of a predictions set on this store (``kspbench.evaluate``)."""
-    from kspbench.evaluate import evaluate
-    from kspbench.protocol import load_protocol
+    """The protocol's metrics of a predictions set on this store (``kspbench.evaluation.evaluate``)."""
+    from kspbench.evaluation.evaluate import evaluate
+    from kspbench.evaluation.protocol import load_protocol
 
     # A world's datasheet figure, not a result: any world profile (tiny ones cover few actions) is scored.
     ev = evaluate(load_protocol(protocol), store_path, preds, allow_missing=True, allow_partial=True)

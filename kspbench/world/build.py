@@ -32,9 +32,9 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from kspbench import skeleton
-from kspbench.crops import DEFAULT_MARGIN, box_from_joints, crop_images
-from kspbench.store import CameraData, Intrinsics, SequenceData, StoreWriter
+from kspbench.core import skeleton
+from kspbench.core.crops import DEFAULT_MARGIN, box_from_joints, crop_images
+from kspbench.data.store import CameraData, Intrinsics, SequenceData, StoreWriter
 from kspbench.world import backgrounds, cameras, motion, people, render
 from kspbench.world.profiles import WorldProfile
 from kspbench.world.seeding import rng as seeded
@@ -51,7 +51,7 @@ MANIFEST_ATTR = "world_manifest"
 H36M_ROLES = ("h36m-train", "h36m-val", "h36m-test")
 ROLES = H36M_ROLES + ("dunp", "3dhp-train", "3dhp-test", "prior")
 TEST_SCENES = {"TS1": "green", "TS2": "green", "TS3": "studio", "TS4": "studio", "TS5": "outdoor", "TS6": "outdoor"}
-# 3DHP test sequences cover several activity classes each (1..7, kspbench.protocol.ACTIVITY_NAMES).
+# 3DHP test sequences cover several activity classes each (1..7, kspbench.evaluation.protocol.ACTIVITY_NAMES).
 _ACTIVITY_FAMILIES = {1: ("Walking", "Waiting", "WalkTogether"), 2: ("Exercise",), 3: ("Sitting", "Eating"),
                       4: ("Crouch", "Purchases"), 5: ("Floor", "SittingDown"), 6: ("Sports",),
                       7: ("Greeting", "Phoning", "Photo", "Posing", "Discussion", "Directions", "Smoking")}

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kspbench.formats import h36m_cameras
+from kspbench.data.formats import h36m_cameras
 from kspbench.world.render import View
 
 MPI3DHP_STUDIO = {"focal": (1497.7, 1497.0), "center": (1024.7, 1051.5), "size": (2048, 2048)}

@@ -9,7 +9,7 @@ Figures (all computed from the store; the build also records a few render statis
 * pose overlap: the mean nearest-neighbour distance (P-MPJPE: per-pair similarity Procrustes, mm) from test poses to
   training poses, beside the same distance from each training subject's poses to the other training subjects';
 * the kinematic ceiling: the best P-MPJPE the model's kinematic structure can reach on the world, inverse then forward
-  kinematics (``kspbench.kinematics``) with the canonical bone-length ratios scaled to each pose's trunk;
+  kinematics (``kspbench.core.kinematics``) with the canonical bone-length ratios scaled to each pose's trunk;
 * the same two figures on real motion when a reference (e.g. ``cmu17.npz``) is given;
 * baselines under ``h36m-p2``: the training mean pose and the nearest training pose by 2D.
 """
@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from kspbench import skeleton
-from kspbench.store import PoseStore
+from kspbench.core import skeleton
+from kspbench.data.store import PoseStore
 
 MAX_QUERIES = 1500
 TOP_K = 8
@@ -35,8 +35,8 @@ def datasheet_path(store_path: str | os.PathLike) -> Path:
 
 
 def _p_mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """(N,) per-frame P-MPJPE, mm (kspbench.metrics)."""
-    from kspbench.metrics import p_mpjpe
+    """(N,) per-frame P-MPJPE, mm (kspbench.evaluation.metrics)."""
+    from kspbench.evaluation.metrics import p_mpjpe
 
     return p_mpjpe(pred, gt).mean(axis=1)
 
@@ -45,7 +45,7 @@ def _canonical(poses: np.ndarray) -> np.ndarray:
     """Poses in their own canonical frame (pelvis at 0, trunk up, hips along y), scaled to unit RMS: (N, 51)."""
     import torch
 
-    from kspbench.kinematics import inverse_kinematics
+    from kspbench.core.kinematics import inverse_kinematics
 
     p = torch.from_numpy(np.ascontiguousarray(poses, dtype=np.float64))
     _, _, rot, t = inverse_kinematics(p)
@@ -71,7 +71,7 @@ def kinematic_ceiling(poses: np.ndarray) -> np.ndarray:
     """(N,) P-MPJPE of IK -> FK with canonical ratios (scaled to each pose's trunk) against the poses, mm."""
     import torch
 
-    from kspbench.kinematics import forward_kinematics, inverse_kinematics
+    from kspbench.core.kinematics import forward_kinematics, inverse_kinematics
 
     p = torch.from_numpy(np.ascontiguousarray(poses, dtype=np.float64))
     vk, lengths, rot, t = inverse_kinematics(p)
@@ -210,7 +210,7 @@ def render(fig: dict, build_seconds: float | None = None) -> str:
               + (f", built in {build_seconds:.0f} s" if build_seconds is not None else "") + ".", "",
               f"Source attribute: {fig['source']}", ""]
     lines += ["Person boxes come from an **oracle detector**: the ground-truth 2D joints' bounding box, made square "
-              "with a 20 % margin (`kspbench.crops.box_from_joints`), then jittered (centre and log-scale noise). "
+              "with a 20 % margin (`kspbench.core.crops.box_from_joints`), then jittered (centre and log-scale noise). "
               "Results on this world therefore assume a good person detector.", ""]
     lines += ["## Contents", ""]
     rows = []

@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from kspbench import skeleton
+from kspbench.core import skeleton
 from kspbench.world.people import Person, body_primitives, lowest_points
+from kspbench.errors import KspbenchError
 
 # name: (neutral, lower limit, upper limit); "_S" expands to _L and _R.
 _DOF_TABLE = {
@@ -47,7 +48,7 @@ for _k, _v in _DOF_TABLE.items():
         DOFS[_k] = _v
 ANGLE_NOISE_EXEMPT = ("heading", "root_x", "root_y", "lift", "sit")
 
-# 3DHP activity classes (kspbench.protocol.ACTIVITY_NAMES) of each family.
+# 3DHP activity classes (kspbench.evaluation.protocol.ACTIVITY_NAMES) of each family.
 ACTIVITY_OF = {
     "Walking": 1, "Waiting": 1, "WalkTogether": 1, "WalkDog": 1, "Exercise": 2, "Sitting": 3, "Eating": 3,
     "Crouch": 4, "Purchases": 4, "Floor": 5, "SittingDown": 5, "Sports": 6, "Greeting": 7, "Phoning": 7,
@@ -790,7 +791,7 @@ def composite_motion(person: Person, families: list[str], rng: np.random.Generat
 
 # --- real motion: loading and retargeting -------------------------------------------------------------------------
 
-class MotionFileError(ValueError):
+class MotionFileError(KspbenchError):
     """A ``--motion`` file is unreadable or not a (N, 17, 3) pose track; the message is one line."""
 
 

@@ -41,7 +41,7 @@ _FRACTIONS = {
     "upper_arm": 0.165, "forearm": 0.147, "hand": 0.100, "foot": 0.150,
 }
 # The averages are calibrated so that the mean person's Human3.6M-17 bone-length ratios match the canonical ones
-# (kspbench.skeleton, from S1) for the legs, hips, trunk, clavicles and arms, as Human3.6M's subjects do; the head
+# (kspbench.core.skeleton, from S1) for the legs, hips, trunk, clavicles and arms, as Human3.6M's subjects do; the head
 # follows anatomy (HeadTop on top of the head), so Neck/Nose -> HeadTop is longer than Human3.6M's.
 # Bone groups that share one scale factor.
 _GROUPS = {

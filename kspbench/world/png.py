@@ -28,7 +28,7 @@ def encode_png(image: np.ndarray) -> bytes:
 
 
 def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
-    """Write a PNG atomically (kspbench.atomic: a unique temporary file, then rename)."""
-    from kspbench.atomic import write_bytes
+    """Write a PNG atomically (kspbench.infra.atomic: a unique temporary file, then rename)."""
+    from kspbench.infra.atomic import write_bytes
 
     write_bytes(path, encode_png(image))   # a unique temporary name, synced, then renamed

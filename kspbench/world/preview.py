@@ -14,9 +14,9 @@ import os
 
 import numpy as np
 
-from kspbench import skeleton
-from kspbench.crops import to_crop
-from kspbench.store import PoseStore
+from kspbench.core import skeleton
+from kspbench.core.crops import to_crop
+from kspbench.data.store import PoseStore
 from kspbench.world.png import write_png
 
 _LEFT = set(skeleton.LEFT_JOINTS)

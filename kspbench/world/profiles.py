@@ -13,7 +13,8 @@ from typing import Any
 
 import yaml
 
-from kspbench import skeleton
+from kspbench.core import skeleton
+from kspbench.errors import KspbenchError
 
 PROFILES_FILE = Path(__file__).with_name("profiles.yaml")
 H36M_CAMERAS: tuple[str, ...] = ("54138969", "55011271", "58860488", "60457274")
@@ -32,7 +33,7 @@ MIN_CROP, MAX_CROP = 8, 1024
 MAX_FRAMES_PER_CLIP = 100_000
 
 
-class ProfileError(ValueError):
+class ProfileError(KspbenchError):
     """A profile is unknown or impossible; the message is one line."""
 
 

@@ -6,7 +6,7 @@ other ellipsoids and against the scene's depth (so a chair in front of a leg hid
 ambient term under the scene's light; textures (stripes, checks, diagonal) are laid out in the ellipsoid's own
 millimetre coordinates, so they move with the body. Vectorised numpy; the only Python loop is over the ~25 body parts.
 
-Pixel convention: pixel (row j, column i) is sampled at its centre (u, v) = (i, j), as in :mod:`kspbench.crops`.
+Pixel convention: pixel (row j, column i) is sampled at its centre (u, v) = (i, j), as in :mod:`kspbench.core.crops`.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """A tiny, seeded pose store with crops and backgrounds for the model tests (no dependency on the world builder).
 
 People are stick figures (one colour per limb, the left side darker) over a smooth full-frame background; crops are
-cut with :func:`kspbench.crops.box_from_joints`, so labels, boxes and images agree exactly as in a real store.
+cut with :func:`kspbench.core.crops.box_from_joints`, so labels, boxes and images agree exactly as in a real store.
 """
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from kspbench import skeleton
-from kspbench.crops import box_from_joints, to_normalised
-from kspbench.store import CameraData, Intrinsics, SequenceData, StoreWriter
+from kspbench.core import skeleton
+from kspbench.core.crops import box_from_joints, to_normalised
+from kspbench.data.store import CameraData, Intrinsics, SequenceData, StoreWriter
 
 FRAME_W = FRAME_H = 1000
 FOCAL = np.array([1145.0, 1145.0])

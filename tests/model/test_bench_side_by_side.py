@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kspbench import kinematics
+from kspbench.core import kinematics
 
 _PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "train_side_by_side.py"
 _spec = importlib.util.spec_from_file_location("train_side_by_side", _PATH)

@@ -17,7 +17,7 @@ from kspbench.model import diagnose as DG
 from kspbench.model.predict import load_model
 from kspbench.model.profiles import load_profile
 from kspbench.model.train import train
-from kspbench.store import PoseStore
+from kspbench.data.store import PoseStore
 from model_fixtures import build_store
 
 N = 48  # tuples per test measurement: enough for the bootstrap, fast on one thread
@@ -202,7 +202,7 @@ def test_cli_bad_inputs_exit_2_with_one_line(bench, capsys, tmp_path):
 
 
 def test_fig3_title_line_gives_pci_on_clean_stores_and_a_note_otherwise(bench):
-    from kspbench import figures as F
+    from kspbench.reporting import figures as F
 
     model, _ = load_model(bench["ckpt"])
     line = F.swap_pci_text(model, bench["ckpt"], bench["clean"], "h36m-test", n=16)

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from kspbench import skeleton
+from kspbench.core import skeleton
 from kspbench.model import data as D
 from kspbench.model import transforms as T
-from kspbench.kinematics import DEFAULT_CAMERA_DISTANCE, DEFAULT_FOCAL
-from kspbench.store import PoseStore, StoreWriter
+from kspbench.core.kinematics import DEFAULT_CAMERA_DISTANCE, DEFAULT_FOCAL
+from kspbench.data.store import PoseStore, StoreWriter
 from model_fixtures import make_clip
 
 

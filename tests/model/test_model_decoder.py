@@ -5,7 +5,7 @@ import dataclasses
 
 import torch
 
-from kspbench import skeleton
+from kspbench.core import skeleton
 from kspbench.model.ksp import KSP
 from kspbench.model.losses import paired_loss
 

@@ -87,7 +87,7 @@ def test_shared_optimiser_is_one_object_and_each_loss_steps_only_its_parameters(
 
 
 def test_canonical_term_ignores_the_view_and_scores_the_pose():
-    from kspbench import kinematics as K
+    from kspbench.core import kinematics as K
     from kspbench.model.losses import _canonical_term
 
     gen = torch.Generator().manual_seed(0)

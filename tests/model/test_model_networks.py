@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from kspbench import skeleton
+from kspbench.core import skeleton
 from kspbench.model.cards import load_card
 from kspbench.model.ksp import ABLATIONS, KSP
 from kspbench.model.profiles import ProfileError, load_profile, profile_names

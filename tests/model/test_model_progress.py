@@ -5,7 +5,7 @@ import re
 
 from kspbench.cli import main
 from kspbench.model.train import CHECKPOINT_NAME
-from kspbench.progress import EVERY_ENV
+from kspbench.infra.progress import EVERY_ENV
 
 
 def test_train_and_predict_print_plain_progress_lines(store, tmp_path, capsys, monkeypatch):

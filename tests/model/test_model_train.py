@@ -18,9 +18,9 @@ from kspbench.cli import main
 from kspbench.model.cards import CardError, card_names, load_card
 from kspbench.model.profiles import load_profile
 from kspbench.model.train import CHECKPOINT_NAME, LOG_COLUMNS, TrainingError, load_checkpoint, train
-from kspbench.predictions import read_predictions
-from kspbench.provenance import file_sha256
-from kspbench.store import PoseStore, StoreWriter
+from kspbench.data.predictions import read_predictions
+from kspbench.infra.provenance import file_sha256
+from kspbench.data.store import PoseStore, StoreWriter
 from model_fixtures import make_clip
 
 REPO = Path(__file__).resolve().parents[2]

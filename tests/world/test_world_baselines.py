@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kspbench import metrics as M
-from kspbench import skeleton
+from kspbench.evaluation import metrics as M
+from kspbench.core import skeleton
 from kspbench.cli import build_parser
-from kspbench.store import PoseStore
+from kspbench.data.store import PoseStore
 from kspbench.world.baselines import KINDS, BaselineError, baseline, const_pose, score
 
 STORE = Path(__file__).resolve().parents[2] / "baselines" / "golden" / "world-tiny.h5"

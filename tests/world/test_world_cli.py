@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from kspbench.cli import main
-from kspbench.store import partial_path
+from kspbench.data.store import partial_path
 from kspbench.world import build
 from kspbench.world.profiles import PROFILES_FILE, ProfileError, available_profiles, load_profile
 
@@ -98,8 +98,8 @@ def test_commands_end_to_end(capsys, tmp_path, tiny_store):
 
 
 def test_build_with_a_motion_file_retargets_onto_the_people(tmp_path, capsys):
-    from kspbench import skeleton
-    from kspbench.store import PoseStore, validate
+    from kspbench.core import skeleton
+    from kspbench.data.store import PoseStore, validate
     from kspbench.world import motion, people
 
     rng = np.random.default_rng(0)

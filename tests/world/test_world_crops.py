@@ -1,10 +1,10 @@
-"""kspbench.crops: the square-box rule and bilinear crops shared by the world, the importers and the model."""
+"""kspbench.core.crops: the square-box rule and bilinear crops shared by the world, the importers and the model."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from kspbench.crops import box_from_joints, crop_images, to_crop, to_normalised
+from kspbench.core.crops import box_from_joints, crop_images, to_crop, to_normalised
 
 
 def test_box_is_square_centred_with_margin():

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kspbench import skeleton
+from kspbench.core import skeleton
 from kspbench.world import motion, people
 
 

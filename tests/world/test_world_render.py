@@ -69,7 +69,7 @@ def test_moving_clips_are_not_static(rendered):
 
 
 def test_stored_crops_match_full_frames(rendered, tiny_profile):
-    from kspbench.crops import crop_images
+    from kspbench.core.crops import crop_images
 
     plan, data, kept = rendered["h36m-train"]
     cam_id, fr = next(iter(kept.items()))
@@ -123,7 +123,7 @@ def test_occlusion_flags_follow_the_id_buffer():
 def test_stored_background_is_the_clean_scene_by_default_and_the_median_on_request(rendered, tiny_profile):
     import dataclasses
 
-    from kspbench.crops import crop_images
+    from kspbench.core.crops import crop_images
 
     plan, data, kept = rendered["h36m-train"]
     assert tiny_profile.background == "clean"

@@ -6,8 +6,8 @@ import hashlib
 import numpy as np
 import pytest
 
-from kspbench import skeleton
-from kspbench.store import PoseStore, validate
+from kspbench.core import skeleton
+from kspbench.data.store import PoseStore, validate
 from kspbench.world import build
 
 
@@ -101,7 +101,7 @@ def test_datasheet_written_beside_the_store(tiny_store):
 
 @pytest.mark.parametrize("kind", ["mean", "const", "nn2d"])
 def test_baselines_write_valid_predictions(tiny_store, tmp_path, kind):
-    from kspbench.predictions import read_predictions
+    from kspbench.data.predictions import read_predictions
     from kspbench.world.baselines import score, write_baseline
 
     path, _ = tiny_store
