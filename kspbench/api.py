@@ -20,7 +20,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from kspbench.core import skeleton
-from kspbench.evaluation.evaluate import EvaluationError, Evaluation, describe_missing, evaluate, score, write_result
+from kspbench.evaluation.evaluate import (EvaluationError, Evaluation, Matched, describe_missing, evaluate, score,
+                                        write_result)
 from kspbench.data.identity import ModelError, model_block
 from kspbench.data.predictions import Predictions, PredictionsError, check_pose_values, read_predictions, \
     validate_predictions
@@ -141,5 +142,4 @@ def evaluate_arrays(pred: Any, gt: Any, protocol: str | Protocol = "h36m-p2", *,
     coverage = {"expected_frames": n, "evaluated_frames": n, "fraction": 1.0, "missing_by_track": {},
                 "prediction_rows": n, "rows_outside_protocol": 0, "required": {"actions": list(proto.actions)},
                 "missing": missing, "partial": any(missing.values())}
-    return Evaluation(protocol=scorable, keys=keys, labels=labels, coverage=coverage,
-                      **score(scorable, pred, gt, labels, blocks))
+    return score(Matched(pred=pred, gt=gt, keys=keys, labels=labels, blocks=blocks, coverage=coverage), scorable)

@@ -25,7 +25,7 @@ from kspbench.core import skeleton
 from kspbench.data.predictions import Predictions, frame_stride
 from kspbench.evaluation.protocol import ACTIVITY_NAMES, Protocol
 from kspbench.infra.provenance import file_sha256, provenance
-from kspbench.data.store import PoseStore
+from kspbench.data.store import PoseStore, SequenceInfo
 from kspbench.errors import KspbenchError
 
 RESULT_SCHEMA_VERSION = 1
@@ -63,6 +63,38 @@ class Evaluation:
         return f"Evaluation({p.name} v{p.version}, {len(next(iter(self.per_frame.values())))} frames, {nums}{part})"
 
 
+@dataclass(frozen=True)
+class Matched:
+    """Predictions matched to the ground truth frame by frame: everything :func:`score` needs, nothing about how
+    the frames were found."""
+
+    pred: np.ndarray                 # (N, 17, 3) mm, in the protocol's joint order
+    gt: np.ndarray                   # (N, 17, 3) mm, float64, same order
+    keys: dict[str, np.ndarray]      # subject, sequence, camera (str) and frame (int), (N,) each
+    labels: dict[str, np.ndarray]    # breakdown labels per frame, e.g. action, activity
+    blocks: np.ndarray               # (N,) int bootstrap block per frame, 0..B-1 (fixed temporal chunks of each track)
+    coverage: dict[str, Any]         # becomes Evaluation.coverage
+
+
+@dataclass(frozen=True)
+class _Track:
+    """One (subject, sequence, camera) track the protocol selects: the frames it needs, and which are predicted."""
+
+    info: SequenceInfo
+    camera: str
+    expected: int         # frames the protocol needs: valid ones on its frame stride
+    frames: np.ndarray    # (n,) the needed frames the predictions have, increasing
+    rows: np.ndarray      # (n,) their rows in the predictions
+
+    @property
+    def name(self) -> str:
+        return f"{self.info.subject}/{self.info.sequence}/{self.camera}"
+
+    @property
+    def missing(self) -> int:
+        return self.expected - self.frames.size
+
+
 def _track_key(s: str, q: str, c: str) -> str:
     return f"{s}\x1f{q}\x1f{c}"
 
@@ -70,14 +102,11 @@ def _track_key(s: str, q: str, c: str) -> str:
 def _per_joint_errors(pred: np.ndarray, gt: np.ndarray, alignment: str, root: int,
                       joints: tuple[int, ...]) -> np.ndarray:
     """(N, J_scored) errors in mm after the protocol's alignment (both poses root-centred first)."""
+    errors_after = M.aligned_errors(alignment)  # an unknown alignment is refused before any arithmetic
     pred = pred - pred[:, root:root + 1]
     gt = gt - gt[:, root:root + 1]
     sel = list(joints)
-    if alignment == "root":
-        return M.mpjpe(pred[:, sel], gt[:, sel])
-    if alignment == "scale":
-        return M.n_mpjpe(pred[:, sel], gt[:, sel])
-    return M.p_mpjpe(pred[:, sel], gt[:, sel])
+    return errors_after(pred[:, sel], gt[:, sel])
 
 
 def _statistic(errors: np.ndarray, spec) -> np.ndarray:
@@ -127,7 +156,7 @@ def _bootstrap(values: dict[str, np.ndarray], block: np.ndarray, strata: np.ndar
 
 def evaluate(protocol: Protocol, store_path: str | os.PathLike, preds: Predictions, *,
              allow_missing: bool = False, allow_partial: bool = False) -> Evaluation:
-    """Score ``preds`` against the store's ground truth under ``protocol``.
+    """Score ``preds`` against the store's ground truth under ``protocol``: :func:`score` of what ``_match`` finds.
 
     Coverage is honest: the subjects, cameras and actions the protocol names (:meth:`Protocol.required`, after
     overrides) must all be among the scored frames; ``coverage`` records what is required, what is missing and
@@ -139,93 +168,132 @@ def evaluate(protocol: Protocol, store_path: str | os.PathLike, preds: Predictio
             every k-th frame); a subject, camera or action of the protocol absent from the scored frames, in the
             store or in the predictions (unless ``allow_partial``); a protocol split that selects nothing.
     """
-    pred_tracks: dict[str, np.ndarray] = {}
-    order = np.lexsort((preds.frame, preds.camera, preds.sequence, preds.subject))
-    tk = np.array([_track_key(s, q, c) for s, q, c in zip(preds.subject[order], preds.sequence[order],
-                                                          preds.camera[order])])
-    starts = np.flatnonzero(np.r_[True, tk[1:] != tk[:-1]])
-    for a, b in zip(starts, np.r_[starts[1:], len(tk)]):
-        pred_tracks[tk[a]] = order[a:b]
+    return score(_match(protocol, store_path, preds, allow_missing=allow_missing, allow_partial=allow_partial),
+                 protocol)
 
-    gt_parts, pred_parts, key_parts, label_parts = [], [], {k: [] for k in ("subject", "sequence", "camera",
-                                                                             "frame")}, {}
-    block_parts, missing_by_seq = [], {}
-    used, expected, block_offset = 0, 0, 0
+
+def _match(protocol: Protocol, store_path: str | os.PathLike, preds: Predictions, *, allow_missing: bool,
+           allow_partial: bool) -> Matched:
+    """The protocol's frames of the store paired with their predictions, refused as :func:`evaluate` says."""
+    pred_tracks = _prediction_tracks(preds)
     with PoseStore(store_path) as store:
-        index = {}
-        for info in store.sequences():
-            for cam in info.cameras:
-                index[_track_key(info.subject, info.sequence, cam)] = info
-        # Predictions for tracks or frames the store does not have are an error: they point at the wrong store.
-        for key, rows in pred_tracks.items():
-            info = index.get(key)
-            s, q, c = key.split("\x1f")
-            if info is None:
-                raise EvaluationError(f"predictions for ({s}, {q}, camera {c}) but the store {store_path} has no "
-                                      "such sequence/camera: check --store, or the names in the predictions")
-            beyond = preds.frame[rows] >= info.n_frames
-            if beyond.any():
-                raise EvaluationError(f"{int(beyond.sum())} prediction(s) for frames the store does not have: "
-                                      f"({s}, {q}, camera {c}) has {info.n_frames} frames, predictions go up to "
-                                      f"frame {int(preds.frame[rows].max())}")
-        excluded = set(protocol.exclude_sequences)
-        selected = [i for i in store.sequences(role=protocol.role, subject=list(protocol.subjects))
-                    if f"{i.subject}/{i.sequence}" not in excluded]
-        for info in selected:
-            for cam in protocol.cameras:
-                if cam not in info.cameras:
-                    continue
-                valid = store.read(info.subject, info.sequence, "valid", camera=cam).astype(bool)
-                need = np.flatnonzero(valid & (np.arange(info.n_frames) % protocol.frame_stride == 0))
-                if need.size == 0:
-                    continue
-                expected += need.size
-                rows = pred_tracks.get(_track_key(info.subject, info.sequence, cam), np.zeros(0, int))
-                have = preds.frame[rows]
-                pos = np.searchsorted(have, need)
-                found = (pos < have.size) & (have[np.minimum(pos, max(have.size - 1, 0))] == need) if have.size \
-                    else np.zeros(need.size, bool)
-                if not found.all():
-                    missing_by_seq[f"{info.subject}/{info.sequence}/{cam}"] = int((~found).sum())
-                frames = need[found]
-                if frames.size == 0:
-                    continue
-                prow = rows[pos[found]]
-                gt = store.read(info.subject, info.sequence, protocol.ground_truth, camera=cam)[frames]
-                gt_parts.append(np.asarray(gt, np.float64))
-                pred_parts.append(preds.poses_3d[prow])
-                for k, v in (("subject", info.subject), ("sequence", info.sequence), ("camera", cam)):
-                    key_parts[k].append(np.full(frames.size, v, dtype=object))
-                key_parts["frame"].append(frames)
-                labels = {"action": np.full(frames.size, info.action, dtype=object),
-                          "sequence": np.full(frames.size, info.sequence, dtype=object),
-                          "subject": np.full(frames.size, info.subject, dtype=object)}
-                if "activity" in protocol.breakdowns:
-                    act = store.read(info.subject, info.sequence, "extras/activity", camera=cam)[frames]
-                    labels["activity"] = np.array([ACTIVITY_NAMES.get(int(a), f"activity {int(a)}") for a in act],
-                                                  dtype=object)
-                for k, v in labels.items():
-                    label_parts.setdefault(k, []).append(v)
-                # Fixed temporal chunks of the selected frames of this track: the bootstrap's resampling unit.
-                block_parts.append(block_offset + np.arange(frames.size) // protocol.block_frames)
-                block_offset = int(block_parts[-1].max()) + 1
-                used += frames.size
+        _refuse_foreign_predictions(store, store_path, preds, pred_tracks)
+        tracks = _protocol_tracks(store, protocol, preds, pred_tracks)
+        scored = [t for t in tracks if t.frames.size]
+        columns = [_track_columns(store, t, preds, protocol) for t in scored]
+    expected = sum(t.expected for t in tracks)
+    used = sum(t.frames.size for t in scored)
+    missing_by_track = {t.name: t.missing for t in tracks if t.missing}
     if expected == 0:
         raise EvaluationError(f"protocol {protocol.name} selects no frame of {store_path}: it needs role "
                               f"{protocol.role!r}, subjects {list(protocol.subjects)}, cameras "
                               f"{list(protocol.cameras)}; check --store or the overrides")
     n_missing = expected - used
     if n_missing and not allow_missing:
-        worst = sorted(missing_by_seq.items(), key=lambda kv: -kv[1])[:3]
+        worst = sorted(missing_by_track.items(), key=lambda kv: -kv[1])[:3]
         raise EvaluationError(f"predictions miss {n_missing} of the {expected} frames the protocol needs, in "
-                              f"{len(missing_by_seq)} sequence/camera track(s), e.g. "
+                              f"{len(missing_by_track)} sequence/camera track(s), e.g. "
                               + ", ".join(f"{k} ({v})" for k, v in worst) + _stride_hint(preds, protocol)
                               + "; predict them, or pass --allow-missing to score the rest (coverage is recorded)")
     if used == 0:
         raise EvaluationError("no prediction matches a frame the protocol needs" + _stride_hint(preds, protocol))
 
-    keys = {k: np.concatenate(v) for k, v in key_parts.items()}
-    labels = {k: np.concatenate(v) for k, v in label_parts.items()}
+    poses, keys, labels = ({k: np.concatenate([c[part][k] for c in columns]) for k in columns[0][part]}
+                           for part in ("poses", "keys", "labels"))
+    required, missing = _required_and_missing(protocol, keys, labels, store_path, allow_partial)
+    pred, gt = poses["pred"], poses["gt"]
+    if protocol.joint_order == "3dhp":
+        # The store and the predictions are in H36M order; 3DHP is scored in its own order.
+        gt, pred = gt[:, skeleton.H36M_TO_MPI3DHP], pred[:, skeleton.H36M_TO_MPI3DHP]
+    coverage = {"expected_frames": expected, "evaluated_frames": used, "fraction": used / expected,
+                "missing_by_track": missing_by_track, "prediction_rows": len(preds),
+                "rows_outside_protocol": len(preds) - used,
+                "required": {k: list(v) for k, v in required.items()}, "missing": missing,
+                "partial": any(missing.values())}
+    return Matched(pred=pred, gt=gt, keys=keys, labels=labels,
+                   blocks=_blocks([t.frames.size for t in scored], protocol.block_frames), coverage=coverage)
+
+
+def _prediction_tracks(preds: Predictions) -> dict[str, np.ndarray]:
+    """Track key -> the prediction rows of that track, ordered by frame."""
+    order = np.lexsort((preds.frame, preds.camera, preds.sequence, preds.subject))
+    tk = np.array([_track_key(s, q, c) for s, q, c in zip(preds.subject[order], preds.sequence[order],
+                                                          preds.camera[order])])
+    starts = np.flatnonzero(np.r_[True, tk[1:] != tk[:-1]])
+    return {tk[a]: order[a:b] for a, b in zip(starts, np.r_[starts[1:], len(tk)])}
+
+
+def _refuse_foreign_predictions(store: PoseStore, store_path: str | os.PathLike, preds: Predictions,
+                                pred_tracks: dict[str, np.ndarray]) -> None:
+    """Predictions for tracks or frames the store does not have are an error: they point at the wrong store."""
+    index = {_track_key(info.subject, info.sequence, cam): info for info in store.sequences() for cam in info.cameras}
+    for key, rows in pred_tracks.items():
+        info = index.get(key)
+        s, q, c = key.split("\x1f")
+        if info is None:
+            raise EvaluationError(f"predictions for ({s}, {q}, camera {c}) but the store {store_path} has no "
+                                  "such sequence/camera: check --store, or the names in the predictions")
+        beyond = preds.frame[rows] >= info.n_frames
+        if beyond.any():
+            raise EvaluationError(f"{int(beyond.sum())} prediction(s) for frames the store does not have: "
+                                  f"({s}, {q}, camera {c}) has {info.n_frames} frames, predictions go up to "
+                                  f"frame {int(preds.frame[rows].max())}")
+
+
+def _protocol_tracks(store: PoseStore, protocol: Protocol, preds: Predictions,
+                     pred_tracks: dict[str, np.ndarray]) -> list[_Track]:
+    """Every track of the protocol's split, in store order, with the frames it needs and those predicted."""
+    excluded = set(protocol.exclude_sequences)
+    tracks = []
+    for info in store.sequences(role=protocol.role, subject=list(protocol.subjects)):
+        if f"{info.subject}/{info.sequence}" in excluded:
+            continue
+        for cam in (c for c in protocol.cameras if c in info.cameras):
+            valid = store.read(info.subject, info.sequence, "valid", camera=cam).astype(bool)
+            need = np.flatnonzero(valid & (np.arange(info.n_frames) % protocol.frame_stride == 0))
+            rows = pred_tracks.get(_track_key(info.subject, info.sequence, cam), np.zeros(0, int))
+            have = preds.frame[rows]
+            pos = np.searchsorted(have, need)
+            found = (pos < have.size) & (have[np.minimum(pos, max(have.size - 1, 0))] == need) if have.size \
+                else np.zeros(need.size, bool)
+            tracks.append(_Track(info, cam, need.size, need[found], rows[pos[found]]))
+    return tracks
+
+
+def _track_columns(store: PoseStore, track: _Track, preds: Predictions,
+                   protocol: Protocol) -> dict[str, dict[str, np.ndarray]]:
+    """One scored track's per-frame columns: ``poses`` (pred, gt), ``keys`` and breakdown ``labels``."""
+    info, cam, frames = track.info, track.camera, track.frames
+
+    def const(value: str) -> np.ndarray:
+        return np.full(frames.size, value, dtype=object)
+
+    gt = store.read(info.subject, info.sequence, protocol.ground_truth, camera=cam)[frames]
+    labels = {"action": const(info.action), "sequence": const(info.sequence), "subject": const(info.subject)}
+    if "activity" in protocol.breakdowns:
+        act = store.read(info.subject, info.sequence, "extras/activity", camera=cam)[frames]
+        labels["activity"] = np.array([ACTIVITY_NAMES.get(int(a), f"activity {int(a)}") for a in act], dtype=object)
+    return {"poses": {"pred": preds.poses_3d[track.rows], "gt": np.asarray(gt, np.float64)},
+            "keys": {"subject": const(info.subject), "sequence": const(info.sequence), "camera": const(cam),
+                     "frame": frames},
+            "labels": labels}
+
+
+def _blocks(track_sizes: list[int], block_frames: int) -> np.ndarray:
+    """Bootstrap block per frame: fixed temporal chunks of ``block_frames`` frames of each track, numbered 0..B-1
+    across the tracks in order."""
+    parts, offset = [], 0
+    for n in track_sizes:
+        parts.append(offset + np.arange(n) // block_frames)
+        offset = int(parts[-1].max()) + 1
+    return np.concatenate(parts)
+
+
+def _required_and_missing(protocol: Protocol, keys: dict[str, np.ndarray], labels: dict[str, np.ndarray],
+                          store_path: str | os.PathLike, allow_partial: bool,
+                          ) -> tuple[dict[str, tuple[str, ...]], dict[str, list[str]]]:
+    """What the protocol declares and what of it the scored frames lack; refused when the (overridden) split
+    itself is not covered, unless ``allow_partial``."""
     present = {"subjects": set(keys["subject"].tolist()), "cameras": set(keys["camera"].tolist()),
                "actions": set(labels["action"].tolist())}
     # Refused: what the (overridden) split asks for and the store or predictions lack. Labelled partial: anything
@@ -236,19 +304,7 @@ def evaluate(protocol: Protocol, store_path: str | os.PathLike, preds: Predictio
                               f"(store {store_path} and predictions together); score the whole split, or pass "
                               "--allow-partial to keep it as a result labelled partial in every table")
     required = protocol.required(declared=True)
-    missing = {k: [v for v in need if v not in present[k]] for k, need in required.items()}
-    partial = any(missing.values())
-    gt = np.concatenate(gt_parts)
-    pred = np.concatenate(pred_parts)
-    if protocol.joint_order == "3dhp":
-        # The store and the predictions are in H36M order; 3DHP is scored in its own order.
-        gt, pred = gt[:, skeleton.H36M_TO_MPI3DHP], pred[:, skeleton.H36M_TO_MPI3DHP]
-    scored = score(protocol, pred, gt, labels, np.concatenate(block_parts))
-    coverage = {"expected_frames": expected, "evaluated_frames": used, "fraction": used / expected,
-                "missing_by_track": missing_by_seq, "prediction_rows": len(preds),
-                "rows_outside_protocol": len(preds) - used,
-                "required": {k: list(v) for k, v in required.items()}, "missing": missing, "partial": partial}
-    return Evaluation(protocol=protocol, keys=keys, labels=labels, coverage=coverage, **scored)
+    return required, {k: [v for v in need if v not in present[k]] for k, need in required.items()}
 
 
 def describe_missing(missing: dict[str, list[str]]) -> str:
@@ -271,33 +327,38 @@ def _stride_hint(preds: Predictions, protocol: Protocol) -> str:
     return ""
 
 
-def score(protocol: Protocol, pred: np.ndarray, gt: np.ndarray, labels: dict[str, np.ndarray],
-          blocks: np.ndarray) -> dict[str, Any]:
-    """The protocol's numbers for matched poses, in the protocol's joint order.
+def score(matched: Matched, protocol: Protocol) -> Evaluation:
+    """The protocol's numbers for matched poses: per-joint errors under each alignment, per-frame statistics, the
+    overall numbers aggregated as the protocol says, bootstrap intervals, breakdowns and PCK curves.
 
     Args:
-        pred, gt: (N, 17, 3) mm, in ``protocol.joint_order``.
-        labels: breakdown -> (N,) label per frame (the protocol's ``aggregation.by`` and ``breakdowns``).
-        blocks: (N,) int bootstrap block per frame, 0..B-1 (fixed temporal chunks of each track).
-
-    Returns:
-        ``per_frame``, ``per_joint``, ``metrics``, ``ci95``, ``per_group`` and ``extra`` (curves): the
-        :class:`Evaluation` fields that depend on the poses.
+        matched: the poses in ``protocol.joint_order``, their keys, breakdown labels (the protocol's
+            ``aggregation.by`` and ``breakdowns``), bootstrap blocks and coverage.
+        protocol: the protocol scored.
     """
+    pred, gt, labels = matched.pred, matched.gt, matched.labels
     per_joint = {a: _per_joint_errors(pred, gt, a, protocol.root_joint, protocol.joints)
                  for a in sorted({m.alignment for m in protocol.metrics})}
     per_frame = {m.name: _statistic(per_joint[m.alignment], m) for m in protocol.metrics}
     group = labels[protocol.group_by] if protocol.overall == "mean_of_groups" else None
     overall = {m.name: _scale(m, _aggregate(per_frame[m.name], group)) for m in protocol.metrics}
-    # Input dependence (kspbench.evaluation.metrics.spread_ratio) over the scored joints of every scored frame (at most
-    # SPREAD_MAX_FRAMES, evenly spaced): one number per result, no per-frame value and no interval. Left out
+    # Input dependence (kspbench.evaluation.metrics.spread_ratio) over the scored joints of every scored frame (at
+    # most SPREAD_MAX_FRAMES, evenly spaced): one number per result, no per-frame value and no interval. Left out
     # where the truth itself has no spread (a single frame), since the ratio is then undefined.
     sel = list(protocol.joints)
     spread = M.spread_ratio(pred[:, sel], gt[:, sel])
     if np.isfinite(spread):
         overall[SPREAD_METRIC] = spread
-    ci = _bootstrap(per_frame, blocks, group, protocol)
+    ci = _bootstrap(per_frame, matched.blocks, group, protocol)
     ci = {m.name: [_scale(m, v) for v in ci[m.name]] for m in protocol.metrics}
+    return Evaluation(protocol=protocol, keys=matched.keys, labels=labels, per_frame=per_frame, per_joint=per_joint,
+                      metrics=overall, ci95=ci, per_group=_per_group(protocol, per_frame, labels),
+                      coverage=matched.coverage, extra={"curves": _curves(protocol, per_joint, group)})
+
+
+def _per_group(protocol: Protocol, per_frame: dict[str, np.ndarray],
+               labels: dict[str, np.ndarray]) -> dict[str, dict[str, dict[str, float]]]:
+    """breakdown -> label -> every metric over that label's frames (pooled), and their count."""
     per_group: dict[str, dict[str, dict[str, float]]] = {}
     for b in protocol.breakdowns:
         per_group[b] = {}
@@ -305,17 +366,22 @@ def score(protocol: Protocol, pred: np.ndarray, gt: np.ndarray, labels: dict[str
             sel = labels[b] == g
             per_group[b][str(g)] = {**{m.name: _scale(m, float(per_frame[m.name][sel].mean()))
                                        for m in protocol.metrics}, "n_frames": int(sel.sum())}
+    return per_group
+
+
+def _curves(protocol: Protocol, per_joint: dict[str, np.ndarray],
+            group: np.ndarray | None) -> dict[str, dict[str, Any]]:
+    """PCK at every threshold of each AUC metric's grid (the AUC is their mean), aggregated like the overall
+    metric; keyed ``pck_vs_threshold:<alignment>``."""
     curves = {}
     for m in protocol.metrics:
         if m.statistic == "auc":
-            # PCK at every threshold of the AUC grid (the AUC is their mean), aggregated like the overall metric.
             t = np.asarray(m.thresholds_mm, np.float64)
             hit = (per_joint[m.alignment][:, :, None] <= t).mean(axis=1)  # (N, T)
             curves[f"pck_vs_threshold:{m.alignment}"] = {
                 "alignment": m.alignment, "thresholds_mm": t.tolist(),
                 "pck": [100.0 * _aggregate(hit[:, i], group) for i in range(t.size)]}
-    return {"per_frame": per_frame, "per_joint": per_joint, "metrics": overall, "ci95": ci, "per_group": per_group,
-            "extra": {"curves": curves}}
+    return curves
 
 
 def result_dict(ev: Evaluation, *, store_path: str | os.PathLike, predictions_path: str | os.PathLike,

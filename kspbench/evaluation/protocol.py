@@ -27,10 +27,11 @@ import numpy as np
 import yaml
 
 from kspbench.core import skeleton
+from kspbench.evaluation import metrics
 from kspbench.infra.resources import shipped
 from kspbench.errors import KspbenchError
 
-ALIGNMENTS = ("root", "scale", "procrustes")
+ALIGNMENTS = tuple(metrics.ALIGNMENTS)  # the names of the one table, kspbench.evaluation.metrics.ALIGNMENTS
 STATISTICS = ("mean_error", "pck", "auc")
 OVERALL = ("mean_of_groups", "pooled")
 BREAKDOWNS = ("action", "sequence", "subject", "activity")

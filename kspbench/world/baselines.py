@@ -104,8 +104,8 @@ def const_pose(train_rel: np.ndarray, max_frames: int = CONST_MAX_FRAMES) -> np.
     # their arithmetic mean. similarity_transform centres on the centroid; appending each pose's point reflection
     # through the pelvis moves the centroid onto the pelvis and only doubles the cross-covariance.
     gbar = train_rel.mean(0)
-    _, rot, _ = metrics.similarity_transform(np.concatenate([pose, -pose])[None], np.concatenate([gbar, -gbar])[None])
-    pose = pose @ rot[0]
+    fit = metrics.similarity_transform(np.concatenate([pose, -pose])[None], np.concatenate([gbar, -gbar])[None])
+    pose = pose @ fit.rotation[0]
     size = _rms_about_root(pose[None])[0]
     return pose * (_rms_about_root(train_rel).mean() / size) if size > 0 else pose
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 
 import numpy as np
@@ -11,7 +12,8 @@ import factories
 from factories import EVAL, make_sequence
 from kspbench.core import skeleton
 from kspbench.cli import main
-from kspbench.evaluation.evaluate import EvaluationError, evaluate
+from kspbench.evaluation.evaluate import EvaluationError, Matched, _match, evaluate, score
+from kspbench.evaluation.metrics import UnknownAlignmentError
 from kspbench.data.predictions import Predictions, read_predictions, write_predictions
 from kspbench.evaluation.protocol import load_protocol
 from kspbench.data.store import StoreWriter
@@ -88,6 +90,43 @@ def test_bootstrap_interval_is_seeded_and_covers_the_estimate(h36m_store):
     assert a.ci95 == b.ci95
     for name, (lo, hi) in a.ci95.items():
         assert lo < a.metrics[name] < hi
+
+
+def test_match_pairs_frames_and_numbers_blocks_per_track(h36m_store):
+    p = load_protocol("h36m-p2")
+    m = _match(p, h36m_store, truth_predictions(h36m_store), allow_missing=False, allow_partial=True)
+    assert isinstance(m, Matched) and m.pred.shape == m.gt.shape == (120, 17, 3) and m.gt.dtype == np.float64
+    # Tracks in store order (S11 before S9, then by sequence), cameras in the protocol's order; every track is
+    # shorter than the protocol's 100-frame blocks, so each is one block, numbered across the tracks.
+    tracks = [("S11", "Walking 2", 10), ("S9", "Eating 1", 20), ("S9", "Walking 1", 30)]
+    expected_keys = [(s, q, c) for s, q, n in tracks for c in CAMS for _ in range(n)]
+    assert list(zip(m.keys["subject"], m.keys["sequence"], m.keys["camera"])) == expected_keys
+    assert m.keys["frame"].tolist() == [f for _, _, n in tracks for _ in CAMS for f in range(n)]
+    assert m.blocks.tolist() == [b for b, n in enumerate([10, 10, 20, 20, 30, 30]) for _ in range(n)]
+    assert list(m.labels) == ["action", "sequence", "subject"]
+    assert m.labels["action"].tolist() == [q.split()[0] for _, q, _ in expected_keys]
+    assert (m.coverage["expected_frames"], m.coverage["evaluated_frames"], m.coverage["missing_by_track"]) == \
+        (120, 120, {})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        m.pred = m.gt
+
+
+def test_score_of_match_is_evaluate(h36m_store):
+    p = load_protocol("h36m-p2")
+    preds = truth_predictions(h36m_store)
+    preds.poses_3d += np.random.default_rng(2).normal(scale=20.0, size=preds.poses_3d.shape)
+    ev = evaluate(p, h36m_store, preds, allow_partial=True)
+    again = score(_match(p, h36m_store, preds, allow_missing=False, allow_partial=True), p)
+    assert again.metrics == ev.metrics and again.ci95 == ev.ci95 and again.per_group == ev.per_group
+    assert all(again.per_frame[k].tobytes() == v.tobytes() for k, v in ev.per_frame.items())
+
+
+def test_an_unknown_alignment_is_refused_not_scored_as_procrustes(h36m_store):
+    p = load_protocol("h36m-p2")
+    bad = dataclasses.replace(p, metrics=(dataclasses.replace(p.metrics[0], alignment="affine"),) + p.metrics[1:])
+    m = _match(bad, h36m_store, truth_predictions(h36m_store), allow_missing=False, allow_partial=True)
+    with pytest.raises(UnknownAlignmentError, match=r"^unknown alignment 'affine'; known: root, scale, procrustes$"):
+        score(m, bad)
 
 
 def test_excluded_sequence_is_not_scored(h36m_store):

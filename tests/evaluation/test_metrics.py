@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 
 from factories import random_rotation, random_world_poses
+from kspbench.errors import KspbenchError
+from kspbench.evaluation import _procrustes_solver as solver
 from kspbench.evaluation import metrics as M
 
 ATOL_MM = 1e-9
@@ -103,7 +105,8 @@ def test_two_joints_always_align_exactly(rng):
 def test_similarity_transform_reproduces_the_alignment(rng):
     gt = random_world_poses(rng, 100)
     pred = similarity(rng, gt + rng.normal(scale=30.0, size=gt.shape))
-    scale, rot, trans = M.similarity_transform(pred, gt)
+    fit = M.similarity_transform(pred, gt)
+    scale, rot, trans = fit.scale, fit.rotation, fit.translation
     assert scale.shape == (100,) and rot.shape == (100, 3, 3) and trans.shape == (100, 3)
     assert np.allclose(np.linalg.det(rot), 1.0, atol=1e-12)
     assert np.allclose(rot @ rot.transpose(0, 2, 1), np.eye(3), atol=1e-12)
@@ -111,6 +114,30 @@ def test_similarity_transform_reproduces_the_alignment(rng):
     assert np.allclose(aligned, scale[:, None, None] * pred @ rot + trans[:, None, :], atol=1e-9)
     assert np.allclose(np.linalg.norm(aligned - gt, axis=-1), M.p_mpjpe(pred, gt), atol=1e-9)
     assert np.allclose(M.p_mpjpe(pred, gt), reference_p_mpjpe(pred, gt), rtol=0, atol=ATOL_MM)
+
+
+def test_similarity_transform_is_a_named_result_that_still_unpacks(rng):
+    gt = random_world_poses(rng, 50)
+    pred = similarity(rng, gt + rng.normal(scale=30.0, size=gt.shape))
+    fit = M.similarity_transform(pred, gt)
+    assert isinstance(fit, M.SimilarityTransform)
+    assert fit._fields == ("scale", "rotation", "translation")
+    scale, rot, trans = fit  # positional callers keep working: the fields in this order
+    assert scale is fit.scale and rot is fit.rotation and trans is fit.translation
+
+
+def test_the_private_entry_points_are_the_public_functions_plus_knobs(rng):
+    gt = random_world_poses(rng, 300)
+    pred = similarity(rng, gt + rng.normal(scale=30.0, size=gt.shape))
+    stats: dict = {}
+    errors = M._p_mpjpe(pred, gt, stats=stats)
+    assert errors.tobytes() == M.p_mpjpe(pred, gt).tobytes()  # bit for bit
+    assert stats == {"frames": 300, "zero_norm_frames": 0, "max_newton_iterations": stats["max_newton_iterations"],
+                     "fallback_frames": 0}
+    assert 1 <= stats["max_newton_iterations"] <= 16
+    public, private = M.similarity_transform(pred, gt), M._similarity_transform(pred, gt)
+    assert all(a.tobytes() == b.tobytes() for a, b in zip(public, private))
+    assert isinstance(private, M.SimilarityTransform)
 
 
 # --- P-MPJPE: invariances and reflections -------------------------------------------------------------------------
@@ -171,7 +198,7 @@ def test_p_mpjpe_matches_the_reference_on_random_frames(rng):
     gt = random_world_poses(rng, 2000)
     pred = similarity(rng, gt + rng.normal(scale=50.0, size=gt.shape))
     stats: dict = {}
-    err = M.p_mpjpe(pred, gt, stats=stats)
+    err = M._p_mpjpe(pred, gt, stats=stats)
     assert np.abs(err - reference_p_mpjpe(pred, gt)).max() <= ATOL_MM
     assert stats["frames"] == 2000 and stats["fallback_frames"] == 0
 
@@ -181,7 +208,7 @@ def test_p_mpjpe_matches_the_reference_on_random_frames(rng):
 def test_p_mpjpe_matches_the_reference_on_near_degenerate_frames(rng, kind):
     pred, gt = near_degenerate_frames(rng, 200)[kind]
     stats: dict = {}
-    err = M.p_mpjpe(pred, gt, stats=stats)
+    err = M._p_mpjpe(pred, gt, stats=stats)
     ref = reference_p_mpjpe(pred, gt)
     assert np.abs(err - ref).max() <= ATOL_MM, f"{kind}: {np.abs(err - ref).max():.3g} mm, stats {stats}"
     if kind == "collinear-ish":
@@ -199,9 +226,9 @@ def test_fast_path_and_fallback_agree_in_between(rng):
     pred = similarity(rng, (gt - gt.mean(axis=1, keepdims=True)) * np.concatenate(
         [np.ones_like(squash), squash, squash], axis=2) + rng.normal(scale=0.5, size=gt.shape))
     fast_stats: dict = {}
-    fast = M.p_mpjpe(pred, gt, stats=fast_stats)
+    fast = M._p_mpjpe(pred, gt, stats=fast_stats)
     svd_stats: dict = {}
-    svd = M.p_mpjpe(pred, gt, gap_tol=np.inf, stats=svd_stats)
+    svd = M._p_mpjpe(pred, gt, gap_tol=np.inf, stats=svd_stats)
     assert svd_stats["fallback_frames"] == 500 and 0 < fast_stats["fallback_frames"] < 500
     assert np.abs(fast - svd).max() <= ATOL_MM
     assert np.abs(fast - reference_p_mpjpe(pred, gt)).max() <= ATOL_MM
@@ -214,7 +241,7 @@ def test_a_non_unique_optimum_still_gives_the_optimal_objective(rng):
     pred, gt = near_degenerate_frames(rng, 100)["isotropic"]
     pred = pred * np.array([-1.0, 1.0, 1.0])
     stats: dict = {}
-    err = M.p_mpjpe(pred, gt, stats=stats)
+    err = M._p_mpjpe(pred, gt, stats=stats)
     ref = reference_p_mpjpe(pred, gt)
     assert stats["fallback_frames"] == 100
     assert np.allclose((err ** 2).sum(axis=1), (ref ** 2).sum(axis=1), rtol=1e-12, atol=0)
@@ -234,7 +261,7 @@ def test_so3_newton_step_converges_quadratically(rng):
     skew[:, 0, 1], skew[:, 0, 2], skew[:, 1, 2] = -axis[:, 2], axis[:, 1], -axis[:, 0]
     skew -= skew.transpose(0, 2, 1)
     start = best @ (np.eye(3) + skew + skew @ skew / 2)  # exp([w]x) to third order
-    new, trace, step2 = M._so3_newton_step(start.transpose(1, 2, 0).copy(), m.transpose(1, 2, 0).copy())
+    new, trace, step2 = solver._so3_newton_step(start.transpose(1, 2, 0).copy(), m.transpose(1, 2, 0).copy())
     before = np.abs(start - best).max(axis=(1, 2))
     after = np.abs(new.transpose(2, 0, 1) - best).max(axis=(1, 2))
     assert before.min() > 3e-5 and after.max() < 1e-7
@@ -251,7 +278,7 @@ def test_small_gaps_on_the_fast_path_are_polished(rng):
     rot = random_rotation(rng, n)
     pred = 2.0 * gt @ rot + 100.0
     stats: dict = {}
-    _, est, _ = M.similarity_transform(pred, gt, gap_tol=1e-5, stats=stats)
+    est = M._similarity_transform(pred, gt, gap_tol=1e-5, stats=stats).rotation
     assert stats["fallback_frames"] == 0
     assert np.abs(est - rot.transpose(0, 2, 1)).max() < 1e-11  # pred @ R undoes the rotation: R = rot^T
 
@@ -261,7 +288,7 @@ def test_collapsed_poses_get_scale_zero(rng):
     # Every joint at one point (integers, so that the mean is exact and the centred pose exactly zero).
     pred = np.repeat(rng.integers(-1000, 1000, size=(3, 1, 3)).astype(float), 17, axis=1)
     stats: dict = {}
-    err = M.p_mpjpe(pred, gt, stats=stats)
+    err = M._p_mpjpe(pred, gt, stats=stats)
     assert np.allclose(err, np.linalg.norm(gt - gt.mean(axis=1, keepdims=True), axis=-1))
     assert stats["zero_norm_frames"] == 3 and stats["fallback_frames"] == 0
     scale, rot, trans = M.similarity_transform(pred, gt)
@@ -272,7 +299,7 @@ def test_blocks_layout_and_dtype_do_not_change_results(rng):
     gt = random_world_poses(rng, 1000)
     pred = similarity(rng, gt + rng.normal(scale=50.0, size=gt.shape))
     base = M.p_mpjpe(pred, gt)
-    assert np.abs(M.p_mpjpe(pred, gt, chunk_frames=7) - base).max() <= 1e-11  # ragged last block
+    assert np.abs(M._p_mpjpe(pred, gt, chunk_frames=7) - base).max() <= 1e-11  # ragged last block
     strided = np.concatenate([pred, pred], axis=1)[:, ::2]  # a non-contiguous view
     assert np.abs(M.p_mpjpe(strided, gt) - M.p_mpjpe(np.ascontiguousarray(strided), gt)).max() == 0.0
     as32 = M.p_mpjpe(pred.astype(np.float32), gt.astype(np.float32))
@@ -429,6 +456,29 @@ def test_non_finite_input_is_refused_with_a_frame_count(rng, fn):
     gt[7, 0, 0] = np.inf
     with pytest.raises(ValueError, match=r"gt: 1 of 10000 frames"):
         fn(np.ones_like(gt), gt)
+
+
+@pytest.mark.parametrize("fn", [M.p_mpjpe, M.similarity_transform])
+def test_coordinates_whose_squares_overflow_are_refused(fn):
+    pred = np.full((3, 17, 3), 1e200)
+    pred[:, 0] = -1e200  # centred coordinates ~1e200: their squared norms overflow float64
+    with pytest.raises(ValueError, match=r"^pose coordinates too large: their squared norms overflow float64$"):
+        fn(pred, np.ones((3, 17, 3)))
+
+
+def test_the_alignment_table_names_the_protocol_alignments():
+    assert dict(M.ALIGNMENTS) == {"root": M.mpjpe, "scale": M.n_mpjpe, "procrustes": M.p_mpjpe}
+    assert [M.aligned_errors(a) for a in ("root", "scale", "procrustes")] == [M.mpjpe, M.n_mpjpe, M.p_mpjpe]
+    with pytest.raises(TypeError):
+        M.ALIGNMENTS["affine"] = M.mpjpe  # read-only: the one table is not patched at run time
+
+
+@pytest.mark.parametrize("name", ["affine", "Procrustes", "", None])
+def test_an_unknown_alignment_is_refused_in_one_line(name):
+    with pytest.raises(M.UnknownAlignmentError) as info:
+        M.aligned_errors(name)
+    assert str(info.value) == f"unknown alignment {name!r}; known: root, scale, procrustes"
+    assert isinstance(info.value, KspbenchError)
 
 
 def test_pck_and_auc_refuse_bad_input():
