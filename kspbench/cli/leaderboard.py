@@ -310,19 +310,13 @@ def _latex_cell(x: dict[str, Any] | None) -> str:
     return f"{_f(x['score'])} [{_f(x['ci95'][0])}, {_f(x['ci95'][1])}]" if x["ci95"] else _f(x["score"])
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    from kspbench.infra.atomic import write_text
-
-    write_text(path, text)  # a reader never sees half a leaderboard
-
-
 # --- commands ---------------------------------------------------------------------------------------------------
 
 def _leaderboard(args: argparse.Namespace) -> int:
     from kspbench.cli import UserError
     from kspbench.evaluation.results import discover
 
-    from kspbench.infra.atomic import check_output, refuse_inputs
+    from kspbench.infra.atomic import check_output, refuse_inputs, write_text
     from kspbench.evaluation.results import frames_path
 
     if args.out:
@@ -365,7 +359,7 @@ def _leaderboard(args: argparse.Namespace) -> int:
     else:
         text = _json(tables)
     if args.out:
-        _write_atomic(Path(args.out), text)
+        write_text(Path(args.out), text)  # atomic: a reader never sees half a leaderboard
         print(f"wrote {args.out}")
     else:
         print(text, end="")

@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _table(args: argparse.Namespace) -> int:
-    from kspbench.infra.atomic import write_text as _atomic
+    from kspbench.infra.atomic import write_text
     from kspbench.cli import UserError
     from kspbench.evaluation.results import discover
     from kspbench.reporting.table import build_tables, metrics_summary, render
@@ -58,7 +58,7 @@ def _table(args: argparse.Namespace) -> int:
     tables = build_tables(results)
     text = render(tables, fmt)
     if args.out:
-        _atomic(Path(args.out), text)
+        write_text(Path(args.out), text)
         measured = sum(1 for t in tables for r in t.rows if r.source != "published")
         print(f"wrote {args.out}: Tables 2-4, {measured} measured rows from {len(results)} result files")
     else:
@@ -69,5 +69,5 @@ def _table(args: argparse.Namespace) -> int:
         written = write_metrics(metrics_summary(results), args.metrics)
         print(f"wrote {len(written)} metrics files under {args.metrics}")
     elif args.metrics:
-        _atomic(Path(args.metrics), json.dumps(metrics_summary(results), indent=1, sort_keys=True) + "\n")
+        write_text(Path(args.metrics), json.dumps(metrics_summary(results), indent=1, sort_keys=True) + "\n")
     return 0
