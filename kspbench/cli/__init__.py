@@ -55,13 +55,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return EXIT_USAGE
-    from kspbench.infra.atomic import OutputError
-    from kspbench.evaluation.protocol import ProtocolError
-    from kspbench.data.store import StoreError
-
     try:
         return int(func(args) or 0)
-    except (UserError, StoreError, OutputError, ProtocolError) as err:
+    except KspbenchError as err:
+        # Every domain error (store, protocol, output, model card, ...) derives from it: caught here, once.
         print(f"kspbench: error: {_one_line(str(err))}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as err:

@@ -36,43 +36,40 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _check(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
-    from kspbench.tools.check import CheckError, golden_findings, record, run_smoke, scratch_dir, smoke_findings
+    from kspbench.tools.check import golden_findings, record, run_smoke, scratch_dir, smoke_findings
     from kspbench.cli import UserError
 
     repo = Path(args.repo).resolve()
     base = Path(args.baselines) if args.baselines else repo / "baselines"
     findings = []
-    try:
-        if args.record:
-            if args.seeds < 3:
-                raise UserError("--record needs --seeds 3 or more: tolerances come from the spread over seeds")
-            work = scratch_dir(args.workdir)
-            run_smoke(repo, work, seeds=args.seeds)
-            data = record(work, args.seeds)
-            from kspbench.infra.atomic import write_text
+    if args.record:
+        if args.seeds < 3:
+            raise UserError("--record needs --seeds 3 or more: tolerances come from the spread over seeds")
+        work = scratch_dir(args.workdir)
+        run_smoke(repo, work, seeds=args.seeds)
+        data = record(work, args.seeds)
+        from kspbench.infra.atomic import write_text
 
-            out = write_text(base / "smoke.json", json.dumps(data, indent=1, sort_keys=True) + "\n")
-            n = sum(len(ms) for p in data["metrics"].values() for ms in p.values())
-            print(f"wrote {out}: {n} metrics, falling losses of {len(data['falling_losses'])} cards, spread bounds "
-                  f"of {len(data['spread_bounds'])} cards, {len(data['beats_const'])} cards beat const")
+        out = write_text(base / "smoke.json", json.dumps(data, indent=1, sort_keys=True) + "\n")
+        n = sum(len(ms) for p in data["metrics"].values() for ms in p.values())
+        print(f"wrote {out}: {n} metrics, falling losses of {len(data['falling_losses'])} cards, spread bounds "
+              f"of {len(data['spread_bounds'])} cards, {len(data['beats_const'])} cards beat const")
+        if not args.workdir:
+            shutil.rmtree(work, ignore_errors=True)
+        return 0
+    findings += golden_findings(base / "golden")
+    if not args.golden_only:
+        smoke = base / "smoke.json"
+        if not smoke.is_file():
+            raise UserError(f"{smoke}: no smoke baselines; record them with `kspbench check --record`")
+        baseline = json.loads(smoke.read_text())
+        work = scratch_dir(args.workdir)
+        try:
+            run_smoke(repo, work, seeds=1)
+            findings += smoke_findings(work, baseline)
+        finally:
             if not args.workdir:
                 shutil.rmtree(work, ignore_errors=True)
-            return 0
-        findings += golden_findings(base / "golden")
-        if not args.golden_only:
-            smoke = base / "smoke.json"
-            if not smoke.is_file():
-                raise UserError(f"{smoke}: no smoke baselines; record them with `kspbench check --record`")
-            baseline = json.loads(smoke.read_text())
-            work = scratch_dir(args.workdir)
-            try:
-                run_smoke(repo, work, seeds=1)
-                findings += smoke_findings(work, baseline)
-            finally:
-                if not args.workdir:
-                    shutil.rmtree(work, ignore_errors=True)
-    except CheckError as err:
-        raise UserError(str(err)) from None
     failed = [f for f in findings if not f.ok]
     # collapse/floor deltas are margins to a bound, not movements: shown only when they fail (or with --show-all).
     moved = [f for f in findings if args.show_all or not f.ok

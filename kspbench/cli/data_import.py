@@ -232,7 +232,6 @@ def register_export(dsub: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace, dataset: str, scan, source: dict) -> int:
     """Scan, import, report; reader errors become one-line user errors."""
     from kspbench.cli import UserError
-    from kspbench.data.formats import FormatError
     from kspbench.data.importers import run_import
 
     from kspbench.infra.atomic import check_output, refuse_inputs
@@ -248,8 +247,6 @@ def _run(args: argparse.Namespace, dataset: str, scan, source: dict) -> int:
         jobs = scan()
         report = run_import(args.out, jobs, dataset=dataset, source=source, force=args.force,
                             progress=not args.quiet)
-    except FormatError as err:
-        raise UserError(str(err)) from None
     except OSError as err:  # e.g. OUT's folder is not writable, disk full
         raise UserError(f"{args.out}: cannot write ({err.strerror or err})") from None
     _print_lines("note", report.notes, args.out)
@@ -405,17 +402,14 @@ def _import_mmpose(args: argparse.Namespace) -> int:
 
 def _export_vp3d(args: argparse.Namespace) -> int:
     from kspbench.cli import UserError
-    from kspbench.data.predictions import PredictionsError, read_predictions
+    from kspbench.data.predictions import read_predictions
     from kspbench.data.formats import vp3d_npz
 
     from kspbench.infra.atomic import check_output, refuse_inputs
 
     check_output(args.out)
     refuse_inputs([args.out], [args.predictions])
-    try:
-        preds = read_predictions(args.predictions, joint_order=args.joint_order)
-    except PredictionsError as err:
-        raise UserError(str(err)) from None
+    preds = read_predictions(args.predictions, joint_order=args.joint_order)
     try:
         meta = vp3d_npz.export_predictions(preds, args.out)
     except OSError as err:

@@ -40,8 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _diagnose(args: argparse.Namespace) -> int:
     from kspbench.cli import UserError
     from kspbench.cli.train import _check_device
-    from kspbench.reporting.figures import FigureError, plot_diagnosis
-    from kspbench.model.diagnose import DiagnoseError, diagnose, summary_lines, write_report
+    from kspbench.reporting.figures import plot_diagnosis
+    from kspbench.model.diagnose import diagnose, summary_lines, write_report
 
     if args.tuples < 1:
         raise UserError(f"--tuples must be at least 1, got {args.tuples}")
@@ -62,20 +62,14 @@ def _diagnose(args: argparse.Namespace) -> int:
             check_output(out, option=option)
             refuse_inputs([out], [args.checkpoint, args.store], option=option)
     check_store(args.store)
-    try:
-        report, examples = diagnose(args.checkpoint, args.store, role=args.role, n_tuples=args.tuples,
-                                    seed=args.seed, device=args.device, threads=args.threads,
-                                    allow_median_background=args.allow_median_background,
-                                    examples=6 if args.figure else 0)
-    except DiagnoseError as err:
-        raise UserError(str(err)) from None
+    report, examples = diagnose(args.checkpoint, args.store, role=args.role, n_tuples=args.tuples,
+                                seed=args.seed, device=args.device, threads=args.threads,
+                                allow_median_background=args.allow_median_background,
+                                examples=6 if args.figure else 0)
     for line in summary_lines(report):
         print(line)
     if args.out:
         print(f"wrote {write_report(report, args.out)}")
     if args.figure:
-        try:
-            print(f"wrote {plot_diagnosis(report, examples, args.figure)}")
-        except FigureError as err:
-            raise UserError(str(err)) from None
+        print(f"wrote {plot_diagnosis(report, examples, args.figure)}")
     return 0

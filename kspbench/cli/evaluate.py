@@ -114,31 +114,28 @@ def _eval_one(args: argparse.Namespace, protocol_name: str, pred_path: Path, out
     from tabulate import tabulate
 
     from kspbench.cli import UserError
-    from kspbench.evaluation.evaluate import SPREAD_METRIC, EvaluationError, describe_missing, evaluate, write_result
-    from kspbench.data.identity import ModelError, model_block
-    from kspbench.data.predictions import PredictionsError, read_predictions
-    from kspbench.evaluation.protocol import ProtocolError, load_protocol
+    from kspbench.evaluation.evaluate import SPREAD_METRIC, describe_missing, evaluate, write_result
+    from kspbench.data.identity import model_block
+    from kspbench.data.predictions import read_predictions
+    from kspbench.evaluation.protocol import load_protocol
 
     started = time.time()
-    try:
-        protocol = load_protocol(protocol_name)
-        if protocol.custom:
-            print(f"kspbench: warning: {protocol.path} (v{protocol.version}, sha256 {protocol.sha256[:12]}) is not a "
-                  f"registered protocol definition; scoring it as {protocol.name}", file=sys.stderr)
-        protocol = protocol.with_overrides(
-            subjects=_csv(args.subjects), cameras=_csv(args.cameras), frame_stride=args.stride)
-        preds = read_predictions(pred_path, joint_order=args.joint_order)
-        model = model_block(preds.model, name=args.name, meta=args.meta, where=str(pred_path))
-        ev = evaluate(protocol, args.store, preds, allow_missing=args.allow_missing,
-                      allow_partial=args.allow_partial)
-        if out is not None and model is None and not ({"card", "baseline"} & set(preds.attrs)):
-            raise UserError(f"{pred_path}: the predictions carry no model name (no model block, card or baseline): "
-                            "pass --name NAME, which names the result's row in tables and leaderboards")
-        if out is not None:
-            write_result(ev, out, store_path=args.store, predictions_path=pred_path,
-                         predictions_attrs=preds.attrs, started=started, model=model)
-    except (ProtocolError, PredictionsError, EvaluationError, ModelError) as err:
-        raise UserError(str(err)) from None
+    protocol = load_protocol(protocol_name)
+    if protocol.custom:
+        print(f"kspbench: warning: {protocol.path} (v{protocol.version}, sha256 {protocol.sha256[:12]}) is not a "
+              f"registered protocol definition; scoring it as {protocol.name}", file=sys.stderr)
+    protocol = protocol.with_overrides(
+        subjects=_csv(args.subjects), cameras=_csv(args.cameras), frame_stride=args.stride)
+    preds = read_predictions(pred_path, joint_order=args.joint_order)
+    model = model_block(preds.model, name=args.name, meta=args.meta, where=str(pred_path))
+    ev = evaluate(protocol, args.store, preds, allow_missing=args.allow_missing,
+                  allow_partial=args.allow_partial)
+    if out is not None and model is None and not ({"card", "baseline"} & set(preds.attrs)):
+        raise UserError(f"{pred_path}: the predictions carry no model name (no model block, card or baseline): "
+                        "pass --name NAME, which names the result's row in tables and leaderboards")
+    if out is not None:
+        write_result(ev, out, store_path=args.store, predictions_path=pred_path,
+                     predictions_attrs=preds.attrs, started=started, model=model)
 
     names = [m.name for m in protocol.metrics]
     rows = [["overall", ev.coverage["evaluated_frames"]] +

@@ -55,13 +55,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _figures(args: argparse.Namespace) -> int:
     from kspbench.cli import UserError
-    from kspbench.reporting.figures import FigureError, figure_formats, make_all
-    from kspbench.evaluation.results import ResultError
+    from kspbench.reporting.figures import figure_formats, make_all
 
-    try:
-        formats = figure_formats(args.format)
-    except FigureError as err:
-        raise UserError(str(err)) from None
+    formats = figure_formats(args.format)
 
     if args.predictions is not None:
         return _overlay(args, formats)
@@ -74,11 +70,8 @@ def _figures(args: argparse.Namespace) -> int:
 
     check_output_dir(args.out)
     check_output_dir(args.plots, option="--plots")
-    try:
-        written = make_all(args.results, args.runs, args.store, args.out, args.plots, card=args.card,
-                           checkpoint=args.checkpoint, role=args.role or "h36m-test", log=print, formats=formats)
-    except (FigureError, ResultError) as err:
-        raise UserError(str(err)) from None
+    written = make_all(args.results, args.runs, args.store, args.out, args.plots, card=args.card,
+                       checkpoint=args.checkpoint, role=args.role or "h36m-test", log=print, formats=formats)
     figures = [p for p in written if p.suffix[1:] in formats]
     print(f"{len(figures) // len(formats)} figure(s) in {args.out} ({', '.join(formats)}), tables in {args.plots}")
     return 0
@@ -88,17 +81,14 @@ def _overlay(args: argparse.Namespace, formats: tuple[str, ...]) -> int:
     """``--predictions``: Fig. 4 on the real frames of --store (fig4_real.png) and nothing else."""
     from kspbench.infra.atomic import check_output_dir
     from kspbench.cli import UserError
-    from kspbench.reporting.figures import OVERLAY_FIGURE, FigureError, plot_overlay
+    from kspbench.reporting.figures import OVERLAY_FIGURE, plot_overlay
 
     for path, option in ((args.predictions, "--predictions"), (args.store, "--store")):
         if not Path(path).is_file():
             raise UserError(f"{path}: no such file ({option})")
     check_output_dir(args.out)
-    try:
-        first = plot_overlay(args.store, args.predictions, Path(args.out) / OVERLAY_FIGURE, role=args.role,
-                             formats=formats)
-    except FigureError as err:   # MissingInput too: the one figure asked for cannot be drawn
-        raise UserError(str(err)) from None
+    first = plot_overlay(args.store, args.predictions, Path(args.out) / OVERLAY_FIGURE, role=args.role,
+                         formats=formats)
     for fmt in formats:
         print(f"wrote {first.with_suffix('.' + fmt)}")
     return 0

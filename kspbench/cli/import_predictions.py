@@ -98,9 +98,8 @@ def _import(args: argparse.Namespace) -> int:
 
     from kspbench.infra.atomic import check_output, refuse_inputs
     from kspbench.cli import UserError
-    from kspbench.data.identity import ModelError, model_block
-    from kspbench.data.outside.common import OutsideError
-    from kspbench.data.predictions import PredictionsError, validate_predictions, write_predictions
+    from kspbench.data.identity import model_block
+    from kspbench.data.predictions import validate_predictions, write_predictions
 
     out = Path(args.out)
     if out.suffix.lower() not in (".npz", ".h5", ".hdf5"):
@@ -109,14 +108,11 @@ def _import(args: argparse.Namespace) -> int:
         raise UserError(f"{args.input}: no such file")
     check_output(out)
     refuse_inputs([out], [args.input, getattr(args, "annotations", None)])
-    try:
-        model = model_block(None, name=args.name, meta=args.meta, where="--name/--meta")
-        got = _read(args)
-        preds = validate_predictions(got.predictions, {"imported_from": args.format,
-                                                       "imported_units": got.units}, model=model,
-                                     where=str(args.input))
-    except (OutsideError, ModelError, PredictionsError) as err:
-        raise UserError(str(err)) from None
+    model = model_block(None, name=args.name, meta=args.meta, where="--name/--meta")
+    got = _read(args)
+    preds = validate_predictions(got.predictions, {"imported_from": args.format,
+                                                   "imported_units": got.units}, model=model,
+                                 where=str(args.input))
     write_predictions(out, preds)
     subjects = sorted(set(preds.subject.tolist()))
     print(f"wrote {out}: {len(preds)} predictions of {model['name']!r}; subjects {', '.join(subjects)}; "

@@ -310,46 +310,36 @@ def _latex_cell(x: dict[str, Any] | None) -> str:
     return f"{_f(x['score'])} [{_f(x['ci95'][0])}, {_f(x['ci95'][1])}]" if x["ci95"] else _f(x["score"])
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    from kspbench.infra.atomic import write_text
-
-    write_text(path, text)  # a reader never sees half a leaderboard
-
-
 # --- commands ---------------------------------------------------------------------------------------------------
 
 def _leaderboard(args: argparse.Namespace) -> int:
     from kspbench.cli import UserError
-    from kspbench.reporting.leaderboard import LeaderboardError
-    from kspbench.evaluation.results import ResultError, discover
+    from kspbench.evaluation.results import discover
 
-    from kspbench.infra.atomic import check_output, refuse_inputs
+    from kspbench.infra.atomic import check_output, refuse_inputs, write_text
     from kspbench.evaluation.results import frames_path
 
     if args.out:
         check_output(args.out)
-    try:
-        found = discover(args.results)
-        refuse_inputs([args.out], [p for r in found for p in (r.path, frames_path(r.path, r.data))])
-        protocols = sorted({r.protocol for r in found})
-        if args.protocol:
-            if args.protocol not in protocols:
-                raise UserError(f"{args.results}: no result of protocol {args.protocol} (found: "
-                                f"{', '.join(protocols) or 'none'}); score one with `kspbench eval --out`")
-            protocols = [args.protocol]
-        elif args.metric:
-            # One table per protocol that has the metric (pck150 is a 3DHP metric, not an H36M one).
-            protocols = [p for p in protocols
-                         if args.metric in next(r for r in found if r.protocol == p).data["protocol"]["metrics"]]
-            if not protocols:
-                raise UserError(f"--metric {args.metric}: no protocol of the results in {args.results} has it")
+    found = discover(args.results)
+    refuse_inputs([args.out], [p for r in found for p in (r.path, frames_path(r.path, r.data))])
+    protocols = sorted({r.protocol for r in found})
+    if args.protocol:
+        if args.protocol not in protocols:
+            raise UserError(f"{args.results}: no result of protocol {args.protocol} (found: "
+                            f"{', '.join(protocols) or 'none'}); score one with `kspbench eval --out`")
+        protocols = [args.protocol]
+    elif args.metric:
+        # One table per protocol that has the metric (pck150 is a 3DHP metric, not an H36M one).
+        protocols = [p for p in protocols
+                     if args.metric in next(r for r in found if r.protocol == p).data["protocol"]["metrics"]]
         if not protocols:
-            raise UserError(f"{args.results}: no result JSON found; score with `kspbench eval --out` or "
-                            "`dvc repro`")
-        tables = boards(found, protocols, args.metric, per_action=args.per_action, per_joint=args.per_joint,
-                        published=not args.no_published)
-    except (ResultError, LeaderboardError) as err:
-        raise UserError(str(err)) from None
+            raise UserError(f"--metric {args.metric}: no protocol of the results in {args.results} has it")
+    if not protocols:
+        raise UserError(f"{args.results}: no result JSON found; score with `kspbench eval --out` or "
+                        "`dvc repro`")
+    tables = boards(found, protocols, args.metric, per_action=args.per_action, per_joint=args.per_joint,
+                    published=not args.no_published)
 
     fmt = args.format or {".csv": "csv", ".json": "json", ".html": "html", ".htm": "html",
                           ".tex": "latex"}.get(Path(args.out or "").suffix.lower(), "md")
@@ -369,7 +359,7 @@ def _leaderboard(args: argparse.Namespace) -> int:
     else:
         text = _json(tables)
     if args.out:
-        _write_atomic(Path(args.out), text)
+        write_text(Path(args.out), text)  # atomic: a reader never sees half a leaderboard
         print(f"wrote {args.out}")
     else:
         print(text, end="")
@@ -380,18 +370,15 @@ def _compare(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
     from kspbench.cli import UserError
-    from kspbench.reporting.leaderboard import LeaderboardError, paired_bootstrap, paired_frames
-    from kspbench.evaluation.results import ResultError, load_result
+    from kspbench.reporting.leaderboard import paired_bootstrap, paired_frames
+    from kspbench.evaluation.results import load_result
 
-    try:
-        a, b = load_result(args.a), load_result(args.b)
-        metrics = list(a.data["protocol"]["metrics"])
-        if args.metric and args.metric not in metrics:
-            raise UserError(f"--metric {args.metric}: protocol {a.protocol} has {', '.join(metrics)}")
-        pairing = paired_frames(a, b)
-        tests = [paired_bootstrap(a, b, m, pairing=pairing) for m in ([args.metric] if args.metric else metrics)]
-    except (ResultError, LeaderboardError) as err:
-        raise UserError(str(err)) from None
+    a, b = load_result(args.a), load_result(args.b)
+    metrics = list(a.data["protocol"]["metrics"])
+    if args.metric and args.metric not in metrics:
+        raise UserError(f"--metric {args.metric}: protocol {a.protocol} has {', '.join(metrics)}")
+    pairing = paired_frames(a, b)
+    tests = [paired_bootstrap(a, b, m, pairing=pairing) for m in ([args.metric] if args.metric else metrics)]
 
     rows = []
     for t in tests:

@@ -32,9 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _table(args: argparse.Namespace) -> int:
-    from kspbench.infra.atomic import write_text as _atomic
+    from kspbench.infra.atomic import write_text
     from kspbench.cli import UserError
-    from kspbench.evaluation.results import ResultError, discover
+    from kspbench.evaluation.results import discover
     from kspbench.reporting.table import build_tables, metrics_summary, render
 
     from kspbench.infra.atomic import check_output, check_output_dir, refuse_inputs
@@ -53,15 +53,12 @@ def _table(args: argparse.Namespace) -> int:
             # Its JSONs would be read back as results (or it holds them): keep the two apart.
             raise UserError(f"--metrics {args.metrics}: a folder inside or around --results {args.results}; "
                             "use another, e.g. reports/metrics")
-    try:
-        results = discover(args.results)
-        refuse_inputs(outs, [p for r in results for p in (r.path, frames_path(r.path, r.data))])
-        tables = build_tables(results)
-    except ResultError as err:
-        raise UserError(str(err)) from None
+    results = discover(args.results)
+    refuse_inputs(outs, [p for r in results for p in (r.path, frames_path(r.path, r.data))])
+    tables = build_tables(results)
     text = render(tables, fmt)
     if args.out:
-        _atomic(Path(args.out), text)
+        write_text(Path(args.out), text)
         measured = sum(1 for t in tables for r in t.rows if r.source != "published")
         print(f"wrote {args.out}: Tables 2-4, {measured} measured rows from {len(results)} result files")
     else:
@@ -69,11 +66,8 @@ def _table(args: argparse.Namespace) -> int:
     if metrics_dir:
         from kspbench.reporting.dvc_reports import write_metrics
 
-        try:
-            written = write_metrics(metrics_summary(results), args.metrics)
-        except ValueError as err:
-            raise UserError(str(err)) from None
+        written = write_metrics(metrics_summary(results), args.metrics)
         print(f"wrote {len(written)} metrics files under {args.metrics}")
     elif args.metrics:
-        _atomic(Path(args.metrics), json.dumps(metrics_summary(results), indent=1, sort_keys=True) + "\n")
+        write_text(Path(args.metrics), json.dumps(metrics_summary(results), indent=1, sort_keys=True) + "\n")
     return 0

@@ -89,19 +89,16 @@ def _check_device(device: str) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     from kspbench.cli import UserError
-    from kspbench.model.cards import CardError, load_card
-    from kspbench.model.profiles import ProfileError, load_profile
+    from kspbench.model.cards import load_card
+    from kspbench.model.profiles import load_profile
     from kspbench.model.resnet import WeightsError
     from kspbench.model.train import CHECKPOINT_NAME, Trainer, TrainingError
 
     if args.threads is not None and args.threads < 1:
         raise UserError("--threads must be at least 1")
     _check_device(args.device)
-    try:
-        card = load_card(args.card)
-        profile = load_profile(args.profile or card["profile"])
-    except (CardError, ProfileError) as err:
-        raise UserError(str(err)) from None
+    card = load_card(args.card)
+    profile = load_profile(args.profile or card["profile"])
     if args.seed is not None and args.seed < 0:
         raise UserError(f"--seed must be a non-negative integer, got {args.seed}")
     if args.seeds is not None and (args.seeds < 1 or args.seed is not None):
@@ -139,9 +136,9 @@ def _train(args: argparse.Namespace) -> int:
             trainer = Trainer(seeded, args.store, out, profile=profile, device=args.device, threads=args.threads,
                               init_checkpoint=init_ckpt, init_weights=args.init_weights, dist=ctx, amp=args.amp)
             summary = trainer.run(resume=args.resume, progress=not args.quiet)
-        except (TrainingError, WeightsError, DIST.DistributedError) as err:
-            DIST.shutdown(ctx)
-            raise UserError(str(err)) from None
+        except (TrainingError, WeightsError, DIST.DistributedError):
+            DIST.shutdown(ctx)   # leave the process group before main prints the one line
+            raise
         if not ctx.is_main:
             continue
         rate = summary.get("samples_per_second")
@@ -155,9 +152,6 @@ def _train(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     from kspbench.cli import UserError
     from kspbench.model.predict import predict
-    from kspbench.model.profiles import ProfileError
-    from kspbench.model.train import TrainingError
-    from kspbench.data.predictions import PredictionsError
 
     if args.batch < 1:
         raise UserError("--batch must be at least 1")
@@ -184,10 +178,7 @@ def _predict(args: argparse.Namespace) -> int:
         refuse_inputs([out], [args.store, ckpt])
     check_store(args.store)
     for ckpt, role, out in jobs:
-        try:
-            info = predict(ckpt, args.store, role, out, batch=args.batch, device=args.device, threads=args.threads,
-                           progress=not args.quiet)
-        except (TrainingError, ProfileError, PredictionsError) as err:
-            raise UserError(str(err)) from None
+        info = predict(ckpt, args.store, role, out, batch=args.batch, device=args.device, threads=args.threads,
+                       progress=not args.quiet)
         print(f"wrote {info['rows']} predictions ({info['sequences']} sequences of role {role}) to {info['out']}")
     return 0

@@ -94,8 +94,8 @@ def _build(args: argparse.Namespace) -> int:
     from kspbench.cli import UserError
     from kspbench.world.build import build_world
     from kspbench.world.datasheet import datasheet_path
-    from kspbench.world.motion import MotionFileError, load_motion_file
-    from kspbench.world.profiles import ProfileError, load_profile
+    from kspbench.world.motion import load_motion_file
+    from kspbench.world.profiles import load_profile
 
     out = Path(args.out)
     if out.is_dir():
@@ -111,15 +111,12 @@ def _build(args: argparse.Namespace) -> int:
     check_output(out)
     refuse_inputs([out, datasheet_path(out)], [args.motion, args.reference_motion,
                                                 args.profile if Path(args.profile).is_file() else None])
-    try:
-        profile = load_profile(args.profile)
-        if args.crop_size is not None:
-            profile = profile.with_crop_size(args.crop_size)
-        for path in (args.motion, args.reference_motion):
-            if path:
-                load_motion_file(path)   # fail before any work, with one line
-    except (ProfileError, MotionFileError) as err:
-        raise UserError(str(err)) from None
+    profile = load_profile(args.profile)
+    if args.crop_size is not None:
+        profile = profile.with_crop_size(args.crop_size)
+    for path in (args.motion, args.reference_motion):
+        if path:
+            load_motion_file(path)   # fail before any work, with one line
     bar = Progress(f"world build {profile.name} seed {args.seed}", unit="sequence", enabled=not args.quiet)
 
     def progress(done: int, total: int) -> None:
@@ -163,9 +160,7 @@ def _preview(args: argparse.Namespace) -> int:
 
 
 def _describe(args: argparse.Namespace) -> int:
-    from kspbench.cli import UserError
     from kspbench.world.datasheet import datasheet, datasheet_path
-    from kspbench.world.motion import MotionFileError
 
     from kspbench.data.store import check_store
 
@@ -176,16 +171,12 @@ def _describe(args: argparse.Namespace) -> int:
             sheet.stat().st_mtime >= Path(args.store).stat().st_mtime:
         print(sheet.read_text())
         return 0
-    try:
-        print(datasheet(args.store, reference_motion=args.reference_motion))
-    except MotionFileError as err:
-        raise UserError(str(err)) from None
+    print(datasheet(args.store, reference_motion=args.reference_motion))
     return 0
 
 
 def _baseline(args: argparse.Namespace) -> int:
-    from kspbench.cli import UserError
-    from kspbench.world.baselines import BaselineError, write_baseline
+    from kspbench.world.baselines import write_baseline
 
     from kspbench.infra.atomic import check_output, refuse_inputs
     from kspbench.data.store import check_store
@@ -194,10 +185,7 @@ def _baseline(args: argparse.Namespace) -> int:
     check_output(args.out)
     refuse_inputs([args.out], [args.store])
     check_store(args.store)
-    try:
-        preds = write_baseline(args.store, args.kind, args.out, role=args.role, train_role=args.train_role)
-    except BaselineError as err:
-        raise UserError(str(err)) from None
+    preds = write_baseline(args.store, args.kind, args.out, role=args.role, train_role=args.train_role)
     print(f"{args.out}: {args.kind} baseline, {len(preds)} predictions for role {args.role} "
           f"(score: kspbench eval --protocol h36m-p2 --predictions {args.out} --store {args.store})")
     return 0

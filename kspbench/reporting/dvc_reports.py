@@ -19,6 +19,7 @@ import re
 from pathlib import Path
 from typing import Mapping
 
+from kspbench.errors import KspbenchError
 from kspbench.infra.atomic import write_text
 
 __all__ = ["path_name", "write_metrics", "wide_csv", "write_wide_csv"]
@@ -43,7 +44,7 @@ def write_metrics(summary: Mapping[str, Mapping[str, Mapping[str, float]]], fold
         The written paths, sorted.
 
     Raises:
-        ValueError: two rows (or two protocols of a row) whose names map to the same path part.
+        KspbenchError: two rows (or two protocols of a row) whose names map to the same path part.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)   # present even when empty: DVC declares the folder as an output
@@ -52,7 +53,8 @@ def write_metrics(summary: Mapping[str, Mapping[str, Mapping[str, float]]], fold
         for protocol, metrics in protocols.items():
             path = folder / path_name(row) / f"{path_name(protocol)}.json"
             if path in planned:
-                raise ValueError(f"two metrics files map to {path} (row {row!r}, protocol {protocol!r}); rename one")
+                raise KspbenchError(f"two metrics files map to {path} (row {row!r}, protocol {protocol!r}); "
+                                    "rename one")
             planned[path] = metrics
     for path, metrics in sorted(planned.items()):
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """The benchmark's figures and DVC plot tables, drawn from result JSONs, training runs and a trained checkpoint.
 
-Figures (PNG, and with ``formats`` also PDF and SVG beside it: ``pck_curves.pdf``...; each file written atomically:
-a temporary file in the same folder, then ``os.replace``):
+Figures (PNG, and with ``formats`` also PDF and SVG beside it: ``pck_curves.pdf``...; each file written atomically
+by :func:`kspbench.infra.atomic.write_with`):
 
 * ``pck_curves.png``: 3DPCK (%) against the threshold (mm) of every row under each PCK protocol (3dhp, 3dhp-pa:
   the ``curves["pck_vs_threshold:<alignment>"]`` of the result JSONs), mean over seeds; AUC in the legend.
@@ -43,6 +43,7 @@ import numpy as np
 from kspbench.core import skeleton
 from kspbench.reporting.dvc_reports import path_name, write_wide_csv
 from kspbench.errors import KspbenchError
+from kspbench.infra.atomic import write_with
 
 if TYPE_CHECKING:  # pragma: no cover
     from kspbench.evaluation.results import Result
@@ -92,13 +93,6 @@ def dataset_title(names: Iterable[str]) -> str:
     return "; ".join(parts) if parts else "unknown dataset"
 
 
-def _atomic_write(path: Path, write: Callable[[Any], None]) -> Path:
-    """Call ``write(binary file)`` on a temporary file beside ``path``, then rename it onto ``path``."""
-    from kspbench.infra.atomic import write_with
-
-    return write_with(path, write)
-
-
 def _new_figure(width: float, height: float):
     """A matplotlib Figure on the Agg canvas (matplotlib imported here, not at module import)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -136,7 +130,7 @@ def _save(fig, out: Path, formats: Sequence[str] | None = None) -> Path:
     paths = [out.with_suffix(f".{fmt}") for fmt in formats]
     with matplotlib.rc_context({"svg.hashsalt": "kspbench", "pdf.compression": 6}):
         for fmt, path in zip(formats, paths):
-            _atomic_write(path, lambda f, fmt=fmt: fig.savefig(f, format=fmt, dpi=DPI, metadata=_METADATA[fmt]))
+            write_with(path, lambda f, fmt=fmt: fig.savefig(f, format=fmt, dpi=DPI, metadata=_METADATA[fmt]))
     return paths[0]
 
 

@@ -35,6 +35,7 @@ import numpy as np
 from kspbench.core import skeleton
 from kspbench.core.crops import DEFAULT_MARGIN, box_from_joints, crop_images
 from kspbench.data.store import CameraData, Intrinsics, SequenceData, StoreWriter
+from kspbench.infra.atomic import write_text
 from kspbench.world import backgrounds, cameras, motion, people, render
 from kspbench.world.profiles import WorldProfile
 from kspbench.world.seeding import rng as seeded
@@ -609,5 +610,5 @@ def build_world(out: str | os.PathLike, profile: WorldProfile, seed: int = 0, *,
         from kspbench.world import datasheet as ds
 
         text = ds.datasheet(out, reference_motion=reference_motion, build_seconds=man["build_seconds"])
-        ds.datasheet_path(out).write_text(text)
+        write_text(ds.datasheet_path(out), text)
     return man

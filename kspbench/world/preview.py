@@ -17,7 +17,7 @@ import numpy as np
 from kspbench.core import skeleton
 from kspbench.core.crops import to_crop
 from kspbench.data.store import PoseStore
-from kspbench.world.png import write_png
+from kspbench.infra.atomic import write_with
 
 _LEFT = set(skeleton.LEFT_JOINTS)
 _RIGHT = set(skeleton.RIGHT_JOINTS)
@@ -139,7 +139,10 @@ def _full_frames(store_path, manifest: dict, width: int) -> tuple[list, list]:
     return rows, legend
 
 
-def write_preview(store_path, out_png, **kwargs) -> list[str]:
+def write_preview(store_path: str | os.PathLike, out_png: str | os.PathLike, **kwargs) -> list[str]:
+    """Write :func:`contact_sheet` as an RGB PNG (atomically); returns its legend lines."""
+    from PIL import Image
+
     sheet, legend = contact_sheet(store_path, **kwargs)
-    write_png(out_png, sheet)
+    write_with(out_png, lambda f: Image.fromarray(sheet).save(f, format="PNG"))
     return legend

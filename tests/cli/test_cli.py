@@ -12,6 +12,7 @@ import pytest
 from factories import make_sequence
 from kspbench import __version__
 from kspbench.cli import main
+from kspbench.errors import KspbenchError
 from kspbench.data.store import StoreWriter
 
 
@@ -59,3 +60,39 @@ def test_data_info(store, capsys):
     assert info["roles"] == {"h36m-test": {"sequences": 1, "frames": 12, "camera_frames": 24}}
     assert main(["data", "info", str(store)]) == 0
     assert "h36m-test" in capsys.readouterr().out
+
+
+class _DeepError(KspbenchError):
+    """A domain error no subcommand knows by name: main must still catch it through the base."""
+
+
+def test_a_domain_error_raised_deep_inside_is_one_line_exit_2(store, monkeypatch, capsys):
+    def deep(path):
+        raise _DeepError(f"{path}: broken\nsecond line")
+
+    monkeypatch.setattr("kspbench.data.store.summary", deep)
+    assert main(["data", "info", str(store)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"kspbench: error: {store}: broken second line\n"
+
+
+# A bug (here a TypeError) in the code behind a subcommand: the interpreter's traceback and exit status 1.
+_BUG = """
+import sys
+import kspbench.data.store
+from kspbench.cli import main
+from kspbench.errors import KspbenchError
+
+def buggy(path):
+    return len(None)
+
+kspbench.data.store.summary = buggy
+sys.exit(main(["data", "info", sys.argv[1]]))
+"""
+
+
+def test_a_bug_keeps_its_traceback_and_exits_1(store):
+    out = subprocess.run([sys.executable, "-c", _BUG, str(store)], capture_output=True, text=True)
+    assert out.returncode == 1
+    assert out.stderr.startswith("Traceback (most recent call last):")
+    assert "TypeError" in out.stderr.splitlines()[-1] and "kspbench: error" not in out.stderr

@@ -1,40 +1,27 @@
 """leaderboard.py and `kspbench leaderboard` / `kspbench compare`: paired bootstrap, ranking, refusals."""
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
 import shutil
-import sys
 
 import numpy as np
 import pytest
 
 from factories import EVAL, make_sequence, truth_predictions
 from kspbench import cli as kcli
-from kspbench.cli import UserError
-from kspbench.cli import leaderboard as L
 from kspbench.reporting.leaderboard import LeaderboardError, _blocks, _pair_loaded, leaderboard, paired_bootstrap, paired_frames
 from kspbench.data.predictions import Predictions, write_predictions
 from kspbench.evaluation.results import discover, load_result, per_frame
-from kspbench.data.store import StoreError, StoreWriter
+from kspbench.data.store import StoreWriter
 
 CAMS = ("54138969", "60457274")
 
 
 def run_cli(argv: list[str]) -> int:
-    """What kspbench.cli.main does (UserError/StoreError -> one line on stderr, exit 2), for our subcommands."""
-    if "leaderboard" in kcli._SUBCOMMANDS:
-        return kcli.main(argv)
-    parser = argparse.ArgumentParser(prog="kspbench")
-    L.register(parser.add_subparsers())
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except (UserError, StoreError) as err:
-        print(f"kspbench: error: {err}", file=sys.stderr)
-        return 2
+    """What the ``kspbench`` console script runs (a domain error -> one line on stderr, exit 2)."""
+    return kcli.main(argv)
 
 
 def _h36m_store(path, seed=0):

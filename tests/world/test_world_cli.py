@@ -7,10 +7,12 @@ import struct
 import numpy as np
 import pytest
 import yaml
+from PIL import Image
 
 from kspbench.cli import main
 from kspbench.data.store import partial_path
 from kspbench.world import build
+from kspbench.world.preview import contact_sheet
 from kspbench.world.profiles import PROFILES_FILE, ProfileError, available_profiles, load_profile
 
 
@@ -87,6 +89,9 @@ def test_commands_end_to_end(capsys, tmp_path, tiny_store):
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     w, h = struct.unpack(">II", data[16:24])
     assert w > 100 and h > 100
+    with Image.open(png) as img:   # the file holds exactly the sheet's pixels, 8-bit RGB
+        assert img.mode == "RGB"
+        np.testing.assert_array_equal(np.asarray(img), contact_sheet(store, per_role=4)[0])
     assert "full frames" in capsys.readouterr().out
     for kind in ("mean", "const", "nn2d"):
         out = tmp_path / f"{kind}.h5"

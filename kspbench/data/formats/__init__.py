@@ -21,6 +21,7 @@ from kspbench.errors import KspbenchError
 
 # A human bone is 100-500 mm long: a median bone below this many units means the numbers are metres.
 METRES_MEDIAN_BONE = 10.0
+UNIT_NAMES = {"m": "metres", "mm": "millimetres"}
 
 
 class FormatError(KspbenchError):
@@ -57,19 +58,25 @@ def median_bone_length(pose: np.ndarray) -> float:
     return float(np.median(bones)) if bones.size else float("nan")
 
 
-def check_units(pose: np.ndarray, expected: str, where: str | os.PathLike) -> None:
-    """Raise unless ``(..., 17, 3)`` poses are in the ``expected`` unit ("mm" or "m"), judged by bone lengths.
-
-    A median bone length below :data:`METRES_MEDIAN_BONE` means metres, otherwise millimetres.
-    """
+def detect_units(pose: np.ndarray) -> tuple[str | None, float]:
+    """The unit ``(..., 17, 3)`` poses look like, "m" or "mm", and their median bone length: a median below
+    :data:`METRES_MEDIAN_BONE` means metres, otherwise millimetres; None when no bone can be judged (no finite
+    frame, or all joints on one point)."""
     med = median_bone_length(pose)
     if not np.isfinite(med) or med == 0.0:
+        return None, med
+    return ("m" if med < METRES_MEDIAN_BONE else "mm"), med
+
+
+def check_units(pose: np.ndarray, expected: str, where: str | os.PathLike) -> None:
+    """Raise unless ``(..., 17, 3)`` poses are in the ``expected`` unit ("mm" or "m"), judged by bone lengths
+    (:func:`detect_units`)."""
+    looks, med = detect_units(pose)
+    if looks is None:
         return  # no usable frame: nothing to judge (all-NaN frames are caught by the store's NaN policy)
-    looks = "m" if med < METRES_MEDIAN_BONE else "mm"
     if looks != expected:
-        names = {"m": "metres", "mm": "millimetres"}
-        raise FormatError(f"{where}: median bone length is {med:.4g}, which looks like {names[looks]}; this file "
-                          f"must hold {names[expected]} (mixed units in one dataset are refused)")
+        raise FormatError(f"{where}: median bone length is {med:.4g}, which looks like {UNIT_NAMES[looks]}; this "
+                          f"file must hold {UNIT_NAMES[expected]} (mixed units in one dataset are refused)")
 
 
 # --- camera geometry -----------------------------------------------------------------------------------------------

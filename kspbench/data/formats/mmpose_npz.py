@@ -72,14 +72,23 @@ class Row:
     camera_key: object  # key into the cameras pickle
 
 
+def split_h36m_name(imgname: str) -> tuple[str, str, str, int] | None:
+    """``S9/S9_Walking_1.54138969/S9_Walking_1.54138969_000001.jpg`` -> ("S9", "Walking_1", "54138969", 1): subject,
+    the release's file stem (spaces as underscores), camera id and the frame number as written (from 1); None for a
+    name not in MMPose's Human3.6M layout. Only the file name counts (``/`` or ``\\`` folders before it)."""
+    m = _H36M_NAME.fullmatch(re.split(r"[\\/]", imgname)[-1])
+    return None if m is None else (m["subject"], m["stem"], m["camera"], int(m["frame"]))
+
+
 def parse_h36m_name(imgname: str) -> Row:
     """``S9/S9_Walking_1.54138969/S9_Walking_1.54138969_000001.jpg`` -> S9 / ``Walking 1`` / 54138969 / frame 0."""
-    m = _H36M_NAME.fullmatch(os.path.basename(imgname))
-    if m is None:
+    parts = split_h36m_name(imgname)
+    if parts is None:
         raise FormatError(f"image name {imgname!r} is not MMPose's '<S>_<Action>[_<take>].<camera>_<frame>.jpg'")
-    action, sequence = canonical_name(m["stem"].replace("_", " "), imgname)
-    return Row(subject=m["subject"], sequence=sequence, action=action, camera=m["camera"],
-               frame=int(m["frame"]) - 1, camera_key=(m["subject"], m["camera"]))
+    subject, stem, camera, number = parts
+    action, sequence = canonical_name(stem.replace("_", " "), imgname)
+    return Row(subject=subject, sequence=sequence, action=action, camera=camera, frame=number - 1,
+               camera_key=(subject, camera))
 
 
 def parse_3dhp_name(imgname: str) -> Row:

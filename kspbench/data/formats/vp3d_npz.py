@@ -31,6 +31,7 @@ from kspbench.data.formats import FormatError, SequenceJob, check_units, h36m_ca
 from kspbench.data.formats.h36m_cdf import FPS, canonical_name, role_of
 from kspbench.data.formats.safe_pickle import UnsafePickle, safe_load
 from kspbench.data.store import CameraData, SequenceData
+from kspbench.infra.atomic import write_with
 
 
 def _read_member(zf: zipfile.ZipFile, member: str) -> np.ndarray:
@@ -218,14 +219,6 @@ def export_predictions(preds, out: str | os.PathLike) -> dict:
     """Write :func:`predictions_to_vp3d` to ``out`` atomically (temporary file, then rename); returns the metadata."""
     out = Path(out)
     positions, meta = predictions_to_vp3d(preds)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".partial")
-    try:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, positions_3d=np.array(positions, dtype=object),
-                                metadata=np.array(meta, dtype=object))
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    write_with(out, lambda f: np.savez_compressed(f, positions_3d=np.array(positions, dtype=object),
+                                                  metadata=np.array(meta, dtype=object)))
     return meta

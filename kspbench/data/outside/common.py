@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from kspbench.core import skeleton
-from kspbench.data.formats import METRES_MEDIAN_BONE, FormatError, median_bone_length
+from kspbench.data.formats import UNIT_NAMES, FormatError, detect_units
 from kspbench.data.formats.h36m_cdf import canonical_name
 from kspbench.data.outside import UNITS
 from kspbench.data.predictions import Predictions, frame_stride
@@ -31,22 +31,20 @@ class Imported:
 def to_millimetres(poses: np.ndarray, units: str, where: str) -> tuple[np.ndarray, str]:
     """(N, 17, 3) poses in the file's units -> millimetres, and the units they were in.
 
-    ``units="auto"`` judges by the median bone length (below 10: metres); a given unit is checked the same way, so
-    that a wrong ``--units`` is refused rather than scaled by 1000.
+    ``units="auto"`` judges by the median bone length (:func:`kspbench.data.formats.detect_units`); a given unit is
+    checked the same way, so that a wrong ``--units`` is refused rather than scaled by 1000.
 
     Raises:
         OutsideError: an unknown unit, or a given unit the bone lengths contradict.
     """
     if units not in UNITS:
         raise OutsideError(f"--units must be one of {', '.join(UNITS)}, got {units!r}")
-    med = median_bone_length(poses)
-    if not np.isfinite(med) or med <= 0:
+    looks, med = detect_units(poses)
+    if looks is None:
         raise OutsideError(f"{where}: no pose with finite, distinct joints: cannot tell the units")
-    looks = "m" if med < METRES_MEDIAN_BONE else "mm"
     if units != "auto" and units != looks:
-        names = {"m": "metres", "mm": "millimetres"}
         raise OutsideError(f"{where}: --units {units} but the median bone length is {med:.4g}, which is "
-                           f"{names[looks]}; drop --units (detected) or fix the export")
+                           f"{UNIT_NAMES[looks]}; drop --units (detected) or fix the export")
     return (poses * 1000.0 if looks == "m" else poses), looks
 
 

@@ -30,12 +30,11 @@ from typing import Any
 import numpy as np
 
 from kspbench.core import skeleton
+from kspbench.data.formats.mmpose_npz import split_h36m_name
 from kspbench.data.outside.common import Imported, OutsideError, assemble, sequence_name, stride_hint
 
 NAME_KEYS = ("image_name", "img_path", "image_path", "imgname", "target_image_path")
 POSE_KEYS = ("keypoints_3d", "keypoints")
-IMAGE_NAME = re.compile(r"(?P<subject>S\d+)_(?P<action>[A-Za-z]+(?:_\d+)?)\.(?P<camera>\d+)_(?P<frame>\d+)"
-                        r"\.(?:jpg|jpeg|png)", re.IGNORECASE)
 
 
 def parse_image_name(name: str, where: str) -> tuple[str, str, str, int]:
@@ -44,16 +43,17 @@ def parse_image_name(name: str, where: str) -> tuple[str, str, str, int]:
     Raises:
         OutsideError: a name not in MMPose's Human3.6M layout, or frame number 0 (the numbers are 1-based).
     """
+    parts = split_h36m_name(str(name))   # the importer's grammar of MMPose's Human3.6M image names
     base = re.split(r"[\\/]", str(name))[-1]
-    m = IMAGE_NAME.fullmatch(base)
-    if not m:
+    if parts is None:
         raise OutsideError(f"{where}: image name {base!r} is not MMPose's Human3.6M layout "
                            "'<subject>_<action>[_<take>].<camera>_<frame>.jpg', e.g. "
                            "S9_Directions_1.54138969_000001.jpg")
-    number = int(m.group("frame"))
+    subject, stem, camera, number = parts
     if number < 1:
         raise OutsideError(f"{where}: image {base!r} has frame number 0, but MMPose numbers frames from 1")
-    return m.group("subject"), sequence_name(m.group("action").replace("_", " ")), m.group("camera"), number - 1
+    # An action outside the 15 is kept as written (sequence_name), not refused as the importer does.
+    return subject, sequence_name(stem.replace("_", " ")), camera, number - 1
 
 
 def _annotation_names(path: str | os.PathLike) -> np.ndarray:

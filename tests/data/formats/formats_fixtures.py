@@ -6,8 +6,6 @@ rather than repeating them.
 """
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
 import h5py
@@ -400,32 +398,8 @@ def tiny_sequence(subject: str, name: str, n: int = 3):
 
 # --- CLI -----------------------------------------------------------------------------------------------------------
 
-def _data_subcommands(parser: argparse.ArgumentParser) -> set[str]:
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction) and "data" in action.choices:
-            for sub in action.choices["data"]._actions:
-                if isinstance(sub, argparse._SubParsersAction):
-                    return set(sub.choices)
-    return set()
-
-
 def run_cli(argv: list[str]) -> int:
-    """``kspbench`` main if ``data import`` is wired into it, else the same dispatch on a local parser."""
-    from kspbench.cli import UserError, build_parser, main
-    from kspbench.cli.data_import import register_export, register_import
-    from kspbench.data.store import StoreError
+    """``kspbench`` main: what a user's ``kspbench data import|export ...`` runs."""
+    from kspbench.cli import main
 
-    if {"import", "export"} <= _data_subcommands(build_parser()):
-        return main(argv)
-    parser = argparse.ArgumentParser(prog="kspbench")
-    sub = parser.add_subparsers()
-    data = sub.add_parser("data")
-    dsub = data.add_subparsers()
-    register_import(dsub)
-    register_export(dsub)
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except (UserError, StoreError) as err:
-        print(f"kspbench: error: {err}", file=sys.stderr)
-        return 2
+    return main(argv)

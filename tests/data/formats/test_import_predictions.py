@@ -11,8 +11,8 @@ import pytest
 
 from formats_fixtures import run_cli, world_poses
 from kspbench.core import skeleton
-from kspbench.data.formats import h36m_cameras
-from kspbench.data.outside.common import OutsideError, sequence_name
+from kspbench.data.formats import detect_units, h36m_cameras, mmpose_npz
+from kspbench.data.outside.common import OutsideError, sequence_name, to_millimetres
 from kspbench.data.outside.csv_poses import WIDE_COLUMNS, read_csv
 from kspbench.data.outside.mmpose import parse_image_name, read_mmpose
 from kspbench.data.outside.videopose3d import read_videopose3d
@@ -62,6 +62,21 @@ def test_mmpose_image_names_are_parsed_one_based():
         parse_image_name("S9_Walking_1.54138969_000000.jpg", "x")
     with pytest.raises(OutsideError, match="not MMPose's Human3.6M layout"):
         parse_image_name("S9-Walking-1.jpg", "x")
+
+
+def test_image_names_read_as_the_mmpose_importer_reads_them():
+    # One grammar for MMPose's Human3.6M image names: the outside reader and the annotation-npz importer agree.
+    for name in ("S9/S9_Walking_1.54138969/S9_Walking_1.54138969_000001.jpg", "S11_WalkingDog_2.60457274_000011.jpg"):
+        row = mmpose_npz.parse_h36m_name(name)
+        assert parse_image_name(name, "x") == (row.subject, row.sequence, row.camera, row.frame)
+
+
+@pytest.mark.parametrize("scale, units", [(1.0, "mm"), (1e-3, "m")])
+def test_units_are_detected_from_bone_lengths(scale, units):
+    poses = world_poses(np.random.default_rng(0), 4) * scale
+    assert detect_units(poses)[0] == units
+    np.testing.assert_allclose(to_millimetres(poses, "auto", "x")[0], poses / scale)
+    assert detect_units(np.full((2, 17, 3), np.nan)) == (None, pytest.approx(np.nan, nan_ok=True))
 
 
 # --- VideoPose3D ----------------------------------------------------------------------------------------------------

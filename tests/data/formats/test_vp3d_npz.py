@@ -141,6 +141,20 @@ def test_export_structure_units_and_nan_for_missing(tmp_path):
     assert meta2["missing_frames_nan"] == 2 and meta2["source_attrs"] == {"card": "unit"}
 
 
+
+def test_export_failing_mid_write_keeps_the_old_file_and_leaves_nothing_beside(tmp_path, monkeypatch):
+    out = tmp_path / "vp3d.npz"
+    out.write_bytes(b"old")
+
+    def half_then_fail(f, **arrays):
+        f.write(b"PK half a zip")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez_compressed", half_then_fail)
+    with pytest.raises(OSError, match="No space"):
+        vp3d_npz.export_predictions(_predictions(np.random.default_rng(3)), out)
+    assert out.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["vp3d.npz"]
+
 def test_export_cli_and_bad_predictions(tmp_path, capsys):
     preds = _predictions(np.random.default_rng(2))
     src = tmp_path / "preds.h5"
