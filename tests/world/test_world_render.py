@@ -17,7 +17,7 @@ def _owners(j: int) -> set[int]:
 
 def test_joints_lie_on_the_person_where_not_occluded(rendered):
     checked = 0
-    for role, (plan, data, kept) in rendered.items():
+    for role, (_plan, data, kept) in rendered.items():
         for cam_id, fr in kept.items():
             cam = data.cameras[cam_id]
             occ = cam.extras["occluded"]
