@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from assertions import assert_close
 from kspbench.core import skeleton
 from kspbench.model import data as D
 from kspbench.model import transforms as T
@@ -43,7 +44,7 @@ def test_labels_are_crop_coordinates_of_the_drawn_limbs(frames):
             .max(axis=1) > 0.1 for b in range(skeleton.NUM_BONES)]
     assert np.mean(hits) > 0.95
     corner = np.full((len(frames), 2), -0.95)
-    assert np.allclose(_pixel(frames.images, corner), _pixel(frames.backgrounds, corner), atol=0.02)
+    assert_close(_pixel(frames.images, corner), _pixel(frames.backgrounds, corner), atol=0.02)
 
 
 def test_mirroring_swaps_left_and_right_consistently_with_flip_permutation(frames):
@@ -63,8 +64,8 @@ def test_mirroring_swaps_left_and_right_consistently_with_flip_permutation(frame
     u8 = (fi * 255).round().to(torch.uint8)
     for bone in range(skeleton.NUM_BONES):
         src_bone = skeleton.LIMB_FLIP_PERMUTATION[bone]
-        assert np.allclose(_limb_colour_at(u8, fp.numpy(), bone), _limb_colour_at(frames.images[:n], p2d.numpy(),
-                                                                                  src_bone), atol=0.02)
+        assert_close(_limb_colour_at(u8, fp.numpy(), bone), _limb_colour_at(frames.images[:n], p2d.numpy(), src_bone),
+                     atol=0.02, what=f"bone {bone}")
     # 3D: mirrored like 2D (x negated, joints relabelled); mirroring twice is the identity.
     f3 = T.apply_p3d(p3d, flip, zero)
     assert torch.equal(f3[..., 0], -p3d[:, perm, 0]) and torch.equal(f3[..., 1:], p3d[:, perm, 1:])
@@ -72,7 +73,8 @@ def test_mirroring_swaps_left_and_right_consistently_with_flip_permutation(frame
     # The augmentation of the prior samples uses the same rule.
     rng = np.random.default_rng(0)
     ai, a2, a3 = D.augment_prior(images, p2d, p3d, rng, mirror=1.0, rotation_degrees=0.0, colour_jitter=0.0)
-    assert torch.allclose(ai, images.flip(-1)) and torch.equal(a2, fp) and torch.equal(a3, f3)
+    assert_close(ai, images.flip(-1))
+    assert torch.equal(a2, fp) and torch.equal(a3, f3)
 
 
 def test_rotation_moves_labels_with_the_image():
@@ -89,7 +91,7 @@ def test_rotation_moves_labels_with_the_image():
     peak = rotated.flatten(1).argmax(1)
     found = torch.stack([grid[peak % size], grid[peak // size]], dim=1)
     labels = T.apply_p2d(p[:, None].expand(2, 17, 2).contiguous(), flip, angle)[:, 0]
-    assert torch.allclose(found, labels, atol=2.0 / size)
+    assert_close(found, labels, atol=2.0 / size)
 
 
 def test_inverse_transform_undoes_the_transform():
@@ -97,7 +99,7 @@ def test_inverse_transform_undoes_the_transform():
     p = torch.rand(6, 17, 2, generator=g) * 2 - 1
     flip = torch.tensor([True, False, True, False, True, False])
     angle = (torch.rand(6, generator=g) - 0.5)
-    assert torch.allclose(T.invert_p2d(T.apply_p2d(p, flip, angle), flip, angle), p, atol=1e-6)
+    assert_close(T.invert_p2d(T.apply_p2d(p, flip, angle), flip, angle), p, atol=1e-6)
 
 
 def test_3d_labels_project_to_the_2d_labels_with_the_models_camera(frames):

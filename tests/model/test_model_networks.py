@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from assertions import assert_close
 from kspbench.core import skeleton
 from kspbench.model.cards import load_card
 from kspbench.model.ksp import ABLATIONS, KSP
@@ -86,7 +87,7 @@ def test_shapes_and_rest_pose(tiny, ablation):
     x = torch.rand(3, 3, tiny.input_size, tiny.input_size)
     pose = m.pose(x)
     assert pose["p3d"].shape == (3, 17, 3) and pose["p2d"].shape == (3, 17, 2)
-    assert torch.allclose(pose["p3d"][:, 0], torch.zeros(3, 3))
+    assert_close(pose["p3d"][:, 0], torch.zeros(3, 3))
     fa = m.appearance(x)
     assert fa.shape == (3, tiny.fa_channels, tiny.feature_size, tiny.feature_size)
     with torch.no_grad():
@@ -108,15 +109,15 @@ def test_tfk_output_bone_ratios_equal_the_cards(tiny):
     p3d = m.pose(torch.rand(5, 3, tiny.input_size, tiny.input_size))["p3d"].detach().double()
     lengths = torch.linalg.vector_norm(p3d - p3d[:, list(max(p, 0) for p in skeleton.PARENTS)], dim=-1)
     trunk = torch.linalg.vector_norm(p3d[:, 8] - p3d[:, 0], dim=-1)
-    assert torch.allclose(trunk, torch.ones(5, dtype=torch.float64), atol=1e-6)
+    assert_close(trunk, torch.ones(5, dtype=torch.float64), atol=1e-6)
     for j in range(1, skeleton.NUM_JOINTS):
         if j == 8:  # the thorax sits on the trunk (canonical rule): spine -> thorax is a limb map only
             continue
-        assert torch.allclose(lengths[:, j] / trunk, torch.full((5,), ratios[j], dtype=torch.float64),
-                              atol=1e-5), skeleton.JOINT_NAMES[j]
+        assert_close(lengths[:, j] / trunk, torch.full((5,), ratios[j], dtype=torch.float64), atol=1e-5,
+                     what=skeleton.JOINT_NAMES[j])
     # The default card uses Human3.6M S1's ratios.
     d = build_model(load_card("unsup"), tiny)
-    assert torch.allclose(d.bone_lengths[1:8], torch.tensor(skeleton.BONE_LENGTH_RATIOS[1:8], dtype=torch.float32))
+    assert_close(d.bone_lengths[1:8], torch.tensor(skeleton.BONE_LENGTH_RATIOS[1:8], dtype=torch.float32))
 
 
 def test_profiles_load_and_refuse_unknowns(tmp_path):

@@ -5,23 +5,21 @@ import copy
 import csv
 import io
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
-from model_fixtures import make_clip  # noqa: E402
-
-from factories import EVAL  # noqa: E402
-from kspbench.reporting import figures as F  # noqa: E402
-from kspbench.model.cards import load_card  # noqa: E402
-from kspbench.model.predict import predict  # noqa: E402
-from kspbench.model.profiles import load_profile  # noqa: E402
-from kspbench.model.train import train  # noqa: E402
-from kspbench.data.predictions import Predictions, write_predictions  # noqa: E402
-from kspbench.data.store import PoseStore, StoreWriter  # noqa: E402
+from factories import EVAL
+from model_fixtures import make_clip
+from kspbench.reporting import figures as F
+from kspbench.model.cards import load_card
+from kspbench.model.predict import predict
+from kspbench.model.profiles import load_profile
+from kspbench.model.train import train
+from kspbench.data.predictions import Predictions, write_predictions
+from kspbench.data.store import PoseStore, StoreWriter
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SEEDS = (0, 1)

@@ -9,81 +9,32 @@ import shutil
 import numpy as np
 import pytest
 
-from factories import EVAL, make_sequence, truth_predictions
+from factories import EVAL, truth_predictions
+from kspbench.cli import main as run_cli
+from leaderboard_fixtures import h36m_store, scored_result
 from kspbench import cli as kcli
 from kspbench.reporting.leaderboard import LeaderboardError, _blocks, _pair_loaded, leaderboard, paired_bootstrap, paired_frames
 from kspbench.data.predictions import Predictions, write_predictions
 from kspbench.evaluation.results import discover, load_result, per_frame
-from kspbench.data.store import StoreWriter
-
-CAMS = ("54138969", "60457274")
-
-
-def run_cli(argv: list[str]) -> int:
-    """What the ``kspbench`` console script runs (a domain error -> one line on stderr, exit 2)."""
-    return kcli.main(argv)
-
-
-def _h36m_store(path, seed=0):
-    rng = np.random.default_rng(seed)
-    with StoreWriter(path, dataset="unit-h36m", source="tests") as w:
-        # Several 100-frame blocks per track, two actions: a stratified bootstrap with more than one block each.
-        w.add_sequence(make_sequence(rng, subject="S9", sequence="Walking 1", n=250, cameras=CAMS))
-        w.add_sequence(make_sequence(rng, subject="S11", sequence="Walking 2", n=150, cameras=CAMS))
-        w.add_sequence(make_sequence(rng, subject="S9", sequence="Eating 1", n=200, cameras=CAMS))
-        w.add_sequence(make_sequence(rng, subject="S11", sequence="Eating 2", n=120, cameras=CAMS))
-    return path
 
 
 def _truth(store_path, role="h36m-test", key="camera_3d") -> Predictions:
     return truth_predictions(store_path, role, key)
 
 
-def _score(tmp, store, protocol, name, card, seed, noise, noise_seed, extra=(), **truth_kw):
-    """Truth + Gaussian noise (mm) as a predictions file of ``card``/``seed``, scored by `kspbench eval`."""
-    p = _truth(store, **truth_kw)
-    p.poses_3d = p.poses_3d + np.random.default_rng(noise_seed).normal(scale=noise, size=p.poses_3d.shape)
-    p.attrs = {"card": card, "seed": seed}
-    pred = tmp / "preds" / f"{name}.npz"
-    pred.parent.mkdir(exist_ok=True)
-    write_predictions(pred, p)
-    out = tmp / "results" / f"{name}.json"
-    assert kcli.main([*EVAL, "--protocol", protocol, "--predictions", str(pred), "--store", str(store),
-                      "--out", str(out), *extra]) == 0
-    return out
-
-
 @pytest.fixture(scope="module")
 def h36m(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("lb")
-    store = _h36m_store(tmp / "h36m.h5")
+    store = h36m_store(tmp / "h36m.h5")
     files = {
-        "good": _score(tmp, store, "h36m-p2", "good", "good", 0, 10.0, 1),
-        "good_s1": _score(tmp, store, "h36m-p2", "good_s1", "good", 1, 10.0, 2),
-        "twin": _score(tmp, store, "h36m-p2", "twin", "twin", 0, 10.0, 1),  # same poses as good seed 0
-        "worse": _score(tmp, store, "h36m-p2", "worse", "worse", 0, 25.0, 3),
-        "strided": _score(tmp, store, "h36m-p2", "strided", "strided", 0, 15.0, 4, extra=("--stride", "2")),
-        "good_p1": _score(tmp, store, "h36m-p1", "good_p1", "good", 0, 10.0, 1),
+        "good": scored_result(tmp, store, "h36m-p2", "good", "good", 0, 10.0, 1),
+        "good_s1": scored_result(tmp, store, "h36m-p2", "good_s1", "good", 1, 10.0, 2),
+        "twin": scored_result(tmp, store, "h36m-p2", "twin", "twin", 0, 10.0, 1),  # same poses as good seed 0
+        "worse": scored_result(tmp, store, "h36m-p2", "worse", "worse", 0, 25.0, 3),
+        "strided": scored_result(tmp, store, "h36m-p2", "strided", "strided", 0, 15.0, 4, extra=("--stride", "2")),
+        "good_p1": scored_result(tmp, store, "h36m-p1", "good_p1", "good", 0, 10.0, 1),
     }
     return {"tmp": tmp, "store": store, "dir": tmp / "results", **files}
-
-
-@pytest.fixture(scope="module")
-def mpi(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("lb3dhp")
-    rng = np.random.default_rng(3)
-    store = tmp / "3dhp.h5"
-    with StoreWriter(store, dataset="unit-3dhp", source="tests") as w:
-        for k, n in ((1, 160), (2, 120)):
-            seq = make_sequence(rng, subject=f"TS{k}", sequence=f"TS{k}", role="3dhp-test", n=n, cameras=("0",))
-            cam = seq.cameras["0"]
-            cam.valid[::4] = False
-            cam.extras = {"univ_annot3": cam.camera_3d * 0.9, "activity": (np.arange(n) // 5) % 7 + 1}
-            w.add_sequence(seq)
-    kw = dict(role="3dhp-test", key="extras/univ_annot3")
-    return {"dir": tmp / "results",
-            "sharp": _score(tmp, store, "3dhp", "sharp", "sharp", 0, 25.0, 5, **kw),
-            "blurry": _score(tmp, store, "3dhp", "blurry", "blurry", 0, 70.0, 6, **kw)}
 
 
 # --- paired bootstrap -------------------------------------------------------------------------------------------
@@ -140,8 +91,8 @@ def test_different_frame_sets_protocols_or_datasets_are_refused(h36m, tmp_path):
     assert str(h36m["good"]) in str(err.value) and str(h36m["strided"]) in str(err.value)
     with pytest.raises(LeaderboardError, match="different protocols"):
         paired_frames(good, load_result(h36m["good_p1"]))
-    other = _h36m_store(tmp_path / "other.h5", seed=9)
-    res = _score(tmp_path, other, "h36m-p2", "other", "other", 0, 10.0, 1)
+    other = h36m_store(tmp_path / "other.h5", seed=9)
+    res = scored_result(tmp_path, other, "h36m-p2", "other", "other", 0, 10.0, 1)
     with pytest.raises(LeaderboardError, match="different datasets"):
         paired_frames(good, load_result(res))
     # A leaderboard of rows from two stores lists both, says so loudly, and pairs neither across stores.

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 
 from kspbench.core import skeleton
+from kspbench.cli import main as run_cli
+from leaderboard_fixtures import h36m_store, scored_result
 from kspbench.reporting.published import published_rows
 from kspbench.reporting.table import reference
-from test_leaderboard import _h36m_store, _score, mpi, run_cli  # noqa: F401 (mpi: a fixture)
 
 CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary on PATH (Debian: apt-get install "
@@ -25,10 +26,10 @@ needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary
 @pytest.fixture(scope="module")
 def lb(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("lbpages")
-    store = _h36m_store(tmp / "h36m.h5")
-    files = {"good": _score(tmp, store, "h36m-p2", "good", "good", 0, 10.0, 1),
-             "good_s1": _score(tmp, store, "h36m-p2", "good_s1", "good", 1, 10.0, 2),
-             "worse": _score(tmp, store, "h36m-p2", "worse", "worse", 0, 25.0, 3)}
+    store = h36m_store(tmp / "h36m.h5")
+    files = {"good": scored_result(tmp, store, "h36m-p2", "good", "good", 0, 10.0, 1),
+             "good_s1": scored_result(tmp, store, "h36m-p2", "good_s1", "good", 1, 10.0, 2),
+             "worse": scored_result(tmp, store, "h36m-p2", "worse", "worse", 0, 25.0, 3)}
     return {"dir": tmp / "results", "tmp": tmp, **{k: json.loads(v.read_text()) for k, v in files.items()},
             "paths": files}
 

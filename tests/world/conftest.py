@@ -1,7 +1,6 @@
 """Shared fixtures for the synthetic-world tests: one tiny world per session (seconds to build)."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from kspbench.world import build
@@ -35,8 +34,3 @@ def rendered(tiny_plans, tiny_profile):
         res, kept = build.render_sequence(plan, tiny_profile, keep_frames=True)
         out[role] = (plan, res.data, kept)
     return out
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from assertions import assert_close
 from kspbench.core.crops import box_from_joints, crop_images, to_crop, to_normalised
 
 
@@ -59,4 +60,4 @@ def test_to_crop_finds_a_marked_pixel():
     crop = crop_images(frames, box, 40)
     uv = to_crop(p, box, 40)[0, 0]
     assert crop[0, int(round(uv[1])), int(round(uv[0]))].max() == 255
-    assert np.allclose(to_normalised(np.array([[[69.5, 39.5]]]), box), 0.0)
+    assert_close(to_normalised(np.array([[[69.5, 39.5]]]), box), 0.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from assertions import assert_close
 from kspbench.core import skeleton
 from kspbench.world import motion, people
 
@@ -50,7 +51,7 @@ def test_every_family_moves_within_limits_and_stands_on_the_floor(family):
     assert np.abs(np.diff(body.joints, axis=0)).max() > 1.0        # it moves
     low = people.lowest_points(body.centres, body.rots, body.semi)
     ground = (m.dofs["lift"] == 0) & (m.dofs["sit"] == 0)
-    assert np.allclose(low[ground], 0.0, atol=1e-6)
+    assert_close(low[ground], 0.0, atol=1e-6)
     assert (low >= -1e-6).all()
     if family in motion.CHAIR_FAMILIES:
         assert m.chair is not None
@@ -94,7 +95,7 @@ def test_retarget_keeps_directions_and_person_lengths():
     np.testing.assert_allclose(np.linalg.norm(bones_out, axis=-1),
                                np.broadcast_to(motion.person_bone_lengths(person)[1:], (6, 16)), rtol=1e-9)
     cos = (bones_out * bones_src).sum(-1) / np.linalg.norm(bones_out, axis=-1) / np.linalg.norm(bones_src, axis=-1)
-    assert np.allclose(cos, 1.0)
+    assert_close(cos, 1.0)
     body = motion.retargeted_body(person, src + [0, 0, 1000.0])
     assert np.isfinite(body.centres).all() and body.joints.shape == (6, 17, 3)
 

@@ -6,6 +6,7 @@ import hashlib
 import numpy as np
 import pytest
 
+from assertions import assert_close
 from kspbench.core import skeleton
 from kspbench.data.store import PoseStore, validate
 from kspbench.world import build
@@ -80,7 +81,7 @@ def test_roles_extras_and_cameras(tiny_store):
             univ = s.read(info.subject, info.sequence, "extras/univ_annot3", camera="0")
             c3 = s.read(info.subject, info.sequence, "camera_3d", camera="0")
             ratio = np.linalg.norm(univ[:, 10] - univ[:, 0], axis=-1) / np.linalg.norm(c3[:, 10] - c3[:, 0], axis=-1)
-            assert np.allclose(ratio, ratio[0], rtol=1e-4)    # one scale per person
+            assert_close(ratio, ratio[0], rtol=1e-4)    # one scale per person
             invalid += int((~s.read(info.subject, info.sequence, "valid", camera="0")).sum())
         assert invalid > 0
         for info in s.sequences(role="3dhp-train"):
@@ -108,6 +109,7 @@ def test_baselines_write_valid_predictions(tiny_store, tmp_path, kind):
     out = tmp_path / f"{kind}.h5"
     preds = write_baseline(path, kind, out)
     back = read_predictions(out)
-    assert len(back) == len(preds) > 0 and np.allclose(back.poses_3d, preds.poses_3d)
-    assert np.allclose(back.poses_3d[:, 0], 0.0)     # root-relative
+    assert len(back) == len(preds) > 0
+    assert_close(back.poses_3d, preds.poses_3d)
+    assert_close(back.poses_3d[:, 0], 0.0)     # root-relative
     assert score(path, back)["p_mpjpe_mm"] > 0

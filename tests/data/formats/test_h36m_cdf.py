@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from assertions import assert_close
 from formats_fixtures import (CAM_IDS, S1_CAM0, gradient_background, paint_people, published_extrinsics, to32,
                               vp3d_project_px, vp3d_world_to_camera, world_poses, write_cdf, write_frames,
                               write_h36m_take)
@@ -24,7 +25,8 @@ def test_world_to_camera_fixture_point_s1_cam0():
     rot, t = h36m_cameras.extrinsics("S1", "54138969")
     got = world_to_camera(np.array([0.0, 0.0, 1000.0]), rot, t)
     np.testing.assert_allclose(got / 1000, [-0.32030331, -0.4352653, 5.2886616], atol=1e-6)
-    assert np.allclose(rot @ rot.T, np.eye(3), atol=1e-12) and np.isclose(np.linalg.det(rot), 1.0)
+    assert_close(rot @ rot.T, np.eye(3), atol=1e-12)
+    assert np.isclose(np.linalg.det(rot), 1.0)
 
 
 def test_transcribed_values_match_the_notes():

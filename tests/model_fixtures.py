@@ -123,7 +123,7 @@ def make_clip(rng: np.random.Generator, *, subject: str, sequence: str, role: st
 def build_store(path: Path, *, seed: int = 0, size: int = 32, frames: int = 10) -> Path:
     """Every role the cards use, a few frames each."""
     rng = np.random.default_rng(seed)
-    with StoreWriter(path, dataset="model-test", source="tests/model/model_fixtures.py") as w:
+    with StoreWriter(path, dataset="model-test", source="tests/model_fixtures.py") as w:
         for subject in ("S1", "S5"):
             w.add_sequence(make_clip(rng, subject=subject, sequence="Walking 1", role="h36m-train", n=frames,
                                      size=size))
