@@ -56,12 +56,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     from kspbench.infra.atomic import OutputError
-    from kspbench.evaluation.protocol import ProtocolError
+    from kspbench.errors import ConfigError
     from kspbench.data.store import StoreError
 
     try:
         return int(func(args) or 0)
-    except (UserError, StoreError, OutputError, ProtocolError) as err:
+    except (UserError, StoreError, OutputError, ConfigError) as err:
         print(f"kspbench: error: {_one_line(str(err))}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as err:

@@ -117,7 +117,8 @@ def _eval_one(args: argparse.Namespace, protocol_name: str, pred_path: Path, out
     from kspbench.evaluation.evaluate import SPREAD_METRIC, EvaluationError, describe_missing, evaluate, write_result
     from kspbench.data.identity import ModelError, model_block
     from kspbench.data.predictions import PredictionsError, read_predictions
-    from kspbench.evaluation.protocol import ProtocolError, load_protocol
+    from kspbench.evaluation.protocol import load_protocol
+    from kspbench.errors import ConfigError
 
     started = time.time()
     try:
@@ -137,7 +138,7 @@ def _eval_one(args: argparse.Namespace, protocol_name: str, pred_path: Path, out
         if out is not None:
             write_result(ev, out, store_path=args.store, predictions_path=pred_path,
                          predictions_attrs=preds.attrs, started=started, model=model)
-    except (ProtocolError, PredictionsError, EvaluationError, ModelError) as err:
+    except (ConfigError, PredictionsError, EvaluationError, ModelError) as err:
         raise UserError(str(err)) from None
 
     names = [m.name for m in protocol.metrics]

@@ -157,8 +157,9 @@ def _is_path(name_or_path: str) -> bool:
 
 
 def names_in(catalogue: Path, kind: str) -> tuple[str, ...]:
-    """The names a catalogue offers: the top-level keys of one YAML file, or the ``*.yaml`` stems of a folder."""
-    if catalogue.is_dir():
+    """The names a catalogue offers: the top-level keys of one YAML file, or the ``*.yaml`` stems of a folder (none
+    when the folder does not exist: ``$KSPBENCH_PROTOCOLS`` may name the wrong one)."""
+    if catalogue.is_dir() or not catalogue.exists():
         return tuple(sorted(p.stem for p in catalogue.glob("*.yaml")))
     raw = read_yaml(catalogue, kind)
     return tuple(raw) if isinstance(raw, dict) else ()
@@ -178,9 +179,10 @@ def load_named(name_or_path: str, catalogue: Path, kind: str) -> tuple[str, Any,
         path = catalogue / f"{name_or_path}.yaml"
         if path.is_file():
             return name_or_path, read_yaml(path, kind), path
-    else:
+    elif catalogue.exists():
         raw = read_yaml(catalogue, kind)
         if isinstance(raw, dict) and name_or_path in raw:
             return name_or_path, raw[name_or_path], catalogue
-    raise ConfigError(f"unknown {kind} {name_or_path!r}; use one of {', '.join(names_in(catalogue, kind))} "
-                      f"or the path of a YAML file")
+    names = names_in(catalogue, kind)
+    offer = f"use one of {', '.join(names)} or" if names else f"there is none in {catalogue}; give"
+    raise ConfigError(f"unknown {kind} {name_or_path!r}; {offer} the path of a YAML file")

@@ -85,6 +85,12 @@ def test_load_named_from_a_folder_a_catalogue_file_and_a_path(tmp_path):
         load_named("gpu", catalogue, "profile")
     with pytest.raises(ConfigError, match=r"unknown protocol 'three'; use one of one, two"):
         load_named("three", folder, "protocol")
+    for empty in (tmp_path / "none", tmp_path / "empty"):   # a missing or empty folder offers no names
+        (tmp_path / "empty").mkdir(exist_ok=True)
+        assert names_in(empty, "protocol") == ()
+        with pytest.raises(ConfigError, match=rf"^unknown protocol 'one'; there is none in .*{empty.name}; give the "
+                                              "path of a YAML file$"):
+            load_named("one", empty, "protocol")
 
 
 def test_read_yaml_errors_name_the_file(tmp_path):
