@@ -90,7 +90,8 @@ def _check_device(device: str) -> None:
 def _train(args: argparse.Namespace) -> int:
     from kspbench.cli import UserError
     from kspbench.model.cards import CardError, load_card
-    from kspbench.model.profiles import ProfileError, load_profile
+    from kspbench.errors import ConfigError
+    from kspbench.model.profiles import load_profile
     from kspbench.model.resnet import WeightsError
     from kspbench.model.train import CHECKPOINT_NAME, Trainer, TrainingError
 
@@ -100,7 +101,7 @@ def _train(args: argparse.Namespace) -> int:
     try:
         card = load_card(args.card)
         profile = load_profile(args.profile or card["profile"])
-    except (CardError, ProfileError) as err:
+    except (CardError, ConfigError) as err:
         raise UserError(str(err)) from None
     if args.seed is not None and args.seed < 0:
         raise UserError(f"--seed must be a non-negative integer, got {args.seed}")
@@ -155,7 +156,7 @@ def _train(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     from kspbench.cli import UserError
     from kspbench.model.predict import predict
-    from kspbench.model.profiles import ProfileError
+    from kspbench.errors import ConfigError
     from kspbench.model.train import TrainingError
     from kspbench.data.predictions import PredictionsError
 
@@ -187,7 +188,7 @@ def _predict(args: argparse.Namespace) -> int:
         try:
             info = predict(ckpt, args.store, role, out, batch=args.batch, device=args.device, threads=args.threads,
                            progress=not args.quiet)
-        except (TrainingError, ProfileError, PredictionsError) as err:
+        except (TrainingError, ConfigError, PredictionsError) as err:
             raise UserError(str(err)) from None
         print(f"wrote {info['rows']} predictions ({info['sequences']} sequences of role {role}) to {info['out']}")
     return 0

@@ -117,12 +117,16 @@ def _value(hint: Any, raw: Any, meta: typing.Mapping[str, Any], kind: str, where
     return value
 
 
-def parse(cls: type[C], raw: Any, where: str, *, kind: str) -> C:
+def parse(cls: type[C], raw: Any, where: str, *, kind: str, given: typing.Mapping[str, Any] | None = None) -> C:
     """Validate the mapping ``raw`` against the frozen dataclass ``cls``; ``where`` names it in messages
-    (``h36m-p2``, ``cpu.decoder``) and ``kind`` says what it is (``protocol``, ``profile``, ``card``)."""
+    (``h36m-p2``, ``cpu.decoder``) and ``kind`` says what it is (``protocol``, ``profile``, ``card``).
+
+    ``given`` holds fields the caller supplies and the file may not (a profile's ``name`` is its catalogue key).
+    """
     if not isinstance(raw, dict):
         raise _fail(kind, where, f"expected a mapping, got {type(raw).__name__}")
-    fields = [f for f in dataclasses.fields(cls) if f.init]
+    given = given or {}
+    fields = [f for f in dataclasses.fields(cls) if f.init and f.name not in given]
     known = [f.name for f in fields]
     unknown = sorted(str(k) for k in raw if k not in known)
     if unknown:
@@ -135,7 +139,7 @@ def parse(cls: type[C], raw: Any, where: str, *, kind: str) -> C:
                 raise _fail(kind, where, f"missing key {f.name!r}")
             continue
         values[f.name] = _value(hints[f.name], raw[f.name], f.metadata, kind, f"{where}.{f.name}")
-    return cls(**values)
+    return cls(**values, **given)
 
 
 def read_yaml(path: str | Path, kind: str) -> Any:

@@ -63,6 +63,14 @@ def test_every_problem_is_one_config_error_naming_the_key(change, message):
     assert isinstance(err.value, KspbenchError) and isinstance(err.value, ValueError)
 
 
+def test_given_fields_come_from_the_caller_not_the_file():
+    raw = dict(GOOD)
+    del raw["name"]
+    assert parse(Outer, raw, "p", kind="profile", given={"name": "cpu"}).name == "cpu"
+    with pytest.raises(ConfigError, match=r"^profile p: unknown key 'name' \(known: mode, inner,"):
+        parse(Outer, GOOD, "p", kind="profile", given={"name": "cpu"})
+
+
 def test_missing_required_key():
     raw = dict(GOOD)
     del raw["mode"]
