@@ -92,10 +92,11 @@ def _build(args: argparse.Namespace) -> int:
     import time
 
     from kspbench.cli import UserError
+    from kspbench.errors import ConfigError
     from kspbench.world.build import build_world
     from kspbench.world.datasheet import datasheet_path
     from kspbench.world.motion import MotionFileError, load_motion_file
-    from kspbench.world.profiles import ProfileError, load_profile
+    from kspbench.world.profiles import load_profile
 
     out = Path(args.out)
     if out.is_dir():
@@ -118,7 +119,7 @@ def _build(args: argparse.Namespace) -> int:
         for path in (args.motion, args.reference_motion):
             if path:
                 load_motion_file(path)   # fail before any work, with one line
-    except (ProfileError, MotionFileError) as err:
+    except (ConfigError, MotionFileError) as err:
         raise UserError(str(err)) from None
     bar = Progress(f"world build {profile.name} seed {args.seed}", unit="sequence", enabled=not args.quiet)
 

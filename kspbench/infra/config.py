@@ -9,7 +9,7 @@ the code passes the typed object down. What it checks, from the field's type hin
   ``X | None``, ``tuple[T, ...]`` and ``tuple[T1, T2]`` (from a YAML list), ``dict[str, T]``, ``Any`` (anything),
   and nested dataclasses (recursively, with the key path in the message);
 * bounds and choices from the field's metadata (:func:`setting`): ``minimum``, ``strict`` (``>`` instead of
-  ``>=``), ``choices``.
+  ``>=``), ``maximum`` (inclusive), ``choices``; on a tuple or a dict they apply to every value.
 
 Every problem raises :class:`~kspbench.errors.ConfigError` with one line: ``<kind> <name>.<key path>: <problem>``.
 Checks that involve several fields (a decoder's mask prior needs the mask composite) stay with the dataclass that
@@ -35,12 +35,13 @@ _NO_DEFAULT = dataclasses.MISSING
 
 
 def setting(*, default: Any = _NO_DEFAULT, minimum: float | None = None, strict: bool = False,
-            choices: tuple[Any, ...] | None = None, doc: str = "") -> Any:
-    """A dataclass field with validation metadata (``minimum``, ``strict``, ``choices``) and an optional default.
+            maximum: float | None = None, choices: tuple[Any, ...] | None = None, doc: str = "") -> Any:
+    """A dataclass field with validation metadata (``minimum``, ``strict``, ``maximum``, ``choices``) and an
+    optional default.
 
     A mutable default (list, dict) is not allowed in a frozen config: use a tuple.
     """
-    meta = {"minimum": minimum, "strict": strict, "choices": choices, "doc": doc}
+    meta = {"minimum": minimum, "strict": strict, "maximum": maximum, "choices": choices, "doc": doc}
     return dataclasses.field(default=default, metadata=meta)
 
 
@@ -49,11 +50,15 @@ def _fail(kind: str, where: str, problem: str) -> ConfigError:
 
 
 def _bounded(value: float, meta: typing.Mapping[str, Any], kind: str, where: str, what: str) -> None:
-    low = meta.get("minimum")
-    if low is None:
+    low, high, strict = meta.get("minimum"), meta.get("maximum"), meta.get("strict")
+    too_low = low is not None and (value < low or (strict and value == low))
+    if not too_low and (high is None or value <= high):
         return
-    if value < low or (meta.get("strict") and value == low):
-        raise _fail(kind, where, f"must be {what} {'>' if meta.get('strict') else '>='} {low}, got {value!r}")
+    if low is not None and high is not None:
+        bounds = f"in {'(' if strict else '['}{low}, {high}]"
+    else:
+        bounds = f"{'>' if strict else '>='} {low}" if too_low else f"<= {high}"
+    raise _fail(kind, where, f"must be {what} {bounds}, got {value!r}")
 
 
 def _value(hint: Any, raw: Any, meta: typing.Mapping[str, Any], kind: str, where: str) -> Any:

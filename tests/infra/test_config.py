@@ -17,6 +17,29 @@ class Inner:
 
 
 @dataclass(frozen=True)
+class Ranged:
+    fps: float = setting(default=5.0, minimum=0.5, maximum=200)
+    scale: float = setting(default=1.0, minimum=0.0, strict=True, maximum=2)
+    takes: int = setting(default=1, maximum=9)
+    jitter: tuple[float, float] = setting(default=(0.0, 0.0), minimum=0, maximum=0.5)
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"fps": 0.1}, "clip r.fps: must be a number in [0.5, 200], got 0.1"),
+    ({"fps": 201}, "clip r.fps: must be a number in [0.5, 200], got 201"),
+    ({"scale": 0}, "clip r.scale: must be a number in (0.0, 2], got 0"),
+    ({"takes": 10}, "clip r.takes: must be an integer <= 9, got 10"),
+    ({"jitter": [0.1, 0.6]}, "clip r.jitter[1]: must be a number in [0, 0.5], got 0.6"),
+])
+def test_maximum_bounds_every_value(raw, message):
+    assert parse(Ranged, {"fps": 200, "scale": 2, "takes": 9, "jitter": [0, 0.5]}, "r", kind="clip") == \
+        Ranged(200.0, 2.0, 9, (0.0, 0.5))
+    with pytest.raises(ConfigError) as err:
+        parse(Ranged, raw, "r", kind="clip")
+    assert str(err.value) == message
+
+
+@dataclass(frozen=True)
 class Outer:
     name: str
     mode: Literal["a", "b"]
