@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from factories import REPO
+from factories import REPO, config_error
 from kspbench.errors import ConfigError
 from kspbench.evaluation.protocol import REGISTERED, all_protocols, available, load_protocol, protocols_dir
 
@@ -83,11 +83,7 @@ SOURCE = REPO / "protocols"
      r"^protocol .*p\.yaml\.aggregation: mean_of_groups needs by: one of action, sequence"),
 ], ids=["unknown-key", "missing-key", "out-of-range", "choice", "joints", "primary", "aggregation"])
 def test_malformed_definitions_are_one_config_error_line(tmp_path, edit, message):
-    path = tmp_path / "p.yaml"
-    path.write_text(edit((SOURCE / "h36m-p2.yaml").read_text()))
-    with pytest.raises(ConfigError, match=message) as err:
-        load_protocol(str(path))
-    assert "\n" not in str(err.value)
+    config_error(load_protocol, tmp_path / "p.yaml", edit((SOURCE / "h36m-p2.yaml").read_text()), message)
 
 
 def _copy(tmp_path, name, edit=lambda text: text, filename=None):

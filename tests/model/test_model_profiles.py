@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from factories import config_error
 from kspbench.errors import ConfigError
 from kspbench.model.profiles import ModelProfile, load_profile
 
@@ -29,11 +30,7 @@ def _tiny() -> dict:
 def test_impossible_profiles_are_one_config_error_line(tmp_path, edit, message):
     raw = _tiny()
     edit(raw)
-    path = tmp_path / "p.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    with pytest.raises(ConfigError, match=message) as err:
-        load_profile(str(path))
-    assert "\n" not in str(err.value)
+    config_error(load_profile, tmp_path / "p.yaml", yaml.safe_dump(raw), message)
 
 
 def test_a_profile_file_may_not_name_itself(tmp_path):

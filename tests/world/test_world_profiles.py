@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from factories import config_error
 from kspbench.core import skeleton
 from kspbench.errors import ConfigError
 from kspbench.world.profiles import PROFILES_FILE, load_profile, profile_from_dict
@@ -32,11 +33,7 @@ def _tiny() -> dict:
 def test_impossible_profiles_are_one_config_error_line(tmp_path, edit, message):
     raw = _tiny()
     edit(raw)
-    path = tmp_path / "p.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    with pytest.raises(ConfigError, match=message) as err:
-        load_profile(str(path))
-    assert "\n" not in str(err.value)
+    config_error(load_profile, tmp_path / "p.yaml", yaml.safe_dump(raw), message)
 
 
 def test_files_by_path_defaults_and_recorded_profiles(tmp_path):
