@@ -273,5 +273,5 @@ def all_protocols() -> list[Protocol]:
     names = available()
     if not names:
         raise ConfigError(f"no protocol files (*.yaml) in {protocols_dir()}: the install is incomplete, or "
-                            "$KSPBENCH_PROTOCOLS names the wrong folder")
+                          "$KSPBENCH_PROTOCOLS names the wrong folder")
     return [load_protocol(name) for name in names]
