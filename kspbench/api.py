@@ -53,7 +53,7 @@ def evaluate_file(predictions: str | os.PathLike | Predictions, store: str | os.
         allow_missing, allow_partial: as ``--allow-missing`` and ``--allow-partial``.
 
     Raises:
-        PredictionsError, ProtocolError, EvaluationError, ModelError, StoreError (all ValueError): one line each.
+        PredictionsError, ConfigError, EvaluationError, ModelError, StoreError (all ValueError): one line each.
     """
     started = time.time()
     proto = _protocol(protocol).with_overrides(subjects=list(subjects or []), cameras=list(cameras or []),

@@ -89,3 +89,16 @@ def full_h36m_test_store(path, *, n: int = 4, dataset: str = "unit-h36m", seed: 
             for action in skeleton.H36M_ACTIONS:
                 w.add_sequence(make_sequence(rng, subject=subject, sequence=f"{action} 1", n=n, cameras=CAMERA_IDS))
     return path
+
+
+def config_error(load, path: Path, text: str, message: str) -> str:
+    """Write ``text`` to ``path``, load it with ``load``: it must raise one ConfigError line matching ``message``."""
+    import pytest
+
+    from kspbench.errors import ConfigError
+
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message) as err:
+        load(str(path))
+    assert "\n" not in str(err.value)
+    return str(err.value)

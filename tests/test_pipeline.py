@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from kspbench.cli import build_parser
+from kspbench.cli import build_parser, main
 from kspbench.model.cards import load_card
 from kspbench.evaluation.protocol import load_protocol
 
@@ -93,6 +93,23 @@ def test_card_after_follows_init_from(card):
         assert c["init_from"] in PARAMS["cards"], f"{card}: init_from {c['init_from']} is not trained by the pipeline"
     else:
         assert after == f"models/{card}.yaml", f"{card}: trained from scratch but after {after}"
+
+
+@pytest.mark.parametrize("card", sorted(PARAMS["cards"]))
+def test_train_refuses_an_after_that_disagrees_with_init_from(card, tmp_path, monkeypatch, capsys):
+    # The train stage passes its dependency (`after`) to `kspbench train --after`: DVC cannot derive it from the
+    # card's init_from, so the command checks it. The pipeline's own argv passes the check (and stops at the store).
+    monkeypatch.chdir(REPO)
+    argv = shlex.split(STAGES[f"train@{card}"]["cmd"])[1:]
+    argv[argv.index("--store") + 1] = str(tmp_path / "none.h5")
+    assert main(argv) == 2
+    assert "no such store" in capsys.readouterr().err
+    wrong = "runs/semi" if PARAMS["cards"][card]["after"] != "runs/semi" else "runs/unsup"
+    argv[argv.index("--after") + 1] = wrong
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith(f"kspbench: error: --after {wrong}: card {card} ")
+    assert f"cards.{card}.after" in err
 
 
 def test_rows_are_the_baselines_then_the_cards():

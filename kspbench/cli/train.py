@@ -44,6 +44,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     init = tr.add_argument_group("initialisation")
     init.add_argument("--init-checkpoint", help="finished checkpoint of the card's init_from run (default: "
                                                 "OUT/../<init_from>/checkpoint.pt)")
+    init.add_argument("--after", metavar="PATH",
+                      help="the pipeline's dependency for this run (params.yaml cards.<card>.after, which DVC cannot "
+                           "derive from the card): refuse to train unless it is the run init_from starts from "
+                           "(OUT/../<init_from>) or, for a card trained from scratch, the card file")
     init.add_argument("--init-weights", help="a torchvision ResNet-50 state dict (resnet50-*.pth) for EP's trunk; "
                                              "shapes are checked strictly (use --profile paper for full width)")
     tr.add_argument("--quiet", action="store_true", help=QUIET_HELP)
@@ -87,6 +91,22 @@ def _check_device(device: str) -> None:
             raise UserError("--device cuda: no CUDA device is available to this torch build")
 
 
+def _check_after(after: str, card: dict, out: Path) -> None:
+    """The DVC stage waits for ``after``; the run reads ``OUT/../<init_from>``: a stale params.yaml (an edited
+    init_from) would let DVC train before, or without retraining after, the run this one starts from."""
+    from kspbench.cli import UserError
+
+    init = card["init_from"]
+    if init is not None and Path(after).resolve() == (out.parent / init).resolve():
+        return
+    if init is None and Path(after).suffix in (".yaml", ".yml") and Path(after).stem == card["name"]:
+        return
+    want = f"starts from {init!r}, so it must wait for {out.parent / init}" if init is not None else \
+        "trains from scratch, so it waits for its card file only"
+    raise UserError(f"--after {after}: card {card['name']} {want}; make params.yaml cards.{card['name']}.after "
+                    "follow the card's init_from")
+
+
 def _train(args: argparse.Namespace) -> int:
     from kspbench.cli import UserError
     from kspbench.model.cards import load_card
@@ -99,6 +119,8 @@ def _train(args: argparse.Namespace) -> int:
     _check_device(args.device)
     card = load_card(args.card)
     profile = load_profile(args.profile or card["profile"])
+    if args.after is not None:
+        _check_after(args.after, card, Path(args.out))
     if args.seed is not None and args.seed < 0:
         raise UserError(f"--seed must be a non-negative integer, got {args.seed}")
     if args.seeds is not None and (args.seeds < 1 or args.seed is not None):

@@ -21,15 +21,15 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
-import yaml
 
 from kspbench.core import skeleton
 from kspbench.evaluation import metrics
+from kspbench.errors import ConfigError
+from kspbench.infra.config import load_named, names_in, parse, setting
 from kspbench.infra.resources import shipped
-from kspbench.errors import KspbenchError
 
 ALIGNMENTS = tuple(metrics.ALIGNMENTS)  # the names of the one table, kspbench.evaluation.metrics.ALIGNMENTS
 STATISTICS = ("mean_error", "pck", "auc")
@@ -58,10 +58,6 @@ def is_registered(name: str, version: Any, sha256: Any) -> bool:
 
 def is_custom(name: str) -> bool:
     return name.startswith(CUSTOM_PREFIX)
-
-
-class ProtocolError(KspbenchError):
-    """A protocol is unknown or its definition is malformed."""
 
 
 @dataclass(frozen=True)
@@ -119,7 +115,7 @@ class Protocol:
             changes["cameras"] = tuple(cameras)
         if frame_stride is not None:
             if frame_stride < 1:
-                raise ProtocolError(f"--stride must be a positive integer, got {frame_stride}")
+                raise ConfigError(f"--stride must be a positive integer, got {frame_stride}")
             changes["frame_stride"] = int(frame_stride)
         if not changes:
             return self
@@ -163,60 +159,93 @@ def protocols_dir() -> Path:
 
 
 def available() -> list[str]:
-    return sorted(p.stem for p in protocols_dir().glob("*.yaml"))
+    return list(names_in(protocols_dir(), "protocol"))
 
 
-def _need(raw: dict, key: str, where: str) -> Any:
-    if key not in raw:
-        raise ProtocolError(f"{where}: missing field {key!r}")
-    return raw[key]
+@dataclass(frozen=True)
+class _Split:
+    role: str
+    subjects: tuple[str, ...]
+    cameras: tuple[str, ...]
+    frame_stride: int = setting(default=1, minimum=1)
+    exclude_sequences: tuple[str, ...] = ()
+    actions: tuple[str, ...] = ()
 
 
-def _parse(raw: dict, path: Path, sha: str) -> Protocol:
-    where = str(path)
-    split = _need(raw, "split", where)
-    order = _need(raw, "joint_order", where)
-    if order not in ("h36m", "3dhp"):
-        raise ProtocolError(f"{where}: joint_order must be h36m or 3dhp, got {order!r}")
-    joints = _need(raw, "joints", where)
-    joints = tuple(range(skeleton.NUM_JOINTS)) if joints == "all" else tuple(int(j) for j in joints)
-    if not joints or any(not 0 <= j < skeleton.NUM_JOINTS for j in joints):
-        raise ProtocolError(f"{where}: joints must be 'all' or indices in 0..16, got {raw['joints']!r}")
-    metrics = []
-    for name, spec in _need(raw, "metrics", where).items():
-        if spec.get("alignment") not in ALIGNMENTS or spec.get("statistic") not in STATISTICS:
-            raise ProtocolError(f"{where}: metric {name!r} needs alignment in {ALIGNMENTS} and statistic in "
-                                f"{STATISTICS}, got {spec!r}")
-        grid = spec.get("thresholds_mm")
-        thresholds = None
-        if grid is not None:
-            thresholds = tuple(float(t) for t in np.arange(grid["start"], grid["stop"] + grid["step"] / 2,
-                                                           grid["step"]))
-        metrics.append(MetricSpec(name=name, alignment=spec["alignment"], statistic=spec["statistic"],
-                                  threshold_mm=spec.get("threshold_mm"), thresholds_mm=thresholds))
-    primary = _need(raw, "primary", where)
-    if primary not in {m.name for m in metrics}:
-        raise ProtocolError(f"{where}: primary metric {primary!r} is not among its metrics")
-    agg = _need(raw, "aggregation", where)
-    if agg.get("overall") not in OVERALL or (agg["overall"] == "mean_of_groups" and agg.get("by") not in BREAKDOWNS):
-        raise ProtocolError(f"{where}: aggregation must be pooled, or mean_of_groups by one of {BREAKDOWNS}")
-    breakdowns = tuple(raw.get("breakdowns", []))
-    if any(b not in BREAKDOWNS for b in breakdowns):
-        raise ProtocolError(f"{where}: breakdowns must be among {BREAKDOWNS}, got {list(breakdowns)}")
-    boot = raw.get("bootstrap", {})
+@dataclass(frozen=True)
+class _Grid:
+    """Thresholds ``start``, ``start + step``, ... up to ``stop`` included (mm)."""
+
+    start: float
+    stop: float
+    step: float = setting(minimum=0.0, strict=True)
+
+
+@dataclass(frozen=True)
+class _Metric:
+    alignment: str = setting(choices=ALIGNMENTS)
+    statistic: str = setting(choices=STATISTICS)
+    threshold_mm: float | None = None
+    thresholds_mm: _Grid | None = None
+
+
+@dataclass(frozen=True)
+class _Aggregation:
+    overall: str = setting(choices=OVERALL)
+    by: str | None = setting(default=None, choices=BREAKDOWNS)
+
+
+@dataclass(frozen=True)
+class _Bootstrap:
+    block_frames: int = setting(default=100, minimum=1)
+    resamples: int = setting(default=1000, minimum=1)
+    seed: int = setting(default=0, minimum=0)
+
+
+@dataclass(frozen=True)
+class _ProtocolFile:
+    """What a protocol file holds (``protocols/*.yaml``); :func:`_record` turns it into a :class:`Protocol`."""
+
+    name: str
+    version: int = setting(minimum=1)
+    split: _Split
+    ground_truth: str
+    joint_order: str = setting(choices=("h36m", "3dhp"))
+    joints: Literal["all"] | tuple[int, ...] = setting(minimum=0)
+    root_joint: int = setting(minimum=0)
+    metrics: dict[str, _Metric]
+    primary: str
+    aggregation: _Aggregation
+    title: str = ""
+    breakdowns: tuple[str, ...] = setting(default=(), choices=BREAKDOWNS)
+    joint_groups: dict[str, tuple[int, ...]] | None = setting(default=None, minimum=0)
+    bootstrap: _Bootstrap = _Bootstrap()
+
+
+def _record(f: _ProtocolFile, where: str, path: Path, sha: str) -> Protocol:
+    """The :class:`Protocol` a parsed file defines, after the checks that involve several of its fields."""
+    joints = tuple(range(skeleton.NUM_JOINTS)) if f.joints == "all" else f.joints
+    if not joints or any(j >= skeleton.NUM_JOINTS for j in joints):
+        raise ConfigError(f"protocol {where}.joints: must be 'all' or indices in 0..16, got {list(joints)}")
+    if f.primary not in f.metrics:
+        raise ConfigError(f"protocol {where}.primary: {f.primary!r} is not among its metrics")
+    if f.aggregation.overall == "mean_of_groups" and f.aggregation.by is None:
+        raise ConfigError(f"protocol {where}.aggregation: mean_of_groups needs by: one of {', '.join(BREAKDOWNS)}")
+    metrics = tuple(MetricSpec(name=name, alignment=m.alignment, statistic=m.statistic, threshold_mm=m.threshold_mm,
+                               thresholds_mm=None if m.thresholds_mm is None else _grid(m.thresholds_mm))
+                    for name, m in f.metrics.items())
+    s, b = f.split, f.bootstrap
     return Protocol(
-        name=str(_need(raw, "name", where)), version=int(_need(raw, "version", where)),
-        title=str(raw.get("title", "")), role=str(_need(split, "role", where)),
-        subjects=tuple(str(s) for s in _need(split, "subjects", where)),
-        cameras=tuple(str(c) for c in _need(split, "cameras", where)),
-        frame_stride=int(split.get("frame_stride", 1)),
-        exclude_sequences=tuple(str(s) for s in split.get("exclude_sequences", [])),
-        actions=tuple(str(a) for a in split.get("actions", [])), ground_truth=str(_need(raw, "ground_truth", where)),
-        joint_order=order, joints=joints, root_joint=int(_need(raw, "root_joint", where)), metrics=tuple(metrics),
-        primary=primary, overall=agg["overall"], group_by=agg.get("by"), breakdowns=breakdowns,
-        joint_groups=tuple((str(k), tuple(int(i) for i in v)) for k, v in raw.get("joint_groups", {}).items()),
-        block_frames=int(boot.get("block_frames", 100)), resamples=int(boot.get("resamples", 1000)),
-        bootstrap_seed=int(boot.get("seed", 0)), path=str(path), sha256=sha)
+        name=f.name, version=f.version, title=f.title, role=s.role, subjects=s.subjects, cameras=s.cameras,
+        frame_stride=s.frame_stride, exclude_sequences=s.exclude_sequences, actions=s.actions,
+        ground_truth=f.ground_truth, joint_order=f.joint_order, joints=joints, root_joint=f.root_joint,
+        metrics=metrics, primary=f.primary, overall=f.aggregation.overall, group_by=f.aggregation.by,
+        breakdowns=f.breakdowns, joint_groups=tuple((f.joint_groups or {}).items()), block_frames=b.block_frames,
+        resamples=b.resamples, bootstrap_seed=b.seed, path=str(path), sha256=sha)
+
+
+def _grid(g: _Grid) -> tuple[float, ...]:
+    return tuple(float(t) for t in np.arange(g.start, g.stop + g.step / 2, g.step))
 
 
 def load_protocol(name_or_path: str) -> Protocol:
@@ -225,22 +254,12 @@ def load_protocol(name_or_path: str) -> Protocol:
     A file that is not a registered (name, version, sha256) loads as ``custom:<name>`` (see the module docstring).
 
     Raises:
-        ProtocolError: unknown name (the message lists the known ones) or a malformed file.
+        ConfigError: unknown name (the message lists the known ones) or a malformed file.
     """
-    path = Path(name_or_path)
-    if not (path.suffix in (".yaml", ".yml") and path.is_file()):
-        path = protocols_dir() / f"{name_or_path}.yaml"
-        if not path.is_file():
-            known = ", ".join(available()) or f"none found in {protocols_dir()}"
-            raise ProtocolError(f"unknown protocol {name_or_path!r}; known protocols: {known}")
-    data = path.read_bytes()
-    try:
-        raw = yaml.safe_load(data)
-    except yaml.YAMLError as err:
-        raise ProtocolError(f"{path}: not valid YAML ({err})") from None
-    if not isinstance(raw, dict):
-        raise ProtocolError(f"{path}: a protocol file must hold a mapping")
-    proto = _parse(raw, path, hashlib.sha256(data).hexdigest())
+    _, raw, path = load_named(name_or_path, protocols_dir(), "protocol")
+    # The pin is over the file's bytes; read_yaml has just read the same file.
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    proto = _record(parse(_ProtocolFile, raw, name_or_path, kind="protocol"), name_or_path, path, sha)
     if not proto.custom and not is_registered(proto.name, proto.version, proto.sha256):
         proto = dataclasses.replace(proto, name=CUSTOM_PREFIX + proto.name)
     return proto
@@ -250,10 +269,10 @@ def all_protocols() -> list[Protocol]:
     """Every protocol in :func:`protocols_dir`.
 
     Raises:
-        ProtocolError: there is none (a broken install, or ``$KSPBENCH_PROTOCOLS`` naming an empty folder).
+        ConfigError: there is none (a broken install, or ``$KSPBENCH_PROTOCOLS`` naming an empty folder).
     """
     names = available()
     if not names:
-        raise ProtocolError(f"no protocol files (*.yaml) in {protocols_dir()}: the install is incomplete, or "
-                            "$KSPBENCH_PROTOCOLS names the wrong folder")
+        raise ConfigError(f"no protocol files (*.yaml) in {protocols_dir()}: the install is incomplete, or "
+                          "$KSPBENCH_PROTOCOLS names the wrong folder")
     return [load_protocol(name) for name in names]

@@ -9,7 +9,7 @@ the code passes the typed object down. What it checks, from the field's type hin
   ``X | None``, ``tuple[T, ...]`` and ``tuple[T1, T2]`` (from a YAML list), ``dict[str, T]``, ``Any`` (anything),
   and nested dataclasses (recursively, with the key path in the message);
 * bounds and choices from the field's metadata (:func:`setting`): ``minimum``, ``strict`` (``>`` instead of
-  ``>=``), ``choices``.
+  ``>=``), ``maximum`` (inclusive), ``choices``; on a tuple or a dict they apply to every value.
 
 Every problem raises :class:`~kspbench.errors.ConfigError` with one line: ``<kind> <name>.<key path>: <problem>``.
 Checks that involve several fields (a decoder's mask prior needs the mask composite) stay with the dataclass that
@@ -35,12 +35,13 @@ _NO_DEFAULT = dataclasses.MISSING
 
 
 def setting(*, default: Any = _NO_DEFAULT, minimum: float | None = None, strict: bool = False,
-            choices: tuple[Any, ...] | None = None, doc: str = "") -> Any:
-    """A dataclass field with validation metadata (``minimum``, ``strict``, ``choices``) and an optional default.
+            maximum: float | None = None, choices: tuple[Any, ...] | None = None, doc: str = "") -> Any:
+    """A dataclass field with validation metadata (``minimum``, ``strict``, ``maximum``, ``choices``) and an
+    optional default.
 
     A mutable default (list, dict) is not allowed in a frozen config: use a tuple.
     """
-    meta = {"minimum": minimum, "strict": strict, "choices": choices, "doc": doc}
+    meta = {"minimum": minimum, "strict": strict, "maximum": maximum, "choices": choices, "doc": doc}
     return dataclasses.field(default=default, metadata=meta)
 
 
@@ -49,11 +50,15 @@ def _fail(kind: str, where: str, problem: str) -> ConfigError:
 
 
 def _bounded(value: float, meta: typing.Mapping[str, Any], kind: str, where: str, what: str) -> None:
-    low = meta.get("minimum")
-    if low is None:
+    low, high, strict = meta.get("minimum"), meta.get("maximum"), meta.get("strict")
+    too_low = low is not None and (value < low or (strict and value == low))
+    if not too_low and (high is None or value <= high):
         return
-    if value < low or (meta.get("strict") and value == low):
-        raise _fail(kind, where, f"must be {what} {'>' if meta.get('strict') else '>='} {low}, got {value!r}")
+    if low is not None and high is not None:
+        bounds = f"in {'(' if strict else '['}{low}, {high}]"
+    else:
+        bounds = f"{'>' if strict else '>='} {low}" if too_low else f"<= {high}"
+    raise _fail(kind, where, f"must be {what} {bounds}, got {value!r}")
 
 
 def _value(hint: Any, raw: Any, meta: typing.Mapping[str, Any], kind: str, where: str) -> Any:
@@ -117,12 +122,16 @@ def _value(hint: Any, raw: Any, meta: typing.Mapping[str, Any], kind: str, where
     return value
 
 
-def parse(cls: type[C], raw: Any, where: str, *, kind: str) -> C:
+def parse(cls: type[C], raw: Any, where: str, *, kind: str, given: typing.Mapping[str, Any] | None = None) -> C:
     """Validate the mapping ``raw`` against the frozen dataclass ``cls``; ``where`` names it in messages
-    (``h36m-p2``, ``cpu.decoder``) and ``kind`` says what it is (``protocol``, ``profile``, ``card``)."""
+    (``h36m-p2``, ``cpu.decoder``) and ``kind`` says what it is (``protocol``, ``profile``, ``card``).
+
+    ``given`` holds fields the caller supplies and the file may not (a profile's ``name`` is its catalogue key).
+    """
     if not isinstance(raw, dict):
         raise _fail(kind, where, f"expected a mapping, got {type(raw).__name__}")
-    fields = [f for f in dataclasses.fields(cls) if f.init]
+    given = given or {}
+    fields = [f for f in dataclasses.fields(cls) if f.init and f.name not in given]
     known = [f.name for f in fields]
     unknown = sorted(str(k) for k in raw if k not in known)
     if unknown:
@@ -135,7 +144,7 @@ def parse(cls: type[C], raw: Any, where: str, *, kind: str) -> C:
                 raise _fail(kind, where, f"missing key {f.name!r}")
             continue
         values[f.name] = _value(hints[f.name], raw[f.name], f.metadata, kind, f"{where}.{f.name}")
-    return cls(**values)
+    return cls(**values, **given)
 
 
 def read_yaml(path: str | Path, kind: str) -> Any:
@@ -157,8 +166,9 @@ def _is_path(name_or_path: str) -> bool:
 
 
 def names_in(catalogue: Path, kind: str) -> tuple[str, ...]:
-    """The names a catalogue offers: the top-level keys of one YAML file, or the ``*.yaml`` stems of a folder."""
-    if catalogue.is_dir():
+    """The names a catalogue offers: the top-level keys of one YAML file, or the ``*.yaml`` stems of a folder (none
+    when the folder does not exist: ``$KSPBENCH_PROTOCOLS`` may name the wrong one)."""
+    if catalogue.is_dir() or not catalogue.exists():
         return tuple(sorted(p.stem for p in catalogue.glob("*.yaml")))
     raw = read_yaml(catalogue, kind)
     return tuple(raw) if isinstance(raw, dict) else ()
@@ -178,9 +188,10 @@ def load_named(name_or_path: str, catalogue: Path, kind: str) -> tuple[str, Any,
         path = catalogue / f"{name_or_path}.yaml"
         if path.is_file():
             return name_or_path, read_yaml(path, kind), path
-    else:
+    elif catalogue.exists():
         raw = read_yaml(catalogue, kind)
         if isinstance(raw, dict) and name_or_path in raw:
             return name_or_path, raw[name_or_path], catalogue
-    raise ConfigError(f"unknown {kind} {name_or_path!r}; use one of {', '.join(names_in(catalogue, kind))} "
-                      f"or the path of a YAML file")
+    names = names_in(catalogue, kind)
+    offer = f"use one of {', '.join(names)} or" if names else f"there is none in {catalogue}; give"
+    raise ConfigError(f"unknown {kind} {name_or_path!r}; {offer} the path of a YAML file")

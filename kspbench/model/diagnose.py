@@ -362,7 +362,7 @@ def diagnose(checkpoint: str | os.PathLike, store_path: str | os.PathLike, *, ro
             tuples.
     """
     from kspbench.model.predict import load_model
-    from kspbench.model.profiles import ProfileError
+    from kspbench.errors import ConfigError
     from kspbench.model.train import TrainingError, deterministic, load_checkpoint
     from kspbench.infra.provenance import file_sha256, provenance
 
@@ -371,7 +371,7 @@ def diagnose(checkpoint: str | os.PathLike, store_path: str | os.PathLike, *, ro
             model, ckpt = load_model(checkpoint, device)
         else:
             ckpt = load_checkpoint(checkpoint)
-    except (TrainingError, ProfileError) as err:
+    except (TrainingError, ConfigError) as err:
         raise DiagnoseError(str(err)) from None
     except (RuntimeError, KeyError, TypeError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__

@@ -2,33 +2,30 @@
 
 A profile is a frozen :class:`ModelProfile`; :func:`load_profile` takes a name from ``profiles.yaml`` (``tiny``,
 ``smoke``, ``cpu``, ``paper``) or the path of a YAML file holding one profile with the same keys. Unknown or missing
-keys and impossible values raise :class:`ProfileError` (one line naming the key).
+keys and impossible values raise :class:`~kspbench.errors.ConfigError` (one line naming the key path): the
+dataclasses below are the schema :func:`kspbench.infra.config.parse` checks, and :func:`_check` the rules that
+involve several fields.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-from kspbench.errors import KspbenchError
+from kspbench.errors import ConfigError
+from kspbench.infra.config import load_named, names_in, parse, setting
 
 PROFILES_FILE = Path(__file__).with_name("profiles.yaml")
 DEFAULT_PROFILE = "cpu"
 OPTIMISERS = ("adagrad", "adam")
 
 
-class ProfileError(KspbenchError):
-    """A profile is unknown or impossible; the message is one line."""
-
-
 @dataclass(frozen=True)
 class ResNetSpec:
-    width: int
-    blocks: tuple[int, int, int]
+    width: int = setting(minimum=1)
+    blocks: tuple[int, int, int] = setting(minimum=1)
     maxpool: bool
 
     @property
@@ -43,34 +40,35 @@ class ResNetSpec:
 
 @dataclass(frozen=True)
 class HeadSpec:
-    channels: int
-    hidden: int
-    pool: str   # "avg": global average pool (a channel vector); "flatten": keep the head's spatial layout;
+    channels: int = setting(minimum=1)
+    hidden: int = setting(minimum=1)
+    pool: str = setting(choices=("avg", "flatten", "keypoints"))
+    # "avg": global average pool (a channel vector); "flatten": keep the head's spatial layout;
     # "keypoints": the average pool plus 17 soft-argmax points read from trunk heatmaps
 
 
 @dataclass(frozen=True)
 class MapSpec:
-    size: int
-    sigma: float
-    alpha: float
-    min_sigma_px: float
-    channels: int
+    size: int = setting(minimum=2)
+    sigma: float = setting(minimum=0.0, strict=True)
+    alpha: float = setting(minimum=0.0, strict=True)
+    min_sigma_px: float = setting(minimum=0.0)
+    channels: int = setting(minimum=2)
 
 
 @dataclass(frozen=True)
 class DecoderSpec:
-    width: int
-    min_width: int
-    bg_channels: int
+    width: int = setting(minimum=1)
+    min_width: int = setting(minimum=1)
+    bg_channels: int = setting(minimum=0)
     mask_composite: bool
-    mask_prior: float   # gain of the pose silhouette on the mask logit (0: none); needs mask_composite
+    mask_prior: float = setting(minimum=0.0)   # gain of the pose silhouette on the mask logit (0: none); needs mask_composite
 
 
 @dataclass(frozen=True)
 class OptimiserSpec:
-    name: str
-    lr: float
+    name: str = setting(choices=OPTIMISERS)
+    lr: float = setting(minimum=0.0, strict=True)
     per_loss: bool      # one optimiser per loss (the paper) or one shared by every loss
 
 
@@ -80,22 +78,22 @@ class ModelProfile:
 
     name: str
     description: str
-    input_size: int
+    input_size: int = setting(minimum=8)
     resnet: ResNetSpec
     ep_head: HeadSpec
-    ea_width: int
+    ea_width: int = setting(minimum=1)
     ea_pool: bool
     maps: MapSpec
     decoder: DecoderSpec
-    ablation_hidden: int
-    batch: int | None
-    steps_scale: float
-    min_stage_steps: int
+    ablation_hidden: int = setting(minimum=1)
+    batch: int | None = setting(minimum=1)
+    steps_scale: float = setting(minimum=0.0, strict=True)
+    min_stage_steps: int = setting(minimum=1)
     optimiser: OptimiserSpec
-    checkpoint_every: int
-    val_every: int
-    val_frames: int
-    threads: int
+    checkpoint_every: int = setting(minimum=1)
+    val_every: int = setting(minimum=0)
+    val_frames: int = setting(minimum=1)
+    threads: int = setting(minimum=1)
 
     @property
     def feature_size(self) -> int:
@@ -138,96 +136,9 @@ _LEGACY_DEFAULTS: tuple[tuple[tuple[str, ...], Any], ...] = (
     (("optimiser", "per_loss"), True))
 
 
-def _take(raw: dict, key: str, where: str) -> Any:
-    if key not in raw:
-        raise ProfileError(f"profile {where}: missing key {key!r}")
-    return raw[key]
-
-
-def _exact_keys(raw: Any, keys: tuple[str, ...], where: str) -> dict:
-    if not isinstance(raw, dict):
-        raise ProfileError(f"profile {where}: expected a mapping, got {type(raw).__name__}")
-    unknown = sorted(set(raw) - set(keys))
-    if unknown:
-        raise ProfileError(f"profile {where}: unknown key {unknown[0]!r} (known: {', '.join(keys)})")
-    for key in keys:
-        _take(raw, key, where)
-    return raw
-
-
-def _positive_int(value: Any, where: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ProfileError(f"profile {where}: must be an integer >= {minimum}, got {value!r}")
-    return value
-
-
-def _number(value: Any, where: str, minimum: float = 0.0, strict: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or value < minimum or (strict and value == minimum):
-        raise ProfileError(f"profile {where}: must be a number {'>' if strict else '>='} {minimum}, got {value!r}")
-    return float(value)
-
-
-def _sub(raw: dict, key: str, keys: tuple[str, ...], where: str) -> dict:
-    return _exact_keys(_take(raw, key, where), keys, f"{where}.{key}")
-
-
 def _parse(name: str, raw: Any) -> ModelProfile:
-    fields = tuple(f.name for f in dataclasses.fields(ModelProfile) if f.name != "name")
-    raw = _exact_keys(raw, fields, name)
-    r = _sub(raw, "resnet", ("width", "blocks", "maxpool"), name)
-    blocks = r["blocks"]
-    if not (isinstance(blocks, list) and len(blocks) == 3):
-        raise ProfileError(f"profile {name}.resnet.blocks: must be a list of 3 block counts, got {blocks!r}")
-    if not isinstance(r["maxpool"], bool):
-        raise ProfileError(f"profile {name}.resnet.maxpool: must be true or false, got {r['maxpool']!r}")
-    resnet = ResNetSpec(_positive_int(r["width"], f"{name}.resnet.width"),
-                        tuple(_positive_int(b, f"{name}.resnet.blocks") for b in blocks), r["maxpool"])
-    h = _sub(raw, "ep_head", ("channels", "hidden", "pool"), name)
-    if h["pool"] not in ("avg", "flatten", "keypoints"):
-        raise ProfileError(f"profile {name}.ep_head.pool: must be avg, flatten or keypoints, got {h['pool']!r}")
-    m = _sub(raw, "maps", ("size", "sigma", "alpha", "min_sigma_px", "channels"), name)
-    d = _sub(raw, "decoder", ("width", "min_width", "bg_channels", "mask_composite", "mask_prior"), name)
-    o = _sub(raw, "optimiser", ("name", "lr", "per_loss"), name)
-    for key, value in (("ea_pool", raw["ea_pool"]), ("optimiser.per_loss", o["per_loss"])):
-        if not isinstance(value, bool):
-            raise ProfileError(f"profile {name}.{key}: must be true or false, got {value!r}")
-    if o["name"] not in OPTIMISERS:
-        raise ProfileError(f"profile {name}.optimiser.name: must be one of {', '.join(OPTIMISERS)}, got {o['name']!r}")
-    if not isinstance(d["mask_composite"], bool):
-        raise ProfileError(f"profile {name}.decoder.mask_composite: must be true or false")
-    if d["mask_prior"] and not d["mask_composite"]:
-        raise ProfileError(f"profile {name}.decoder.mask_prior: needs mask_composite: true (or set it to 0)")
-    description = raw["description"]
-    if not isinstance(description, str):
-        raise ProfileError(f"profile {name}.description: must be text")
-    prof = ModelProfile(
-        name=name, description=description,
-        input_size=_positive_int(raw["input_size"], f"{name}.input_size", 8),
-        resnet=resnet,
-        ep_head=HeadSpec(_positive_int(h["channels"], f"{name}.ep_head.channels"),
-                         _positive_int(h["hidden"], f"{name}.ep_head.hidden"), h["pool"]),
-        ea_width=_positive_int(raw["ea_width"], f"{name}.ea_width"), ea_pool=raw["ea_pool"],
-        maps=MapSpec(_positive_int(m["size"], f"{name}.maps.size", 2),
-                     _number(m["sigma"], f"{name}.maps.sigma", strict=True),
-                     _number(m["alpha"], f"{name}.maps.alpha", strict=True),
-                     _number(m["min_sigma_px"], f"{name}.maps.min_sigma_px"),
-                     _positive_int(m["channels"], f"{name}.maps.channels", 2)),
-        decoder=DecoderSpec(_positive_int(d["width"], f"{name}.decoder.width"),
-                            _positive_int(d["min_width"], f"{name}.decoder.min_width"),
-                            _positive_int(d["bg_channels"], f"{name}.decoder.bg_channels", 0), d["mask_composite"],
-                            _number(d["mask_prior"], f"{name}.decoder.mask_prior")),
-        ablation_hidden=_positive_int(raw["ablation_hidden"], f"{name}.ablation_hidden"),
-        batch=None if raw["batch"] is None else _positive_int(raw["batch"], f"{name}.batch"),
-        steps_scale=_number(raw["steps_scale"], f"{name}.steps_scale", strict=True),
-        min_stage_steps=_positive_int(raw["min_stage_steps"], f"{name}.min_stage_steps"),
-        optimiser=OptimiserSpec(o["name"], _number(o["lr"], f"{name}.optimiser.lr", strict=True), o["per_loss"]),
-        checkpoint_every=_positive_int(raw["checkpoint_every"], f"{name}.checkpoint_every"),
-        val_every=_positive_int(raw["val_every"], f"{name}.val_every", 0),
-        val_frames=_positive_int(raw["val_frames"], f"{name}.val_frames"),
-        threads=_positive_int(raw["threads"], f"{name}.threads"),
-    )
-    _check_geometry(prof)
+    prof = parse(ModelProfile, raw, name, kind="profile", given={"name": name})
+    _check(prof)
     return prof
 
 
@@ -235,42 +146,31 @@ def _is_power_of_two(n: int) -> bool:
     return n >= 1 and n & (n - 1) == 0
 
 
-def _check_geometry(p: ModelProfile) -> None:
+def _check(p: ModelProfile) -> None:
+    """The rules that involve several fields: the decoder's options, the networks' geometry."""
+    if p.decoder.mask_prior and not p.decoder.mask_composite:
+        raise ConfigError(f"profile {p.name}.decoder.mask_prior: needs mask_composite: true (or set it to 0)")
     stride = p.resnet.stride
     if p.input_size % stride or p.input_size < 2 * stride:
-        raise ProfileError(f"profile {p.name}: input_size {p.input_size} must be a multiple of the trunk's stride "
-                           f"{stride} and at least {2 * stride}")
+        raise ConfigError(f"profile {p.name}: input_size {p.input_size} must be a multiple of the trunk's stride "
+                          f"{stride} and at least {2 * stride}")
     ratio = p.maps.size / p.feature_size
     if p.maps.size % p.feature_size or not _is_power_of_two(int(ratio)) or ratio > 4:
-        raise ProfileError(f"profile {p.name}: maps.size {p.maps.size} must be the feature size {p.feature_size} "
-                           "times 1, 2 or 4 (two convs reach the feature size)")
+        raise ConfigError(f"profile {p.name}: maps.size {p.maps.size} must be the feature size {p.feature_size} "
+                          "times 1, 2 or 4 (two convs reach the feature size)")
     if not _is_power_of_two(stride):
-        raise ProfileError(f"profile {p.name}: stride must be a power of two")
+        raise ConfigError(f"profile {p.name}: stride must be a power of two")
 
 
 def profile_names() -> tuple[str, ...]:
-    with open(PROFILES_FILE) as f:
-        return tuple(yaml.safe_load(f))
+    return names_in(PROFILES_FILE, "model profile")
 
 
 def load_profile(name_or_path: str) -> ModelProfile:
     """A profile by name (``profiles.yaml``) or from a YAML file holding one profile.
 
     Raises:
-        ProfileError: unknown name, unreadable file, unknown/missing key or impossible value.
+        ConfigError: unknown name, unreadable file, unknown/missing key or impossible value.
     """
-    path = Path(name_or_path)
-    if name_or_path.endswith((".yaml", ".yml")):
-        if not path.is_file():
-            raise ProfileError(f"{path}: no such profile file")
-        with open(path) as f:
-            try:
-                raw = yaml.safe_load(f)
-            except yaml.YAMLError as err:
-                raise ProfileError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
-        return _parse(path.stem, raw)
-    with open(PROFILES_FILE) as f:
-        all_raw = yaml.safe_load(f)
-    if name_or_path not in all_raw:
-        raise ProfileError(f"unknown model profile {name_or_path!r}; use one of {', '.join(all_raw)} or a YAML path")
-    return _parse(name_or_path, all_raw[name_or_path])
+    name, raw, _ = load_named(name_or_path, PROFILES_FILE, "model profile")
+    return _parse(name, raw)

@@ -108,11 +108,12 @@ def contact_sheet(store_path: str | os.PathLike, *, per_role: int = 10, tile: in
 
 
 def _full_frames(store_path, manifest: dict, width: int) -> tuple[list, list]:
+    from kspbench.errors import ConfigError
     from kspbench.world import build, profiles
 
     try:
         profile = profiles.profile_from_dict(manifest["profile"])
-    except profiles.ProfileError:
+    except ConfigError:
         return [], ["(full frames skipped: the store's recorded profile is not readable by this kspbench)"]
     if manifest.get("motion"):
         return [], ["(full frames skipped: the store was built from a motion file)"]

@@ -236,7 +236,7 @@ def test_unknown_protocol_and_unreadable_files(h36m_store, tmp_path, capsys):
     good = tmp_path / "good.npz"
     write_predictions(good, truth_predictions(h36m_store))
     _run_bad([*EVAL, "--protocol", "h36m-p9", "--predictions", str(good), "--store", str(h36m_store)],
-             tmp_path, capsys, "known protocols: 3dhp")
+             tmp_path, capsys, "unknown protocol 'h36m-p9'; use one of 3dhp")
     truncated = tmp_path / "t.h5"
     truncated.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 64)
     _run_bad([*EVAL, "--protocol", "h36m-p2", "--predictions", str(truncated), "--store", str(h36m_store)],

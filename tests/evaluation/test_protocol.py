@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from factories import REPO
-from kspbench.evaluation.protocol import REGISTERED, ProtocolError, all_protocols, available, load_protocol, protocols_dir
+from factories import REPO, config_error
+from kspbench.errors import ConfigError
+from kspbench.evaluation.protocol import REGISTERED, all_protocols, available, load_protocol, protocols_dir
 
 # REGISTERED: name -> (version, sha256 of the file). A change to a protocol file must bump its `version` and then
 # update the pin in kspbench/evaluation/protocol.py: results carry (name, version, sha256), so two results with the same
@@ -44,7 +45,7 @@ def test_definitions_are_consistent():
 
 
 def test_unknown_protocol_lists_the_known_ones():
-    with pytest.raises(ProtocolError, match="unknown protocol 'h36m-p9'; known protocols: 3dhp, 3dhp-14"):
+    with pytest.raises(ConfigError, match="unknown protocol 'h36m-p9'; use one of 3dhp, 3dhp-14"):
         load_protocol("h36m-p9")
 
 
@@ -53,18 +54,36 @@ def test_overrides_are_recorded():
     assert p.cameras == ("60457274",) and p.frame_stride == 5
     assert dict(p.overrides) == {"cameras": ["60457274"], "frame_stride": 5}
     assert load_protocol("h36m-p2").with_overrides() == load_protocol("h36m-p2")
-    with pytest.raises(ProtocolError, match="positive"):
+    with pytest.raises(ConfigError, match="positive"):
         load_protocol("h36m-p2").with_overrides(frame_stride=0)
 
 
 def test_malformed_protocol_file(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: bad\nversion: 1\n")
-    with pytest.raises(ProtocolError, match="missing field 'split'"):
+    with pytest.raises(ConfigError, match="missing key 'split'"):
         load_protocol(str(bad))
 
 
 SOURCE = REPO / "protocols"
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda t: t + "colour: red\n", r"^protocol .*p\.yaml: unknown key 'colour' \(known: name, version,"),
+    (lambda t: t.replace("ground_truth: camera_3d\n", ""), r"^protocol .*p\.yaml: missing key 'ground_truth'$"),
+    (lambda t: t.replace("frame_stride: 1", "frame_stride: 0"),
+     r"^protocol .*p\.yaml\.split\.frame_stride: must be an integer >= 1, got 0$"),
+    (lambda t: t.replace("alignment: procrustes", "alignment: affine"),
+     r"^protocol .*p\.yaml\.metrics\.p_mpjpe_mm\.alignment: must be one of root, scale, procrustes, got 'affine'$"),
+    (lambda t: t.replace("joints: all", "joints: [0, 17]"),
+     r"^protocol .*p\.yaml\.joints: must be 'all' or indices in 0\.\.16, got \[0, 17\]$"),
+    (lambda t: t.replace("primary: p_mpjpe_mm", "primary: auc"),
+     r"^protocol .*p\.yaml\.primary: 'auc' is not among its metrics$"),
+    (lambda t: t.replace("{overall: mean_of_groups, by: action}", "{overall: mean_of_groups}"),
+     r"^protocol .*p\.yaml\.aggregation: mean_of_groups needs by: one of action, sequence"),
+], ids=["unknown-key", "missing-key", "out-of-range", "choice", "joints", "primary", "aggregation"])
+def test_malformed_definitions_are_one_config_error_line(tmp_path, edit, message):
+    config_error(load_protocol, tmp_path / "p.yaml", edit((SOURCE / "h36m-p2.yaml").read_text()), message)
 
 
 def _copy(tmp_path, name, edit=lambda text: text, filename=None):

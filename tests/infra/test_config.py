@@ -17,6 +17,29 @@ class Inner:
 
 
 @dataclass(frozen=True)
+class Ranged:
+    fps: float = setting(default=5.0, minimum=0.5, maximum=200)
+    scale: float = setting(default=1.0, minimum=0.0, strict=True, maximum=2)
+    takes: int = setting(default=1, maximum=9)
+    jitter: tuple[float, float] = setting(default=(0.0, 0.0), minimum=0, maximum=0.5)
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"fps": 0.1}, "clip r.fps: must be a number in [0.5, 200], got 0.1"),
+    ({"fps": 201}, "clip r.fps: must be a number in [0.5, 200], got 201"),
+    ({"scale": 0}, "clip r.scale: must be a number in (0.0, 2], got 0"),
+    ({"takes": 10}, "clip r.takes: must be an integer <= 9, got 10"),
+    ({"jitter": [0.1, 0.6]}, "clip r.jitter[1]: must be a number in [0, 0.5], got 0.6"),
+])
+def test_maximum_bounds_every_value(raw, message):
+    assert parse(Ranged, {"fps": 200, "scale": 2, "takes": 9, "jitter": [0, 0.5]}, "r", kind="clip") == \
+        Ranged(200.0, 2.0, 9, (0.0, 0.5))
+    with pytest.raises(ConfigError) as err:
+        parse(Ranged, raw, "r", kind="clip")
+    assert str(err.value) == message
+
+
+@dataclass(frozen=True)
 class Outer:
     name: str
     mode: Literal["a", "b"]
@@ -63,6 +86,14 @@ def test_every_problem_is_one_config_error_naming_the_key(change, message):
     assert isinstance(err.value, KspbenchError) and isinstance(err.value, ValueError)
 
 
+def test_given_fields_come_from_the_caller_not_the_file():
+    raw = dict(GOOD)
+    del raw["name"]
+    assert parse(Outer, raw, "p", kind="profile", given={"name": "cpu"}).name == "cpu"
+    with pytest.raises(ConfigError, match=r"^profile p: unknown key 'name' \(known: mode, inner,"):
+        parse(Outer, GOOD, "p", kind="profile", given={"name": "cpu"})
+
+
 def test_missing_required_key():
     raw = dict(GOOD)
     del raw["mode"]
@@ -85,6 +116,12 @@ def test_load_named_from_a_folder_a_catalogue_file_and_a_path(tmp_path):
         load_named("gpu", catalogue, "profile")
     with pytest.raises(ConfigError, match=r"unknown protocol 'three'; use one of one, two"):
         load_named("three", folder, "protocol")
+    for empty in (tmp_path / "none", tmp_path / "empty"):   # a missing or empty folder offers no names
+        (tmp_path / "empty").mkdir(exist_ok=True)
+        assert names_in(empty, "protocol") == ()
+        with pytest.raises(ConfigError, match=rf"^unknown protocol 'one'; there is none in .*{empty.name}; give the "
+                                              "path of a YAML file$"):
+            load_named("one", empty, "protocol")
 
 
 def test_read_yaml_errors_name_the_file(tmp_path):

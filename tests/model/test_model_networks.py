@@ -9,9 +9,10 @@ import torch
 
 from assertions import assert_close
 from kspbench.core import skeleton
+from kspbench.errors import ConfigError
 from kspbench.model.cards import load_card
 from kspbench.model.ksp import ABLATIONS, KSP
-from kspbench.model.profiles import ProfileError, load_profile, profile_names
+from kspbench.model.profiles import load_profile, profile_names
 from kspbench.model.resnet import Bottleneck, ResNetTrunk, WeightsError, init_resnet_, load_torchvision_weights
 from kspbench.model.train import build_model
 
@@ -127,7 +128,7 @@ def test_profiles_load_and_refuse_unknowns(tmp_path):
         assert p.maps.size >= 14 and p.input_size % p.resnet.stride == 0
         if name != "paper":
             assert p.maps.size >= 16 and p.heatmap_sigma() >= 2.0 / p.maps.size  # >= 1 map pixel
-    with pytest.raises(ProfileError, match="unknown model profile 'huge'"):
+    with pytest.raises(ConfigError, match="unknown model profile 'huge'"):
         load_profile("huge")
     bad = tmp_path / "bad.yaml"
     raw = load_profile("tiny").to_dict()
@@ -136,7 +137,7 @@ def test_profiles_load_and_refuse_unknowns(tmp_path):
     import yaml
 
     bad.write_text(yaml.safe_dump(raw))
-    with pytest.raises(ProfileError, match="maps: unknown key 'colour'"):
+    with pytest.raises(ConfigError, match="maps: unknown key 'colour'"):
         load_profile(str(bad))
 
 

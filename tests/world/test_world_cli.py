@@ -11,9 +11,10 @@ from PIL import Image
 
 from kspbench.cli import main
 from kspbench.data.store import partial_path
+from kspbench.errors import ConfigError
 from kspbench.world import build
 from kspbench.world.preview import contact_sheet
-from kspbench.world.profiles import PROFILES_FILE, ProfileError, available_profiles, load_profile
+from kspbench.world.profiles import PROFILES_FILE, available_profiles, load_profile
 
 
 def test_builtin_profiles_load_and_are_frozen():
@@ -42,7 +43,7 @@ def test_bad_profiles_exit_2_without_a_store(capsys, tmp_path):
         path = tmp_path / "p.yaml"
         path.write_text(yaml.safe_dump({**raw, **change}))
         _bad(capsys, tmp_path, "--profile", str(path))
-    with pytest.raises(ProfileError):
+    with pytest.raises(ConfigError, match="absent.yaml: no such profile file"):
         load_profile(str(tmp_path / "absent.yaml"))
 
 
