@@ -58,6 +58,7 @@ class PoseMaps(nn.Module):
         self.alpha = m.alpha
         self.sigma = profile.heatmap_sigma()
         self.min_width = 2.0 * profile.min_sigma()
+        self.base_sigma, self.min_sigma_px = m.sigma, m.min_sigma_px
         self.learned = LearnedMaps(m.size, profile.ablation_hidden) if learned else None
         # Physical limb widths seen at the model camera's distance, in [-1, 1] units at scale 1.
         self.register_buffer("limb_widths", torch.tensor(skeleton.LIMB_WIDTH_RATIOS)
@@ -82,6 +83,25 @@ class PoseMaps(nn.Module):
     def forward(self, p2d: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
         return self.convs(self.maps(p2d, scale))
 
+    def maps_at(self, p2d: torch.Tensor, scale: torch.Tensor, sizes: Sequence[int],
+                maps: torch.Tensor) -> dict[int, torch.Tensor]:
+        """The maps at each of ``sizes`` (the decoder's skips): Tm draws them at the largest size, with the
+        profile's sigma and the physical limb widths, widened to ``min_sigma_px`` pixels OF THAT SIZE (so a limb
+        keeps its width instead of the 16 px maps' floor), and smaller sizes are its area averages. ``maps`` are the
+        ``(B, 33, S, S)`` maps already drawn; no-tm's learned maps are resized bilinearly (no-tm must not use Tm)."""
+        if not sizes:
+            return {}
+        top = max(sizes)
+        if self.learned is not None:
+            big = F.interpolate(maps, size=(top, top), mode="bilinear", align_corners=False)
+        elif top == self.size:
+            big = maps
+        else:
+            floor = self.min_sigma_px * 2.0 / top   # min_sigma_px pixels of a top-size map, in [-1, 1] units
+            widths = (self.limb_widths * scale[:, None]).clamp_min(2.0 * floor)
+            big = spatial_maps(p2d, top, max(self.base_sigma, floor), widths, self.alpha)
+        return {s: big if s == top else F.interpolate(big, size=(s, s), mode="area") for s in sizes}
+
 
 class KSP(nn.Module):
     """The KSP model.
@@ -105,7 +125,7 @@ class KSP(nn.Module):
         self.ep = PoseEncoder(profile, direct_3d=ablation == "no-tfk")
         self.ea = AppearanceEncoder(profile)
         self.pose_maps = PoseMaps(profile, learned=ablation == "no-tm")
-        self.di = Decoder(profile, profile.maps.channels, self.ea.out_channels)
+        self.di = Decoder(profile, profile.maps.channels, self.ea.out_channels, map_channels=N_MAPS)
         lengths = K.canonical_bone_lengths()
         if bone_ratios is not None:
             lengths = torch.tensor([float(r) for r in bone_ratios])
@@ -156,7 +176,8 @@ class KSP(nn.Module):
         if self.di.mask_prior:
             limbs = maps[:, skeleton.NUM_JOINTS:].amax(dim=1, keepdim=True)
             silhouette = F.interpolate(limbs, size=background.shape[-2:], mode="bilinear", align_corners=False)
-        out = self.di(f2d, fa, background, silhouette)
+        skips = self.pose_maps.maps_at(p2d, scale, self.di.skip_sizes, maps)
+        out = self.di(f2d, fa, background, silhouette, skips or None)
         if silhouette is not None:
             out["silhouette"] = silhouette
         return out

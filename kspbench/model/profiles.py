@@ -63,6 +63,7 @@ class DecoderSpec:
     bg_channels: int = setting(minimum=0)
     mask_composite: bool
     mask_prior: float = setting(minimum=0.0)   # gain of the pose silhouette on the mask logit (0: none); needs mask_composite
+    map_skips: bool   # Tm's 33 maps, drawn at each stage's resolution, concatenated into every stage and the output
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,7 @@ class ModelProfile:
 # (key path, value) of every key added since profiles were first written, with the behaviour from before it existed.
 _LEGACY_DEFAULTS: tuple[tuple[tuple[str, ...], Any], ...] = (
     (("ea_pool",), False), (("ep_head", "pool"), "avg"), (("decoder", "mask_prior"), 0.0),
+    (("decoder", "map_skips"), False),
     (("optimiser", "per_loss"), True))
 
 

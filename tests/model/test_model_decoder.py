@@ -117,3 +117,44 @@ def test_detached_cycle_gives_no_cycle_gradient_through_the_real_frame_branch(ti
     v2, _ = paired_loss(m, src, tgt, bg, lambda1=1.0, lambda2=0.1, detach_cycle=True)
     assert_close(v1, v2)
     assert skeleton.NUM_JOINTS == p2d.shape[1]
+
+
+def test_map_skips_feed_the_pose_maps_into_every_stage_at_its_size(tiny):
+    m = _model(tiny, map_skips=True)
+    n = len(m.di.stages)
+    assert m.di.skip_sizes == tuple(tiny.feature_size * 2 ** (i + 1) for i in range(n))
+    assert n >= 1 and max(m.di.skip_sizes) == tiny.input_size
+    pose = _pose(tiny)
+    s = tiny.input_size
+    fa = m.appearance(torch.rand(2, 3, s, s, generator=torch.Generator().manual_seed(2)))
+    bg = torch.rand(2, 3, s, s, generator=torch.Generator().manual_seed(3))
+    maps = m.pose_maps.maps(pose["p2d"], pose["scale"])
+    skips = m.pose_maps.maps_at(pose["p2d"], pose["scale"], m.di.skip_sizes, maps)
+    assert {k: tuple(v.shape) for k, v in skips.items()} == {k: (2, 33, k, k) for k in m.di.skip_sizes}
+    f2d = m.pose_maps.convs(maps)
+    with torch.no_grad():
+        base = m.di(f2d, fa, bg, None, skips)["foreground"]
+        # Same f2D, other skip maps: the output changes, so the stages read the skips.
+        other = m.di(f2d, fa, bg, None, {k: v.flip(-1) for k, v in skips.items()})["foreground"]
+    assert float((base - other).abs().max()) > 1e-4
+    try:
+        m.di(f2d, fa, bg, None, None)
+    except ValueError as err:
+        assert "needs the pose maps" in str(err)
+    else:
+        raise AssertionError("a map_skips decoder without maps must refuse")
+
+
+def test_skip_maps_keep_the_limb_width_of_the_larger_size(tiny):
+    m = _model(tiny, map_skips=True)
+    pose = _pose(tiny, b=1)
+    maps = m.pose_maps.maps(pose["p2d"], pose["scale"])
+    top = max(m.di.skip_sizes)
+    big = m.pose_maps.maps_at(pose["p2d"], pose["scale"], (top,), maps)[top]
+    # Limbs drawn at the larger size are no wider than the small maps upsampled (the floor is in pixels of the size
+    # drawn), so they cover at most as much of the image.
+    up = torch.nn.functional.interpolate(maps, size=(top, top), mode="bilinear", align_corners=False)
+    limbs = slice(skeleton.NUM_JOINTS, None)
+    assert float((big[:, limbs] > 0.5).float().mean()) <= float((up[:, limbs] > 0.5).float().mean()) + 1e-6
+    # The default (no skips) draws nothing extra and keeps the decoder's inputs as they were.
+    assert _model(tiny).di.skip_sizes == ()
