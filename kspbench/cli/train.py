@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from kspbench.infra.progress import QUIET_HELP
@@ -89,7 +90,8 @@ def _check_device(device: str) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     from kspbench.cli import UserError
-    from kspbench.model.cards import CardError, load_card
+    from kspbench.errors import ConfigError
+    from kspbench.model.cards import load_card
     from kspbench.model.profiles import ProfileError, load_profile
     from kspbench.model.resnet import WeightsError
     from kspbench.model.train import CHECKPOINT_NAME, Trainer, TrainingError
@@ -99,8 +101,8 @@ def _train(args: argparse.Namespace) -> int:
     _check_device(args.device)
     try:
         card = load_card(args.card)
-        profile = load_profile(args.profile or card["profile"])
-    except (CardError, ProfileError) as err:
+        profile = load_profile(args.profile or card.profile)
+    except (ConfigError, ProfileError) as err:
         raise UserError(str(err)) from None
     if args.seed is not None and args.seed < 0:
         raise UserError(f"--seed must be a non-negative integer, got {args.seed}")
@@ -113,15 +115,15 @@ def _train(args: argparse.Namespace) -> int:
 
     refuse_inputs([args.out], [args.store, args.card, args.init_checkpoint, args.init_weights])
     check_store(args.store)
-    base_seed = args.seed if args.seed is not None else int(card["seed"])
+    base_seed = args.seed if args.seed is not None else card.seed
     if args.seeds is None:
-        runs = [(base_seed, Path(args.out), Path(args.out).parent / str(card["init_from"]) / CHECKPOINT_NAME)]
+        runs = [(base_seed, Path(args.out), Path(args.out).parent / str(card.init_from) / CHECKPOINT_NAME)]
     else:
         runs = [(base_seed + k, Path(args.out) / f"s{base_seed + k}",
-                 Path(args.out).parent / str(card["init_from"]) / f"s{base_seed + k}" / CHECKPOINT_NAME)
+                 Path(args.out).parent / str(card.init_from) / f"s{base_seed + k}" / CHECKPOINT_NAME)
                 for k in range(args.seeds)]
-    if card["init_from"] is None and args.init_checkpoint:
-        raise UserError(f"card {card['name']} has no init_from; --init-checkpoint does not apply")
+    if card.init_from is None and args.init_checkpoint:
+        raise UserError(f"card {card.name} has no init_from; --init-checkpoint does not apply")
     if args.init_checkpoint and len(runs) > 1:
         raise UserError("--init-checkpoint names one checkpoint; with --seeds the init runs are found by layout")
     from kspbench.model import distributed as DIST
@@ -129,12 +131,12 @@ def _train(args: argparse.Namespace) -> int:
     ctx = DIST.context_from_env(args.device)
     for seed, out, default_init in runs:
         init_ckpt = None
-        if card["init_from"] is not None:
+        if card.init_from is not None:
             init_ckpt = Path(args.init_checkpoint) if args.init_checkpoint else default_init
             if not init_ckpt.is_file():
-                raise UserError(f"card {card['name']} starts from card {card['init_from']!r}, but {init_ckpt} does "
-                                f"not exist; train {card['init_from']} first or pass --init-checkpoint")
-        seeded = {**card, "seed": seed}
+                raise UserError(f"card {card.name} starts from card {card.init_from!r}, but {init_ckpt} does "
+                                f"not exist; train {card.init_from} first or pass --init-checkpoint")
+        seeded = dataclasses.replace(card, seed=seed)
         try:
             trainer = Trainer(seeded, args.store, out, profile=profile, device=args.device, threads=args.threads,
                               init_checkpoint=init_ckpt, init_weights=args.init_weights, dist=ctx, amp=args.amp)
@@ -145,7 +147,7 @@ def _train(args: argparse.Namespace) -> int:
         if not ctx.is_main:
             continue
         rate = summary.get("samples_per_second")
-        print(f"{card['name']} seed {seed}: step {summary['steps']} of {summary['total_steps']} ({profile.name} "
+        print(f"{card.name} seed {seed}: step {summary['steps']} of {summary['total_steps']} ({profile.name} "
               f"profile{'' if rate is None else f', {rate:.1f} samples/s'}"
               f"{f', {ctx.world_size} processes' if ctx.enabled else ''}); wrote {out / CHECKPOINT_NAME}")
     DIST.shutdown(ctx)

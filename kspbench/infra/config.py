@@ -9,7 +9,7 @@ the code passes the typed object down. What it checks, from the field's type hin
   ``X | None``, ``tuple[T, ...]`` and ``tuple[T1, T2]`` (from a YAML list), ``dict[str, T]``, ``Any`` (anything),
   and nested dataclasses (recursively, with the key path in the message);
 * bounds and choices from the field's metadata (:func:`setting`): ``minimum``, ``strict`` (``>`` instead of
-  ``>=``), ``choices``.
+  ``>=``), ``maximum`` (inclusive), ``choices``.
 
 Every problem raises :class:`~kspbench.errors.ConfigError` with one line: ``<kind> <name>.<key path>: <problem>``.
 Checks that involve several fields (a decoder's mask prior needs the mask composite) stay with the dataclass that
@@ -35,12 +35,13 @@ _NO_DEFAULT = dataclasses.MISSING
 
 
 def setting(*, default: Any = _NO_DEFAULT, minimum: float | None = None, strict: bool = False,
-            choices: tuple[Any, ...] | None = None, doc: str = "") -> Any:
-    """A dataclass field with validation metadata (``minimum``, ``strict``, ``choices``) and an optional default.
+            choices: tuple[Any, ...] | None = None, doc: str = "", maximum: float | None = None) -> Any:
+    """A dataclass field with validation metadata (``minimum``, ``strict``, ``maximum``, ``choices``) and an optional
+    default. ``maximum`` is inclusive (a probability: ``minimum=0.0, maximum=1.0``).
 
     A mutable default (list, dict) is not allowed in a frozen config: use a tuple.
     """
-    meta = {"minimum": minimum, "strict": strict, "choices": choices, "doc": doc}
+    meta = {"minimum": minimum, "strict": strict, "choices": choices, "doc": doc, "maximum": maximum}
     return dataclasses.field(default=default, metadata=meta)
 
 
@@ -49,7 +50,9 @@ def _fail(kind: str, where: str, problem: str) -> ConfigError:
 
 
 def _bounded(value: float, meta: typing.Mapping[str, Any], kind: str, where: str, what: str) -> None:
-    low = meta.get("minimum")
+    low, high = meta.get("minimum"), meta.get("maximum")
+    if high is not None and (value > high or (low is not None and value < low)):
+        raise _fail(kind, where, f"must be {what} in [{low}, {high}], got {value!r}")
     if low is None:
         return
     if value < low or (meta.get("strict") and value == low):

@@ -20,6 +20,8 @@ import torch
 from kspbench import __version__
 from kspbench.core import skeleton
 from kspbench.model import data as D
+from kspbench.errors import ConfigError
+from kspbench.model.cards import Card
 from kspbench.model.fold import fold_batchnorm_
 from kspbench.model.profiles import ModelProfile
 from kspbench.model.train import TrainingError, build_model, deterministic, load_checkpoint, memory_format
@@ -36,7 +38,11 @@ def load_model(checkpoint: str | os.PathLike, device: str = "cpu") -> tuple[torc
     checkpoint dict."""
     ckpt = load_checkpoint(checkpoint)
     profile = ModelProfile.from_dict(ckpt["profile"])
-    model = build_model(ckpt["card"], profile)
+    try:
+        card = Card.from_dict(ckpt["card"])
+    except ConfigError as err:
+        raise TrainingError(f"{checkpoint}: its card record is not valid ({err})") from None
+    model = build_model(card, profile)
     model.load_state_dict(ckpt["model"])
     return model.to(device, memory_format=memory_format(device)).eval(), ckpt
 

@@ -53,7 +53,7 @@ from kspbench.infra.atomic import write_bytes, write_text
 from kspbench.model import data as D
 from kspbench.model import distributed as DIST
 from kspbench.model import losses as L
-from kspbench.model.cards import LOSSES, load_card
+from kspbench.model.cards import DEFAULT_BONE_RATIOS, LOSSES, Card, Optimiser, load_card
 from kspbench.model.ksp import KSP
 from kspbench.model.profiles import ModelProfile, load_profile
 from kspbench.model.resnet import load_torchvision_weights
@@ -85,21 +85,21 @@ class Stage:
     start: int  # global step at which the stage begins
 
 
-def plan_stages(card: dict, profile: ModelProfile) -> list[Stage]:
+def plan_stages(card: Card, profile: ModelProfile) -> list[Stage]:
     """The card's stages with the profile's step scale applied (at least ``min_stage_steps`` each)."""
     stages, start = [], 0
-    for s in card["schedule"]["stages"]:
-        steps = max(profile.min_stage_steps, int(round(s["steps"] * profile.steps_scale)))
-        stages.append(Stage(s["name"], steps, tuple(s["cycle"]), start))
+    for s in card.schedule.stages:
+        steps = max(profile.min_stage_steps, int(round(s.steps * profile.steps_scale)))
+        stages.append(Stage(s.name, steps, tuple(s.cycle), start))
         start += steps
     return stages
 
 
-def build_model(card: dict, profile: ModelProfile) -> KSP:
+def build_model(card: Card, profile: ModelProfile) -> KSP:
     """The card's model variant at the profile's sizes (parameters not yet initialised)."""
-    m = card["model"]
-    ratios = None if m["bone_ratios"] == "h36m-s1" else m["bone_ratios"]
-    return KSP(profile, m["ablation"], bone_ratios=ratios, fk_frame=m["fk_frame"])
+    m = card.model
+    ratios = None if m.bone_ratios == DEFAULT_BONE_RATIOS else m.bone_ratios
+    return KSP(profile, m.ablation, bone_ratios=ratios, fk_frame=m.fk_frame)
 
 
 @contextlib.contextmanager
@@ -125,13 +125,13 @@ def memory_format(device: str | torch.device) -> torch.memory_format:
     return torch.channels_last if torch.device(device).type == "cpu" else torch.contiguous_format
 
 
-def _make_optimiser(spec: dict, params: list[nn.Parameter]) -> torch.optim.Optimizer:
-    if spec["name"] == "adagrad":
-        return torch.optim.Adagrad(params, lr=spec["lr"])
+def _make_optimiser(spec: Optimiser, params: list[nn.Parameter]) -> torch.optim.Optimizer:
+    if spec.name == "adagrad":
+        return torch.optim.Adagrad(params, lr=spec.lr)
     # The fused kernel: one pass over each parameter instead of a chain of foreach ops (measured on CPU: an Adam
     # step of the cpu model 7 ms -> 2 ms); deterministic like the other.
     fused = all(p.device.type in ("cpu", "cuda") for p in params)
-    return torch.optim.Adam(params, lr=spec["lr"], fused=fused or None)
+    return torch.optim.Adam(params, lr=spec.lr, fused=fused or None)
 
 
 def _atomic_bytes(path: Path, payload: bytes) -> None:
@@ -224,7 +224,7 @@ class Trainer:
         init_weights: a torchvision ResNet-50 state dict for EP's trunk (fresh runs without ``init_from`` only).
     """
 
-    def __init__(self, card: dict, store_path: str | os.PathLike, out_dir: str | os.PathLike, *,
+    def __init__(self, card: Card, store_path: str | os.PathLike, out_dir: str | os.PathLike, *,
                  profile: str | ModelProfile | None = None, device: str = "cpu", threads: int | None = None,
                  init_checkpoint: str | os.PathLike | None = None,
                  init_weights: str | os.PathLike | None = None, dist: DIST.DistContext | None = None,
@@ -235,7 +235,7 @@ class Trainer:
             raise TrainingError(f"amp must be 'off' or 'bf16', not {amp!r}")
         self.amp = amp
         self._ddp: nn.Module | None = None
-        self.profile = profile if isinstance(profile, ModelProfile) else load_profile(profile or card["profile"])
+        self.profile = profile if isinstance(profile, ModelProfile) else load_profile(profile or card.profile)
         self.store_path = Path(store_path)
         self.out = Path(out_dir)
         self.device = torch.device(device)
@@ -246,15 +246,15 @@ class Trainer:
         self._threads_given = threads is not None
         self.stages = plan_stages(card, self.profile)
         self.total_steps = sum(s.steps for s in self.stages)
-        self.batch = self.profile.batch or card["schedule"]["batch"]
+        self.batch = self.profile.batch or card.schedule.batch
         self.init_checkpoint = None if init_checkpoint is None else Path(init_checkpoint)
         self.init_weights = None if init_weights is None else Path(init_weights)
-        if card["init_from"] is None and self.init_checkpoint is not None:
-            raise TrainingError(f"card {card['name']} has no init_from, but an init checkpoint was given")
-        if card["init_from"] is not None and self.init_checkpoint is None:
-            raise TrainingError(f"card {card['name']} starts from card {card['init_from']!r}: give its checkpoint")
-        if card["init_from"] is not None and self.init_weights is not None:
-            raise TrainingError(f"card {card['name']} starts from card {card['init_from']!r}; --init-weights only "
+        if card.init_from is None and self.init_checkpoint is not None:
+            raise TrainingError(f"card {card.name} has no init_from, but an init checkpoint was given")
+        if card.init_from is not None and self.init_checkpoint is None:
+            raise TrainingError(f"card {card.name} starts from card {card.init_from!r}: give its checkpoint")
+        if card.init_from is not None and self.init_weights is not None:
+            raise TrainingError(f"card {card.name} starts from card {card.init_from!r}; --init-weights only "
                                 "applies to runs that start from scratch")
         self.model: KSP | None = None
         self.optimisers: dict[str, torch.optim.Optimizer] = {}
@@ -266,7 +266,7 @@ class Trainer:
 
     # --- set-up ---------------------------------------------------------------------------------------------------
     def _seed(self, stream: int) -> np.random.SeedSequence:
-        return np.random.SeedSequence([self.card["seed"], stream])
+        return np.random.SeedSequence([self.card.seed, stream])
 
     def _build(self) -> None:
         model = build_model(self.card, self.profile)
@@ -277,18 +277,18 @@ class Trainer:
         self.rng = np.random.Generator(np.random.PCG64(self._seed(_DATA_STREAM)))
         groups = {"prior": [model.ep], "paired": [model], "unpaired": [model.ep, model.ea], "sup2d": [model.ep],
                   "sup3d": [model.ep]}
-        default = {"name": self.profile.optimiser.name, "lr": self.profile.optimiser.lr}
+        default = Optimiser(self.profile.optimiser.name, self.profile.optimiser.lr)
         if self.profile.optimiser.per_loss:
-            for name, cfg in self.card["losses"].items():
+            for name, cfg in self.card.losses.items():
                 params = [p for m in groups[name] for p in m.parameters()]
-                self.optimisers[name] = _make_optimiser(cfg["optimiser"] or default, params)
+                self.optimisers[name] = _make_optimiser(cfg.optimiser or default, params)
         else:
             # One optimiser over the parameters any loss trains: each loss steps it in its own iterations, and
             # parameters without a gradient in an iteration are left alone.
-            params = list(dict.fromkeys(p for name in self.card["losses"] for m in groups[name]
+            params = list(dict.fromkeys(p for name in self.card.losses.names for m in groups[name]
                                         for p in m.parameters()))
             shared = _make_optimiser(default, params)
-            self.optimisers = {name: shared for name in self.card["losses"]}
+            self.optimisers = {name: shared for name in self.card.losses.names}
         if self.dist.enabled:
             if self.device.type == "cuda":
                 # Keeps the same Parameter objects, so the optimisers above still hold them.
@@ -299,26 +299,26 @@ class Trainer:
         assert self.model is not None
         if self.init_checkpoint is not None:
             ckpt = load_checkpoint(self.init_checkpoint)
-            if ckpt["card"]["name"] != self.card["init_from"]:
+            if ckpt["card"]["name"] != self.card.init_from:
                 raise TrainingError(f"{self.init_checkpoint}: is a checkpoint of card {ckpt['card']['name']!r}, "
-                                    f"card {self.card['name']} starts from {self.card['init_from']!r}")
+                                    f"card {self.card.name} starts from {self.card.init_from!r}")
             if ckpt["step"] != ckpt["total_steps"]:
                 raise TrainingError(f"{self.init_checkpoint}: run {ckpt['card']['name']!r} is not finished (step "
                                     f"{ckpt['step']} of {ckpt['total_steps']}); finish it with --resume first")
             if ckpt["profile"] != self.profile.to_dict():
                 raise TrainingError(f"{self.init_checkpoint}: trained with profile {ckpt['profile']['name']!r}, "
                                     f"this run uses {self.profile.name!r}; train both with the same profile")
-            if ckpt["card"]["model"] != self.card["model"]:
-                raise TrainingError(f"{self.init_checkpoint}: model settings differ from card {self.card['name']}")
+            if ckpt["card"]["model"] != self.card.to_dict()["model"]:
+                raise TrainingError(f"{self.init_checkpoint}: model settings differ from card {self.card.name}")
             self.model.load_state_dict(ckpt["model"])
-            self.init_record = {"init_from": self.card["init_from"], "checkpoint": str(self.init_checkpoint),
+            self.init_record = {"init_from": self.card.init_from, "checkpoint": str(self.init_checkpoint),
                                 "checkpoint_sha256": file_sha256(self.init_checkpoint)}
         if self.init_weights is not None:
             skipped = load_torchvision_weights(self.model.ep.trunk, self.init_weights)
             self.init_record = {"init_weights": str(self.init_weights),
                                 "init_weights_sha256": file_sha256(self.init_weights), "skipped_keys": len(skipped)}
 
-    def _frames(self, store: PoseStore, roles: list[str], backgrounds: bool) -> D.Frames:
+    def _frames(self, store: PoseStore, roles: tuple[str, ...], backgrounds: bool) -> D.Frames:
         key = (tuple(roles), backgrounds)
         cache = self._data.setdefault("_frames", {})
         if key not in cache:
@@ -329,30 +329,30 @@ class Trainer:
         return cache[key]
 
     def _load_data(self) -> None:
-        d = self.card["data"]
+        d = self.card.data
         used = {loss for s in self.stages for loss in s.cycle}
         with PoseStore(self.store_path) as store:
             try:
                 if "paired" in used or "unpaired" in used:
-                    self._data["paired"] = self._frames(store, d["paired"], True)
-                    self._data["pairs"] = D.PairSampler(self._data["paired"], d["min_gap_seconds"])
+                    self._data["paired"] = self._frames(store, d.paired, True)
+                    self._data["pairs"] = D.PairSampler(self._data["paired"], d.min_gap_seconds)
                 if "unpaired" in used:
-                    self._data["unpaired"] = self._frames(store, d["unpaired"], False)
-                    self._data["unpaired_pairs"] = D.PairSampler(self._data["unpaired"], d["min_gap_seconds"])
+                    self._data["unpaired"] = self._frames(store, d.unpaired, False)
+                    self._data["unpaired_pairs"] = D.PairSampler(self._data["unpaired"], d.min_gap_seconds)
                 if "prior" in used:
-                    self._data["prior"] = self._frames(store, d["prior"], False)
+                    self._data["prior"] = self._frames(store, d.prior, False)
                     self._data["prior_sampler"] = D.FrameSampler(self._data["prior"], what="prior samples")
                 if "sup2d" in used or "sup3d" in used:
-                    frames = self._frames(store, d["supervised"], False)
-                    subset = d["supervised_subset"]
+                    frames = self._frames(store, d.supervised, False)
+                    subset = d.supervised_subset
                     mask = None if subset is None else D.supervision_subset(
-                        frames, subset["fraction"], subset["unit"], subset["block_seconds"], subset["seed"])
+                        frames, subset.fraction, subset.unit, subset.block_seconds, subset.seed)
                     self._data["supervised"] = frames
                     self._data["sup_sampler"] = D.FrameSampler(frames, mask, what="supervised frames")
                     n_usable = max(1, int(frames.usable.sum()))
                     self._data["sup_fraction"] = float(self._data["sup_sampler"].index.size / n_usable)
-                if d["val"] and self.profile.val_every > 0 and store.sequences(role=d["val"]):
-                    frames = self._frames(store, [d["val"]], False)
+                if d.val and self.profile.val_every > 0 and store.sequences(role=d.val):
+                    frames = self._frames(store, (d.val,), False)
                     self._data["val"] = frames
                     self._data["val_index"] = D.validation_index(frames.usable, self.profile.val_frames)
             except D.DataError as err:
@@ -369,15 +369,15 @@ class Trainer:
         return self._to(D.to_float(src[torch.from_numpy(idx)]))
 
     def _batch(self, loss: str) -> dict[str, torch.Tensor]:
-        rng, b, cfg = self.rng, self.batch, self.card["losses"][loss]
+        rng, b, cfg = self.rng, self.batch, self.card.losses[loss]
         assert rng is not None
         if loss == "prior":
             frames = self._data["prior"]
             idx = self._data["prior_sampler"].sample(rng, b)
             images, p2d, p3d = D.augment_prior(D.to_float(frames.images[torch.from_numpy(idx)]),
                                                torch.from_numpy(frames.p2d[idx]), torch.from_numpy(frames.p3d[idx]),
-                                               rng, mirror=cfg["mirror"], rotation_degrees=cfg["rotation_degrees"],
-                                               colour_jitter=cfg["colour_jitter"])
+                                               rng, mirror=cfg.mirror, rotation_degrees=cfg.rotation_degrees,
+                                               colour_jitter=cfg.colour_jitter)
             return {"images": self._to(images), "p2d": self._to(p2d), "p3d": self._to(p3d)}
         if loss == "paired":
             frames = self._data["paired"]
@@ -388,14 +388,14 @@ class Trainer:
             frames = self._data["unpaired"]
             src, tgt = self._data["unpaired_pairs"].sample(rng, b)
             bg = rng.integers(0, len(self._data["paired"]), size=b)
-            flip = rng.random(b) < cfg["flip"]
-            angle = rng.uniform(-1.0, 1.0, b) * math.radians(cfg["rotation_degrees"])
+            flip = rng.random(b) < cfg.flip
+            angle = rng.uniform(-1.0, 1.0, b) * math.radians(cfg.rotation_degrees)
             return {"source": self._images(frames, src), "target": self._images(frames, tgt),
                     "background": self._images(self._data["paired"], bg, backgrounds=True),
                     "flip": self._to(torch.from_numpy(flip)), "angle": self._to(torch.from_numpy(angle).float())}
         frames = self._data["supervised"]
         idx = self._data["sup_sampler"].sample(rng, b)
-        aug = {k: cfg.get(k, 0.0) for k in ("mirror", "rotation_degrees", "colour_jitter")}
+        aug = {"mirror": cfg.mirror, "rotation_degrees": cfg.rotation_degrees, "colour_jitter": cfg.colour_jitter}
         if not any(aug.values()):
             # No augmentation: no draws either, so such runs keep their random stream.
             return {"images": self._images(frames, idx), "p2d": self._to(torch.from_numpy(frames.p2d[idx])),
@@ -407,21 +407,21 @@ class Trainer:
 
     # --- one iteration ------------------------------------------------------------------------------------------
     def _loss(self, loss: str, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        m, cfg = self.model, self.card["losses"][loss]
+        m, cfg = self.model, self.card.losses[loss]
         assert m is not None
         if loss == "prior":
-            return L.prior_loss(m, batch["images"], batch["p2d"], batch["p3d"], w3d=cfg["w3d"], w2d=cfg["w2d"],
-                                wkp=cfg.get("wkp", 0.0), wcan=cfg.get("wcan", 0.0))
+            return L.prior_loss(m, batch["images"], batch["p2d"], batch["p3d"], w3d=cfg.w3d, w2d=cfg.w2d,
+                                wkp=cfg.wkp, wcan=cfg.wcan)
         if loss == "paired":
-            return L.paired_loss(m, batch["source"], batch["target"], batch["background"], lambda1=cfg["lambda1"],
-                                 lambda2=cfg["lambda2"], detach_cycle=cfg.get("detach_cycle", False))
+            return L.paired_loss(m, batch["source"], batch["target"], batch["background"], lambda1=cfg.lambda1,
+                                 lambda2=cfg.lambda2, detach_cycle=cfg.detach_cycle)
         if loss == "unpaired":
             return L.unpaired_loss(m, batch["source"], batch["target"], batch["background"], batch["flip"],
-                                   batch["angle"], lambda2=cfg["lambda2"], detach_cycle=cfg.get("detach_cycle", False))
+                                   batch["angle"], lambda2=cfg.lambda2, detach_cycle=cfg.detach_cycle)
         if loss == "sup2d":
-            return L.sup2d_loss(m, batch["images"], batch["p2d"], weight=cfg["weight"], wkp=cfg.get("wkp", 0.0))
-        return L.sup3d_loss(m, batch["images"], batch["p2d"], batch["p3d"], w3d=cfg["w3d"], w2d=cfg["w2d"],
-                            wkp=cfg.get("wkp", 0.0), wcan=cfg.get("wcan", 0.0))
+            return L.sup2d_loss(m, batch["images"], batch["p2d"], weight=cfg.weight, wkp=cfg.wkp)
+        return L.sup3d_loss(m, batch["images"], batch["p2d"], batch["p3d"], w3d=cfg.w3d, w2d=cfg.w2d,
+                            wkp=cfg.wkp, wcan=cfg.wcan)
 
     def train_step(self, loss: str, batch: dict[str, torch.Tensor] | None = None) -> dict[str, float]:
         """Run one iteration of ``loss`` (drawing a batch unless given); returns the logged values."""
@@ -451,14 +451,16 @@ class Trainer:
     # --- checkpoints ----------------------------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
         assert self.model is not None and self.rng is not None
+        card = self.card.to_dict()
         return {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "kspbench_version": __version__,
-                "card": self.card, "card_sha256": config_sha256(self.card), "profile": self.profile.to_dict(),
-                "seed": self.card["seed"], "step": self.step, "total_steps": self.total_steps,
+                "card": card, "card_sha256": config_sha256(card),
+                "profile": self.profile.to_dict(), "seed": self.card.seed, "step": self.step, "total_steps": self.total_steps,
                 "stages": [[s.name, s.steps, list(s.cycle)] for s in self.stages], "threads": self.threads,
                 "device": self.device.type, "world_size": self.dist.world_size, "amp": self.amp,
                 "init": self.init_record,
                 "model": {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()},
-                "optimisers": {k: _canonical_state(o.state_dict()) for k, o in self.optimisers.items()},
+                # keyed by the record's loss names (the same objects: pickle writes each name once)
+                "optimisers": {k: _canonical_state(self.optimisers[k].state_dict()) for k in card["losses"]},
                 "rng": self.rng.bit_generator.state}
 
     def save_checkpoint(self) -> Path:
@@ -470,7 +472,7 @@ class Trainer:
 
     def _restore(self, ckpt: dict[str, Any]) -> None:
         assert self.model is not None and self.rng is not None
-        if ckpt["card_sha256"] != config_sha256(self.card):
+        if ckpt["card_sha256"] != config_sha256(self.card.to_dict()):
             raise TrainingError(f"{self.out / CHECKPOINT_NAME}: was written for a different card (or the card file "
                                 "changed); start a new run folder")
         if ckpt["profile"] != self.profile.to_dict():
@@ -557,7 +559,7 @@ class Trainer:
         ema: dict[str, float] = {}
         end = self.total_steps if stop_after is None else min(stop_after, self.total_steps)
         with (open(log_path, "a", newline="") if main else open(os.devnull, "w")) as log_f, \
-                Progress(f"train {self.card['name']} seed {self.card['seed']}", self.total_steps,
+                Progress(f"train {self.card.name} seed {self.card.seed}", self.total_steps,
                          initial=self.step, enabled=progress and main) as bar:
             log = csv.writer(log_f, lineterminator="\n")
             while self.step < end:
@@ -601,7 +603,8 @@ class Trainer:
                 [row[c] if not isinstance(row[c], float) else repr(row[c]) for c in VAL_COLUMNS])
 
     def _run_record(self) -> dict[str, Any]:
-        return {"card": self.card, "card_sha256": config_sha256(self.card), "profile": self.profile.to_dict(),
+        return {"card": self.card.to_dict(), "card_sha256": config_sha256(self.card.to_dict()),
+                "profile": self.profile.to_dict(),
                 "stages": [{"name": s.name, "steps": s.steps, "cycle": list(s.cycle)} for s in self.stages],
                 "total_steps": self.total_steps, "batch": self.batch, "threads": self.threads,
                 "world_size": self.dist.world_size, "amp": self.amp, "device": self.device.type, "store": str(self.store_path), "init": self.init_record,
@@ -610,7 +613,7 @@ class Trainer:
     def _summary(self, elapsed: float, steps: int) -> dict[str, Any]:
         per_loss = {k: {"steps": len(v), "mean_s": float(np.mean(v)), "median_s": float(np.median(v))}
                     for k, v in self._step_seconds.items()}
-        return {"card": self.card["name"], "profile": self.profile.name, "seed": self.card["seed"],
+        return {"card": self.card.name, "profile": self.profile.name, "seed": self.card.seed,
                 "steps": self.step, "total_steps": self.total_steps, "steps_this_session": steps,
                 "seconds_this_session": elapsed, "batch": self.batch,
                 "samples_per_second": steps * self.batch / elapsed if elapsed > 0 else None,
@@ -628,12 +631,11 @@ def _peak_rss_mib() -> float | None:
     return round(peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024, 1)
 
 
-def train(card: str | os.PathLike | dict, store: str | os.PathLike, out: str | os.PathLike, *,
+def train(card: str | os.PathLike | Card, store: str | os.PathLike, out: str | os.PathLike, *,
           profile: str | None = None, device: str = "cpu", resume: bool = False, threads: int | None = None,
           init_checkpoint: str | os.PathLike | None = None, init_weights: str | os.PathLike | None = None,
           progress: bool = True, stop_after: int | None = None) -> dict[str, Any]:
-    """Train a card (path, name or loaded dict) on a store into ``out``; see :class:`Trainer`."""
-    card_dict = card if isinstance(card, dict) else load_card(card)
-    trainer = Trainer(card_dict, store, out, profile=profile, device=device, threads=threads,
+    """Train a card (path, name or a loaded :class:`Card`) on a store into ``out``; see :class:`Trainer`."""
+    trainer = Trainer(card if isinstance(card, Card) else load_card(card), store, out, profile=profile, device=device, threads=threads,
                       init_checkpoint=init_checkpoint, init_weights=init_weights)
     return trainer.run(resume=resume, stop_after=stop_after, progress=progress)
