@@ -76,27 +76,24 @@ def predict(checkpoint: str | os.PathLike, store_path: str | os.PathLike, role: 
             for info in infos:
                 seen = False
                 for cam in info.cameras:
-                    if not store.has(info.subject, info.sequence, "images", camera=cam):
+                    # One track at a time (D.load_frames would hold the whole role in memory); no label is read.
+                    try:
+                        crops = D.read_crops(store, info, cam, size)
+                    except D.DataError as err:
+                        raise TrainingError(str(err)) from None
+                    if crops is None:
                         bar.update(1)
                         continue
-                    if not store.has(info.subject, info.sequence, "boxes", camera=cam):
-                        raise TrainingError(f"{store.path}: {info.subject}/{info.sequence} camera {cam} has images "
-                                            "but no boxes; the crop camera needs them")
                     seen = True
-                    images = store.read(info.subject, info.sequence, "images", camera=cam)
-                    boxes = store.read(info.subject, info.sequence, "boxes", camera=cam)
-                    rot = D.crop_camera_rotation(
-                        boxes, store.read(info.subject, info.sequence, "focal", camera=cam),
-                        store.read(info.subject, info.sequence, "center", camera=cam))
-                    crops = D.resize_images(images, size)
                     out_cam = []
                     with torch.no_grad():
-                        for start in range(0, crops.shape[0], batch):
-                            x = D.to_float(crops[start:start + batch]).to(device)
+                        for start in range(0, crops.images.shape[0], batch):
+                            x = D.to_float(crops.images[start:start + batch]).to(device)
                             x = x.contiguous(memory_format=layout)
                             out_cam.append(model.pose(x)["p3d_cam"].double().cpu().numpy())
                     p_virtual = np.concatenate(out_cam)
-                    poses = skeleton.TRUNK_MM * np.einsum("nij,nkj->nki", rot, p_virtual)  # row form of R_v p
+                    # row form of R_v p
+                    poses = skeleton.TRUNK_MM * np.einsum("nij,nkj->nki", crops.crop_rotation, p_virtual)
                     n = poses.shape[0]
                     rows["poses"].append(poses)
                     rows["subject"].append(np.full(n, info.subject))
