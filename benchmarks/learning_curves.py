@@ -75,12 +75,13 @@ def final_spread(run_dir: str, store_path: str, val_role: str, input_size: int) 
 
     from kspbench.evaluation.metrics import spread_ratio
     from kspbench.model import data as D
+    from kspbench.model.cards import Card
     from kspbench.model.profiles import ModelProfile
     from kspbench.model.train import build_model, load_checkpoint
     from kspbench.data.store import PoseStore
 
     ckpt = load_checkpoint(Path(run_dir) / "checkpoint.pt")
-    model = build_model(ckpt["card"], ModelProfile.from_dict(ckpt["profile"]))
+    model = build_model(Card.from_dict(ckpt["card"]), ModelProfile.from_dict(ckpt["profile"]))
     model.load_state_dict(ckpt["model"])
     model.eval()
     with PoseStore(store_path) as store:

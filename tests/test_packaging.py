@@ -38,7 +38,7 @@ def test_lookups_read_the_shipped_folders_whatever_the_working_directory(tmp_pat
     assert CARDS_DIR == (REPO / "models").resolve()
     # A recorded path names the file a user edits in a checkout, not the link inside the package.
     assert Path(load_protocol("h36m-p2").path) == (REPO / "protocols" / "h36m-p2.yaml").resolve()
-    assert load_card("unsup")["name"] == "unsup"
+    assert load_card("unsup").name == "unsup"
 
 
 def test_unknown_shipped_folder_is_a_bug_not_a_path():

@@ -86,11 +86,11 @@ def test_every_card_file_is_a_pipeline_card_and_vice_versa():
 @pytest.mark.parametrize("card", sorted(PARAMS["cards"]))
 def test_card_after_follows_init_from(card):
     c = load_card(REPO / "models" / f"{card}.yaml")
-    assert c["name"] == card
+    assert c.name == card
     after = PARAMS["cards"][card]["after"]
-    if c["init_from"]:
-        assert after == f"runs/{c['init_from']}", f"{card}: init_from {c['init_from']} but after {after}"
-        assert c["init_from"] in PARAMS["cards"], f"{card}: init_from {c['init_from']} is not trained by the pipeline"
+    if c.init_from:
+        assert after == f"runs/{c.init_from}", f"{card}: init_from {c.init_from} but after {after}"
+        assert c.init_from in PARAMS["cards"], f"{card}: init_from {c.init_from} is not trained by the pipeline"
     else:
         assert after == f"models/{card}.yaml", f"{card}: trained from scratch but after {after}"
 

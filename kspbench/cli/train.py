@@ -2,9 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kspbench.infra.progress import QUIET_HELP
+
+if TYPE_CHECKING:
+    from kspbench.model.cards import Card
 
 DEFAULT_STORE = "data/world.h5"
 
@@ -91,19 +96,19 @@ def _check_device(device: str) -> None:
             raise UserError("--device cuda: no CUDA device is available to this torch build")
 
 
-def _check_after(after: str, card: dict, out: Path) -> None:
+def _check_after(after: str, card: "Card", out: Path) -> None:
     """The DVC stage waits for ``after``; the run reads ``OUT/../<init_from>``: a stale params.yaml (an edited
     init_from) would let DVC train before, or without retraining after, the run this one starts from."""
     from kspbench.cli import UserError
 
-    init = card["init_from"]
+    init = card.init_from
     if init is not None and Path(after).resolve() == (out.parent / init).resolve():
         return
-    if init is None and Path(after).suffix in (".yaml", ".yml") and Path(after).stem == card["name"]:
+    if init is None and Path(after).suffix in (".yaml", ".yml") and Path(after).stem == card.name:
         return
     want = f"starts from {init!r}, so it must wait for {out.parent / init}" if init is not None else \
         "trains from scratch, so it waits for its card file only"
-    raise UserError(f"--after {after}: card {card['name']} {want}; make params.yaml cards.{card['name']}.after "
+    raise UserError(f"--after {after}: card {card.name} {want}; make params.yaml cards.{card.name}.after "
                     "follow the card's init_from")
 
 
@@ -118,7 +123,7 @@ def _train(args: argparse.Namespace) -> int:
         raise UserError("--threads must be at least 1")
     _check_device(args.device)
     card = load_card(args.card)
-    profile = load_profile(args.profile or card["profile"])
+    profile = load_profile(args.profile or card.profile)
     if args.after is not None:
         _check_after(args.after, card, Path(args.out))
     if args.seed is not None and args.seed < 0:
@@ -132,15 +137,15 @@ def _train(args: argparse.Namespace) -> int:
 
     refuse_inputs([args.out], [args.store, args.card, args.init_checkpoint, args.init_weights])
     check_store(args.store)
-    base_seed = args.seed if args.seed is not None else int(card["seed"])
+    base_seed = args.seed if args.seed is not None else card.seed
     if args.seeds is None:
-        runs = [(base_seed, Path(args.out), Path(args.out).parent / str(card["init_from"]) / CHECKPOINT_NAME)]
+        runs = [(base_seed, Path(args.out), Path(args.out).parent / str(card.init_from) / CHECKPOINT_NAME)]
     else:
         runs = [(base_seed + k, Path(args.out) / f"s{base_seed + k}",
-                 Path(args.out).parent / str(card["init_from"]) / f"s{base_seed + k}" / CHECKPOINT_NAME)
+                 Path(args.out).parent / str(card.init_from) / f"s{base_seed + k}" / CHECKPOINT_NAME)
                 for k in range(args.seeds)]
-    if card["init_from"] is None and args.init_checkpoint:
-        raise UserError(f"card {card['name']} has no init_from; --init-checkpoint does not apply")
+    if card.init_from is None and args.init_checkpoint:
+        raise UserError(f"card {card.name} has no init_from; --init-checkpoint does not apply")
     if args.init_checkpoint and len(runs) > 1:
         raise UserError("--init-checkpoint names one checkpoint; with --seeds the init runs are found by layout")
     from kspbench.model import distributed as DIST
@@ -148,12 +153,12 @@ def _train(args: argparse.Namespace) -> int:
     ctx = DIST.context_from_env(args.device)
     for seed, out, default_init in runs:
         init_ckpt = None
-        if card["init_from"] is not None:
+        if card.init_from is not None:
             init_ckpt = Path(args.init_checkpoint) if args.init_checkpoint else default_init
             if not init_ckpt.is_file():
-                raise UserError(f"card {card['name']} starts from card {card['init_from']!r}, but {init_ckpt} does "
-                                f"not exist; train {card['init_from']} first or pass --init-checkpoint")
-        seeded = {**card, "seed": seed}
+                raise UserError(f"card {card.name} starts from card {card.init_from!r}, but {init_ckpt} does "
+                                f"not exist; train {card.init_from} first or pass --init-checkpoint")
+        seeded = dataclasses.replace(card, seed=seed)
         try:
             trainer = Trainer(seeded, args.store, out, profile=profile, device=args.device, threads=args.threads,
                               init_checkpoint=init_ckpt, init_weights=args.init_weights, dist=ctx, amp=args.amp)
@@ -164,7 +169,7 @@ def _train(args: argparse.Namespace) -> int:
         if not ctx.is_main:
             continue
         rate = summary.get("samples_per_second")
-        print(f"{card['name']} seed {seed}: step {summary['steps']} of {summary['total_steps']} ({profile.name} "
+        print(f"{card.name} seed {seed}: step {summary['steps']} of {summary['total_steps']} ({profile.name} "
               f"profile{'' if rate is None else f', {rate:.1f} samples/s'}"
               f"{f', {ctx.world_size} processes' if ctx.enabled else ''}); wrote {out / CHECKPOINT_NAME}")
     DIST.shutdown(ctx)

@@ -32,10 +32,10 @@ from torch.nn import functional as F
 
 from kspbench.core.crops import to_normalised
 from kspbench.model import transforms as T
-from kspbench.data.store import PoseStore
+from kspbench.data.store import PoseStore, SequenceInfo
 from kspbench.errors import KspbenchError
 
-__all__ = ["DataError", "Frames", "load_frames", "crop_camera_rotation", "resize_images", "PairSampler",
+__all__ = ["DataError", "Frames", "load_frames", "TrackCrops", "read_crops", "crop_camera_rotation", "resize_images", "PairSampler",
            "FrameSampler", "supervision_subset", "augment_prior", "to_float"]
 
 _RESIZE_BLOCK = 256
@@ -125,14 +125,43 @@ class Frames:
         return int(self.images.shape[0])
 
 
-def _labels(store: PoseStore, subject: str, sequence: str, camera: str,
-            boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+@dataclass
+class TrackCrops:
+    """The crops of one track (a sequence seen by one camera), with what places them in the camera; no label."""
+
+    images: torch.Tensor        # (N, 3, S, S) uint8, resampled to the model's input size
+    boxes: np.ndarray           # (N, 4) float64 crop boxes in the camera image
+    crop_rotation: np.ndarray   # (N, 3, 3) R_v (:func:`crop_camera_rotation`)
+
+
+def read_crops(store: PoseStore, info: SequenceInfo, camera: str, size: int) -> TrackCrops | None:
+    """The crops of ``info``'s sequence seen by ``camera``, resampled to ``size``; None when it has no images.
+
+    Raises:
+        DataError: the track has images but no boxes.
+    """
+    subject, sequence = info.subject, info.sequence
+    if not store.has(subject, sequence, "images", camera=camera):
+        return None
+    if not store.has(subject, sequence, "boxes", camera=camera):
+        raise DataError(f"{store.path}: {subject}/{sequence} camera {camera} has images but no boxes; its crops "
+                        "need them (the crop camera and the 2D labels)")
+    images = store.read(subject, sequence, "images", camera=camera)
+    boxes = store.read(subject, sequence, "boxes", camera=camera).astype(np.float64)
+    rot = crop_camera_rotation(boxes, store.read(subject, sequence, "focal", camera=camera),
+                               store.read(subject, sequence, "center", camera=camera))
+    return TrackCrops(resize_images(images, size), boxes, rot)
+
+
+def _labels(store: PoseStore, subject: str, sequence: str, camera: str, boxes: np.ndarray,
+            rot: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """2D and 3D labels of one track in the model's units, ``R_v`` (computed unless given), usable, trunk (mm)."""
     p2d_px = store.read(subject, sequence, "pose_2d", camera=camera).astype(np.float64)
     cam3d = store.read(subject, sequence, "camera_3d", camera=camera).astype(np.float64)
     valid = store.read(subject, sequence, "valid", camera=camera).astype(bool)
-    focal = store.read(subject, sequence, "focal", camera=camera)
-    center = store.read(subject, sequence, "center", camera=camera)
-    rot = crop_camera_rotation(boxes, focal, center)
+    if rot is None:
+        rot = crop_camera_rotation(boxes, store.read(subject, sequence, "focal", camera=camera),
+                                   store.read(subject, sequence, "center", camera=camera))
     with np.errstate(invalid="ignore", divide="ignore"):
         p2d = to_normalised(p2d_px, boxes)
         rel = cam3d - cam3d[:, :1]
@@ -166,16 +195,13 @@ def load_frames(store: PoseStore, roles: list[str] | tuple[str, ...], size: int,
     clip = 0
     for seq_id, info in enumerate(infos):
         for cam in info.cameras:
-            if not store.has(info.subject, info.sequence, "images", camera=cam):
+            crops = read_crops(store, info, cam, size)
+            if crops is None:
                 continue
-            if not store.has(info.subject, info.sequence, "boxes", camera=cam):
-                raise DataError(f"{store.path}: {info.subject}/{info.sequence} camera {cam} has images but no "
-                                "boxes; crops need their boxes to place the 2D labels")
-            imgs = store.read(info.subject, info.sequence, "images", camera=cam)
-            n = imgs.shape[0]
-            boxes = store.read(info.subject, info.sequence, "boxes", camera=cam).astype(np.float64)
-            p2d, p3d, rot, usable, trunk = _labels(store, info.subject, info.sequence, cam, boxes)
-            parts["images"].append(resize_images(imgs, size))
+            n = crops.images.shape[0]
+            p2d, p3d, rot, usable, trunk = _labels(store, info.subject, info.sequence, cam, crops.boxes,
+                                                   crops.crop_rotation)
+            parts["images"].append(crops.images)
             if backgrounds:
                 if not store.has(info.subject, info.sequence, "backgrounds", camera=cam):
                     raise DataError(f"{store.path}: {info.subject}/{info.sequence} camera {cam} (role {info.role}) "

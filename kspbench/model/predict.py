@@ -20,6 +20,8 @@ import torch
 from kspbench import __version__
 from kspbench.core import skeleton
 from kspbench.model import data as D
+from kspbench.errors import ConfigError
+from kspbench.model.cards import Card
 from kspbench.model.fold import fold_batchnorm_
 from kspbench.model.profiles import ModelProfile
 from kspbench.model.train import TrainingError, build_model, deterministic, load_checkpoint, memory_format
@@ -36,7 +38,11 @@ def load_model(checkpoint: str | os.PathLike, device: str = "cpu") -> tuple[torc
     checkpoint dict."""
     ckpt = load_checkpoint(checkpoint)
     profile = ModelProfile.from_dict(ckpt["profile"])
-    model = build_model(ckpt["card"], profile)
+    try:
+        card = Card.from_dict(ckpt["card"])
+    except ConfigError as err:
+        raise TrainingError(f"{checkpoint}: its card record is not valid ({err})") from None
+    model = build_model(card, profile)
     model.load_state_dict(ckpt["model"])
     return model.to(device, memory_format=memory_format(device)).eval(), ckpt
 
@@ -70,27 +76,24 @@ def predict(checkpoint: str | os.PathLike, store_path: str | os.PathLike, role: 
             for info in infos:
                 seen = False
                 for cam in info.cameras:
-                    if not store.has(info.subject, info.sequence, "images", camera=cam):
+                    # One track at a time (D.load_frames would hold the whole role in memory); no label is read.
+                    try:
+                        crops = D.read_crops(store, info, cam, size)
+                    except D.DataError as err:
+                        raise TrainingError(str(err)) from None
+                    if crops is None:
                         bar.update(1)
                         continue
-                    if not store.has(info.subject, info.sequence, "boxes", camera=cam):
-                        raise TrainingError(f"{store.path}: {info.subject}/{info.sequence} camera {cam} has images "
-                                            "but no boxes; the crop camera needs them")
                     seen = True
-                    images = store.read(info.subject, info.sequence, "images", camera=cam)
-                    boxes = store.read(info.subject, info.sequence, "boxes", camera=cam)
-                    rot = D.crop_camera_rotation(
-                        boxes, store.read(info.subject, info.sequence, "focal", camera=cam),
-                        store.read(info.subject, info.sequence, "center", camera=cam))
-                    crops = D.resize_images(images, size)
                     out_cam = []
                     with torch.no_grad():
-                        for start in range(0, crops.shape[0], batch):
-                            x = D.to_float(crops[start:start + batch]).to(device)
+                        for start in range(0, crops.images.shape[0], batch):
+                            x = D.to_float(crops.images[start:start + batch]).to(device)
                             x = x.contiguous(memory_format=layout)
                             out_cam.append(model.pose(x)["p3d_cam"].double().cpu().numpy())
                     p_virtual = np.concatenate(out_cam)
-                    poses = skeleton.TRUNK_MM * np.einsum("nij,nkj->nki", rot, p_virtual)  # row form of R_v p
+                    # row form of R_v p
+                    poses = skeleton.TRUNK_MM * np.einsum("nij,nkj->nki", crops.crop_rotation, p_virtual)
                     n = poses.shape[0]
                     rows["poses"].append(poses)
                     rows["subject"].append(np.full(n, info.subject))

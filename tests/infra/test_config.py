@@ -131,3 +131,15 @@ def test_read_yaml_errors_name_the_file(tmp_path):
     bad.write_text("a: [1\n")
     with pytest.raises(ConfigError, match=r"bad.yaml: not valid YAML"):
         read_yaml(bad, "card")
+
+
+@dataclass(frozen=True)
+class Share:
+    part: float = setting(default=0.5, minimum=0.0, maximum=1.0)
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.5])
+def test_maximum_bounds_a_number_inclusively(value):
+    assert parse(Share, {"part": 1}, "s", kind="card").part == 1.0
+    with pytest.raises(ConfigError, match=rf"^card s.part: must be a number in \[0.0, 1.0\], got {value}$"):
+        parse(Share, {"part": value}, "s", kind="card")

@@ -1,12 +1,10 @@
 """Fixtures of the model tests: one tiny store per session, cards and profiles."""
 from __future__ import annotations
 
-import copy
-
 import pytest
 
 from model_fixtures import build_store
-from kspbench.model.cards import load_card
+from kspbench.model.cards import Card, load_card
 from kspbench.model.profiles import load_profile
 
 
@@ -23,7 +21,7 @@ def tiny():
 @pytest.fixture()
 def all_losses_card():
     """The unsup card with every loss configured and scheduled (one iteration each), lr 3e-3."""
-    card = copy.deepcopy(load_card("unsup"))
+    card = load_card("unsup").to_dict()
     card["losses"]["sup2d"] = {"weight": 1.0, "optimiser": None}
     card["losses"]["sup3d"] = {"w3d": 1.0, "w2d": 1.0, "optimiser": None}
     card["data"]["supervised"] = ["h36m-train"]
@@ -31,7 +29,7 @@ def all_losses_card():
                                    "cycle": ["prior", "paired", "unpaired", "sup2d", "sup3d"]}]
     for cfg in card["losses"].values():
         cfg["optimiser"] = {"name": "adam", "lr": 3e-3}
-    return card
+    return Card.from_dict(card)
 
 
 @pytest.fixture(autouse=True, scope="module")

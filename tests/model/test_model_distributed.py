@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from kspbench.model.cards import load_card
+from kspbench.model.cards import Card, load_card
 from kspbench.model.train import CHECKPOINT_NAME, Trainer, deterministic, load_checkpoint
 
 pytestmark = pytest.mark.slow
@@ -27,13 +27,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _card(cycle: tuple[str, ...] = CYCLE) -> dict:
-    card = load_card("unsup")
+def _card(cycle: tuple[str, ...] = CYCLE) -> Card:
+    card = load_card("unsup").to_dict()
     card["losses"]["sup2d"] = {"weight": 1.0, "optimiser": None}
     card["losses"]["sup3d"] = {"w3d": 1.0, "w2d": 1.0, "optimiser": None}
     card["data"]["supervised"] = ["h36m-train"]
     card["schedule"]["stages"] = [{"name": "all", "steps": len(cycle), "cycle": list(cycle)}]
-    return card
+    return Card.from_dict(card)
 
 
 def _train_on_doubled_batches(rank: int, world: int, port: int, store: str, out: str,

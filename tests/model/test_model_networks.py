@@ -1,7 +1,7 @@
 """Networks: torchvision-compatible ResNet trunk, strict weight loading, seeded init, shapes, Tfk bone ratios."""
 from __future__ import annotations
 
-import copy
+import dataclasses
 
 import numpy as np
 import pytest
@@ -101,11 +101,10 @@ def test_shapes_and_rest_pose(tiny, ablation):
 
 
 def test_tfk_output_bone_ratios_equal_the_cards(tiny):
-    card = copy.deepcopy(load_card("unsup"))
+    card = load_card("unsup")
     ratios = list(np.linspace(0.2, 0.9, skeleton.NUM_JOINTS))
     ratios[0] = 0.0
-    card["model"]["bone_ratios"] = ratios
-    m = build_model(card, tiny)
+    m = build_model(dataclasses.replace(card, model=dataclasses.replace(card.model, bone_ratios=tuple(ratios))), tiny)
     m.reset_parameters(torch.Generator().manual_seed(0))
     p3d = m.pose(torch.rand(5, 3, tiny.input_size, tiny.input_size))["p3d"].detach().double()
     lengths = torch.linalg.vector_norm(p3d - p3d[:, list(max(p, 0) for p in skeleton.PARENTS)], dim=-1)

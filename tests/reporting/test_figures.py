@@ -1,7 +1,7 @@
 """``kspbench figures``: every figure from a tiny trained card and its results, the DVC tables, skips and errors."""
 from __future__ import annotations
 
-import copy
+import dataclasses
 import csv
 import io
 import json
@@ -98,9 +98,7 @@ def bench(tmp_path_factory):
     prof_path.write_text(yaml.safe_dump(prof))
     runs, preds, results = root / "runs", root / "predictions", root / "results"
     for seed in SEEDS:
-        card = copy.deepcopy(load_card("unsup"))
-        card["seed"] = seed
-        train(card, store, runs / "unsup" / f"s{seed}", profile=str(prof_path), progress=False)
+        train(dataclasses.replace(load_card("unsup"), seed=seed), store, runs / "unsup" / f"s{seed}", profile=str(prof_path), progress=False)
         for role in ("h36m-test", "3dhp-test"):
             predict(runs / "unsup" / f"s{seed}" / "checkpoint.pt", store, role,
                     preds / "unsup" / f"s{seed}" / f"{role}.h5")
