@@ -10,6 +10,7 @@ beside the repository). Prints, over every frame and joint:
 
 A measurement, not a test: the figures go into the README, nothing here is part of the package.
 """
+
 from __future__ import annotations
 
 import sys

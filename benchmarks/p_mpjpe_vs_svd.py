@@ -15,6 +15,7 @@ reference.
 
 A measurement, not a test: nothing here is part of the package.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,9 +27,9 @@ import tracemalloc
 
 import numpy as np
 
+from kspbench.core import skeleton
 from kspbench.evaluation import metrics
 from kspbench.evaluation._procrustes_solver import svd_fit
-from kspbench.core import skeleton
 
 
 def svd_p_mpjpe(predicted: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -46,10 +47,28 @@ def svd_p_mpjpe(predicted: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 
 # Standing pose: unit direction of each joint from its parent (x: subject's left, y: forward, z: up).
-_REST_DIRECTIONS = np.array([
-    [0, 0, 0], [-1, 0, 0], [0, 0, -1], [0, 0, -1], [1, 0, 0], [0, 0, -1], [0, 0, -1], [0, 0, 1], [0, 0, 1],
-    [0, 0.5, 1], [0, -0.3, 1], [1, 0, 0], [0.2, 0, -1], [0, 0.3, -1], [-1, 0, 0], [-0.2, 0, -1], [0, 0.3, -1],
-], dtype=float)
+_REST_DIRECTIONS = np.array(
+    [
+        [0, 0, 0],
+        [-1, 0, 0],
+        [0, 0, -1],
+        [0, 0, -1],
+        [1, 0, 0],
+        [0, 0, -1],
+        [0, 0, -1],
+        [0, 0, 1],
+        [0, 0, 1],
+        [0, 0.5, 1],
+        [0, -0.3, 1],
+        [1, 0, 0],
+        [0.2, 0, -1],
+        [0, 0.3, -1],
+        [-1, 0, 0],
+        [-0.2, 0, -1],
+        [0, 0.3, -1],
+    ],
+    dtype=float,
+)
 
 
 def _rotations(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -73,8 +92,11 @@ def realistic_truths(rng: np.random.Generator, n: int) -> np.ndarray:
     dirs = _REST_DIRECTIONS / np.maximum(np.linalg.norm(_REST_DIRECTIONS, axis=1, keepdims=True), 1e-12)
     dirs = dirs + rng.normal(scale=0.45, size=(n, skeleton.NUM_JOINTS, 3))
     dirs /= np.linalg.norm(dirs, axis=-1, keepdims=True)
-    lengths = (np.array(skeleton.BONE_LENGTHS_MM) * rng.uniform(0.85, 1.15, size=(n, 1))
-               * rng.uniform(0.95, 1.05, size=(n, skeleton.NUM_JOINTS)))
+    lengths = (
+        np.array(skeleton.BONE_LENGTHS_MM)
+        * rng.uniform(0.85, 1.15, size=(n, 1))
+        * rng.uniform(0.95, 1.05, size=(n, skeleton.NUM_JOINTS))
+    )
     pose = np.zeros((n, skeleton.NUM_JOINTS, 3))
     for j in range(1, skeleton.NUM_JOINTS):  # parents precede children in the H36M order
         pose[:, j] = pose[:, skeleton.PARENTS[j]] + lengths[:, j, None] * dirs[:, j]
@@ -88,17 +110,25 @@ def realistic_truths(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.matmul(pose, np.matmul(rot, tilt_rot))
 
 
-def make_dataset(n: int, seed: int = 0, *, special_fraction: float = 0.01,
-                 ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+def make_dataset(
+    n: int,
+    seed: int = 0,
+    *,
+    special_fraction: float = 0.01,
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """pred, gt (n, 17, 3) mm and {kind: frame indices} for the benchmark's mixture of frames."""
     rng = np.random.default_rng(seed)
     gt = realistic_truths(rng, n)
     pred = _similarity(rng, gt + rng.normal(scale=40.0, size=gt.shape))
     order = rng.permutation(n)
     k = max(1, int(round(n * special_fraction / 4)))
-    kinds = {"coplanar": order[:k], "repeated singular values": order[k:2 * k], "collinear-ish": order[2 * k:3 * k],
-             "point + noise": order[3 * k:4 * k],
-             "mirrored": order[4 * k:4 * k + max(1, int(round(n * special_fraction)))]}
+    kinds = {
+        "coplanar": order[:k],
+        "repeated singular values": order[k : 2 * k],
+        "collinear-ish": order[2 * k : 3 * k],
+        "point + noise": order[3 * k : 4 * k],
+        "mirrored": order[4 * k : 4 * k + max(1, int(round(n * special_fraction)))],
+    }
     idx = kinds["coplanar"]  # depth flattened: every joint in one plane, truth and prediction
     flat = gt[idx] * np.array([1.0, 0.0, 1.0])
     gt[idx], pred[idx] = flat, _similarity(rng, flat + rng.normal(scale=40.0, size=flat.shape) * [1, 0, 1])
@@ -143,7 +173,7 @@ def extended_precision_p_mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     d = np.ones((len(p), 3))
     d[:, 2] = np.sign(np.linalg.det(np.matmul(u, vt)))
     rot = np.matmul(u * d[:, None, :], vt).astype(np.longdouble)
-    scale = (np.sum(s * d, axis=1) / np.sum(y0 ** 2, axis=(1, 2)).astype(np.float64)).astype(np.longdouble)
+    scale = (np.sum(s * d, axis=1) / np.sum(y0**2, axis=(1, 2)).astype(np.float64)).astype(np.longdouble)
     return np.linalg.norm(scale[:, None, None] * np.matmul(y0, rot) - x0, axis=-1).astype(np.float64)
 
 
@@ -168,12 +198,16 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     pred, gt, kinds = make_dataset(args.frames, args.seed)
     in_bytes = pred.nbytes + gt.nbytes
-    print(f"data: {args.frames} frames x 17 joints, float64; inputs {in_bytes / 2**20:.0f} MiB "
-          f"(made in {time.perf_counter() - t0:.1f} s); special frames: "
-          + ", ".join(f"{k} {len(v)}" for k, v in kinds.items()))
-    print(f"numpy {np.__version__}, python {platform.python_version()}, {os.cpu_count()} CPUs, "
-          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, "
-          f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}")
+    print(
+        f"data: {args.frames} frames x 17 joints, float64; inputs {in_bytes / 2**20:.0f} MiB "
+        f"(made in {time.perf_counter() - t0:.1f} s); special frames: "
+        + ", ".join(f"{k} {len(v)}" for k, v in kinds.items())
+    )
+    print(
+        f"numpy {np.__version__}, python {platform.python_version()}, {os.cpu_count()} CPUs, "
+        f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, "
+        f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}"
+    )
 
     times: dict[str, list[float]] = {"kspbench": [], "svd": []}
     stats: dict = {}
@@ -195,36 +229,46 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\ntimes (best / median of {args.repeats}):")
     print(f"  kspbench.evaluation.metrics.p_mpjpe : {best['kspbench']:.3f} s / {med['kspbench']:.3f} s")
     print(f"  batched NumPy SVD        : {best['svd']:.3f} s / {med['svd']:.3f} s")
-    print(f"  speed ratio              : {best['svd'] / best['kspbench']:.1f}x (best) / "
-          f"{med['svd'] / med['kspbench']:.1f}x (median)")
+    print(
+        f"  speed ratio              : {best['svd'] / best['kspbench']:.1f}x (best) / "
+        f"{med['svd'] / med['kspbench']:.1f}x (median)"
+    )
     print(f"\nmax |difference|: {diff.max():.3g} mm over all {diff.size} errors (mean error {ref.mean():.2f} mm)")
     special = np.zeros(len(pred), bool)
     for kind, idx in kinds.items():
         special[idx] = True
         kind_stats: dict = {}
         metrics._p_mpjpe(pred[idx], gt[idx], stats=kind_stats)
-        print(f"  {kind:26s}: max {diff[idx].max():.3g} mm, {kind_stats['fallback_frames']} of {len(idx)} "
-              f"frames on the SVD fallback")
+        print(
+            f"  {kind:26s}: max {diff[idx].max():.3g} mm, {kind_stats['fallback_frames']} of {len(idx)} "
+            f"frames on the SVD fallback"
+        )
     print(f"  {'ordinary frames':26s}: max {diff[~special].max():.3g} mm")
-    print(f"fallback frames: {stats['fallback_frames']} of {stats['frames']} "
-          f"({100 * stats['fallback_frames'] / stats['frames']:.3f}%); zero-norm frames: {stats['zero_norm_frames']}; "
-          f"max Newton iterations: {stats['max_newton_iterations']}")
+    print(
+        f"fallback frames: {stats['fallback_frames']} of {stats['frames']} "
+        f"({100 * stats['fallback_frames'] / stats['frames']:.3f}%); zero-norm frames: {stats['zero_norm_frames']}; "
+        f"max Newton iterations: {stats['max_newton_iterations']}"
+    )
 
     far_pred, far_gt = collapsed_far_away(1000)
     exact = extended_precision_p_mpjpe(far_pred, far_gt)
     ours, theirs = metrics.p_mpjpe(far_pred, far_gt), svd_p_mpjpe(far_pred, far_gt)
-    print(f"\nill-posed inputs, not in the mixture (1000 predictions collapsed to 1e-3 mm at ~500 mm; the float64 "
-          f"answer is determined to ~1e-8 mm): max |kspbench - extended precision| {np.abs(ours - exact).max():.3g} "
-          f"mm, max |SVD - extended precision| {np.abs(theirs - exact).max():.3g} mm, max |kspbench - SVD| "
-          f"{np.abs(ours - theirs).max():.3g} mm")
+    print(
+        f"\nill-posed inputs, not in the mixture (1000 predictions collapsed to 1e-3 mm at ~500 mm; the float64 "
+        f"answer is determined to ~1e-8 mm): max |kspbench - extended precision| {np.abs(ours - exact).max():.3g} "
+        f"mm, max |SVD - extended precision| {np.abs(theirs - exact).max():.3g} mm, max |kspbench - SVD| "
+        f"{np.abs(ours - theirs).max():.3g} mm"
+    )
 
     print("\npeak memory allocated during the call (tracemalloc; inputs excluded, they exist before):")
     for name, fn in (("kspbench", metrics.p_mpjpe), ("svd", svd_p_mpjpe)):
         peak, out_bytes = _peak_bytes(fn, pred, gt)
-        print(f"  {name:8s}: {peak / 2**20:8.1f} MiB = {peak / in_bytes:.3f} x inputs; without the (N, 17) output "
-              f"({out_bytes / 2**20:.0f} MiB): {(peak - out_bytes) / 2**20:.1f} MiB = "
-              f"{(peak - out_bytes) / in_bytes:.3f} x inputs; inputs + peak = {(in_bytes + peak) / in_bytes:.2f} x "
-              f"inputs")
+        print(
+            f"  {name:8s}: {peak / 2**20:8.1f} MiB = {peak / in_bytes:.3f} x inputs; without the (N, 17) output "
+            f"({out_bytes / 2**20:.0f} MiB): {(peak - out_bytes) / 2**20:.1f} MiB = "
+            f"{(peak - out_bytes) / in_bytes:.3f} x inputs; inputs + peak = {(in_bytes + peak) / in_bytes:.2f} x "
+            f"inputs"
+        )
     return 0
 
 

@@ -3,6 +3,7 @@
 Run: ``python -m pytest benchmarks/test_bench_kinematics.py --benchmark-only -q`` (not part of the default test run,
 which collects ``tests/`` only). Batch 64; per-sample time = reported time / 64. Threads: torch's default.
 """
+
 from __future__ import annotations
 
 import pytest

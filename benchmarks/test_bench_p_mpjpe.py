@@ -5,6 +5,7 @@ which collects ``tests/`` only). Same data as ``benchmarks/p_mpjpe_vs_svd.py`` (
 degenerate and ~1% mirrored frames), 100,000 frames x 17 joints; per-frame time = reported time / 100,000. For
 the 1,000,000-frame comparison with memory figures, run that script.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -14,6 +14,7 @@ CPU, fused Adam): the figure is the networks' cost, the part that dominates a tr
 element of the batch: one image for Lprior/sup2d/sup3d, one (Is, It, Bt) tuple for LP, one (Is, It, Br) tuple for
 LUNP. ``benchmarks/train_side_by_side.py`` times the real trainer instead, old and new code side by side.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,11 +27,11 @@ import pytest
 import torch
 
 from kspbench.core import kinematics as K
+from kspbench.core.spatial_maps import spatial_maps
 from kspbench.model import losses as L
 from kspbench.model.ksp import KSP
 from kspbench.model.profiles import ModelProfile, load_profile
 from kspbench.model.train import memory_format
-from kspbench.core.spatial_maps import spatial_maps
 
 LOSSES = ("prior", "paired", "unpaired", "sup3d")
 CARD_BATCH = 16  # the cards' schedule.batch, used by profiles with batch: null
@@ -56,10 +57,13 @@ def step_fn(profile: ModelProfile, loss: str, *, seed: int = 0) -> Callable[[], 
     p3d = torch.randn(b, 17, 3, generator=gen) * 0.3
     src, tgt, bg = img(), img(), img()
     flip = torch.rand(b, generator=gen) < 0.5
-    angle = (torch.rand(b, generator=gen) - 0.5)
+    angle = torch.rand(b, generator=gen) - 0.5
     params = {"prior": model.ep, "paired": model, "unpaired": None, "sup3d": model.ep}[loss]
-    opt = torch.optim.Adam(list(params.parameters()) if params is not None
-                           else [*model.ep.parameters(), *model.ea.parameters()], lr=1e-3, fused=True)
+    opt = torch.optim.Adam(
+        list(params.parameters()) if params is not None else [*model.ep.parameters(), *model.ea.parameters()],
+        lr=1e-3,
+        fused=True,
+    )
 
     def run() -> float:
         model.zero_grad(set_to_none=True)
@@ -124,13 +128,19 @@ def measure(profile_name: str, seconds: float = 3.0) -> dict[str, object]:
     lp_bottleneck = 2 * t_tfk_tc + t_tm
     cycle = ("prior", "paired", "unpaired")
     cycle_rate = len(cycle) * _batch(profile) / sum(per_loss[c] for c in cycle)
-    return {"profile": profile_name, "batch": _batch(profile), "input": profile.input_size,
-            "threads": torch.get_num_threads(),
-            "samples_per_s": {k: _batch(profile) / v for k, v in per_loss.items()},
-            "unsup_cycle_samples_per_s": cycle_rate,
-            "tfk_tc_ms": 1e3 * t_tfk_tc, "tm_ms": 1e3 * t_tm, "lp_step_ms": 1e3 * per_loss["paired"],
-            "bottleneck_share_of_lp": lp_bottleneck / per_loss["paired"],
-            "bottleneck_share_of_prior": t_tfk_tc / per_loss["prior"]}
+    return {
+        "profile": profile_name,
+        "batch": _batch(profile),
+        "input": profile.input_size,
+        "threads": torch.get_num_threads(),
+        "samples_per_s": {k: _batch(profile) / v for k, v in per_loss.items()},
+        "unsup_cycle_samples_per_s": cycle_rate,
+        "tfk_tc_ms": 1e3 * t_tfk_tc,
+        "tm_ms": 1e3 * t_tm,
+        "lp_step_ms": 1e3 * per_loss["paired"],
+        "bottleneck_share_of_lp": lp_bottleneck / per_loss["paired"],
+        "bottleneck_share_of_prior": t_tfk_tc / per_loss["prior"],
+    }
 
 
 @pytest.mark.parametrize("profile_name", ["tiny", "cpu"])
@@ -164,11 +174,13 @@ def main(argv: list[str]) -> int:
     for name in args.profiles.split(","):
         r = measure(name, args.seconds)
         rates = ", ".join(f"{k} {v:.1f}" for k, v in r["samples_per_s"].items())
-        print(f"{name}: batch {r['batch']} at {r['input']} px, {r['threads']} threads: samples/s {rates}; "
-              f"unsup cycle {r['unsup_cycle_samples_per_s']:.1f} samples/s; LP step {r['lp_step_ms']:.1f} ms, "
-              f"Tfk+Tc {r['tfk_tc_ms']:.2f} ms, Tm {r['tm_ms']:.2f} ms -> bottleneck "
-              f"{100 * r['bottleneck_share_of_lp']:.1f} % of an LP step, "
-              f"{100 * r['bottleneck_share_of_prior']:.1f} % of an Lprior step")
+        print(
+            f"{name}: batch {r['batch']} at {r['input']} px, {r['threads']} threads: samples/s {rates}; "
+            f"unsup cycle {r['unsup_cycle_samples_per_s']:.1f} samples/s; LP step {r['lp_step_ms']:.1f} ms, "
+            f"Tfk+Tc {r['tfk_tc_ms']:.2f} ms, Tm {r['tm_ms']:.2f} ms -> bottleneck "
+            f"{100 * r['bottleneck_share_of_lp']:.1f} % of an LP step, "
+            f"{100 * r['bottleneck_share_of_prior']:.1f} % of an Lprior step"
+        )
     return 0
 
 

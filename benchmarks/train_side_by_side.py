@@ -16,6 +16,7 @@ bookkeeping). Run it as a script::
 ``--candidate COMMIT`` measures a commit instead of the working tree (uncommitted edits then stay out of both
 sides). Samples are batch elements, as in ``summary.json``: one image for Lprior, one tuple for LP and LUNP.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -169,8 +170,9 @@ def worker_main(argv: list[str]) -> int:
     import kspbench
 
     w = Worker(args.card, args.store, args.profile, args.threads)
-    print(json.dumps({"ready": True, "kspbench": kspbench.__file__, "rss_after_load_mib": w.rss_after_load}),
-          flush=True)
+    print(
+        json.dumps({"ready": True, "kspbench": kspbench.__file__, "rss_after_load_mib": w.rss_after_load}), flush=True
+    )
     for line in sys.stdin:
         req = json.loads(line)
         if req["cmd"] == "steps":
@@ -192,9 +194,25 @@ class Side:
         self.name = name
         env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": str(args.threads)}
         self.proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "--worker", "--card", args.card, "--store",
-             str(Path(args.store).resolve()), "--profile", args.profile, "--threads", str(args.threads)],
-            cwd=tree, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--worker",
+                "--card",
+                args.card,
+                "--store",
+                str(Path(args.store).resolve()),
+                "--profile",
+                args.profile,
+                "--threads",
+                str(args.threads),
+            ],
+            cwd=tree,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         hello = self._read()
         if not str(hello["kspbench"]).startswith(str(tree)):
             raise SystemExit(f"{name}: imported kspbench from {hello['kspbench']}, not from {tree}")
@@ -225,10 +243,8 @@ class Side:
 def _worktree(commit: str, keep: contextlib.ExitStack) -> Path:
     """A detached worktree of ``commit`` in a temporary folder (removed at exit)."""
     folder = Path(keep.enter_context(tempfile.TemporaryDirectory(prefix="kspbench-tree-"))) / "tree"
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--quiet", str(folder), commit],
-                   check=True)
-    keep.callback(subprocess.run, ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(folder)],
-                  check=False)
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--quiet", str(folder), commit], check=True)
+    keep.callback(subprocess.run, ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(folder)], check=False)
     return folder
 
 
@@ -240,8 +256,10 @@ def _fmt_shares(parts: dict[str, float]) -> str:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     losses = args.losses.split(",")
     with contextlib.ExitStack() as keep:
-        trees = {"old": _worktree(args.baseline, keep),
-                 "new": ROOT if args.candidate is None else _worktree(args.candidate, keep)}
+        trees = {
+            "old": _worktree(args.baseline, keep),
+            "new": ROOT if args.candidate is None else _worktree(args.candidate, keep),
+        }
         sides = {}
         for name, tree in trees.items():
             sides[name] = Side(name, tree, args)
@@ -255,45 +273,68 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         order = list(sides)
         for r in range(args.rounds):
             for loss in losses:
-                for name in (order if r % 2 == 0 else order[::-1]):
+                for name in order if r % 2 == 0 else order[::-1]:
                     ans = sides[name].ask(cmd="steps", loss=loss, n=args.steps)
                     rates[name][loss].append(args.steps * ans["batch"] / ans["seconds"])
                     cpu_rates[name][loss].append(args.steps * ans["batch"] / ans["cpu_seconds"])
                     batch = ans["batch"]
-        shares = {n: {loss: s.ask(cmd="profile", loss=loss, n=args.profile_steps) for loss in losses}
-                  for n, s in sides.items()} if args.profile_steps else {}
-        return {"baseline": args.baseline, "candidate": args.candidate or "working tree", "threads": args.threads,
-                "batch": batch, "rates": rates, "cpu_rates": cpu_rates, "shares": shares,
-                "rss_after_load_mib": {n: s.rss_after_load for n, s in sides.items()},
-                "peak_rss_mib": {n: s.peak_rss for n, s in sides.items()}}
+        shares = (
+            {
+                n: {loss: s.ask(cmd="profile", loss=loss, n=args.profile_steps) for loss in losses}
+                for n, s in sides.items()
+            }
+            if args.profile_steps
+            else {}
+        )
+        return {
+            "baseline": args.baseline,
+            "candidate": args.candidate or "working tree",
+            "threads": args.threads,
+            "batch": batch,
+            "rates": rates,
+            "cpu_rates": cpu_rates,
+            "shares": shares,
+            "rss_after_load_mib": {n: s.rss_after_load for n, s in sides.items()},
+            "peak_rss_mib": {n: s.peak_rss for n, s in sides.items()},
+        }
 
 
 def _rate_lines(rates: dict[str, dict[str, list[float]]], batch: int, unit: str) -> list[str]:
     """Per loss and for the whole cycle: each side's median (min) over rounds and the per-round new/old ratio."""
+
     def row(name: str, old: list[float], new: list[float]) -> str:
         ratio = sorted(n / o for n, o in zip(new, old))
-        return (f"  {name:9s} old {statistics.median(old):6.1f} ({min(old):6.1f})  new {statistics.median(new):6.1f}"
-                f" ({min(new):6.1f})  new/old {statistics.median(ratio):.2f} [{ratio[0]:.2f}, {ratio[-1]:.2f}]")
+        return (
+            f"  {name:9s} old {statistics.median(old):6.1f} ({min(old):6.1f})  new {statistics.median(new):6.1f}"
+            f" ({min(new):6.1f})  new/old {statistics.median(ratio):.2f} [{ratio[0]:.2f}, {ratio[-1]:.2f}]"
+        )
 
     lines = [f"  samples per {unit} second:"]
     lines += [row(loss, rates["old"][loss], rates["new"][loss]) for loss in rates["old"]]
     # The cycle's rate: samples over the time of one step of each loss, per round.
     rounds = len(next(iter(rates["old"].values())))
-    cyc = {n: [len(rates[n]) * batch / sum(batch / r[i] for r in rates[n].values()) for i in range(rounds)]
-           for n in rates}
+    cyc = {
+        n: [len(rates[n]) * batch / sum(batch / r[i] for r in rates[n].values()) for i in range(rounds)] for n in rates
+    }
     return lines + [row("cycle", cyc["old"], cyc["new"])]
 
 
 def report(res: dict[str, Any]) -> str:
-    lines = [f"old = {res['baseline']}, new = {res['candidate']}; {res['threads']} torch thread(s); samples/s as "
-             "median (min) over rounds; new/old per round as median [min, max]"]
+    lines = [
+        f"old = {res['baseline']}, new = {res['candidate']}; {res['threads']} torch thread(s); samples/s as "
+        "median (min) over rounds; new/old per round as median [min, max]"
+    ]
     lines += _rate_lines(res["rates"], res["batch"], "wall")
     lines += _rate_lines(res["cpu_rates"], res["batch"], "CPU")
     for name, per_loss in res["shares"].items():
         for loss, parts in per_loss.items():
             lines.append(f"  {name} {loss:9s} {1e3 * parts['step']:6.0f} ms/step (profiled): {_fmt_shares(parts)}")
-    lines.append("  peak RSS MiB (after loading the data -> end): " + ", ".join(
-        f"{n} {res['rss_after_load_mib'][n]:.0f} -> {res['peak_rss_mib'][n]:.0f}" for n in res["peak_rss_mib"]))
+    lines.append(
+        "  peak RSS MiB (after loading the data -> end): "
+        + ", ".join(
+            f"{n} {res['rss_after_load_mib'][n]:.0f} -> {res['peak_rss_mib'][n]:.0f}" for n in res["peak_rss_mib"]
+        )
+    )
     return "\n".join(lines)
 
 

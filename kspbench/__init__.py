@@ -7,6 +7,7 @@ paper's tables beside the published numbers.
 For notebooks: ``kspbench.evaluate_file(predictions, store, protocol=...)`` and
 ``kspbench.evaluate_arrays(pred, gt, protocol=...)`` (:mod:`kspbench.api`).
 """
+
 __version__ = "0.1.0"
 
 _API = ("evaluate_file", "evaluate_arrays")

@@ -10,6 +10,7 @@ coverage of the protocol's subjects, cameras and actions unless ``allow_partial`
 
 Every error is a ``ValueError`` subclass with a one-line message (the CLI prints the same line and exits 2).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -20,11 +21,23 @@ from typing import Any, Sequence
 import numpy as np
 
 from kspbench.core import skeleton
-from kspbench.evaluation.evaluate import (EvaluationError, Evaluation, Matched, describe_missing, evaluate, score,
-                                        write_result)
 from kspbench.data.identity import ModelError, model_block
-from kspbench.data.predictions import Predictions, PredictionsError, check_pose_values, read_predictions, \
-    validate_predictions
+from kspbench.data.predictions import (
+    Predictions,
+    PredictionsError,
+    check_pose_values,
+    read_predictions,
+    validate_predictions,
+)
+from kspbench.evaluation.evaluate import (
+    Evaluation,
+    EvaluationError,
+    Matched,
+    describe_missing,
+    evaluate,
+    score,
+    write_result,
+)
 from kspbench.evaluation.protocol import Protocol, load_protocol
 
 __all__ = ["evaluate_file", "evaluate_arrays"]
@@ -34,11 +47,21 @@ def _protocol(protocol: str | Protocol) -> Protocol:
     return protocol if isinstance(protocol, Protocol) else load_protocol(protocol)
 
 
-def evaluate_file(predictions: str | os.PathLike | Predictions, store: str | os.PathLike,
-                  protocol: str | Protocol = "h36m-p2", *, out: str | os.PathLike | None = None,
-                  name: str | None = None, meta: str | None = None, joint_order: str = "h36m",
-                  subjects: Sequence[str] | None = None, cameras: Sequence[str] | None = None,
-                  stride: int | None = None, allow_missing: bool = False, allow_partial: bool = False) -> Evaluation:
+def evaluate_file(
+    predictions: str | os.PathLike | Predictions,
+    store: str | os.PathLike,
+    protocol: str | Protocol = "h36m-p2",
+    *,
+    out: str | os.PathLike | None = None,
+    name: str | None = None,
+    meta: str | None = None,
+    joint_order: str = "h36m",
+    subjects: Sequence[str] | None = None,
+    cameras: Sequence[str] | None = None,
+    stride: int | None = None,
+    allow_missing: bool = False,
+    allow_partial: bool = False,
+) -> Evaluation:
     """Score a predictions file (or a :class:`Predictions` in memory) against a store, as ``kspbench eval``.
 
     Args:
@@ -56,8 +79,9 @@ def evaluate_file(predictions: str | os.PathLike | Predictions, store: str | os.
         PredictionsError, ConfigError, EvaluationError, ModelError, StoreError (all ValueError): one line each.
     """
     started = time.time()
-    proto = _protocol(protocol).with_overrides(subjects=list(subjects or []), cameras=list(cameras or []),
-                                               frame_stride=stride)
+    proto = _protocol(protocol).with_overrides(
+        subjects=list(subjects or []), cameras=list(cameras or []), frame_stride=stride
+    )
     if isinstance(predictions, Predictions):
         preds, path = validate_predictions(predictions, joint_order=joint_order), None
     else:
@@ -66,12 +90,21 @@ def evaluate_file(predictions: str | os.PathLike | Predictions, store: str | os.
     ev = evaluate(proto, store, preds, allow_missing=allow_missing, allow_partial=allow_partial)
     if out is not None:
         if path is None:
-            raise PredictionsError("out= needs predictions from a file (the result records its path and sha256): "
-                                   "write them with kspbench.data.predictions.write_predictions first")
+            raise PredictionsError(
+                "out= needs predictions from a file (the result records its path and sha256): "
+                "write them with kspbench.data.predictions.write_predictions first"
+            )
         if model is None and not ({"card", "baseline"} & set(preds.attrs)):
             raise ModelError(f"{path}: the predictions carry no model name: pass name=..., which names the row")
-        write_result(ev, out, store_path=store, predictions_path=path, predictions_attrs=preds.attrs,
-                     started=started, model=model)
+        write_result(
+            ev,
+            out,
+            store_path=store,
+            predictions_path=path,
+            predictions_attrs=preds.attrs,
+            started=started,
+            model=model,
+        )
     return ev
 
 
@@ -87,8 +120,15 @@ def _blocks(n: int, groups: np.ndarray | None, block_frames: int) -> np.ndarray:
     return blocks.reshape(-1)
 
 
-def evaluate_arrays(pred: Any, gt: Any, protocol: str | Protocol = "h36m-p2", *, actions: Any = None,
-                    joint_order: str = "h36m", allow_partial: bool = False) -> Evaluation:
+def evaluate_arrays(
+    pred: Any,
+    gt: Any,
+    protocol: str | Protocol = "h36m-p2",
+    *,
+    actions: Any = None,
+    joint_order: str = "h36m",
+    allow_partial: bool = False,
+) -> Evaluation:
     """Score matched poses in memory under a protocol's metrics, alignment and aggregation.
 
     Args:
@@ -109,8 +149,9 @@ def evaluate_arrays(pred: Any, gt: Any, protocol: str | Protocol = "h36m-p2", *,
         if arr.ndim != 3 or arr.shape[1:] != (skeleton.NUM_JOINTS, 3):
             raise PredictionsError(f"{what} must have shape (N, 17, 3), got {arr.shape}")
     if pred.shape != gt.shape or pred.shape[0] == 0:
-        raise PredictionsError(f"pred and gt must hold the same number (> 0) of frames, got {pred.shape[0]} and "
-                               f"{gt.shape[0]}")
+        raise PredictionsError(
+            f"pred and gt must hold the same number (> 0) of frames, got {pred.shape[0]} and {gt.shape[0]}"
+        )
     if joint_order not in ("h36m", "3dhp"):
         raise PredictionsError(f"unknown joint order {joint_order!r}; use h36m or 3dhp")
     to_h36m = (lambda a: a[:, skeleton.MPI3DHP_TO_H36M]) if joint_order == "3dhp" else (lambda a: a)
@@ -129,17 +170,31 @@ def evaluate_arrays(pred: Any, gt: Any, protocol: str | Protocol = "h36m-p2", *,
         present = set(labels["action"].tolist())
         missing["actions"] = [a for a in proto.actions if a not in present]
         if missing["actions"] and not allow_partial:
-            raise EvaluationError(f"{proto.name} is not covered: the frames have {describe_missing(missing)}; pass "
-                                  "allow_partial=True to score them as a partial result")
+            raise EvaluationError(
+                f"{proto.name} is not covered: the frames have {describe_missing(missing)}; pass "
+                "allow_partial=True to score them as a partial result"
+            )
     # Poses in the protocol's joint order, as evaluate() scores them.
     if proto.joint_order != joint_order:
         reorder = skeleton.H36M_TO_MPI3DHP if proto.joint_order == "3dhp" else skeleton.MPI3DHP_TO_H36M
         pred, gt = pred[:, reorder], gt[:, reorder]
     scorable = dataclasses.replace(proto, breakdowns=tuple(b for b in proto.breakdowns if b in labels))
     blocks = _blocks(n, labels.get(proto.group_by) if proto.overall == "mean_of_groups" else None, proto.block_frames)
-    keys = {"subject": np.full(n, "arrays", dtype=object), "sequence": np.full(n, "arrays", dtype=object),
-            "camera": np.full(n, "arrays", dtype=object), "frame": np.arange(n)}
-    coverage = {"expected_frames": n, "evaluated_frames": n, "fraction": 1.0, "missing_by_track": {},
-                "prediction_rows": n, "rows_outside_protocol": 0, "required": {"actions": list(proto.actions)},
-                "missing": missing, "partial": any(missing.values())}
+    keys = {
+        "subject": np.full(n, "arrays", dtype=object),
+        "sequence": np.full(n, "arrays", dtype=object),
+        "camera": np.full(n, "arrays", dtype=object),
+        "frame": np.arange(n),
+    }
+    coverage = {
+        "expected_frames": n,
+        "evaluated_frames": n,
+        "fraction": 1.0,
+        "missing_by_track": {},
+        "prediction_rows": n,
+        "rows_outside_protocol": 0,
+        "required": {"actions": list(proto.actions)},
+        "missing": missing,
+        "partial": any(missing.values()),
+    }
     return score(Matched(pred=pred, gt=gt, keys=keys, labels=labels, blocks=blocks, coverage=coverage), scorable)

@@ -4,6 +4,7 @@ The command line catches it once (``kspbench.cli.main``): one line on stderr, ex
 escapes is a bug in kspbench and keeps its traceback. It is a ``ValueError`` because every such error is a bad value
 the user gave (a file, a name, a number), so callers that catch ``ValueError`` keep working.
 """
+
 from __future__ import annotations
 
 __all__ = ["KspbenchError", "ConfigError"]

@@ -4,6 +4,7 @@ Prints a Mermaid flowchart of which floor imports which (docs/architecture.md em
 checks that the copy there is current and that every import goes down the floors). Reads the source with ``ast``;
 imports inside functions count too.
 """
+
 from __future__ import annotations
 
 import ast
@@ -50,8 +51,12 @@ def imports(path: Path) -> set[str]:
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.split(".")[0] == "kspbench")
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module \
-                and node.module.split(".")[0] == "kspbench":
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.level == 0
+            and node.module
+            and node.module.split(".")[0] == "kspbench"
+        ):
             for alias in node.names:
                 sub = f"{node.module}.{alias.name}"
                 found.add(sub if _is_module(sub) else node.module)

@@ -3,6 +3,7 @@
 A bare ``assert np.allclose(a, b)`` fails with ``assert False``; this one names the worst element (its index, both
 values, the absolute and relative difference) and how many elements are out of tolerance.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -49,4 +50,5 @@ def assert_close(actual: Any, expected: Any, *, atol: float = 1e-8, rtol: float 
     raise AssertionError(
         f"{prefix}{n_bad} of {a.size} elements out of tolerance (atol={atol:g}, rtol={rtol:g}); "
         f"worst at index {index}: actual {a.flat[flat]:.10g}, expected {ev:.10g}, "
-        f"abs diff {d:.4g}, rel diff {rel:.4g}")
+        f"abs diff {d:.4g}, rel diff {rel:.4g}"
+    )

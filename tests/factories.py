@@ -1,4 +1,5 @@
 """Small, seeded records for tests and benchmarks (shared so both exercise the same data)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,9 +35,16 @@ def random_world_poses(rng: np.random.Generator, n: int) -> np.ndarray:
     return pose
 
 
-def make_sequence(rng: np.random.Generator, *, subject: str = "S9", sequence: str = "Walking 1",
-                  role: str = "h36m-test", n: int = 12, cameras: tuple[str, ...] = ("54138969", "60457274"),
-                  images: tuple[int, int] | None = None) -> SequenceData:
+def make_sequence(
+    rng: np.random.Generator,
+    *,
+    subject: str = "S9",
+    sequence: str = "Walking 1",
+    role: str = "h36m-test",
+    n: int = 12,
+    cameras: tuple[str, ...] = ("54138969", "60457274"),
+    images: tuple[int, int] | None = None,
+) -> SequenceData:
     """A consistent sequence: camera 3D = R world + t, 2D = pinhole projection of camera 3D."""
     world = random_world_poses(rng, n)
     cams = {}
@@ -48,13 +56,26 @@ def make_sequence(rng: np.random.Generator, *, subject: str = "S9", sequence: st
         p2d = cam3d[..., :2] / cam3d[..., 2:] * focal + center
         lo, hi = p2d.min(axis=1), p2d.max(axis=1)
         cams[cam_id] = CameraData(
-            camera_id=cam_id, camera_3d=cam3d, pose_2d=p2d,
+            camera_id=cam_id,
+            camera_3d=cam3d,
+            pose_2d=p2d,
             intrinsics=Intrinsics(focal=focal, center=center, width=1000, height=1002),
-            rotation=rot, translation=t, valid=np.ones(n, bool), boxes=np.concatenate([lo, hi], axis=1),
+            rotation=rot,
+            translation=t,
+            valid=np.ones(n, bool),
+            boxes=np.concatenate([lo, hi], axis=1),
             images=None if images is None else rng.integers(0, 256, size=(n, *images, 3), dtype=np.uint8),
-            extras={"activity": np.arange(n) % 7 + 1})
-    return SequenceData(subject=subject, sequence=sequence, action=sequence.split(" ")[0], role=role, fps=50.0,
-                        cameras=cams, world_3d=world)
+            extras={"activity": np.arange(n) % 7 + 1},
+        )
+    return SequenceData(
+        subject=subject,
+        sequence=sequence,
+        action=sequence.split(" ")[0],
+        role=role,
+        fps=50.0,
+        cameras=cams,
+        world_3d=world,
+    )
 
 
 def truth_predictions(store_path, role: str = "h36m-test", key: str = "camera_3d", attrs: dict | None = None):

@@ -4,6 +4,7 @@ The geometry here is re-implemented independently of ``kspbench.data.formats`` (
 ``qrot``, normalised screen coordinates), so a test that imports these files checks the importers' conversions
 rather than repeating them.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,23 +16,41 @@ from kspbench.core import skeleton
 
 # Published camera 54138969 and S1/S9 extrinsics (VideoPose3D common/h36m_dataset.py), the fixtures' ground truth.
 CAMS = {
-    "54138969": dict(center=[512.54150390625, 515.4514770507812], focal=[1145.0494384765625, 1143.7811279296875],
-                     radial=[-0.20709891617298126, 0.24777518212795258, -0.0030751503072679043],
-                     tangential=[-0.0009756988729350269, -0.00142447161488235], res=(1000, 1002)),
-    "55011271": dict(center=[508.8486328125, 508.0649108886719], focal=[1149.6756591796875, 1147.5916748046875],
-                     radial=[-0.1942136287689209, 0.2404085397720337, 0.006819975562393665],
-                     tangential=[-0.0016190266469493508, -0.0027408944442868233], res=(1000, 1000)),
-    "58860488": dict(center=[519.8158569335938, 501.40264892578125], focal=[1149.1407470703125, 1148.7989501953125],
-                     radial=[-0.2083381861448288, 0.25548800826072693, -0.0024604974314570427],
-                     tangential=[0.0014843869721516967, -0.0007599993259645998], res=(1000, 1000)),
-    "60457274": dict(center=[514.9682006835938, 501.88201904296875], focal=[1145.5113525390625, 1144.77392578125],
-                     radial=[-0.198384091258049, 0.21832367777824402, -0.008947807364165783],
-                     tangential=[-0.0005872055771760643, -0.0018133620033040643], res=(1000, 1002)),
+    "54138969": dict(
+        center=[512.54150390625, 515.4514770507812],
+        focal=[1145.0494384765625, 1143.7811279296875],
+        radial=[-0.20709891617298126, 0.24777518212795258, -0.0030751503072679043],
+        tangential=[-0.0009756988729350269, -0.00142447161488235],
+        res=(1000, 1002),
+    ),
+    "55011271": dict(
+        center=[508.8486328125, 508.0649108886719],
+        focal=[1149.6756591796875, 1147.5916748046875],
+        radial=[-0.1942136287689209, 0.2404085397720337, 0.006819975562393665],
+        tangential=[-0.0016190266469493508, -0.0027408944442868233],
+        res=(1000, 1000),
+    ),
+    "58860488": dict(
+        center=[519.8158569335938, 501.40264892578125],
+        focal=[1149.1407470703125, 1148.7989501953125],
+        radial=[-0.2083381861448288, 0.25548800826072693, -0.0024604974314570427],
+        tangential=[0.0014843869721516967, -0.0007599993259645998],
+        res=(1000, 1000),
+    ),
+    "60457274": dict(
+        center=[514.9682006835938, 501.88201904296875],
+        focal=[1145.5113525390625, 1144.77392578125],
+        radial=[-0.198384091258049, 0.21832367777824402, -0.008947807364165783],
+        tangential=[-0.0005872055771760643, -0.0018133620033040643],
+        res=(1000, 1002),
+    ),
 }
 CAM_IDS = tuple(CAMS)
 # Only cam0 of S1 and S9 (the values protocols-notes 1.4 quotes); other cameras come from the module under test.
-S1_CAM0 = ([0.1407056450843811, -0.1500701755285263, -0.755240797996521, 0.6223280429840088],
-           [1841.1070556640625, 4955.28466796875, 1563.4454345703125])
+S1_CAM0 = (
+    [0.1407056450843811, -0.1500701755285263, -0.755240797996521, 0.6223280429840088],
+    [1841.1070556640625, 4955.28466796875, 1563.4454345703125],
+)
 
 
 def qrot(q: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -56,8 +75,8 @@ def vp3d_project_px(cam: np.ndarray, cam_id: str) -> np.ndarray:
     c = np.array(p["center"]) / w * 2 - [1, h / w]
     k, t = np.array(p["radial"]), np.array(p["tangential"])
     xx = np.clip(cam[..., :2] / cam[..., 2:], -1, 1)
-    r2 = np.sum(xx ** 2, axis=-1, keepdims=True)
-    radial = 1 + np.sum(k * np.concatenate([r2, r2 ** 2, r2 ** 3], axis=-1), axis=-1, keepdims=True)
+    r2 = np.sum(xx**2, axis=-1, keepdims=True)
+    radial = 1 + np.sum(k * np.concatenate([r2, r2**2, r2**3], axis=-1), axis=-1, keepdims=True)
     tan = np.sum(t * xx, axis=-1, keepdims=True)
     uv = f * (xx * (radial + tan) + t * r2) + c
     return (uv + [1, h / w]) * w / 2
@@ -67,8 +86,24 @@ def standing_pose() -> np.ndarray:
     """(17, 3) mm, world frame with z up: a narrow standing person, pelvis at the origin."""
     up, down = np.array([0, 0, 1.0]), np.array([0, 0, -1.0])
     left, right = np.array([0, 1.0, 0]), np.array([0, -1.0, 0])
-    dirs = {1: right, 2: down, 3: down, 4: left, 5: down, 6: down, 7: up, 8: up, 9: up, 10: up,
-            11: left, 12: down, 13: down, 14: right, 15: down, 16: down}
+    dirs = {
+        1: right,
+        2: down,
+        3: down,
+        4: left,
+        5: down,
+        6: down,
+        7: up,
+        8: up,
+        9: up,
+        10: up,
+        11: left,
+        12: down,
+        13: down,
+        14: right,
+        15: down,
+        16: down,
+    }
     pose = np.zeros((17, 3))
     for j in range(1, 17):
         pose[j] = pose[skeleton.PARENTS[j]] + skeleton.BONE_LENGTHS_MM[j] * dirs[j]
@@ -107,8 +142,17 @@ def write_cdf(path: Path, arr: np.ndarray, dtype=np.float64) -> None:
         cdf["Pose"] = np.asarray(arr, dtype).reshape(1, n, -1)
 
 
-def write_h36m_take(root: Path, subject: str, stem: str, world17: np.ndarray, extrinsics: dict, *,
-                    mono: bool = True, d2: bool = True, n2d_extra: int = 0) -> None:
+def write_h36m_take(
+    root: Path,
+    subject: str,
+    stem: str,
+    world17: np.ndarray,
+    extrinsics: dict,
+    *,
+    mono: bool = True,
+    d2: bool = True,
+    n2d_extra: int = 0,
+) -> None:
     """World / mono / 2D CDFs of one take, consistent through the published cameras (VideoPose3D formulas)."""
     feats = root / subject / "MyPoseFeatures"
     write_cdf(feats / "D3_Positions" / f"{stem}.cdf", to32(world17))
@@ -151,9 +195,18 @@ def write_mat73(path: Path, arrays: dict[str, np.ndarray]) -> None:
         f.write(header)
 
 
-def write_3dhp_test(root: Path, ts: str, rng: np.random.Generator, n: int = 6, *, invalid: tuple[int, ...] = (1,),
-                    center_offset: tuple[float, float] = (0.0, 0.0), focal: tuple[float, float] | None = None,
-                    noise_px: float = 0.0, junk_invalid: bool = False) -> dict[str, np.ndarray]:
+def write_3dhp_test(
+    root: Path,
+    ts: str,
+    rng: np.random.Generator,
+    n: int = 6,
+    *,
+    invalid: tuple[int, ...] = (1,),
+    center_offset: tuple[float, float] = (0.0, 0.0),
+    focal: tuple[float, float] | None = None,
+    noise_px: float = 0.0,
+    junk_invalid: bool = False,
+) -> dict[str, np.ndarray]:
     """``mpi_inf_3dhp_test_set/<ts>/annot_data.mat`` with annot2 = projection of annot3.
 
     The camera: ``focal`` (default the official focal length of ``ts``), principal point at the image centre plus
@@ -173,8 +226,13 @@ def write_3dhp_test(root: Path, ts: str, rng: np.random.Generator, n: int = 6, *
     valid[list(invalid)] = 0
     if junk_invalid:
         annot2[valid == 0] = rng.uniform(0, 2000, size=annot2[valid == 0].shape)
-    arrays = {"annot2": annot2[:, None], "annot3": test_order[:, None], "univ_annot3": test_order[:, None] * 0.95,
-              "valid_frame": valid[:, None], "activity_annotation": (np.arange(n) % 7 + 1)[:, None]}
+    arrays = {
+        "annot2": annot2[:, None],
+        "annot3": test_order[:, None],
+        "univ_annot3": test_order[:, None] * 0.95,
+        "valid_frame": valid[:, None],
+        "activity_annotation": (np.arange(n) % 7 + 1)[:, None],
+    }
     write_mat73(root / "mpi_inf_3dhp_test_set" / ts / "annot_data.mat", arrays)
     return {"h36m": h36m, "annot2": annot2, "valid": valid, "focal": f, "center": c}
 
@@ -194,9 +252,15 @@ def write_calibration(path: Path, cams: dict[int, dict]) -> None:
         k = np.array([[c["f"], 0, c["c"][0], 0], [0, c["f"], c["c"][1], 0], [0, 0, 1, 0], [0, 0, 0, 1]])
         e = np.eye(4)
         e[:3, :3], e[:3, 3] = c["R"], c["t"]
-        lines += [f"name          {idx}", "  sensor      10 10", f"  size        {c['size'][0]} {c['size'][1]}",
-                  "  animated    0", "  intrinsic   " + " ".join(f"{v:.10g}" for v in k.ravel()),
-                  "  extrinsic   " + " ".join(f"{v:.10g}" for v in e.ravel()), "  radial      0"]
+        lines += [
+            f"name          {idx}",
+            "  sensor      10 10",
+            f"  size        {c['size'][0]} {c['size'][1]}",
+            "  animated    0",
+            "  intrinsic   " + " ".join(f"{v:.10g}" for v in k.ravel()),
+            "  extrinsic   " + " ".join(f"{v:.10g}" for v in e.ravel()),
+            "  radial      0",
+        ]
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -207,12 +271,13 @@ def circle_camera(angle: float) -> tuple[np.ndarray, np.ndarray]:
     fwd /= np.linalg.norm(fwd)
     right = np.cross(fwd, [0, 0, 1.0])
     right /= np.linalg.norm(right)
-    rot = np.stack([right, np.cross(fwd, right), fwd])   # rows: the camera's axes (x right, y down, z forward)
+    rot = np.stack([right, np.cross(fwd, right), fwd])  # rows: the camera's axes (x right, y down, z forward)
     return rot, -rot @ centre
 
 
-def write_3dhp_train(root: Path, subj: int, seq: int, rng: np.random.Generator, n: int = 6,
-                     size: tuple[int, int] = (160, 120)) -> dict:
+def write_3dhp_train(
+    root: Path, subj: int, seq: int, rng: np.random.Generator, n: int = 6, size: tuple[int, int] = (160, 120)
+) -> dict:
     """``S<subj>/Seq<seq>/annot.mat`` (14 cells) + ``camera.calibration``; 28-joint world poses, mm."""
     import scipy.io
 
@@ -235,20 +300,33 @@ def write_3dhp_train(root: Path, subj: int, seq: int, rng: np.random.Generator, 
         annot3[c, 0] = cam3d.reshape(n, 84)
         annot2[c, 0] = p2.reshape(n, 56)
         univ[c, 0] = (cam3d * 0.9).reshape(n, 84)
-    scipy.io.savemat(folder / "annot.mat", {"annot2": annot2, "annot3": annot3, "univ_annot3": univ,
-                                            "cameras": np.arange(14)[None], "frames": np.arange(n)[:, None]})
+    scipy.io.savemat(
+        folder / "annot.mat",
+        {
+            "annot2": annot2,
+            "annot3": annot3,
+            "univ_annot3": univ,
+            "cameras": np.arange(14)[None],
+            "frames": np.arange(n)[:, None],
+        },
+    )
     write_calibration(folder / "camera.calibration", cams)
     return {"world17": w17, "cams": cams, "folder": folder}
 
 
 # --- MMPose preprocessed files ------------------------------------------------------------------------------------
 
+
 def _mmpose_rows(pose_2d: np.ndarray, cam3d_mm: np.ndarray) -> dict[str, np.ndarray]:
     """MMPose's per-row arrays: center, scale (1.2 x the joints' extent / 200), part (+ visibility 1), S (m, + 1)."""
     lo, hi = pose_2d.min(axis=1), pose_2d.max(axis=1)
     ones = np.ones(pose_2d.shape[:2] + (1,))
-    return {"center": (lo + hi) / 2, "scale": 1.2 * (hi - lo).max(axis=1) / 200,
-            "part": np.concatenate([pose_2d, ones], axis=-1), "S": np.concatenate([cam3d_mm / 1000, ones], axis=-1)}
+    return {
+        "center": (lo + hi) / 2,
+        "scale": 1.2 * (hi - lo).max(axis=1) / 200,
+        "part": np.concatenate([pose_2d, ones], axis=-1),
+        "S": np.concatenate([cam3d_mm / 1000, ones], axis=-1),
+    }
 
 
 def _save_mmpose(path: Path, names: list[str], rows: list[dict[str, np.ndarray]]) -> Path:
@@ -277,10 +355,18 @@ def write_mmpose_h36m_cameras(path: Path, subjects=("S1", "S9", "S11"), perturb:
         for i, cam in enumerate(CAM_IDS):
             q, centre = ext[cam]
             p = CAMS[cam]
-            entry = {"R": h36m_camera_matrix(q), "T": np.array(centre, np.float64).reshape(3, 1) * 0.001,
-                     "c": np.array(p["center"]).reshape(2, 1), "f": np.array(p["focal"]).reshape(2, 1),
-                     "k": np.array(p["radial"]).reshape(3, 1), "p": np.array(p["tangential"][::-1]).reshape(2, 1),
-                     "w": p["res"][0], "h": p["res"][1], "name": f"camera{i + 1}", "id": cam}
+            entry = {
+                "R": h36m_camera_matrix(q),
+                "T": np.array(centre, np.float64).reshape(3, 1) * 0.001,
+                "c": np.array(p["center"]).reshape(2, 1),
+                "f": np.array(p["focal"]).reshape(2, 1),
+                "k": np.array(p["radial"]).reshape(3, 1),
+                "p": np.array(p["tangential"][::-1]).reshape(2, 1),
+                "w": p["res"][0],
+                "h": p["res"][1],
+                "name": f"camera{i + 1}",
+                "id": cam,
+            }
             for key, offset in (perturb or {}).items():
                 entry[key] = entry[key] + offset
             cams[(subject, cam)] = entry
@@ -290,8 +376,9 @@ def write_mmpose_h36m_cameras(path: Path, subjects=("S1", "S9", "S11"), perturb:
     return path
 
 
-def write_mmpose_h36m(path: Path, takes: dict[tuple[str, str], np.ndarray], sample_rate: int = 1,
-                      cameras: tuple[str, ...] = CAM_IDS) -> dict:
+def write_mmpose_h36m(
+    path: Path, takes: dict[tuple[str, str], np.ndarray], sample_rate: int = 1, cameras: tuple[str, ...] = CAM_IDS
+) -> dict:
     """An ``h36m_<split>.npz`` of MMPose: for each take ``(subject, release file stem)`` -> world poses (n, 17, 3) mm,
     every ``sample_rate``-th frame of each camera (rows ordered take, camera, frame, as the script writes them).
 
@@ -312,8 +399,14 @@ def write_mmpose_h36m(path: Path, takes: dict[tuple[str, str], np.ndarray], samp
     return truth
 
 
-def write_mmpose_3dhp(folder: Path, rng: np.random.Generator, *, n: int = 6, size: tuple[int, int] = (2048, 2048),
-                      test_invalid: tuple[int, ...] = (2,)) -> dict:
+def write_mmpose_3dhp(
+    folder: Path,
+    rng: np.random.Generator,
+    *,
+    n: int = 6,
+    size: tuple[int, int] = (2048, 2048),
+    test_invalid: tuple[int, ...] = (2,),
+) -> dict:
     """MMPose's ``mpi_inf_3dhp_train.npz`` (S1 Seq2, cameras 0 and 4) and ``mpi_inf_3dhp_test_valid.npz`` (TS1, valid
     frames only) with ``cameras_train.pkl`` / ``cameras_test.pkl``; joints in the 3DHP 17-joint test order, S metres.
     """
@@ -328,8 +421,15 @@ def write_mmpose_3dhp(folder: Path, rng: np.random.Generator, *, n: int = 6, siz
         p2 = cam3d[..., :2] / cam3d[..., 2:] * f + c
         names += [f"S1_Seq2_Cam{cam}_{i + 1:06d}.jpg" for i in range(n)]
         rows.append(_mmpose_rows(p2[:, to_test], cam3d[:, to_test]))
-        cams[f"S1_Seq2_Cam{cam}"] = {"R": rot, "T": t.reshape(3, 1) * 0.001, "c": c.reshape(2, 1),
-                                     "f": f.reshape(2, 1), "w": size[0], "h": size[1], "name": f"train_cam_{cam}"}
+        cams[f"S1_Seq2_Cam{cam}"] = {
+            "R": rot,
+            "T": t.reshape(3, 1) * 0.001,
+            "c": c.reshape(2, 1),
+            "f": f.reshape(2, 1),
+            "w": size[0],
+            "h": size[1],
+            "name": f"train_cam_{cam}",
+        }
         truth[cam] = {"R": rot, "t": t, "cam3d": cam3d, "p2": p2}
     ann = folder / "annotations"
     _save_mmpose(ann / "mpi_inf_3dhp_train.npz", names, rows)
@@ -338,19 +438,34 @@ def write_mmpose_3dhp(folder: Path, rng: np.random.Generator, *, n: int = 6, siz
     test = write_3dhp_test(folder / "raw", "TS1", rng, n=n, invalid=test_invalid, center_offset=(7.0, 19.0))
     keep = np.flatnonzero(test["valid"])
     cam3d = test["h36m"][keep][:, to_test]
-    _save_mmpose(ann / "mpi_inf_3dhp_test_valid.npz", [f"TS1_{i + 1:06d}.jpg" for i in keep],
-                 [_mmpose_rows(test["annot2"][keep], cam3d)])
+    _save_mmpose(
+        ann / "mpi_inf_3dhp_test_valid.npz",
+        [f"TS1_{i + 1:06d}.jpg" for i in keep],
+        [_mmpose_rows(test["annot2"][keep], cam3d)],
+    )
     with open(ann / "cameras_test.pkl", "wb") as fh:
-        pickle.dump({"TS1": {"c": test["center"].reshape(2, 1), "f": test["focal"].reshape(2, 1), "w": 2048,
-                             "h": 2048, "name": "test_cam_1"}}, fh)
+        pickle.dump(
+            {
+                "TS1": {
+                    "c": test["center"].reshape(2, 1),
+                    "f": test["focal"].reshape(2, 1),
+                    "w": 2048,
+                    "h": 2048,
+                    "name": "test_cam_1",
+                }
+            },
+            fh,
+        )
     truth["test"] = {**test, "keep": keep}
     return truth
 
 
 # --- images --------------------------------------------------------------------------------------------------------
 
-def write_frames(folder: Path, frames: np.ndarray, *, pattern: str = "{:06d}.png", start: int = 1,
-                 quality: int = 95) -> list[Path]:
+
+def write_frames(
+    folder: Path, frames: np.ndarray, *, pattern: str = "{:06d}.png", start: int = 1, quality: int = 95
+) -> list[Path]:
     """Write (N, H, W, 3) uint8 frames as numbered images (format from the suffix)."""
     from PIL import Image
 
@@ -367,8 +482,11 @@ def write_frames(folder: Path, frames: np.ndarray, *, pattern: str = "{:06d}.png
 def gradient_background(w: int, h: int) -> np.ndarray:
     x = np.linspace(0, 200, w)[None, :, None]
     y = np.linspace(0, 50, h)[:, None, None]
-    return np.broadcast_to(np.concatenate([x + 0 * y, 0 * x + y + 20, 0 * x + 0 * y + 60], axis=-1),
-                           (h, w, 3)).astype(np.uint8).copy()
+    return (
+        np.broadcast_to(np.concatenate([x + 0 * y, 0 * x + y + 20, 0 * x + 0 * y + 60], axis=-1), (h, w, 3))
+        .astype(np.uint8)
+        .copy()
+    )
 
 
 def paint_people(bg: np.ndarray, pose_2d: np.ndarray) -> np.ndarray:
@@ -390,13 +508,21 @@ def tiny_sequence(subject: str, name: str, n: int = 3):
     from kspbench.data.store import CameraData, Intrinsics, SequenceData
 
     cam3d = world_poses(np.random.default_rng(0), n) + [0, 0, 4000]
-    cam = CameraData(camera_id="0", camera_3d=cam3d, pose_2d=cam3d[..., :2] / cam3d[..., 2:] * 1000 + 500,
-                     intrinsics=Intrinsics(focal=np.array([1000.0, 1000.0]), center=np.array([500.0, 500.0]),
-                                           width=1000, height=1000), rotation=np.eye(3), translation=np.zeros(3))
+    cam = CameraData(
+        camera_id="0",
+        camera_3d=cam3d,
+        pose_2d=cam3d[..., :2] / cam3d[..., 2:] * 1000 + 500,
+        intrinsics=Intrinsics(
+            focal=np.array([1000.0, 1000.0]), center=np.array([500.0, 500.0]), width=1000, height=1000
+        ),
+        rotation=np.eye(3),
+        translation=np.zeros(3),
+    )
     return SequenceData(subject=subject, sequence=name, action=name, role="unit", fps=50.0, cameras={"0": cam})
 
 
 # --- CLI -----------------------------------------------------------------------------------------------------------
+
 
 def run_cli(argv: list[str]) -> int:
     """``kspbench`` main: what a user's ``kspbench data import|export ...`` runs."""

@@ -1,4 +1,5 @@
 """Results to rank, for the leaderboard tests: a unit Human3.6M store and noisy truth scored by `kspbench eval`."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,8 +26,18 @@ def h36m_store(path: Path, seed: int = 0) -> Path:
     return path
 
 
-def scored_result(tmp: Path, store: Path, protocol: str, name: str, card: str, seed: int, noise: float,
-                  noise_seed: int, extra: tuple[str, ...] = (), **truth_kw) -> Path:
+def scored_result(
+    tmp: Path,
+    store: Path,
+    protocol: str,
+    name: str,
+    card: str,
+    seed: int,
+    noise: float,
+    noise_seed: int,
+    extra: tuple[str, ...] = (),
+    **truth_kw,
+) -> Path:
     """Truth + Gaussian noise (mm) as a predictions file of ``card``/``seed``, scored by `kspbench eval`."""
     p = truth_predictions(store, **truth_kw)
     p.poses_3d = p.poses_3d + np.random.default_rng(noise_seed).normal(scale=noise, size=p.poses_3d.shape)
@@ -35,6 +46,21 @@ def scored_result(tmp: Path, store: Path, protocol: str, name: str, card: str, s
     pred.parent.mkdir(exist_ok=True)
     write_predictions(pred, p)
     out = tmp / "results" / f"{name}.json"
-    assert kcli.main([*EVAL, "--protocol", protocol, "--predictions", str(pred), "--store", str(store),
-                      "--out", str(out), *extra]) == 0
+    assert (
+        kcli.main(
+            [
+                *EVAL,
+                "--protocol",
+                protocol,
+                "--predictions",
+                str(pred),
+                "--store",
+                str(store),
+                "--out",
+                str(out),
+                *extra,
+            ]
+        )
+        == 0
+    )
     return out

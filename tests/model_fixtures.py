@@ -3,6 +3,7 @@
 People are stick figures (one colour per limb, the left side darker) over a smooth full-frame background; crops are
 cut with :func:`kspbench.core.crops.box_from_joints`, so labels, boxes and images agree exactly as in a real store.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,17 +17,46 @@ from kspbench.data.store import CameraData, Intrinsics, SequenceData, StoreWrite
 FRAME_W = FRAME_H = 1000
 FOCAL = np.array([1145.0, 1145.0])
 CENTER = np.array([500.0, 500.0])
-LIMB_COLOURS = np.array([[0.9, 0.2, 0.2], [0.2, 0.9, 0.2], [0.2, 0.2, 0.9], [0.9, 0.9, 0.2], [0.9, 0.2, 0.9],
-                         [0.2, 0.9, 0.9], [0.6, 0.6, 0.6], [0.9, 0.6, 0.3], [0.3, 0.6, 0.9], [0.6, 0.3, 0.9],
-                         [0.3, 0.9, 0.6], [0.9, 0.3, 0.6], [0.6, 0.9, 0.3], [0.5, 0.5, 0.9], [0.9, 0.5, 0.5],
-                         [0.5, 0.9, 0.5]])
+LIMB_COLOURS = np.array(
+    [
+        [0.9, 0.2, 0.2],
+        [0.2, 0.9, 0.2],
+        [0.2, 0.2, 0.9],
+        [0.9, 0.9, 0.2],
+        [0.9, 0.2, 0.9],
+        [0.2, 0.9, 0.9],
+        [0.6, 0.6, 0.6],
+        [0.9, 0.6, 0.3],
+        [0.3, 0.6, 0.9],
+        [0.6, 0.3, 0.9],
+        [0.3, 0.9, 0.6],
+        [0.9, 0.3, 0.6],
+        [0.6, 0.9, 0.3],
+        [0.5, 0.5, 0.9],
+        [0.9, 0.5, 0.5],
+        [0.5, 0.9, 0.5],
+    ]
+)
 
 
 def standing_poses(rng: np.random.Generator, n: int) -> np.ndarray:
     """(n, 17, 3) mm, world z up: a rest pose with random limb swings, random heading, pelvis at 900 mm."""
-    dirs = {2: (0, 0, -1), 3: (0, 0, -1), 5: (0, 0, -1), 6: (0, 0, -1), 7: (0, 0, 1), 8: (0, 0, 1), 9: (0, 0, 1),
-            10: (0, 0, 1), 11: (0, 1, 0), 12: (0, 0.3, -1), 13: (0, 0.3, -1), 14: (0, -1, 0), 15: (0, -0.3, -1),
-            16: (0, -0.3, -1)}
+    dirs = {
+        2: (0, 0, -1),
+        3: (0, 0, -1),
+        5: (0, 0, -1),
+        6: (0, 0, -1),
+        7: (0, 0, 1),
+        8: (0, 0, 1),
+        9: (0, 0, 1),
+        10: (0, 0, 1),
+        11: (0, 1, 0),
+        12: (0, 0.3, -1),
+        13: (0, 0.3, -1),
+        14: (0, -1, 0),
+        15: (0, -0.3, -1),
+        16: (0, -0.3, -1),
+    }
     lengths = np.array(skeleton.BONE_LENGTHS_MM)
     out = np.zeros((n, skeleton.NUM_JOINTS, 3))
     for i in range(n):
@@ -64,8 +94,9 @@ def _background(size: int, boxes: np.ndarray, phase: np.ndarray) -> np.ndarray:
     y = boxes[:, 1:2] + cells * (boxes[:, 3:4] - boxes[:, 1:2])
     img = np.empty((len(boxes), size, size, 3))
     for ch in range(3):
-        img[..., ch] = 0.5 + 0.35 * np.sin(x[:, None, :] / (80 + 30 * ch) + phase[ch]) \
-            * np.cos(y[:, :, None] / (110 - 20 * ch) + phase[ch + 3])
+        img[..., ch] = 0.5 + 0.35 * np.sin(x[:, None, :] / (80 + 30 * ch) + phase[ch]) * np.cos(
+            y[:, :, None] / (110 - 20 * ch) + phase[ch + 3]
+        )
     return img
 
 
@@ -87,9 +118,20 @@ def draw_people(p2d_crop: np.ndarray, background: np.ndarray, tint: np.ndarray) 
     return img
 
 
-def make_clip(rng: np.random.Generator, *, subject: str, sequence: str, role: str, n: int, cameras: int = 2,
-              size: int = 32, backgrounds: bool = True, fps: float = 5.0, independent: bool = False,
-              invalid: tuple[int, ...] = ()) -> SequenceData:
+def make_clip(
+    rng: np.random.Generator,
+    *,
+    subject: str,
+    sequence: str,
+    role: str,
+    n: int,
+    cameras: int = 2,
+    size: int = 32,
+    backgrounds: bool = True,
+    fps: float = 5.0,
+    independent: bool = False,
+    invalid: tuple[int, ...] = (),
+) -> SequenceData:
     """One sequence: ``n`` frames of a smooth motion (or ``independent`` poses), ``cameras`` static cameras."""
     if independent:
         world = standing_poses(rng, n)
@@ -112,12 +154,26 @@ def make_clip(rng: np.random.Generator, *, subject: str, sequence: str, role: st
         imgs = draw_people(to_normalised(p2d, boxes), bg, tint)
         to8 = lambda a: np.clip(np.rint(a * 255), 0, 255).astype(np.uint8)  # noqa: E731
         cams[f"c{k}"] = CameraData(
-            camera_id=f"c{k}", camera_3d=cam3d, pose_2d=p2d,
+            camera_id=f"c{k}",
+            camera_3d=cam3d,
+            pose_2d=p2d,
             intrinsics=Intrinsics(focal=FOCAL, center=CENTER, width=FRAME_W, height=FRAME_H),
-            rotation=rot, translation=t, valid=valid, boxes=boxes, images=to8(imgs),
-            backgrounds=to8(bg) if backgrounds else None)
-    return SequenceData(subject=subject, sequence=sequence, action=sequence.split(" ")[0], role=role, fps=fps,
-                        cameras=cams, world_3d=world)
+            rotation=rot,
+            translation=t,
+            valid=valid,
+            boxes=boxes,
+            images=to8(imgs),
+            backgrounds=to8(bg) if backgrounds else None,
+        )
+    return SequenceData(
+        subject=subject,
+        sequence=sequence,
+        action=sequence.split(" ")[0],
+        role=role,
+        fps=fps,
+        cameras=cams,
+        world_3d=world,
+    )
 
 
 def build_store(path: Path, *, seed: int = 0, size: int = 32, frames: int = 10) -> Path:
@@ -125,17 +181,29 @@ def build_store(path: Path, *, seed: int = 0, size: int = 32, frames: int = 10) 
     rng = np.random.default_rng(seed)
     with StoreWriter(path, dataset="model-test", source="tests/model_fixtures.py") as w:
         for subject in ("S1", "S5"):
-            w.add_sequence(make_clip(rng, subject=subject, sequence="Walking 1", role="h36m-train", n=frames,
-                                     size=size))
+            w.add_sequence(
+                make_clip(rng, subject=subject, sequence="Walking 1", role="h36m-train", n=frames, size=size)
+            )
         w.add_sequence(make_clip(rng, subject="S2", sequence="Walking 1", role="h36m-val", n=frames, size=size))
-        w.add_sequence(make_clip(rng, subject="S9", sequence="Walking 1", role="h36m-test", n=frames, size=size,
-                                 invalid=(3,)))
+        w.add_sequence(
+            make_clip(rng, subject="S9", sequence="Walking 1", role="h36m-test", n=frames, size=size, invalid=(3,))
+        )
         for i in range(2):
-            w.add_sequence(make_clip(rng, subject=f"U{i}", sequence="clip", role="dunp", n=frames, cameras=1,
-                                     size=size, backgrounds=False))
-        w.add_sequence(make_clip(rng, subject="P", sequence="prior", role="prior", n=20, cameras=1, size=size,
-                                 independent=True))
+            w.add_sequence(
+                make_clip(
+                    rng,
+                    subject=f"U{i}",
+                    sequence="clip",
+                    role="dunp",
+                    n=frames,
+                    cameras=1,
+                    size=size,
+                    backgrounds=False,
+                )
+            )
+        w.add_sequence(
+            make_clip(rng, subject="P", sequence="prior", role="prior", n=20, cameras=1, size=size, independent=True)
+        )
         w.add_sequence(make_clip(rng, subject="H1", sequence="Seq1", role="3dhp-train", n=frames, size=size))
-        w.add_sequence(make_clip(rng, subject="TS1", sequence="TS1", role="3dhp-test", n=frames, cameras=1,
-                                 size=size))
+        w.add_sequence(make_clip(rng, subject="TS1", sequence="TS1", role="3dhp-test", n=frames, cameras=1, size=size))
     return path

@@ -1,4 +1,5 @@
 """kspbench.evaluate_file / evaluate_arrays: the notebook entry points, validated as `kspbench eval` is."""
+
 from __future__ import annotations
 
 import json
@@ -8,11 +9,11 @@ import pytest
 
 import kspbench
 from factories import make_sequence, random_world_poses, truth_predictions
-from kspbench.evaluation.evaluate import EvaluationError, evaluate
 from kspbench.data.identity import ModelError
 from kspbench.data.predictions import PredictionsError, write_predictions
-from kspbench.evaluation.protocol import load_protocol
 from kspbench.data.store import StoreWriter
+from kspbench.evaluation.evaluate import EvaluationError, evaluate
+from kspbench.evaluation.protocol import load_protocol
 
 CAMS = ("54138969", "60457274")
 
@@ -59,8 +60,9 @@ def test_evaluate_file_out_writes_a_named_result(store, tmp_path):
     write_predictions(path, _noisy(store))
     with pytest.raises(ModelError, match="no model name"):
         kspbench.evaluate_file(path, store, allow_partial=True, out=tmp_path / "r.json")
-    kspbench.evaluate_file(path, store, allow_partial=True, out=tmp_path / "r.json", name="Notebook model",
-                           meta="supervision=Full-3D")
+    kspbench.evaluate_file(
+        path, store, allow_partial=True, out=tmp_path / "r.json", name="Notebook model", meta="supervision=Full-3D"
+    )
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["model"] == {"name": "Notebook model", "supervision": "Full-3D"} and data["coverage"]["partial"]
 
@@ -78,7 +80,8 @@ def test_evaluate_arrays_agrees_with_the_store_path(store):
     for metric in ("p_mpjpe_mm", "n_mpjpe_mm", "mpjpe_mm", "spread_ratio"):
         assert ev.metrics[metric] == pytest.approx(ref.metrics[metric], rel=1e-12)
     assert ev.per_group["action"]["Walking"]["p_mpjpe_mm"] == pytest.approx(
-        ref.per_group["action"]["Walking"]["p_mpjpe_mm"])
+        ref.per_group["action"]["Walking"]["p_mpjpe_mm"]
+    )
     assert ev.coverage["missing"]["actions"] and len(ev.coverage["missing"]["actions"]) == 13
     # Blocks never straddle two actions: every stratum is resampled, and the interval brackets the estimate.
     lo, hi = ev.ci95["p_mpjpe_mm"]

@@ -1,4 +1,5 @@
 """The layers of kspbench: imports only go down the floors, and docs/architecture.md shows today's graph."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -29,4 +30,5 @@ def test_upward_import_is_flagged():
 def test_architecture_page_shows_todays_graph():
     page = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
     assert graph_tool.mermaid(graph_tool.graph()) in page, (
-        "docs/architecture.md is out of date: paste the output of `python scripts/import_graph.py` into it")
+        "docs/architecture.md is out of date: paste the output of `python scripts/import_graph.py` into it"
+    )

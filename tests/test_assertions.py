@@ -1,4 +1,5 @@
 """The ``assert_close`` test helper: numpy.allclose's rule, and a message that names the worst element."""
+
 from __future__ import annotations
 
 import re

@@ -4,6 +4,7 @@ byte-identical and leave nothing under the output's name.
 Cases are (command, what is wrong) built from one tiny store, predictions and result made once per session; each
 case copies what it needs into its own folder, and runs ``kspbench.cli.main`` in-process.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -20,9 +21,9 @@ import pytest
 import factories
 from factories import EVAL, make_sequence
 from kspbench.cli import main
-from kspbench.evaluation.evaluate import integrity_digest
 from kspbench.data.predictions import write_predictions
 from kspbench.data.store import StoreWriter
+from kspbench.evaluation.evaluate import integrity_digest
 
 CAMS = ("54138969", "60457274")
 
@@ -34,21 +35,43 @@ def good(tmp_path_factory) -> dict[str, Path]:
     store = root / "store.h5"
     with StoreWriter(store, dataset="unit-h36m", source="tests") as w:
         w.add_sequence(make_sequence(rng, subject="S9", sequence="Walking 1", n=12, cameras=CAMS, images=(8, 8)))
-        w.add_sequence(make_sequence(rng, subject="S1", sequence="Eating 1", n=6, cameras=CAMS, role="h36m-train",
-                                     images=(8, 8)))
+        w.add_sequence(
+            make_sequence(rng, subject="S1", sequence="Eating 1", n=6, cameras=CAMS, role="h36m-train", images=(8, 8))
+        )
     preds = root / "preds.h5"
     p = factories.truth_predictions(store, attrs={"card": "oracle", "seed": 0})
     p.poses_3d[:, 1:] += 4.0
     write_predictions(preds, p)
     results = root / "results"
-    assert main([*EVAL, "--protocol", "h36m-p2", "--predictions", str(preds), "--store", str(store),
-                 "--out", str(results / "r.json")]) == 0
+    assert (
+        main(
+            [
+                *EVAL,
+                "--protocol",
+                "h36m-p2",
+                "--predictions",
+                str(preds),
+                "--store",
+                str(store),
+                "--out",
+                str(results / "r.json"),
+            ]
+        )
+        == 0
+    )
     (root / "ckpt.pt").write_bytes(b"not a checkpoint")
-    return {"root": root, "store": store, "preds": preds, "results": results, "result": results / "r.json",
-            "ckpt": root / "ckpt.pt"}
+    return {
+        "root": root,
+        "store": store,
+        "preds": preds,
+        "results": results,
+        "result": results / "r.json",
+        "ckpt": root / "ckpt.pt",
+    }
 
 
 # --- store corruptions ---------------------------------------------------------------------------------------------
+
 
 def _seq(h5):
     return h5["sequences/S9/Walking 1"]
@@ -81,8 +104,9 @@ STORE_MUTATIONS: dict[str, Callable[[h5py.File], None]] = {
     "incomplete": lambda h5: _seq(h5).attrs.__setitem__("complete", False),
     "camera_3d-missing": lambda h5: _cam(h5).__delitem__("camera_3d"),
     "camera_3d-16-joints": lambda h5: _replace(_cam(h5), "camera_3d", np.zeros((12, 16, 3), np.float32)),
-    "camera_3d-strings": lambda h5: _replace(_cam(h5), "camera_3d",
-                                             np.array([["x"] * 3] * 17 * 12, dtype="S3").reshape(12, 17, 3)),
+    "camera_3d-strings": lambda h5: _replace(
+        _cam(h5), "camera_3d", np.array([["x"] * 3] * 17 * 12, dtype="S3").reshape(12, 17, 3)
+    ),
     "valid-strings": lambda h5: _replace(_cam(h5), "valid", np.array(["yes"] * 12, dtype="S3")),
     "valid-short": lambda h5: _replace(_cam(h5), "valid", np.ones(5, bool)),
     "pose_2d-wrong": lambda h5: _replace(_cam(h5), "pose_2d", np.zeros((12, 17, 3), np.float32)),
@@ -96,12 +120,18 @@ STORE_MUTATIONS: dict[str, Callable[[h5py.File], None]] = {
     "images-float": lambda h5: _replace(_cam(h5), "images", np.zeros((12, 8, 8, 3), np.float32)),
     "extras-short": lambda h5: _replace(_cam(h5)["extras"], "activity", np.ones(3)),
     "no-cameras": lambda h5: [_seq(h5)["cameras"].__delitem__(c) for c in CAMS],
-    "camera-is-array": lambda h5: (_seq(h5)["cameras"].__delitem__("54138969"),
-                                   _seq(h5)["cameras"].create_dataset("54138969", data=np.zeros(3))),
-    "sequence-is-array": lambda h5: (h5["sequences/S9"].__delitem__("Walking 1"),
-                                     h5["sequences/S9"].create_dataset("Walking 1", data=np.zeros(3))),
-    "subject-is-array": lambda h5: (h5["sequences"].__delitem__("S9"),
-                                    h5["sequences"].create_dataset("S9", data=np.zeros(3))),
+    "camera-is-array": lambda h5: (
+        _seq(h5)["cameras"].__delitem__("54138969"),
+        _seq(h5)["cameras"].create_dataset("54138969", data=np.zeros(3)),
+    ),
+    "sequence-is-array": lambda h5: (
+        h5["sequences/S9"].__delitem__("Walking 1"),
+        h5["sequences/S9"].create_dataset("Walking 1", data=np.zeros(3)),
+    ),
+    "subject-is-array": lambda h5: (
+        h5["sequences"].__delitem__("S9"),
+        h5["sequences"].create_dataset("S9", data=np.zeros(3)),
+    ),
 }
 FILE_MUTATIONS: dict[str, Callable[[Path], None]] = {
     "truncated": lambda p: p.write_bytes(p.read_bytes()[: p.stat().st_size // 3]),
@@ -127,15 +157,32 @@ def _store_cmd(cmd: str, store: Path, folder: Path, good) -> tuple[list[str], Pa
     if cmd == "eval":
         preds = folder / "preds.h5"
         shutil.copy(good["preds"], preds)
-        return [*EVAL, "--protocol", "h36m-p2", "--predictions", str(preds), "--store", str(store),
-                "--out", str(folder / "r.json")], folder / "r.json"
+        return [
+            *EVAL,
+            "--protocol",
+            "h36m-p2",
+            "--predictions",
+            str(preds),
+            "--store",
+            str(store),
+            "--out",
+            str(folder / "r.json"),
+        ], folder / "r.json"
     if cmd == "predict":
         ckpt = folder / "ckpt.pt"
         shutil.copy(good["ckpt"], ckpt)
         return ["predict", "--checkpoint", str(ckpt), "--store", str(store), "--out", str(out)], out
     if cmd == "train":
-        return ["train", "--card", "unsup", "--store", str(store), "--out", str(folder / "run"), "--quiet"], \
-            folder / "run"
+        return [
+            "train",
+            "--card",
+            "unsup",
+            "--store",
+            str(store),
+            "--out",
+            str(folder / "run"),
+            "--quiet",
+        ], folder / "run"
     if cmd == "baseline":
         return ["world", "baseline", "--kind", "mean", "--store", str(store), "--out", str(out)], out
     if cmd == "validate":
@@ -151,14 +198,27 @@ STORE_CMDS = ("eval", "predict", "train", "baseline", "validate", "info", "descr
 CASES: list[tuple[str, str, Callable]] = []
 for _kind in [*STORE_MUTATIONS, *FILE_MUTATIONS]:
     for _cmd in STORE_CMDS:
-        if _cmd in ("describe",) and _kind not in ("layout-v2", "joints-renamed", "truncated", "no-sequences",
-                                                   "camera_3d-strings", "sequence-is-array", "random"):
+        if _cmd in ("describe",) and _kind not in (
+            "layout-v2",
+            "joints-renamed",
+            "truncated",
+            "no-sequences",
+            "camera_3d-strings",
+            "sequence-is-array",
+            "random",
+        ):
             continue
-        CASES.append((_cmd, f"store-{_kind}",
-                      lambda folder, good, k=_kind, c=_cmd: _store_cmd(c, _bad_store(good, folder, k), folder, good)))
+        CASES.append(
+            (
+                _cmd,
+                f"store-{_kind}",
+                lambda folder, good, k=_kind, c=_cmd: _store_cmd(c, _bad_store(good, folder, k), folder, good),
+            )
+        )
 
 
 # --- bad predictions ---------------------------------------------------------------------------------------------
+
 
 def _arrays(good) -> tuple[dict[str, np.ndarray], dict]:
     with h5py.File(good["preds"]) as h5:
@@ -183,6 +243,7 @@ def _mut_preds(change: Callable[[dict, dict], None], suffix: str = ".h5") -> Cal
         else:
             np.savez(path, **{k: (v.astype(str) if v.dtype.kind in "OS" else v) for k, v in arrays.items()})
         return path
+
     return make
 
 
@@ -195,6 +256,7 @@ def _raw(content: bytes, suffix=".h5"):
         path = folder / f"preds{suffix}"
         path.write_bytes(content)
         return path
+
     return make
 
 
@@ -203,6 +265,7 @@ def _poses_row(value):
         p = a["poses_3d"].astype(np.float64)
         p[3, 5, 1] = value
         a["poses_3d"] = p
+
     return change
 
 
@@ -255,10 +318,20 @@ def _pred_cmd(cmd: str, make_preds):
         shutil.copy(good["store"], store)
         if cmd == "eval":
             out = folder / "r.json"
-            return [*EVAL, "--protocol", "h36m-p2", "--predictions", str(preds), "--store", str(store),
-                    "--out", str(out)], out
+            return [
+                *EVAL,
+                "--protocol",
+                "h36m-p2",
+                "--predictions",
+                str(preds),
+                "--store",
+                str(store),
+                "--out",
+                str(out),
+            ], out
         out = folder / "vp3d.npz"
         return ["data", "export", "videopose3d", "--predictions", str(preds), "--out", str(out)], out
+
     return build
 
 
@@ -271,8 +344,15 @@ for _kind, _make in PRED_MUTATIONS.items():
 
 # --- bad result files --------------------------------------------------------------------------------------------
 
-def _results_copy(folder: Path, good, change: Callable[[dict, Path], None] | None = None, *,
-                  redigest: bool = True, raw: bytes | None = None) -> Path:
+
+def _results_copy(
+    folder: Path,
+    good,
+    change: Callable[[dict, Path], None] | None = None,
+    *,
+    redigest: bool = True,
+    raw: bytes | None = None,
+) -> Path:
     results = folder / "results"
     shutil.copytree(good["results"], results)
     path = results / "r.json"
@@ -297,8 +377,9 @@ RESULT_MUTATIONS: dict[str, Callable[[Path, dict], Path]] = {
     "top-level-list": lambda f, g: _results_copy(f, g, raw=b"[1, 2]"),
     "binary": lambda f, g: _results_copy(f, g, raw=b"\xff\xfe\x00"),
     "missing-metrics": lambda f, g: _results_copy(f, g, lambda d, r: d.pop("metrics")),
-    "edited-no-digest": lambda f, g: _results_copy(f, g, lambda d, r: d["metrics"].__setitem__("p_mpjpe_mm", 1.0),
-                                                   redigest=False),
+    "edited-no-digest": lambda f, g: _results_copy(
+        f, g, lambda d, r: d["metrics"].__setitem__("p_mpjpe_mm", 1.0), redigest=False
+    ),
     "metric-string": lambda f, g: _results_copy(f, g, lambda d, r: d["metrics"].__setitem__("p_mpjpe_mm", "1")),
     "metric-null": lambda f, g: _results_copy(f, g, lambda d, r: d["metrics"].__setitem__("p_mpjpe_mm", None)),
     "metrics-list": lambda f, g: _results_copy(f, g, lambda d, r: d.__setitem__("metrics", [1, 2])),
@@ -308,7 +389,8 @@ RESULT_MUTATIONS: dict[str, Callable[[Path, dict], Path]] = {
     "primary-unknown": lambda f, g: _results_copy(f, g, lambda d, r: d["protocol"].__setitem__("primary", "x")),
     "per-group-string": lambda f, g: _results_copy(f, g, lambda d, r: d.__setitem__("per_group", "x")),
     "per-joint-text": lambda f, g: _results_copy(
-        f, g, lambda d, r: d.__setitem__("per_joint", {"mpjpe_mm": {"Pelvis": "1"}})),
+        f, g, lambda d, r: d.__setitem__("per_joint", {"mpjpe_mm": {"Pelvis": "1"}})
+    ),
     "n-frames-string": lambda f, g: _results_copy(f, g, lambda d, r: d.__setitem__("n_frames", "12")),
     "model-list": lambda f, g: _results_copy(f, g, lambda d, r: d["predictions"].__setitem__("model", [1])),
     "seed-string": lambda f, g: _results_copy(f, g, lambda d, r: d["predictions"]["model"].__setitem__("seed", "x")),
@@ -334,9 +416,21 @@ def _result_cmd(cmd: str, make):
             return ["compare", str(results / "r.json"), str(results / "r.json")], None
         if cmd == "figures":
             out = folder / "figs"
-            return ["figures", "--results", str(results), "--runs", str(folder / "runs"), "--store",
-                    str(folder / "none.h5"), "--out", str(out), "--plots", str(folder / "plots")], out
+            return [
+                "figures",
+                "--results",
+                str(results),
+                "--runs",
+                str(folder / "runs"),
+                "--store",
+                str(folder / "none.h5"),
+                "--out",
+                str(out),
+                "--plots",
+                str(folder / "plots"),
+            ], out
         raise AssertionError(cmd)
+
     return build
 
 
@@ -348,6 +442,7 @@ for _kind, _make in RESULT_MUTATIONS.items():
 
 
 # --- outputs that are inputs, or cannot be written -------------------------------------------------------------------
+
 
 def _copy(folder: Path, good, *names: str) -> dict[str, Path]:
     out = {}
@@ -361,8 +456,17 @@ def _copy(folder: Path, good, *names: str) -> dict[str, Path]:
 
 
 def _eval_argv(f: dict[str, Path], out) -> list[str]:
-    return [*EVAL, "--protocol", "h36m-p2", "--predictions", str(f["preds"]), "--store", str(f["store"]),
-            "--out", str(out)]
+    return [
+        *EVAL,
+        "--protocol",
+        "h36m-p2",
+        "--predictions",
+        str(f["preds"]),
+        "--store",
+        str(f["store"]),
+        "--out",
+        str(out),
+    ]
 
 
 def _out_case(kind: str):
@@ -383,43 +487,78 @@ def _out_case(kind: str):
             "eval-out-dir": (_eval_argv(f, folder), None),
             "eval-out-under-file": (_eval_argv(f, afile / "r.json"), afile / "r.json"),
             "eval-out-unwritable": (_eval_argv(f, ro / "r.json"), ro / "r.json"),
-            "baseline-out-is-store": (["world", "baseline", "--kind", "mean", "--store", str(f["store"]),
-                                       "--out", str(f["store"])], None),
-            "baseline-out-dir": (["world", "baseline", "--kind", "mean", "--store", str(f["store"]),
-                                  "--out", str(folder)], None),
-            "baseline-out-under-file": (["world", "baseline", "--kind", "mean", "--store", str(f["store"]),
-                                         "--out", str(afile / "b.h5")], afile / "b.h5"),
-            "predict-out-is-store": (["predict", "--checkpoint", str(f["ckpt"]), "--store", str(f["store"]),
-                                      "--out", str(f["store"])], None),
-            "predict-out-is-ckpt": (["predict", "--checkpoint", str(f["ckpt"]), "--store", str(f["store"]),
-                                     "--out", str(f["ckpt"])], None),
-            "export-out-is-preds": (["data", "export", "videopose3d", "--predictions", str(f["preds"]),
-                                     "--out", str(f["preds"])], None),
-            "export-out-dir": (["data", "export", "videopose3d", "--predictions", str(f["preds"]),
-                                "--out", str(folder)], None),
+            "baseline-out-is-store": (
+                ["world", "baseline", "--kind", "mean", "--store", str(f["store"]), "--out", str(f["store"])],
+                None,
+            ),
+            "baseline-out-dir": (
+                ["world", "baseline", "--kind", "mean", "--store", str(f["store"]), "--out", str(folder)],
+                None,
+            ),
+            "baseline-out-under-file": (
+                ["world", "baseline", "--kind", "mean", "--store", str(f["store"]), "--out", str(afile / "b.h5")],
+                afile / "b.h5",
+            ),
+            "predict-out-is-store": (
+                ["predict", "--checkpoint", str(f["ckpt"]), "--store", str(f["store"]), "--out", str(f["store"])],
+                None,
+            ),
+            "predict-out-is-ckpt": (
+                ["predict", "--checkpoint", str(f["ckpt"]), "--store", str(f["store"]), "--out", str(f["ckpt"])],
+                None,
+            ),
+            "export-out-is-preds": (
+                ["data", "export", "videopose3d", "--predictions", str(f["preds"]), "--out", str(f["preds"])],
+                None,
+            ),
+            "export-out-dir": (
+                ["data", "export", "videopose3d", "--predictions", str(f["preds"]), "--out", str(folder)],
+                None,
+            ),
             "table-out-is-result": (["table", "--results", str(f["results"]), "--out", str(res)], None),
             "table-metrics-is-result": (["table", "--results", str(f["results"]), "--metrics", str(res)], None),
             "table-out-dir": (["table", "--results", str(f["results"]), "--out", str(folder)], None),
-            "table-out-under-file": (["table", "--results", str(f["results"]), "--out", str(afile / "t.md")],
-                                     afile / "t.md"),
-            "table-out-unwritable": (["table", "--results", str(f["results"]), "--out", str(ro / "t.md")],
-                                     ro / "t.md"),
+            "table-out-under-file": (
+                ["table", "--results", str(f["results"]), "--out", str(afile / "t.md")],
+                afile / "t.md",
+            ),
+            "table-out-unwritable": (["table", "--results", str(f["results"]), "--out", str(ro / "t.md")], ro / "t.md"),
             "leaderboard-out-is-result": (["leaderboard", "--results", str(f["results"]), "--out", str(res)], None),
             "leaderboard-out-dir": (["leaderboard", "--results", str(f["results"]), "--out", str(folder)], None),
-            "leaderboard-out-under-file": (["leaderboard", "--results", str(f["results"]), "--out",
-                                            str(afile / "l.md")], afile / "l.md"),
+            "leaderboard-out-under-file": (
+                ["leaderboard", "--results", str(f["results"]), "--out", str(afile / "l.md")],
+                afile / "l.md",
+            ),
             "world-build-out-dir": (["world", "build", "--profile", "tiny", "--out", str(folder)], None),
-            "world-build-out-under-file": (["world", "build", "--profile", "tiny", "--out", str(afile / "w.h5")],
-                                           afile / "w.h5"),
-            "world-build-out-unwritable": (["world", "build", "--profile", "tiny", "--out", str(ro / "w.h5")],
-                                           ro / "w.h5"),
-            "figures-out-under-file": (["figures", "--results", str(f["results"]), "--runs", str(folder / "runs"),
-                                        "--out", str(afile / "figs"), "--plots", str(folder / "plots")],
-                                       afile / "figs"),
-            "diagnose-out-is-store": (["diagnose", "--checkpoint", str(f["ckpt"]), "--store", str(f["store"]),
-                                       "--out", str(f["store"])], None),
+            "world-build-out-under-file": (
+                ["world", "build", "--profile", "tiny", "--out", str(afile / "w.h5")],
+                afile / "w.h5",
+            ),
+            "world-build-out-unwritable": (
+                ["world", "build", "--profile", "tiny", "--out", str(ro / "w.h5")],
+                ro / "w.h5",
+            ),
+            "figures-out-under-file": (
+                [
+                    "figures",
+                    "--results",
+                    str(f["results"]),
+                    "--runs",
+                    str(folder / "runs"),
+                    "--out",
+                    str(afile / "figs"),
+                    "--plots",
+                    str(folder / "plots"),
+                ],
+                afile / "figs",
+            ),
+            "diagnose-out-is-store": (
+                ["diagnose", "--checkpoint", str(f["ckpt"]), "--store", str(f["store"]), "--out", str(f["store"])],
+                None,
+            ),
         }
         return table[kind]
+
     return build
 
 
@@ -435,103 +574,282 @@ def _hardlink(folder: Path, target: Path) -> Path:
     return link
 
 
-for _kind in ("eval-out-is-preds", "eval-out-is-store", "eval-out-symlink-to-preds", "eval-out-dotdot-preds",
-              "eval-out-hardlink-preds", "eval-out-dir", "eval-out-under-file", "eval-out-unwritable",
-              "baseline-out-is-store", "baseline-out-dir", "baseline-out-under-file", "predict-out-is-store",
-              "predict-out-is-ckpt", "export-out-is-preds", "export-out-dir", "table-out-is-result",
-              "table-metrics-is-result", "table-out-dir", "table-out-under-file", "table-out-unwritable",
-              "leaderboard-out-is-result", "leaderboard-out-dir", "leaderboard-out-under-file",
-              "world-build-out-dir", "world-build-out-under-file", "world-build-out-unwritable",
-              "figures-out-under-file", "diagnose-out-is-store"):
+for _kind in (
+    "eval-out-is-preds",
+    "eval-out-is-store",
+    "eval-out-symlink-to-preds",
+    "eval-out-dotdot-preds",
+    "eval-out-hardlink-preds",
+    "eval-out-dir",
+    "eval-out-under-file",
+    "eval-out-unwritable",
+    "baseline-out-is-store",
+    "baseline-out-dir",
+    "baseline-out-under-file",
+    "predict-out-is-store",
+    "predict-out-is-ckpt",
+    "export-out-is-preds",
+    "export-out-dir",
+    "table-out-is-result",
+    "table-metrics-is-result",
+    "table-out-dir",
+    "table-out-under-file",
+    "table-out-unwritable",
+    "leaderboard-out-is-result",
+    "leaderboard-out-dir",
+    "leaderboard-out-under-file",
+    "world-build-out-dir",
+    "world-build-out-under-file",
+    "world-build-out-unwritable",
+    "figures-out-under-file",
+    "diagnose-out-is-store",
+):
     CASES.append((_kind.split("-out")[0].split("-metrics")[0].replace("-", " "), f"out-{_kind}", _out_case(_kind)))
 
 
 # --- arguments -------------------------------------------------------------------------------------------------------
 
+
 def _args_case(argv_of: Callable[[dict[str, Path], Path], list[str]]):
     def build(folder: Path, good):
         f = _copy(folder, good, "store", "preds", "ckpt", "results")
         return argv_of(f, folder), folder / "out-none"
+
     return build
 
 
 _E = [*EVAL, "--protocol", "h36m-p2"]
 ARG_CASES = {
     "eval": {
-        "unknown-protocol": lambda f, d: [*EVAL, "--protocol", "nope", "--predictions", str(f["preds"]),
-                                          "--store", str(f["store"])],
-        "protocol-list-empty": lambda f, d: [*EVAL, "--protocol", ",", "--predictions",
-                                             str(f["preds"]), "--store", str(f["store"])],
+        "unknown-protocol": lambda f, d: [
+            *EVAL,
+            "--protocol",
+            "nope",
+            "--predictions",
+            str(f["preds"]),
+            "--store",
+            str(f["store"]),
+        ],
+        "protocol-list-empty": lambda f, d: [
+            *EVAL,
+            "--protocol",
+            ",",
+            "--predictions",
+            str(f["preds"]),
+            "--store",
+            str(f["store"]),
+        ],
         "stride-text": lambda f, d: _E + ["--predictions", str(f["preds"]), "--stride", "abc"],
-        "stride-zero": lambda f, d: _E + ["--predictions", str(f["preds"]), "--store", str(f["store"]),
-                                          "--stride", "0"],
-        "unknown-camera": lambda f, d: _E + ["--predictions", str(f["preds"]), "--store", str(f["store"]),
-                                             "--cameras", "123"],
-        "unknown-subject": lambda f, d: _E + ["--predictions", str(f["preds"]), "--store", str(f["store"]),
-                                              "--subjects", "S77"],
+        "stride-zero": lambda f, d: (
+            _E + ["--predictions", str(f["preds"]), "--store", str(f["store"]), "--stride", "0"]
+        ),
+        "unknown-camera": lambda f, d: (
+            _E + ["--predictions", str(f["preds"]), "--store", str(f["store"]), "--cameras", "123"]
+        ),
+        "unknown-subject": lambda f, d: (
+            _E + ["--predictions", str(f["preds"]), "--store", str(f["store"]), "--subjects", "S77"]
+        ),
         "joint-order": lambda f, d: _E + ["--predictions", str(f["preds"]), "--joint-order", "coco"],
         "missing-protocol": lambda f, d: ["eval", "--predictions", str(f["preds"])],
         "missing-store": lambda f, d: _E + ["--predictions", str(f["preds"]), "--store", str(d / "none.h5")],
         "missing-preds": lambda f, d: _E + ["--predictions", str(d / "none.h5"), "--store", str(f["store"])],
         "folder-without-role": lambda f, d: _E + ["--predictions", str(d), "--store", str(f["store"])],
-        "role-with-file": lambda f, d: _E + ["--predictions", str(f["preds"]), "--store", str(f["store"]),
-                                             "--role", "h36m-test"],
-        "protocol-file-bad-yaml": lambda f, d: [*EVAL, "--protocol", str(_write(d / "p.yaml", "a: [")),
-                                                "--predictions", str(f["preds"]), "--store", str(f["store"])],
-        "protocol-file-not-mapping": lambda f, d: [*EVAL, "--protocol", str(_write(d / "p.yaml", "- 1\n")),
-                                                   "--predictions", str(f["preds"]), "--store", str(f["store"])],
+        "role-with-file": lambda f, d: (
+            _E + ["--predictions", str(f["preds"]), "--store", str(f["store"]), "--role", "h36m-test"]
+        ),
+        "protocol-file-bad-yaml": lambda f, d: [
+            *EVAL,
+            "--protocol",
+            str(_write(d / "p.yaml", "a: [")),
+            "--predictions",
+            str(f["preds"]),
+            "--store",
+            str(f["store"]),
+        ],
+        "protocol-file-not-mapping": lambda f, d: [
+            *EVAL,
+            "--protocol",
+            str(_write(d / "p.yaml", "- 1\n")),
+            "--predictions",
+            str(f["preds"]),
+            "--store",
+            str(f["store"]),
+        ],
     },
     "world build": {
         "unknown-profile": lambda f, d: ["world", "build", "--profile", "nope", "--out", str(d / "w.h5")],
-        "negative-seed": lambda f, d: ["world", "build", "--profile", "tiny", "--seed", "-1", "--out",
-                                       str(d / "w.h5")],
+        "negative-seed": lambda f, d: ["world", "build", "--profile", "tiny", "--seed", "-1", "--out", str(d / "w.h5")],
         "zero-jobs": lambda f, d: ["world", "build", "--profile", "tiny", "--jobs", "0", "--out", str(d / "w.h5")],
         "not-h5": lambda f, d: ["world", "build", "--profile", "tiny", "--out", str(d / "w.txt")],
-        "missing-motion": lambda f, d: ["world", "build", "--profile", "tiny", "--motion", str(d / "m.npz"),
-                                        "--out", str(d / "w.h5")],
-        "motion-is-text": lambda f, d: ["world", "build", "--profile", "tiny", "--motion",
-                                        str(_write(d / "m.npz", "x")), "--out", str(d / "w.h5")],
+        "missing-motion": lambda f, d: [
+            "world",
+            "build",
+            "--profile",
+            "tiny",
+            "--motion",
+            str(d / "m.npz"),
+            "--out",
+            str(d / "w.h5"),
+        ],
+        "motion-is-text": lambda f, d: [
+            "world",
+            "build",
+            "--profile",
+            "tiny",
+            "--motion",
+            str(_write(d / "m.npz", "x")),
+            "--out",
+            str(d / "w.h5"),
+        ],
     },
     "world baseline": {
-        "unknown-kind": lambda f, d: ["world", "baseline", "--kind", "x", "--store", str(f["store"]), "--out",
-                                      str(d / "b.h5")],
-        "unknown-role": lambda f, d: ["world", "baseline", "--kind", "mean", "--role", "nope", "--store",
-                                      str(f["store"]), "--out", str(d / "b.h5")],
-        "missing-store": lambda f, d: ["world", "baseline", "--kind", "mean", "--store", str(d / "none.h5"),
-                                       "--out", str(d / "b.h5")],
+        "unknown-kind": lambda f, d: [
+            "world",
+            "baseline",
+            "--kind",
+            "x",
+            "--store",
+            str(f["store"]),
+            "--out",
+            str(d / "b.h5"),
+        ],
+        "unknown-role": lambda f, d: [
+            "world",
+            "baseline",
+            "--kind",
+            "mean",
+            "--role",
+            "nope",
+            "--store",
+            str(f["store"]),
+            "--out",
+            str(d / "b.h5"),
+        ],
+        "missing-store": lambda f, d: [
+            "world",
+            "baseline",
+            "--kind",
+            "mean",
+            "--store",
+            str(d / "none.h5"),
+            "--out",
+            str(d / "b.h5"),
+        ],
     },
     "world describe": {
         "missing-store": lambda f, d: ["world", "describe", "--store", str(d / "none.h5")],
     },
     "world preview": {
         "missing-store": lambda f, d: ["world", "preview", "--store", str(d / "none.h5"), "--out", str(d / "p.png")],
-        "per-role-zero": lambda f, d: ["world", "preview", "--store", str(f["store"]), "--per-role", "0",
-                                       "--out", str(d / "p.png")],
+        "per-role-zero": lambda f, d: [
+            "world",
+            "preview",
+            "--store",
+            str(f["store"]),
+            "--per-role",
+            "0",
+            "--out",
+            str(d / "p.png"),
+        ],
     },
     "train": {
         "unknown-card": lambda f, d: ["train", "--card", "nope", "--store", str(f["store"]), "--out", str(d / "r")],
-        "negative-seed": lambda f, d: ["train", "--card", "unsup", "--seed", "-2", "--store", str(f["store"]),
-                                       "--out", str(d / "r")],
-        "zero-threads": lambda f, d: ["train", "--card", "unsup", "--threads", "0", "--store", str(f["store"]),
-                                      "--out", str(d / "r")],
-        "missing-store": lambda f, d: ["train", "--card", "unsup", "--store", str(d / "none.h5"), "--out",
-                                       str(d / "r")],
-        "unknown-profile": lambda f, d: ["train", "--card", "unsup", "--profile", "nope", "--store",
-                                         str(f["store"]), "--out", str(d / "r")],
-        "seeds-and-seed": lambda f, d: ["train", "--card", "unsup", "--seeds", "2", "--seed", "1", "--store",
-                                        str(f["store"]), "--out", str(d / "r")],
-        "out-is-store": lambda f, d: ["train", "--card", "unsup", "--store", str(f["store"]), "--out",
-                                      str(f["store"])],
+        "negative-seed": lambda f, d: [
+            "train",
+            "--card",
+            "unsup",
+            "--seed",
+            "-2",
+            "--store",
+            str(f["store"]),
+            "--out",
+            str(d / "r"),
+        ],
+        "zero-threads": lambda f, d: [
+            "train",
+            "--card",
+            "unsup",
+            "--threads",
+            "0",
+            "--store",
+            str(f["store"]),
+            "--out",
+            str(d / "r"),
+        ],
+        "missing-store": lambda f, d: [
+            "train",
+            "--card",
+            "unsup",
+            "--store",
+            str(d / "none.h5"),
+            "--out",
+            str(d / "r"),
+        ],
+        "unknown-profile": lambda f, d: [
+            "train",
+            "--card",
+            "unsup",
+            "--profile",
+            "nope",
+            "--store",
+            str(f["store"]),
+            "--out",
+            str(d / "r"),
+        ],
+        "seeds-and-seed": lambda f, d: [
+            "train",
+            "--card",
+            "unsup",
+            "--seeds",
+            "2",
+            "--seed",
+            "1",
+            "--store",
+            str(f["store"]),
+            "--out",
+            str(d / "r"),
+        ],
+        "out-is-store": lambda f, d: ["train", "--card", "unsup", "--store", str(f["store"]), "--out", str(f["store"])],
     },
     "predict": {
-        "zero-batch": lambda f, d: ["predict", "--checkpoint", str(f["ckpt"]), "--store", str(f["store"]),
-                                    "--batch", "0", "--out", str(d / "p.h5")],
-        "garbage-checkpoint": lambda f, d: ["predict", "--checkpoint", str(f["ckpt"]), "--store", str(f["store"]),
-                                            "--out", str(d / "p.h5")],
-        "missing-run": lambda f, d: ["predict", "--run", str(d / "none"), "--store", str(f["store"]),
-                                     "--out", str(d / "p")],
-        "checkpoint-and-run": lambda f, d: ["predict", "--checkpoint", str(f["ckpt"]), "--run", str(d),
-                                            "--out", str(d / "p.h5")],
+        "zero-batch": lambda f, d: [
+            "predict",
+            "--checkpoint",
+            str(f["ckpt"]),
+            "--store",
+            str(f["store"]),
+            "--batch",
+            "0",
+            "--out",
+            str(d / "p.h5"),
+        ],
+        "garbage-checkpoint": lambda f, d: [
+            "predict",
+            "--checkpoint",
+            str(f["ckpt"]),
+            "--store",
+            str(f["store"]),
+            "--out",
+            str(d / "p.h5"),
+        ],
+        "missing-run": lambda f, d: [
+            "predict",
+            "--run",
+            str(d / "none"),
+            "--store",
+            str(f["store"]),
+            "--out",
+            str(d / "p"),
+        ],
+        "checkpoint-and-run": lambda f, d: [
+            "predict",
+            "--checkpoint",
+            str(f["ckpt"]),
+            "--run",
+            str(d),
+            "--out",
+            str(d / "p.h5"),
+        ],
     },
     "data validate": {
         "missing": lambda f, d: ["data", "validate", str(d / "none.h5")],
@@ -541,30 +859,128 @@ ARG_CASES = {
         "missing": lambda f, d: ["data", "info", str(d / "none.h5")],
     },
     "data import": {
-        "vp3d-missing": lambda f, d: ["data", "import", "videopose3d", "--npz", str(d / "none.npz"), "--out",
-                                      str(d / "o.h5"), "--quiet"],
-        "vp3d-text": lambda f, d: ["data", "import", "videopose3d", "--npz", str(_write(d / "a.npz", "x")),
-                                   "--out", str(d / "o.h5"), "--quiet"],
-        "vp3d-predictions-npz": lambda f, d: ["data", "import", "videopose3d", "--npz", str(_preds_npz(f, d)),
-                                              "--out", str(d / "o.h5"), "--quiet"],
-        "vp3d-out-is-npz": lambda f, d: ["data", "import", "videopose3d", "--npz", str(_preds_npz(f, d)),
-                                         "--out", str(_preds_npz(f, d)), "--force", "--quiet"],
-        "mmpose-h36m-missing": lambda f, d: ["data", "import", "mmpose-h36m", "--npz", str(d / "none.npz"),
-                                             "--cameras", str(d / "none.pkl"), "--out", str(d / "o.h5"), "--quiet"],
-        "mmpose-3dhp-text-pickle": lambda f, d: ["data", "import", "mmpose-3dhp", "--npz", str(_preds_npz(f, d)),
-                                                 "--cameras", str(_write(d / "c.pkl", "x")), "--out", str(d / "o.h5"),
-                                                 "--quiet"],
-        "mmpose-out-is-cameras": lambda f, d: ["data", "import", "mmpose-3dhp", "--npz", str(_preds_npz(f, d)),
-                                               "--cameras", str(_write(d / "c.pkl", "x")), "--out",
-                                               str(d / "c.pkl"), "--force", "--quiet"],
-        "h36m-missing-root": lambda f, d: ["data", "import", "h36m", "--root", str(d / "none"), "--out",
-                                           str(d / "o.h5"), "--quiet"],
-        "3dhp-bad-cameras": lambda f, d: ["data", "import", "3dhp", "--root", str(d), "--cameras", "a",
-                                          "--out", str(d / "o.h5"), "--quiet"],
-        "frames-bad-role": lambda f, d: ["data", "import", "frames", "--root", str(d), "--role", "a/b",
-                                         "--out", str(d / "o.h5"), "--quiet"],
-        "frames-missing-root": lambda f, d: ["data", "import", "frames", "--root", str(d / "none"),
-                                             "--out", str(d / "o.h5"), "--quiet"],
+        "vp3d-missing": lambda f, d: [
+            "data",
+            "import",
+            "videopose3d",
+            "--npz",
+            str(d / "none.npz"),
+            "--out",
+            str(d / "o.h5"),
+            "--quiet",
+        ],
+        "vp3d-text": lambda f, d: [
+            "data",
+            "import",
+            "videopose3d",
+            "--npz",
+            str(_write(d / "a.npz", "x")),
+            "--out",
+            str(d / "o.h5"),
+            "--quiet",
+        ],
+        "vp3d-predictions-npz": lambda f, d: [
+            "data",
+            "import",
+            "videopose3d",
+            "--npz",
+            str(_preds_npz(f, d)),
+            "--out",
+            str(d / "o.h5"),
+            "--quiet",
+        ],
+        "vp3d-out-is-npz": lambda f, d: [
+            "data",
+            "import",
+            "videopose3d",
+            "--npz",
+            str(_preds_npz(f, d)),
+            "--out",
+            str(_preds_npz(f, d)),
+            "--force",
+            "--quiet",
+        ],
+        "mmpose-h36m-missing": lambda f, d: [
+            "data",
+            "import",
+            "mmpose-h36m",
+            "--npz",
+            str(d / "none.npz"),
+            "--cameras",
+            str(d / "none.pkl"),
+            "--out",
+            str(d / "o.h5"),
+            "--quiet",
+        ],
+        "mmpose-3dhp-text-pickle": lambda f, d: [
+            "data",
+            "import",
+            "mmpose-3dhp",
+            "--npz",
+            str(_preds_npz(f, d)),
+            "--cameras",
+            str(_write(d / "c.pkl", "x")),
+            "--out",
+            str(d / "o.h5"),
+            "--quiet",
+        ],
+        "mmpose-out-is-cameras": lambda f, d: [
+            "data",
+            "import",
+            "mmpose-3dhp",
+            "--npz",
+            str(_preds_npz(f, d)),
+            "--cameras",
+            str(_write(d / "c.pkl", "x")),
+            "--out",
+            str(d / "c.pkl"),
+            "--force",
+            "--quiet",
+        ],
+        "h36m-missing-root": lambda f, d: [
+            "data",
+            "import",
+            "h36m",
+            "--root",
+            str(d / "none"),
+            "--out",
+            str(d / "o.h5"),
+            "--quiet",
+        ],
+        "3dhp-bad-cameras": lambda f, d: [
+            "data",
+            "import",
+            "3dhp",
+            "--root",
+            str(d),
+            "--cameras",
+            "a",
+            "--out",
+            str(d / "o.h5"),
+            "--quiet",
+        ],
+        "frames-bad-role": lambda f, d: [
+            "data",
+            "import",
+            "frames",
+            "--root",
+            str(d),
+            "--role",
+            "a/b",
+            "--out",
+            str(d / "o.h5"),
+            "--quiet",
+        ],
+        "frames-missing-root": lambda f, d: [
+            "data",
+            "import",
+            "frames",
+            "--root",
+            str(d / "none"),
+            "--out",
+            str(d / "o.h5"),
+            "--quiet",
+        ],
         "frames-out-dir": lambda f, d: ["data", "import", "frames", "--root", str(d), "--out", str(d), "--quiet"],
     },
     "table": {
@@ -579,21 +995,32 @@ ARG_CASES = {
     },
     "compare": {
         "missing-file": lambda f, d: ["compare", str(d / "a.json"), str(f["results"] / "r.json")],
-        "unknown-metric": lambda f, d: ["compare", str(f["results"] / "r.json"), str(f["results"] / "r.json"),
-                                        "--metric", "nope"],
+        "unknown-metric": lambda f, d: [
+            "compare",
+            str(f["results"] / "r.json"),
+            str(f["results"] / "r.json"),
+            "--metric",
+            "nope",
+        ],
         "one-argument": lambda f, d: ["compare", str(f["results"] / "r.json")],
     },
     "figures": {
         "missing-results": lambda f, d: ["figures", "--results", str(d / "none"), "--out", str(d / "f")],
-        "missing-checkpoint": lambda f, d: ["figures", "--results", str(f["results"]), "--checkpoint",
-                                            str(d / "none.pt"), "--out", str(d / "f")],
+        "missing-checkpoint": lambda f, d: [
+            "figures",
+            "--results",
+            str(f["results"]),
+            "--checkpoint",
+            str(d / "none.pt"),
+            "--out",
+            str(d / "f"),
+        ],
     },
     "protocols": {
         "extra-argument": lambda f, d: ["protocols", "extra"],
     },
     "diagnose": {
-        "missing-checkpoint": lambda f, d: ["diagnose", "--checkpoint", str(d / "none.pt"), "--store",
-                                            str(f["store"])],
+        "missing-checkpoint": lambda f, d: ["diagnose", "--checkpoint", str(d / "none.pt"), "--store", str(f["store"])],
         "zero-tuples": lambda f, d: ["diagnose", "--checkpoint", str(f["ckpt"]), "--tuples", "0"],
     },
     "check": {
@@ -630,6 +1057,7 @@ for _cmd, _cases in ARG_CASES.items():
 
 # --- the test ----------------------------------------------------------------------------------------------------
 
+
 def _snapshot(folder: Path) -> dict[str, str]:
     out = {}
     for p in sorted(folder.rglob("*")):
@@ -650,7 +1078,7 @@ def test_bad_input_exits_2_with_one_line(command, case, build, good, tmp_path, c
         with pytest.raises(SystemExit) as exc:
             raise SystemExit(main(argv))
     finally:
-        for p in tmp_path.rglob("*"):   # let tmp_path be cleaned up after an unwritable-folder case
+        for p in tmp_path.rglob("*"):  # let tmp_path be cleaned up after an unwritable-folder case
             if p.is_dir() and not p.is_symlink():
                 p.chmod(0o755)
     err = capsys.readouterr().err

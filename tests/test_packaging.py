@@ -2,6 +2,7 @@
 
 (.ci/wheel-check installs the built wheel in a fresh venv and runs kspbench from outside the checkout.)
 """
+
 from __future__ import annotations
 
 from importlib import resources
@@ -10,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from kspbench.cli import main
-from kspbench.model.cards import CARDS_DIR, load_card
 from kspbench.evaluation.protocol import load_protocol, protocols_dir
 from kspbench.infra.resources import SHIPPED, shipped
+from kspbench.model.cards import CARDS_DIR, load_card
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -24,7 +25,7 @@ def _yaml_files(folder) -> dict[str, bytes]:
 @pytest.mark.parametrize("name", SHIPPED)
 def test_package_copy_is_the_top_level_folder_byte_for_byte(name):
     top = _yaml_files(REPO / name)
-    packaged = _yaml_files(resources.files("kspbench") / name)   # what a wheel carries
+    packaged = _yaml_files(resources.files("kspbench") / name)  # what a wheel carries
     assert top, f"{name}/ holds no YAML file"
     assert sorted(packaged) == sorted(top)
     for file, data in top.items():

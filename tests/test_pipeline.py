@@ -1,4 +1,5 @@
 """dvc.yaml, params.yaml and models/ agree: cards, rows, protocols, and every `kspbench` command of the pipeline parses."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -14,8 +15,8 @@ import pytest
 import yaml
 
 from kspbench.cli import build_parser, main
-from kspbench.model.cards import load_card
 from kspbench.evaluation.protocol import load_protocol
+from kspbench.model.cards import load_card
 
 REPO = Path(__file__).resolve().parents[1]
 PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())
@@ -79,6 +80,7 @@ def _paths(entries) -> list[str]:
 
 # --- models/ <-> params.yaml ---------------------------------------------------------------------------------------
 
+
 def test_every_card_file_is_a_pipeline_card_and_vice_versa():
     assert CARD_FILES and sorted(PARAMS["cards"]) == CARD_FILES
 
@@ -127,7 +129,7 @@ def test_eval_protocols_exist():
             p = load_protocol(name)
             assert p.name == name and p.role == group["role"], (name, p.role, group["role"])
             seen.append(name)
-    assert {"h36m-p2", "3dhp", "3dhp-pa"} <= set(seen)   # what Tables 2-4 read
+    assert {"h36m-p2", "3dhp", "3dhp-pa"} <= set(seen)  # what Tables 2-4 read
 
 
 def test_baseline_kinds_are_known_to_the_cli(capsys):
@@ -140,6 +142,7 @@ def test_baseline_kinds_are_known_to_the_cli(capsys):
 
 
 # --- dvc.yaml -------------------------------------------------------------------------------------------------------
+
 
 def test_pipeline_stages_exist():
     for name in ("world", "baseline", "train", "predict", "eval-h36m", "eval-3dhp", "table", "figures"):
@@ -185,8 +188,9 @@ def test_every_dep_is_in_the_repo_or_an_output_of_a_stage():
     outs = {o for s in STAGES.values() for key in ("outs", "metrics", "plots") for o in _paths(s.get(key))}
     for name, stage in STAGES.items():
         for dep in _paths(stage.get("deps")):
-            produced = any(dep == o or o.startswith(dep.rstrip("/") + "/") or dep.startswith(o.rstrip("/") + "/")
-                           for o in outs)
+            produced = any(
+                dep == o or o.startswith(dep.rstrip("/") + "/") or dep.startswith(o.rstrip("/") + "/") for o in outs
+            )
             assert produced or (REPO / dep).exists(), f"{name}: dep {dep} is neither in the repo nor an output"
             # A stage never depends on its own output.
             assert dep not in _paths(stage.get("outs")), (name, dep)
@@ -237,6 +241,7 @@ def test_top_level_plots_draw_the_columns_the_figures_stage_writes():
 
 # --- DVC itself -----------------------------------------------------------------------------------------------------
 
+
 def _dvc() -> list[str]:
     if importlib.util.find_spec("dvc") is None:
         pytest.skip("dvc is not installed")
@@ -252,7 +257,7 @@ def _assert_listing(proc: subprocess.CompletedProcess) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     names = {ln.split()[0] for ln in proc.stdout.splitlines() if ln.strip()}
     assert {"train@unsup", "eval-h36m@mean", "eval-3dhp@prior-only", "table", "figures"} <= names, proc.stdout
-    assert names == set(STAGES), sorted(set(STAGES) ^ names)   # DVC expands dvc.yaml as this file's resolver does
+    assert names == set(STAGES), sorted(set(STAGES) ^ names)  # DVC expands dvc.yaml as this file's resolver does
 
 
 def test_dvc_lists_the_stages_in_a_copy(tmp_path):

@@ -1,5 +1,6 @@
 """README, "Score your own model": its commands, run exactly as written, take a VideoPose3D-format file and an
 MMPose-format results file to named leaderboard rows in at most three commands each."""
+
 from __future__ import annotations
 
 import json
@@ -15,14 +16,14 @@ from kspbench.cli import main
 from kspbench.data.formats.vp3d_npz import predictions_to_vp3d
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-RELEASE_SPELLING = {"Photo": "TakingPhoto", "WalkDog": "WalkingDog"}   # how the release (and MMPose) name them
+RELEASE_SPELLING = {"Photo": "TakingPhoto", "WalkDog": "WalkingDog"}  # how the release (and MMPose) name them
 
 
 def _blocks() -> list[list[str]]:
     """The command blocks of the README's "Score your own model" section: one list of lines per fenced block."""
     text = README.read_text()
-    section = text[text.index("## Score your own model"):]
-    section = section[:section.index("\n## ", 1)]
+    section = text[text.index("## Score your own model") :]
+    section = section[: section.index("\n## ", 1)]
     return [[ln for ln in b.strip().splitlines() if ln.strip()] for b in re.findall(r"```\n(.*?)```", section, re.S)]
 
 
@@ -47,10 +48,10 @@ def workdir(tmp_path_factory):
     """h36m.h5 (the README's store: S9, S11, 15 actions, 4 cameras) and an outside model's files in both layouts."""
     tmp = tmp_path_factory.mktemp("byo")
     store = full_h36m_test_store(tmp / "h36m.h5", n=6)
-    positions, _ = predictions_to_vp3d(_noisy_truth(store, 1))      # metres, Human3.6M camera order
+    positions, _ = predictions_to_vp3d(_noisy_truth(store, 1))  # metres, Human3.6M camera order
     np.savez(tmp / "my_model.npz", positions_3d=np.array(positions, dtype=object))
     p = _noisy_truth(store, 2)
-    keep = p.frame % 5 == 0                                          # MMPose's default: every 5th frame
+    keep = p.frame % 5 == 0  # MMPose's default: every 5th frame
     records = []
     for s, q, c, f, pose in zip(p.subject[keep], p.sequence[keep], p.camera[keep], p.frame[keep], p.poses_3d[keep]):
         action, take = q.split(" ")
@@ -69,14 +70,13 @@ def test_the_section_has_two_blocks_of_at_most_three_commands():
 def test_videopose3d_file_to_a_named_leaderboard_row(workdir, monkeypatch, capsys):
     monkeypatch.chdir(workdir)
     printed = _run(_blocks()[0], capsys)
-    board = printed[printed.index("### h36m-p2"):]
+    board = printed[printed.index("### h36m-p2") :]
     row = next(ln for ln in board.splitlines() if "| My model " in ln)
     assert "partial" not in row and "| 1 " in row
-    assert sorted(p.name for p in (workdir / "results" / "my-model").glob("*.json")) == ["h36m-p1.json",
-                                                                                        "h36m-p2.json"]
+    assert sorted(p.name for p in (workdir / "results" / "my-model").glob("*.json")) == ["h36m-p1.json", "h36m-p2.json"]
     model = json.loads((workdir / "results" / "my-model" / "h36m-p2.json").read_text())["model"]
     assert model == {"name": "My model", "supervision": "Full-3D", "trainset": "H36M", "citation": "Me et al., 2025"}
-    assert main(["table"]) == 0   # and Table 2 has the row, beside the published ones
+    assert main(["table"]) == 0  # and Table 2 has the row, beside the published ones
     table2 = capsys.readouterr().out.split("## Table 3")[0]
     assert re.search(r"^\| My model +\| Full-3D +\| measured: unit-h36m", table2, re.M)
 
@@ -85,13 +85,13 @@ def test_mmpose_results_to_a_named_leaderboard_row(workdir, monkeypatch, capsys)
     monkeypatch.chdir(workdir)
     lines = _blocks()[1]
     first = _run(lines[:1], capsys)
-    assert "kspbench eval --stride 5" in first      # the hint the eval line follows
+    assert "kspbench eval --stride 5" in first  # the hint the eval line follows
     printed = _run(lines[1:], capsys)
     row = next(ln for ln in printed.splitlines() if "| SimpleBaseline3D (MMPose) " in ln)
     assert "partial" not in row
     result = json.loads((workdir / "results" / "mmpose" / "h36m-p2.json").read_text())
     assert result["protocol"]["overrides"] == {"frame_stride": 5}
-    assert result["n_frames"] == 2 * 15 * 4 * 2      # frames 0 and 5 of every track
+    assert result["n_frames"] == 2 * 15 * 4 * 2  # frames 0 and 5 of every track
 
 
 def test_both_outside_rows_on_the_html_page(workdir, monkeypatch, capsys):
@@ -114,6 +114,6 @@ def test_both_outside_rows_on_the_html_page(workdir, monkeypatch, capsys):
                 rows[-1].append(data.strip())
 
     Rows().feed((workdir / "site" / "leaderboard.html").read_text())
-    measured = {r[2]: r for r in rows if "measured" in r[0]}   # [class, rank, row name, ...]
+    measured = {r[2]: r for r in rows if "measured" in r[0]}  # [class, rank, row name, ...]
     assert {"My model", "SimpleBaseline3D (MMPose)"} <= set(measured)
     assert "my-model/h36m-p2.json" in measured["My model"] and any("published" in r[0] for r in rows)

@@ -5,6 +5,7 @@ Each run is a fresh interpreter (``python -m kspbench.cli``); the kill delays ar
 some land in the imports and most in the work and the write. The checkpoint for `predict` is trained in a
 subprocess.
 """
+
 from __future__ import annotations
 
 import os
@@ -30,8 +31,9 @@ def _run(argv, delay: float | None = None) -> int | None:
 
     A fresh process, not a fork: the test process may already have started torch's thread pools (other test modules
     run first in the full suite), and a forked child of such a process can deadlock in them."""
-    p = subprocess.Popen([sys.executable, "-m", "kspbench.cli", *argv], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "kspbench.cli", *argv], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     if delay is not None:
         time.sleep(delay)
         p.send_signal(signal.SIGKILL)
@@ -58,14 +60,16 @@ def _kill_at_delays(argv, out: Path, check) -> list[str]:
             assert _run(argv) == 0
         code = _run(argv, delay)
         if out.exists():
-            check(out)   # raises or fails if the output is a partial file
+            check(out)  # raises or fails if the output is a partial file
         else:
             assert not rewrite, f"killed after {delay:.2f} s while rewriting {out}: the old file is gone"
-        outcomes.append(f"{'rewrite' if rewrite else 'fresh'}:"
-                        f"{'killed' if code == -signal.SIGKILL else code}:{'file' if out.exists() else 'none'}")
+        outcomes.append(
+            f"{'rewrite' if rewrite else 'fresh'}:"
+            f"{'killed' if code == -signal.SIGKILL else code}:{'file' if out.exists() else 'none'}"
+        )
     leftovers = sorted(p.name for p in out.parent.iterdir() if p != out)
     sys.stderr.write(f"{argv[:2]} kill -9 at {N_DELAYS} delays: {outcomes}; beside the output: {leftovers}\n")
-    assert _run(argv) == 0   # a rerun after the last kill succeeds
+    assert _run(argv) == 0  # a rerun after the last kill succeeds
     check(out)
     return outcomes
 
@@ -80,8 +84,10 @@ def world(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("faults")
     store = root / "world.h5"
-    assert main(["world", "build", "--profile", "tiny", "--quiet", "--no-datasheet", "--jobs", "1",
-                 "--out", str(store)]) == 0
+    assert (
+        main(["world", "build", "--profile", "tiny", "--quiet", "--no-datasheet", "--jobs", "1", "--out", str(store)])
+        == 0
+    )
     return root, store
 
 
@@ -94,6 +100,7 @@ def test_kill_9_during_world_build(world, tmp_path):
 def _valid_predictions(n: int):
     def check(path: Path) -> None:
         assert len(read_predictions(path)) == n
+
     return check
 
 
@@ -110,9 +117,27 @@ def test_kill_9_during_predict(world, tmp_path):
     root, store = world
     run = root / "run"
     if not (run / "checkpoint.pt").is_file():
-        subprocess.run([sys.executable, "-m", "kspbench.cli", "train", "--card", "unsup", "--profile", "tiny",
-                        "--store", str(store), "--out", str(run), "--quiet"], check=True, cwd=REPO,
-                       env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "kspbench.cli",
+                "train",
+                "--card",
+                "unsup",
+                "--profile",
+                "tiny",
+                "--store",
+                str(store),
+                "--out",
+                str(run),
+                "--quiet",
+            ],
+            check=True,
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            stdout=subprocess.DEVNULL,
+        )
     out = tmp_path / "preds.h5"
     argv = ["predict", "--checkpoint", str(run / "checkpoint.pt"), "--store", str(store), "--out", str(out)]
     assert _run(argv) == 0

@@ -4,6 +4,7 @@ Every user error (bad input, missing file, wrong shape, an output that is an inp
 OSError from the file system) prints one line to stderr and exits with status 2; a traceback (exit 1) means a bug
 in kspbench.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,8 +22,19 @@ class UserError(KspbenchError):
 
 
 # Each subcommand module exposes ``register(subparsers) -> None``; its parser sets ``func``.
-_SUBCOMMANDS = ("data", "evaluate", "import_predictions", "world", "train", "table", "leaderboard", "figures",
-                "diagnose", "check", "bench")
+_SUBCOMMANDS = (
+    "data",
+    "evaluate",
+    "import_predictions",
+    "world",
+    "train",
+    "table",
+    "leaderboard",
+    "figures",
+    "diagnose",
+    "check",
+    "bench",
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="kspbench",
         description="Benchmark and evaluation harness for unsupervised monocular 3D human pose estimation "
-                    "(KSP, Kundu et al., AAAI 2020).",
+        "(KSP, Kundu et al., AAAI 2020).",
         epilog="Examples:\n  kspbench data validate data/world.h5\n  kspbench data info data/world.h5",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -1,4 +1,5 @@
 """``python -m kspbench.cli``: the same as the ``kspbench`` console script."""
+
 import sys
 
 from kspbench.cli import main

@@ -1,4 +1,5 @@
 """``kspbench data``: inspect and validate pose stores."""
+
 from __future__ import annotations
 
 import argparse
@@ -6,8 +7,11 @@ import json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    data = sub.add_parser("data", help="inspect and validate pose stores",
-                          description="Inspect and validate kspbench pose stores (HDF5, layout v1).")
+    data = sub.add_parser(
+        "data",
+        help="inspect and validate pose stores",
+        description="Inspect and validate kspbench pose stores (HDF5, layout v1).",
+    )
     dsub = data.add_subparsers(title="data commands", metavar="COMMAND")
     data.set_defaults(func=lambda args: (data.print_help(), 2)[1])
     from kspbench.cli.data_import import register_export, register_import
@@ -15,20 +19,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     register_import(dsub)
     register_export(dsub)
 
-    val = dsub.add_parser("validate", help="check a store against layout v1",
-                          description="Check a pose store against layout v1: attributes, shapes, finite values "
-                                      "in valid frames, orthonormal rotations. Exit 0 if valid, 2 if not.",
-                          epilog="Example:\n  kspbench data validate data/world.h5",
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    val = dsub.add_parser(
+        "validate",
+        help="check a store against layout v1",
+        description="Check a pose store against layout v1: attributes, shapes, finite values "
+        "in valid frames, orthonormal rotations. Exit 0 if valid, 2 if not.",
+        epilog="Example:\n  kspbench data validate data/world.h5",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     val.add_argument("store", help="path of the .h5 store")
-    val.add_argument("--deep", action="store_true",
-                     help="also read every chunk of every array (images included): finds bit rot and truncation")
+    val.add_argument(
+        "--deep",
+        action="store_true",
+        help="also read every chunk of every array (images included): finds bit rot and truncation",
+    )
     val.set_defaults(func=_validate)
 
-    info = dsub.add_parser("info", help="summarise a store: dataset, roles, frames",
-                           description="Print what a store holds: dataset, source, sequences and frames per role.",
-                           epilog="Example:\n  kspbench data info data/world.h5 --json",
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    info = dsub.add_parser(
+        "info",
+        help="summarise a store: dataset, roles, frames",
+        description="Print what a store holds: dataset, source, sequences and frames per role.",
+        epilog="Example:\n  kspbench data info data/world.h5 --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     info.add_argument("store", help="path of the .h5 store")
     info.add_argument("--json", action="store_true", help="print JSON instead of a table")
     info.set_defaults(func=_info)
@@ -71,6 +84,6 @@ def _import_checks(source: str) -> list[str]:
     try:
         parsed = json.loads(source)
     except (json.JSONDecodeError, TypeError):
-        return []   # a store written by something else than an importer: free text
+        return []  # a store written by something else than an importer: free text
     checks = parsed.get("checks", []) if isinstance(parsed, dict) else []
     return [str(c) for c in checks] if isinstance(checks, list) else []

@@ -1,4 +1,5 @@
 """``kspbench eval`` and ``kspbench protocols``: score a predictions file under a protocol."""
+
 from __future__ import annotations
 
 import argparse
@@ -11,47 +12,72 @@ DEFAULT_STORE = "data/world.h5"
 
 def register(sub: argparse._SubParsersAction) -> None:
     ev = sub.add_parser(
-        "eval", help="score a predictions file under a protocol",
+        "eval",
+        help="score a predictions file under a protocol",
         description="Match a predictions file (README, 'Predictions format') to the store's ground truth, compute "
-                    "the protocol's metrics, print them, and write a result JSON (+ per-frame errors; 3DHP "
-                    "protocols also write the official tool's sequence-wise and activity-wise CSV tables).",
+        "the protocol's metrics, print them, and write a result JSON (+ per-frame errors; 3DHP "
+        "protocols also write the official tool's sequence-wise and activity-wise CSV tables).",
         epilog="Examples:\n"
-               "  kspbench eval --protocol h36m-p2 --predictions preds.h5 --store h36m.h5 --out results/p2.json\n"
-               "  kspbench eval --protocol h36m-p2 --predictions preds.h5 --cameras 60457274 --stride 5\n"
-               "  kspbench eval --protocol 3dhp --predictions preds_3dhp.npz --joint-order 3dhp --store 3dhp.h5\n"
-               "  kspbench eval --protocol h36m-p1,h36m-p2 --predictions mine.npz --store h36m.h5 --out results/mine\n"
-               "  kspbench eval --protocol h36m-p1,h36m-p2 --predictions predictions/unsup --role h36m-test "
-               "--out results/unsup",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    ev.add_argument("--protocol", required=True,
-                    help="protocol name (see `kspbench protocols`) or a YAML path, or a comma-separated list (then "
-                         "--out is a folder: OUT/<protocol>.json)")
-    ev.add_argument("--predictions", required=True,
-                    help="predictions file (.h5 or .npz), or a folder written by `kspbench predict --run` (with "
-                         "--role): every PRED/[s<seed>/]<role>.h5 is scored into OUT/[s<seed>/]<protocol>.json")
+        "  kspbench eval --protocol h36m-p2 --predictions preds.h5 --store h36m.h5 --out results/p2.json\n"
+        "  kspbench eval --protocol h36m-p2 --predictions preds.h5 --cameras 60457274 --stride 5\n"
+        "  kspbench eval --protocol 3dhp --predictions preds_3dhp.npz --joint-order 3dhp --store 3dhp.h5\n"
+        "  kspbench eval --protocol h36m-p1,h36m-p2 --predictions mine.npz --store h36m.h5 --out results/mine\n"
+        "  kspbench eval --protocol h36m-p1,h36m-p2 --predictions predictions/unsup --role h36m-test "
+        "--out results/unsup",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ev.add_argument(
+        "--protocol",
+        required=True,
+        help="protocol name (see `kspbench protocols`) or a YAML path, or a comma-separated list (then "
+        "--out is a folder: OUT/<protocol>.json)",
+    )
+    ev.add_argument(
+        "--predictions",
+        required=True,
+        help="predictions file (.h5 or .npz), or a folder written by `kspbench predict --run` (with "
+        "--role): every PRED/[s<seed>/]<role>.h5 is scored into OUT/[s<seed>/]<protocol>.json",
+    )
     ev.add_argument("--role", help="with a predictions folder: the role whose file to score (e.g. h36m-test)")
     ev.add_argument("--store", default=DEFAULT_STORE, help=f"ground-truth pose store (default: {DEFAULT_STORE})")
     ev.add_argument("--out", help="result JSON to write (atomically); per-frame errors go beside it")
-    ev.add_argument("--joint-order", choices=("h36m", "3dhp"), default="h36m",
-                    help="joint order of the predictions file (default: h36m)")
+    ev.add_argument(
+        "--joint-order",
+        choices=("h36m", "3dhp"),
+        default="h36m",
+        help="joint order of the predictions file (default: h36m)",
+    )
     split = ev.add_argument_group("split overrides (recorded in the result)")
     split.add_argument("--subjects", help="comma-separated subjects, e.g. S9,S11")
     split.add_argument("--cameras", help="comma-separated camera ids, e.g. 60457274")
     split.add_argument("--stride", type=int, help="keep every k-th frame")
-    ev.add_argument("--allow-missing", action="store_true",
-                    help="score the frames present when some are missing; the coverage is recorded")
-    ev.add_argument("--allow-partial", action="store_true",
-                    help="score a result that misses a subject, camera or action the protocol names; it is labelled "
-                         "partial, with what it misses, in every table and leaderboard")
-    who = ev.add_argument_group("model block (names the row in tables and leaderboards; see `kspbench "
-                                "import-predictions`)")
-    who.add_argument("--name", help="the model's name (required with --out for predictions that carry none and are "
-                                    "neither a card's nor a baseline's)")
+    ev.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="score the frames present when some are missing; the coverage is recorded",
+    )
+    ev.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="score a result that misses a subject, camera or action the protocol names; it is labelled "
+        "partial, with what it misses, in every table and leaderboard",
+    )
+    who = ev.add_argument_group(
+        "model block (names the row in tables and leaderboards; see `kspbench import-predictions`)"
+    )
+    who.add_argument(
+        "--name",
+        help="the model's name (required with --out for predictions that carry none and are "
+        "neither a card's nor a baseline's)",
+    )
     who.add_argument("--meta", help="supervision=...,trainset=...,citation=...,url=... (added to the model block)")
     ev.set_defaults(func=_eval)
 
-    pr = sub.add_parser("protocols", help="list the evaluation protocols",
-                        description="List the protocol definitions in protocols/ with their versions.")
+    pr = sub.add_parser(
+        "protocols",
+        help="list the evaluation protocols",
+        description="List the protocol definitions in protocols/ with their versions.",
+    )
     pr.set_defaults(func=_protocols)
 
 
@@ -79,24 +105,33 @@ def _jobs(args: argparse.Namespace) -> list[tuple[str, Path, Path | None]]:
     if not args.role or not args.out:
         raise UserError(f"{pred} is a folder: pass --role (which <role>.h5 to score) and --out (a results folder)")
     direct = pred / f"{args.role}.h5"
-    files = [(direct, Path(args.out))] if direct.is_file() else \
-        [(d / f"{args.role}.h5", Path(args.out) / d.name) for d in sorted(pred.glob("s*")) if (d / f"{args.role}.h5").is_file()]
+    files = (
+        [(direct, Path(args.out))]
+        if direct.is_file()
+        else [
+            (d / f"{args.role}.h5", Path(args.out) / d.name)
+            for d in sorted(pred.glob("s*"))
+            if (d / f"{args.role}.h5").is_file()
+        ]
+    )
     if not files:
-        raise UserError(f"{pred}: neither {args.role}.h5 nor s<seed>/{args.role}.h5 inside; write them with "
-                        f"`kspbench predict --run ... --role {args.role} --out {pred}`")
+        raise UserError(
+            f"{pred}: neither {args.role}.h5 nor s<seed>/{args.role}.h5 inside; write them with "
+            f"`kspbench predict --run ... --role {args.role} --out {pred}`"
+        )
     return [(p, f, out / f"{p}.json") for f, out in files for p in protocols]
 
 
 def _eval(args: argparse.Namespace) -> int:
     from kspbench.cli import UserError
-
-    from kspbench.infra.atomic import check_output, refuse_inputs
-    from kspbench.evaluation.evaluate import result_outputs
     from kspbench.data.store import check_store
+    from kspbench.evaluation.evaluate import result_outputs
+    from kspbench.infra.atomic import check_output, refuse_inputs
 
     if not Path(args.store).is_file():
-        raise UserError(f"{args.store}: no such store; pass --store, or build one with `dvc repro` / "
-                        "`kspbench data import`")
+        raise UserError(
+            f"{args.store}: no such store; pass --store, or build one with `dvc repro` / `kspbench data import`"
+        )
     jobs = _jobs(args)
     # Before any work: no output may be an input, and every output must be writable where it is going.
     protocol_files = [p for p in _csv(args.protocol) or [] if Path(p).is_file()]
@@ -114,50 +149,75 @@ def _eval_one(args: argparse.Namespace, protocol_name: str, pred_path: Path, out
     from tabulate import tabulate
 
     from kspbench.cli import UserError
-    from kspbench.evaluation.evaluate import SPREAD_METRIC, describe_missing, evaluate, write_result
     from kspbench.data.identity import model_block
     from kspbench.data.predictions import read_predictions
+    from kspbench.evaluation.evaluate import SPREAD_METRIC, describe_missing, evaluate, write_result
     from kspbench.evaluation.protocol import load_protocol
 
     started = time.time()
     protocol = load_protocol(protocol_name)
     if protocol.custom:
-        print(f"kspbench: warning: {protocol.path} (v{protocol.version}, sha256 {protocol.sha256[:12]}) is not a "
-              f"registered protocol definition; scoring it as {protocol.name}", file=sys.stderr)
+        print(
+            f"kspbench: warning: {protocol.path} (v{protocol.version}, sha256 {protocol.sha256[:12]}) is not a "
+            f"registered protocol definition; scoring it as {protocol.name}",
+            file=sys.stderr,
+        )
     protocol = protocol.with_overrides(
-        subjects=_csv(args.subjects), cameras=_csv(args.cameras), frame_stride=args.stride)
+        subjects=_csv(args.subjects), cameras=_csv(args.cameras), frame_stride=args.stride
+    )
     preds = read_predictions(pred_path, joint_order=args.joint_order)
     model = model_block(preds.model, name=args.name, meta=args.meta, where=str(pred_path))
-    ev = evaluate(protocol, args.store, preds, allow_missing=args.allow_missing,
-                  allow_partial=args.allow_partial)
+    ev = evaluate(protocol, args.store, preds, allow_missing=args.allow_missing, allow_partial=args.allow_partial)
     if out is not None and model is None and not ({"card", "baseline"} & set(preds.attrs)):
-        raise UserError(f"{pred_path}: the predictions carry no model name (no model block, card or baseline): "
-                        "pass --name NAME, which names the result's row in tables and leaderboards")
+        raise UserError(
+            f"{pred_path}: the predictions carry no model name (no model block, card or baseline): "
+            "pass --name NAME, which names the result's row in tables and leaderboards"
+        )
     if out is not None:
-        write_result(ev, out, store_path=args.store, predictions_path=pred_path,
-                     predictions_attrs=preds.attrs, started=started, model=model)
+        write_result(
+            ev,
+            out,
+            store_path=args.store,
+            predictions_path=pred_path,
+            predictions_attrs=preds.attrs,
+            started=started,
+            model=model,
+        )
 
     names = [m.name for m in protocol.metrics]
-    rows = [["overall", ev.coverage["evaluated_frames"]] +
-            [f"{ev.metrics[n]:.2f} [{ev.ci95[n][0]:.2f}, {ev.ci95[n][1]:.2f}]" for n in names]]
+    rows = [
+        ["overall", ev.coverage["evaluated_frames"]]
+        + [f"{ev.metrics[n]:.2f} [{ev.ci95[n][0]:.2f}, {ev.ci95[n][1]:.2f}]" for n in names]
+    ]
     for b, groups in ev.per_group.items():
         rows += [[f"{b}: {g}", v["n_frames"]] + [f"{v[n]:.2f}" for n in names] for g, v in groups.items()]
-    print(f"{protocol.name} v{protocol.version}: {pred_path}" + (f" ({model['name']})" if model else "")
-          + f" on {args.store}"
-          + (f" (overrides: {dict(protocol.overrides)})" if protocol.overrides else ""))
+    print(
+        f"{protocol.name} v{protocol.version}: {pred_path}"
+        + (f" ({model['name']})" if model else "")
+        + f" on {args.store}"
+        + (f" (overrides: {dict(protocol.overrides)})" if protocol.overrides else "")
+    )
     print(tabulate(rows, headers=["group", "frames"] + names))
     if SPREAD_METRIC in ev.metrics:
-        print(f"spread ratio (prediction / truth shape variation; 0 = one pose for every input): "
-              f"{ev.metrics[SPREAD_METRIC]:.3f}")
+        print(
+            f"spread ratio (prediction / truth shape variation; 0 = one pose for every input): "
+            f"{ev.metrics[SPREAD_METRIC]:.3f}"
+        )
     cov = ev.coverage
     if cov["evaluated_frames"] < cov["expected_frames"]:
-        print(f"coverage: {cov['evaluated_frames']} of {cov['expected_frames']} frames "
-              f"({100 * cov['fraction']:.1f}%) -- --allow-missing")
+        print(
+            f"coverage: {cov['evaluated_frames']} of {cov['expected_frames']} frames "
+            f"({100 * cov['fraction']:.1f}%) -- --allow-missing"
+        )
     if cov["partial"]:
-        print(f"partial: {describe_missing(cov['missing'])} of {protocol.name}; labelled partial in every table and "
-              "leaderboard")
-    print(f"overall: {'mean over ' + protocol.group_by + 's' if protocol.overall == 'mean_of_groups' else 'pooled over frames'};"
-          " [95% block-bootstrap interval, test-sampling only]")
+        print(
+            f"partial: {describe_missing(cov['missing'])} of {protocol.name}; labelled partial in every table and "
+            "leaderboard"
+        )
+    print(
+        f"overall: {'mean over ' + protocol.group_by + 's' if protocol.overall == 'mean_of_groups' else 'pooled over frames'};"
+        " [95% block-bootstrap interval, test-sampling only]"
+    )
     if out is not None:
         print(f"wrote {out}")
 

@@ -1,4 +1,5 @@
 """``kspbench train`` and ``kspbench predict``: train a model card, and write a checkpoint's predictions."""
+
 from __future__ import annotations
 
 import argparse
@@ -16,22 +17,24 @@ DEFAULT_STORE = "data/world.h5"
 
 def register(sub: argparse._SubParsersAction) -> None:
     tr = sub.add_parser(
-        "train", help="train a model card (models/*.yaml)",
+        "train",
+        help="train a model card (models/*.yaml)",
         description="Train the KSP model as a card says (losses, data roles, schedule, seed), with one optimiser per "
-                    "loss in alternating iterations. Writes OUT/checkpoint.pt (atomically, every checkpoint_every "
-                    "steps and at the end), OUT/log.csv (every loss of every step), OUT/val.csv (validation errors, "
-                    "when the card names a val role), OUT/run.json and OUT/summary.json. The same card, seed, "
-                    "profile and store give bit-identical checkpoints and logs on CPU; --resume continues an "
-                    "interrupted run bit-identically.",
+        "loss in alternating iterations. Writes OUT/checkpoint.pt (atomically, every checkpoint_every "
+        "steps and at the end), OUT/log.csv (every loss of every step), OUT/val.csv (validation errors, "
+        "when the card names a val role), OUT/run.json and OUT/summary.json. The same card, seed, "
+        "profile and store give bit-identical checkpoints and logs on CPU; --resume continues an "
+        "interrupted run bit-identically.",
         epilog="Examples:\n"
-               "  kspbench train --card models/unsup.yaml --store data/world.h5 --out runs/unsup\n"
-               "  kspbench train --card models/weakly.yaml --out runs/weakly      # starts from runs/unsup\n"
-               "  kspbench train --card models/unsup.yaml --out runs/unsup --resume\n"
-               "  kspbench train --card models/unsup.yaml --out runs/unsup-smoke --profile smoke\n"
-               "  kspbench train --card unsup --seeds 2 --out runs/unsup    # runs/unsup/s0, runs/unsup/s1\n"
-               "  torchrun --nproc_per_node=4 -m kspbench.cli train --card unsup --profile paper --device cuda "
-               "--out runs/unsup   # data-parallel (README, 'Scale-out')",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        "  kspbench train --card models/unsup.yaml --store data/world.h5 --out runs/unsup\n"
+        "  kspbench train --card models/weakly.yaml --out runs/weakly      # starts from runs/unsup\n"
+        "  kspbench train --card models/unsup.yaml --out runs/unsup --resume\n"
+        "  kspbench train --card models/unsup.yaml --out runs/unsup-smoke --profile smoke\n"
+        "  kspbench train --card unsup --seeds 2 --out runs/unsup    # runs/unsup/s0, runs/unsup/s1\n"
+        "  torchrun --nproc_per_node=4 -m kspbench.cli train --card unsup --profile paper --device cuda "
+        "--out runs/unsup   # data-parallel (README, 'Scale-out')",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     tr.add_argument("--card", required=True, help="model card: a YAML path or a name in models/ (e.g. unsup)")
     tr.add_argument("--store", default=DEFAULT_STORE, help=f"pose store to train on (default: {DEFAULT_STORE})")
     tr.add_argument("--out", required=True, help="run folder (checkpoint, logs)")
@@ -39,45 +42,68 @@ def register(sub: argparse._SubParsersAction) -> None:
     tr.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to train (default: cpu)")
     tr.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     tr.add_argument("--seed", type=int, help="override the card's seed (recorded in the run; for seed studies)")
-    tr.add_argument("--seeds", type=int, metavar="N",
-                    help="train N seeds (the card's seed, +1, ...) one after another into OUT/s<seed>/; a card with "
-                         "init_from starts seed k from OUT/../<init_from>/s<k>/ (the pipeline's layout)")
+    tr.add_argument(
+        "--seeds",
+        type=int,
+        metavar="N",
+        help="train N seeds (the card's seed, +1, ...) one after another into OUT/s<seed>/; a card with "
+        "init_from starts seed k from OUT/../<init_from>/s<k>/ (the pipeline's layout)",
+    )
     tr.add_argument("--threads", type=int, help="torch CPU threads (default: the profile's; on --resume the run's)")
-    tr.add_argument("--amp", choices=("off", "bf16"), default="off",
-                    help="mixed precision for the forward passes (bf16 autocast; losses and optimiser in float32); "
-                         "for --device cuda (default: off)")
+    tr.add_argument(
+        "--amp",
+        choices=("off", "bf16"),
+        default="off",
+        help="mixed precision for the forward passes (bf16 autocast; losses and optimiser in float32); "
+        "for --device cuda (default: off)",
+    )
     init = tr.add_argument_group("initialisation")
-    init.add_argument("--init-checkpoint", help="finished checkpoint of the card's init_from run (default: "
-                                                "OUT/../<init_from>/checkpoint.pt)")
-    init.add_argument("--after", metavar="PATH",
-                      help="the pipeline's dependency for this run (params.yaml cards.<card>.after, which DVC cannot "
-                           "derive from the card): refuse to train unless it is the run init_from starts from "
-                           "(OUT/../<init_from>) or, for a card trained from scratch, the card file")
-    init.add_argument("--init-weights", help="a torchvision ResNet-50 state dict (resnet50-*.pth) for EP's trunk; "
-                                             "shapes are checked strictly (use --profile paper for full width)")
+    init.add_argument(
+        "--init-checkpoint",
+        help="finished checkpoint of the card's init_from run (default: OUT/../<init_from>/checkpoint.pt)",
+    )
+    init.add_argument(
+        "--after",
+        metavar="PATH",
+        help="the pipeline's dependency for this run (params.yaml cards.<card>.after, which DVC cannot "
+        "derive from the card): refuse to train unless it is the run init_from starts from "
+        "(OUT/../<init_from>) or, for a card trained from scratch, the card file",
+    )
+    init.add_argument(
+        "--init-weights",
+        help="a torchvision ResNet-50 state dict (resnet50-*.pth) for EP's trunk; "
+        "shapes are checked strictly (use --profile paper for full width)",
+    )
     tr.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     tr.set_defaults(func=_train)
 
     pr = sub.add_parser(
-        "predict", help="write a checkpoint's 3D predictions for a role",
+        "predict",
+        help="write a checkpoint's 3D predictions for a role",
         description="Predict every (subject, sequence, camera, frame) with an image in the role's sequences and write "
-                    "the predictions format (README, 'Predictions format'): camera-frame, root-centred poses in mm, "
-                    "scaled by the fixed trunk length skeleton.TRUNK_MM (recorded in the file), with the card, seed "
-                    "and checkpoint sha256 as attributes.",
+        "the predictions format (README, 'Predictions format'): camera-frame, root-centred poses in mm, "
+        "scaled by the fixed trunk length skeleton.TRUNK_MM (recorded in the file), with the card, seed "
+        "and checkpoint sha256 as attributes.",
         epilog="Examples:\n"
-               "  kspbench predict --checkpoint runs/unsup/checkpoint.pt --store data/world.h5 --role h36m-test "
-               "--out preds.h5\n"
-               "  kspbench predict --checkpoint runs/unsup/checkpoint.pt --role 3dhp-test --out preds_3dhp.h5\n"
-               "  kspbench predict --run runs/unsup --role h36m-test,3dhp-test --out predictions/unsup",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        "  kspbench predict --checkpoint runs/unsup/checkpoint.pt --store data/world.h5 --role h36m-test "
+        "--out preds.h5\n"
+        "  kspbench predict --checkpoint runs/unsup/checkpoint.pt --role 3dhp-test --out preds_3dhp.h5\n"
+        "  kspbench predict --run runs/unsup --role h36m-test,3dhp-test --out predictions/unsup",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     src = pr.add_mutually_exclusive_group(required=True)
     src.add_argument("--checkpoint", help="a checkpoint written by `kspbench train`")
-    src.add_argument("--run", help="a multi-seed run folder (`kspbench train --seeds`): predict every "
-                                   "RUN/s<seed>/checkpoint.pt into OUT/s<seed>/<role>.h5")
-    pr.add_argument("--store", default=DEFAULT_STORE, help=f"pose store with the role's images (default: "
-                                                           f"{DEFAULT_STORE})")
-    pr.add_argument("--role", default="h36m-test",
-                    help="role to predict (default: h36m-test); with --run, a comma-separated list")
+    src.add_argument(
+        "--run",
+        help="a multi-seed run folder (`kspbench train --seeds`): predict every "
+        "RUN/s<seed>/checkpoint.pt into OUT/s<seed>/<role>.h5",
+    )
+    pr.add_argument(
+        "--store", default=DEFAULT_STORE, help=f"pose store with the role's images (default: {DEFAULT_STORE})"
+    )
+    pr.add_argument(
+        "--role", default="h36m-test", help="role to predict (default: h36m-test); with --run, a comma-separated list"
+    )
     pr.add_argument("--out", required=True, help="predictions file to write (.h5 or .npz); with --run, a folder")
     pr.add_argument("--batch", type=int, default=64, help="images per forward pass (default: 64)")
     pr.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to run (default: cpu)")
@@ -106,10 +132,15 @@ def _check_after(after: str, card: "Card", out: Path) -> None:
         return
     if init is None and Path(after).suffix in (".yaml", ".yml") and Path(after).stem == card.name:
         return
-    want = f"starts from {init!r}, so it must wait for {out.parent / init}" if init is not None else \
-        "trains from scratch, so it waits for its card file only"
-    raise UserError(f"--after {after}: card {card.name} {want}; make params.yaml cards.{card.name}.after "
-                    "follow the card's init_from")
+    want = (
+        f"starts from {init!r}, so it must wait for {out.parent / init}"
+        if init is not None
+        else "trains from scratch, so it waits for its card file only"
+    )
+    raise UserError(
+        f"--after {after}: card {card.name} {want}; make params.yaml cards.{card.name}.after "
+        "follow the card's init_from"
+    )
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -132,8 +163,8 @@ def _train(args: argparse.Namespace) -> int:
         raise UserError("--seeds takes a count of at least 1 and does not combine with --seed")
     if not Path(args.store).is_file():
         raise UserError(f"{args.store}: no such store; pass --store, or build one with `kspbench world build`")
-    from kspbench.infra.atomic import refuse_inputs
     from kspbench.data.store import check_store
+    from kspbench.infra.atomic import refuse_inputs
 
     refuse_inputs([args.out], [args.store, args.card, args.init_checkpoint, args.init_weights])
     check_store(args.store)
@@ -141,9 +172,14 @@ def _train(args: argparse.Namespace) -> int:
     if args.seeds is None:
         runs = [(base_seed, Path(args.out), Path(args.out).parent / str(card.init_from) / CHECKPOINT_NAME)]
     else:
-        runs = [(base_seed + k, Path(args.out) / f"s{base_seed + k}",
-                 Path(args.out).parent / str(card.init_from) / f"s{base_seed + k}" / CHECKPOINT_NAME)
-                for k in range(args.seeds)]
+        runs = [
+            (
+                base_seed + k,
+                Path(args.out) / f"s{base_seed + k}",
+                Path(args.out).parent / str(card.init_from) / f"s{base_seed + k}" / CHECKPOINT_NAME,
+            )
+            for k in range(args.seeds)
+        ]
     if card.init_from is None and args.init_checkpoint:
         raise UserError(f"card {card.name} has no init_from; --init-checkpoint does not apply")
     if args.init_checkpoint and len(runs) > 1:
@@ -156,22 +192,36 @@ def _train(args: argparse.Namespace) -> int:
         if card.init_from is not None:
             init_ckpt = Path(args.init_checkpoint) if args.init_checkpoint else default_init
             if not init_ckpt.is_file():
-                raise UserError(f"card {card.name} starts from card {card.init_from!r}, but {init_ckpt} does "
-                                f"not exist; train {card.init_from} first or pass --init-checkpoint")
+                raise UserError(
+                    f"card {card.name} starts from card {card.init_from!r}, but {init_ckpt} does "
+                    f"not exist; train {card.init_from} first or pass --init-checkpoint"
+                )
         seeded = dataclasses.replace(card, seed=seed)
         try:
-            trainer = Trainer(seeded, args.store, out, profile=profile, device=args.device, threads=args.threads,
-                              init_checkpoint=init_ckpt, init_weights=args.init_weights, dist=ctx, amp=args.amp)
+            trainer = Trainer(
+                seeded,
+                args.store,
+                out,
+                profile=profile,
+                device=args.device,
+                threads=args.threads,
+                init_checkpoint=init_ckpt,
+                init_weights=args.init_weights,
+                dist=ctx,
+                amp=args.amp,
+            )
             summary = trainer.run(resume=args.resume, progress=not args.quiet)
         except (TrainingError, WeightsError, DIST.DistributedError):
-            DIST.shutdown(ctx)   # leave the process group before main prints the one line
+            DIST.shutdown(ctx)  # leave the process group before main prints the one line
             raise
         if not ctx.is_main:
             continue
         rate = summary.get("samples_per_second")
-        print(f"{card.name} seed {seed}: step {summary['steps']} of {summary['total_steps']} ({profile.name} "
-              f"profile{'' if rate is None else f', {rate:.1f} samples/s'}"
-              f"{f', {ctx.world_size} processes' if ctx.enabled else ''}); wrote {out / CHECKPOINT_NAME}")
+        print(
+            f"{card.name} seed {seed}: step {summary['steps']} of {summary['total_steps']} ({profile.name} "
+            f"profile{'' if rate is None else f', {rate:.1f} samples/s'}"
+            f"{f', {ctx.world_size} processes' if ctx.enabled else ''}); wrote {out / CHECKPOINT_NAME}"
+        )
     DIST.shutdown(ctx)
     return 0
 
@@ -194,18 +244,28 @@ def _predict(args: argparse.Namespace) -> int:
         run = Path(args.run)
         seeds = sorted((p for p in run.glob("s*") if (p / "checkpoint.pt").is_file()), key=lambda p: p.name)
         if not seeds:
-            raise UserError(f"{run}: no s<seed>/checkpoint.pt inside; train with `kspbench train --seeds N --out {run}`")
+            raise UserError(
+                f"{run}: no s<seed>/checkpoint.pt inside; train with `kspbench train --seeds N --out {run}`"
+            )
         roles = [r.strip() for r in args.role.split(",") if r.strip()]
         jobs += [(s / "checkpoint.pt", role, Path(args.out) / s.name / f"{role}.h5") for s in seeds for role in roles]
-    from kspbench.infra.atomic import check_output, refuse_inputs
     from kspbench.data.store import check_store
+    from kspbench.infra.atomic import check_output, refuse_inputs
 
     for ckpt, _, out in jobs:
         check_output(out)
         refuse_inputs([out], [args.store, ckpt])
     check_store(args.store)
     for ckpt, role, out in jobs:
-        info = predict(ckpt, args.store, role, out, batch=args.batch, device=args.device, threads=args.threads,
-                       progress=not args.quiet)
+        info = predict(
+            ckpt,
+            args.store,
+            role,
+            out,
+            batch=args.batch,
+            device=args.device,
+            threads=args.threads,
+            progress=not args.quiet,
+        )
         print(f"wrote {info['rows']} predictions ({info['sequences']} sequences of role {role}) to {info['out']}")
     return 0

@@ -11,6 +11,7 @@ Conventions:
       frame's edge, as ``torch.nn.functional.grid_sample(padding_mode="zeros")`` would.
     * A box with a non-finite coordinate (e.g. an invalid frame whose 2D joints are NaN) gives an all-zero crop.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,8 +24,12 @@ DEFAULT_MARGIN = 0.2
 _BLOCK = 64
 
 
-def box_from_joints(p2d: np.ndarray, margin: float = DEFAULT_MARGIN, jitter: tuple[float, float] | float | None = None,
-                    generator: np.random.Generator | None = None) -> np.ndarray:
+def box_from_joints(
+    p2d: np.ndarray,
+    margin: float = DEFAULT_MARGIN,
+    jitter: tuple[float, float] | float | None = None,
+    generator: np.random.Generator | None = None,
+) -> np.ndarray:
     """Square person boxes around 2D joints.
 
     Args:
@@ -101,7 +106,7 @@ def crop_images(frames: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
     out = np.zeros((n, size, size, c), dtype=frames.dtype)
     ok = np.isfinite(boxes).all(axis=1)
     for start in range(0, n, _BLOCK):
-        idx = np.flatnonzero(ok[start:start + _BLOCK]) + start
+        idx = np.flatnonzero(ok[start : start + _BLOCK]) + start
         if idx.size == 0:
             continue
         x, y = _sample_grid(boxes[idx], size)

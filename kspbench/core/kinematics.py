@@ -31,6 +31,7 @@ Conventions:
       non-finite input. :func:`forward_kinematics`, :func:`camera_rotation` and :func:`project` are training hot
       paths and do not check values (only shapes).
 """
+
 from __future__ import annotations
 
 import torch
@@ -105,7 +106,7 @@ _ANCESTORS = _ancestor_matrix()
 
 
 def _check_shape(name: str, x: torch.Tensor, tail: tuple[int, ...]) -> None:
-    if x.dim() < len(tail) or tuple(x.shape[x.dim() - len(tail):]) != tail:
+    if x.dim() < len(tail) or tuple(x.shape[x.dim() - len(tail) :]) != tail:
         expected = "(..., " + ", ".join(str(t) for t in tail) + ")"
         raise ValueError(f"{name} must have shape {expected}, got {tuple(x.shape)}")
 

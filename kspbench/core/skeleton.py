@@ -22,6 +22,7 @@ Sources (see also ``README.md``, section "Skeleton"):
     [W]     Limb widths: typical adult values in mm, a kspbench proposal (not measured from a dataset); they only
             set the thickness of the limb maps, never a metric.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,8 +32,23 @@ NUM_BONES = 16
 
 # [H36M] joint order.
 JOINT_NAMES: tuple[str, ...] = (
-    "Pelvis", "RHip", "RKnee", "RAnkle", "LHip", "LKnee", "LAnkle", "Spine", "Thorax", "Neck/Nose", "HeadTop",
-    "LShoulder", "LElbow", "LWrist", "RShoulder", "RElbow", "RWrist",
+    "Pelvis",
+    "RHip",
+    "RKnee",
+    "RAnkle",
+    "LHip",
+    "LKnee",
+    "LAnkle",
+    "Spine",
+    "Thorax",
+    "Neck/Nose",
+    "HeadTop",
+    "LShoulder",
+    "LElbow",
+    "LWrist",
+    "RShoulder",
+    "RElbow",
+    "RWrist",
 )
 PARENTS: tuple[int, ...] = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15)
 ROOT = 0
@@ -51,28 +67,111 @@ LIMB_FLIP_PERMUTATION: tuple[int, ...] = tuple(FLIP_PERMUTATION[b + 1] - 1 for b
 # [H36M] index of each of the 17 joints in the original 32-joint Human3.6M skeleton.
 H36M32_TO_17: tuple[int, ...] = (0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27)
 H36M32_PARENTS: tuple[int, ...] = (
-    -1, 0, 1, 2, 3, 4, 0, 6, 7, 8, 9, 0, 11, 12, 13, 14, 12, 16, 17, 18, 19, 20, 19, 22, 12, 24, 25, 26, 27, 28, 27, 30,
+    -1,
+    0,
+    1,
+    2,
+    3,
+    4,
+    0,
+    6,
+    7,
+    8,
+    9,
+    0,
+    11,
+    12,
+    13,
+    14,
+    12,
+    16,
+    17,
+    18,
+    19,
+    20,
+    19,
+    22,
+    12,
+    24,
+    25,
+    26,
+    27,
+    28,
+    27,
+    30,
 )
 
 # The 15 Human3.6M actions (3d-pose-baseline ``define_actions``; VideoPose3D's naming: Photo, WalkDog).
 H36M_ACTIONS: tuple[str, ...] = (
-    "Directions", "Discussion", "Eating", "Greeting", "Phoning", "Photo", "Posing", "Purchases", "Sitting",
-    "SittingDown", "Smoking", "Waiting", "WalkDog", "Walking", "WalkTogether",
+    "Directions",
+    "Discussion",
+    "Eating",
+    "Greeting",
+    "Phoning",
+    "Photo",
+    "Posing",
+    "Purchases",
+    "Sitting",
+    "SittingDown",
+    "Smoking",
+    "Waiting",
+    "WalkDog",
+    "Walking",
+    "WalkTogether",
 )
 
 # --- MPI-INF-3DHP -------------------------------------------------------------------------------------------------
 # [3DHP] the 17-joint test order (0-based); the root is 14 (pelvis).
 MPI3DHP_JOINT_NAMES: tuple[str, ...] = (
-    "head_top", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow", "left_wrist",
-    "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle", "pelvis", "spine", "head",
+    "head_top",
+    "neck",
+    "right_shoulder",
+    "right_elbow",
+    "right_wrist",
+    "left_shoulder",
+    "left_elbow",
+    "left_wrist",
+    "right_hip",
+    "right_knee",
+    "right_ankle",
+    "left_hip",
+    "left_knee",
+    "left_ankle",
+    "pelvis",
+    "spine",
+    "head",
 )
 MPI3DHP_ROOT = 14
 # [3DHP] the 28 joints of the training annotations (annot.mat), 0-based.
 MPI3DHP28_JOINT_NAMES: tuple[str, ...] = (
-    "spine3", "spine4", "spine2", "spine", "pelvis", "neck", "head", "head_top", "left_clavicle", "left_shoulder",
-    "left_elbow", "left_wrist", "left_hand", "right_clavicle", "right_shoulder", "right_elbow", "right_wrist",
-    "right_hand", "left_hip", "left_knee", "left_ankle", "left_foot", "left_toe", "right_hip", "right_knee",
-    "right_ankle", "right_foot", "right_toe",
+    "spine3",
+    "spine4",
+    "spine2",
+    "spine",
+    "pelvis",
+    "neck",
+    "head",
+    "head_top",
+    "left_clavicle",
+    "left_shoulder",
+    "left_elbow",
+    "left_wrist",
+    "left_hand",
+    "right_clavicle",
+    "right_shoulder",
+    "right_elbow",
+    "right_wrist",
+    "right_hand",
+    "left_hip",
+    "left_knee",
+    "left_ankle",
+    "left_foot",
+    "left_toe",
+    "right_hip",
+    "right_knee",
+    "right_ankle",
+    "right_foot",
+    "right_toe",
 )
 MPI3DHP28_TO_17: tuple[int, ...] = (7, 5, 14, 15, 16, 9, 10, 11, 23, 24, 25, 18, 19, 20, 4, 3, 6)
 # For each 3DHP test joint, the Human3.6M-17 joint it is scored against: ``pose_3dhp = pose_h36m[..., H36M_TO_MPI3DHP, :]``.
@@ -90,8 +189,23 @@ MPI3DHP_14_SUBSET: tuple[int, ...] = tuple(range(14))
 # [S1] length of each joint's bone to its parent, mm (index = joint; 0 for the root). Thorax's entry is the
 # spine->thorax bone; the canonical trunk (pelvis->thorax) is the straight spine, TRUNK_MM.
 BONE_LENGTHS_MM: tuple[float, ...] = (
-    0.0, 132.95, 442.89, 454.21, 132.95, 442.89, 454.21, 233.48, 257.08, 121.13, 115.00,
-    151.03, 278.88, 251.73, 151.03, 278.88, 251.73,
+    0.0,
+    132.95,
+    442.89,
+    454.21,
+    132.95,
+    442.89,
+    454.21,
+    233.48,
+    257.08,
+    121.13,
+    115.00,
+    151.03,
+    278.88,
+    251.73,
+    151.03,
+    278.88,
+    251.73,
 )
 TRUNK_MM: float = 233.48 + 257.08  # 490.56 mm: pelvis -> spine -> thorax, spine straight.
 BONE_LENGTH_RATIOS: tuple[float, ...] = tuple(length / TRUNK_MM for length in BONE_LENGTHS_MM)
@@ -99,7 +213,22 @@ BONE_LENGTH_RATIOS: tuple[float, ...] = tuple(length / TRUNK_MM for length in BO
 # [W] limb widths per bone (mm), in BONES order: hip line, thigh, shin (x2), torso (x2), neck, head, clavicle,
 # upper arm, forearm (x2).
 LIMB_WIDTHS_MM: tuple[float, ...] = (
-    150.0, 160.0, 110.0, 150.0, 160.0, 110.0, 300.0, 300.0, 120.0, 180.0, 120.0, 100.0, 80.0, 120.0, 100.0, 80.0,
+    150.0,
+    160.0,
+    110.0,
+    150.0,
+    160.0,
+    110.0,
+    300.0,
+    300.0,
+    120.0,
+    180.0,
+    120.0,
+    100.0,
+    80.0,
+    120.0,
+    100.0,
+    80.0,
 )
 LIMB_WIDTH_RATIOS: tuple[float, ...] = tuple(w / TRUNK_MM for w in LIMB_WIDTHS_MM)
 

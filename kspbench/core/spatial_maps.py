@@ -13,6 +13,7 @@ Conventions:
     * Map values never go below about ``e * finfo(dtype).tiny`` (3e-38 in float32) instead of reaching 0: the far
       tails are floored to keep ``exp`` off its slow subnormal path (see ``_exp_floor``).
 """
+
 from __future__ import annotations
 
 import math

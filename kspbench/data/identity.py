@@ -10,11 +10,13 @@ optional text printed beside it (``supervision`` and ``trainset`` fill Table 2's
 predictions file holds it as the attribute ``model`` (a JSON string); a result JSON holds it as the top-level key
 ``model``. ``kspbench import-predictions --name ... --meta key=value,...`` and ``kspbench eval --name`` write it.
 """
+
 from __future__ import annotations
 
 import json
 import re
 from typing import Any
+
 from kspbench.errors import KspbenchError
 
 __all__ = ["MODEL_FIELDS", "ModelError", "check_model", "parse_meta", "model_block", "decode_model"]
@@ -84,8 +86,9 @@ def parse_meta(text: str | None) -> dict[str, str]:
     return out
 
 
-def model_block(base: dict[str, str] | None, *, name: str | None = None, meta: str | None = None,
-                where: str = "model") -> dict[str, str] | None:
+def model_block(
+    base: dict[str, str] | None, *, name: str | None = None, meta: str | None = None, where: str = "model"
+) -> dict[str, str] | None:
     """``base`` (a file's block, or None) updated with ``--meta`` fields and ``--name``; None if nothing names it."""
     block = dict(base or {})
     block.update(parse_meta(meta))

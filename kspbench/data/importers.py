@@ -15,6 +15,7 @@ arrays; a partial or existing store written with other options is refused unless
 notes (truncations, known defects) and checks (how well each camera reproduces the 2D annotations, how a
 user's camera file compares with the published one) accumulated over runs.
 """
+
 from __future__ import annotations
 
 import json
@@ -68,9 +69,11 @@ def _check_compatible(path: Path, what: str, dataset: str, options: dict) -> dic
         return None  # unreadable partial: StoreWriter starts it over
     if got_dataset != dataset or got is None or got.get("options") != options:
         theirs = got.get("options") if got else None
-        raise ImportConflict(f"{path}: {what} was written by another import (dataset {got_dataset!r}, options "
-                             f"{json.dumps(theirs, sort_keys=True)}; now {dataset!r}, "
-                             f"{json.dumps(options, sort_keys=True)}); rerun with the same options or pass --force")
+        raise ImportConflict(
+            f"{path}: {what} was written by another import (dataset {got_dataset!r}, options "
+            f"{json.dumps(theirs, sort_keys=True)}; now {dataset!r}, "
+            f"{json.dumps(options, sort_keys=True)}); rerun with the same options or pass --force"
+        )
     return got
 
 
@@ -78,8 +81,15 @@ def _merge(old: Sequence[str], new: Sequence[str]) -> list[str]:
     return list(dict.fromkeys([*old, *new]))
 
 
-def run_import(out: str | os.PathLike, jobs: Sequence[SequenceJob], *, dataset: str, source: dict[str, Any],
-               force: bool = False, progress: bool = True) -> ImportReport:
+def run_import(
+    out: str | os.PathLike,
+    jobs: Sequence[SequenceJob],
+    *,
+    dataset: str,
+    source: dict[str, Any],
+    force: bool = False,
+    progress: bool = True,
+) -> ImportReport:
     """Write ``jobs`` into the store ``out`` (module docstring).
 
     Args:
@@ -103,8 +113,9 @@ def run_import(out: str | os.PathLike, jobs: Sequence[SequenceJob], *, dataset: 
         return _run_import(Path(out), jobs, dataset=dataset, source=source, force=force, progress=progress)
 
 
-def _run_import(out: Path, jobs: Sequence[SequenceJob], *, dataset: str, source: dict[str, Any], force: bool,
-                progress: bool) -> ImportReport:
+def _run_import(
+    out: Path, jobs: Sequence[SequenceJob], *, dataset: str, source: dict[str, Any], force: bool, progress: bool
+) -> ImportReport:
     from tqdm import tqdm
 
     partial = partial_path(out)
@@ -130,7 +141,7 @@ def _run_import(out: Path, jobs: Sequence[SequenceJob], *, dataset: str, source:
             return report
         from kspbench.infra.atomic import temporary_path
 
-        with temporary_path(partial) as tmp:   # a unique name: a crash mid-copy leaves no half partial file
+        with temporary_path(partial) as tmp:  # a unique name: a crash mid-copy leaves no half partial file
             shutil.copyfile(out, tmp)
 
     notes = [n for j in jobs for n in j.notes]

@@ -16,6 +16,7 @@ names the row in tables and leaderboards; in memory it is ``Predictions.model``.
 
 Every check raises ``PredictionsError`` with one line saying what is wrong and how to fix it.
 """
+
 from __future__ import annotations
 
 import json
@@ -67,8 +68,10 @@ class Predictions:
 
         who = f", model={self.model['name']!r}" if self.model else ""
         tracks = len(set(zip(self.subject.tolist(), self.sequence.tolist())))
-        return (f"Predictions(n={len(self)}, subjects={few(self.subject)}, sequences={tracks}, "
-                f"cameras={few(self.camera)}{who})")
+        return (
+            f"Predictions(n={len(self)}, subjects={few(self.subject)}, sequences={tracks}, "
+            f"cameras={few(self.camera)}{who})"
+        )
 
 
 def _as_str_array(values: Any) -> np.ndarray:
@@ -94,13 +97,17 @@ def _load_raw(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
                 arrays = {k: npz[k] for k in npz.files}
         except ValueError as err:
             if "allow_pickle" in str(err):  # a pickled dict, as VideoPose3D writes its predictions
-                raise PredictionsError(f"{path}: holds pickled objects, not the predictions format (a VideoPose3D "
-                                       "dict subject -> action -> [array per camera]?): convert it with `kspbench "
-                                       "import-predictions videopose3d` (it reads pickles safely)") from None
+                raise PredictionsError(
+                    f"{path}: holds pickled objects, not the predictions format (a VideoPose3D "
+                    "dict subject -> action -> [array per camera]?): convert it with `kspbench "
+                    "import-predictions videopose3d` (it reads pickles safely)"
+                ) from None
             raise PredictionsError(f"{path}: not a readable .npz file (ValueError); re-export it") from None
         except (OSError, zipfile.BadZipFile, EOFError) as err:
-            raise PredictionsError(f"{path}: not a readable .npz file ({type(err).__name__}); re-export it "
-                                   "(object arrays are refused: save strings as str arrays)") from None
+            raise PredictionsError(
+                f"{path}: not a readable .npz file ({type(err).__name__}); re-export it "
+                "(object arrays are refused: save strings as str arrays)"
+            ) from None
         attrs: dict[str, Any] = {}
         if "attrs" in arrays:
             raw = arrays.pop("attrs")
@@ -111,8 +118,10 @@ def _load_raw(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
             if not isinstance(attrs, dict):
                 raise PredictionsError(f"{path}: key 'attrs' must hold a JSON object (a 0-d string array)")
         return arrays, _safe_attrs(path, attrs)
-    raise PredictionsError(f"{path}: unknown predictions format {suffix!r}; use .h5 or .npz (MMPose results or a CSV: "
-                           "convert them with `kspbench import-predictions mmpose|csv`)")
+    raise PredictionsError(
+        f"{path}: unknown predictions format {suffix!r}; use .h5 or .npz (MMPose results or a CSV: "
+        "convert them with `kspbench import-predictions mmpose|csv`)"
+    )
 
 
 def _safe_attrs(path: Path, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -129,14 +138,20 @@ def _safe_attrs(path: Path, attrs: dict[str, Any]) -> dict[str, Any]:
             try:
                 value = value.decode("utf-8")
             except UnicodeDecodeError:
-                raise PredictionsError(f"{path}: attribute {key!r} holds bytes that are not UTF-8 text; store "
-                                       "model attributes as strings or numbers") from None
+                raise PredictionsError(
+                    f"{path}: attribute {key!r} holds bytes that are not UTF-8 text; store "
+                    "model attributes as strings or numbers"
+                ) from None
         if isinstance(value, float) and not np.isfinite(value):
-            raise PredictionsError(f"{path}: attribute {key!r} is {value}; attributes must be finite numbers, "
-                                   "strings or booleans (JSON has no NaN/inf)")
+            raise PredictionsError(
+                f"{path}: attribute {key!r} is {value}; attributes must be finite numbers, "
+                "strings or booleans (JSON has no NaN/inf)"
+            )
         if value is not None and not isinstance(value, (str, bool, int, float)):
-            raise PredictionsError(f"{path}: attribute {key!r} is a {type(value).__name__}; attributes must be "
-                                   "strings, finite numbers, booleans or null (encode structures as a JSON string)")
+            raise PredictionsError(
+                f"{path}: attribute {key!r} is a {type(value).__name__}; attributes must be "
+                "strings, finite numbers, booleans or null (encode structures as a JSON string)"
+            )
         out[str(key)] = value
     return out
 
@@ -163,8 +178,10 @@ def read_predictions(path: str | os.PathLike, *, joint_order: str = "h36m") -> P
     arrays, attrs = _load_raw(path)
     missing = [k for k in KEYS if k not in arrays]
     if missing:
-        raise PredictionsError(f"{path}: missing key(s) {', '.join(missing)}; a predictions file needs "
-                               f"{', '.join(KEYS)} (see README, 'Predictions format')")
+        raise PredictionsError(
+            f"{path}: missing key(s) {', '.join(missing)}; a predictions file needs "
+            f"{', '.join(KEYS)} (see README, 'Predictions format')"
+        )
     model = None
     if "model" in attrs:
         try:
@@ -174,9 +191,14 @@ def read_predictions(path: str | os.PathLike, *, joint_order: str = "h36m") -> P
     return validate_predictions(arrays, attrs, model=model, joint_order=joint_order, where=str(path))
 
 
-def validate_predictions(arrays: dict[str, Any] | Predictions, attrs: dict[str, Any] | None = None, *,
-                         model: dict[str, str] | None = None, joint_order: str = "h36m",
-                         where: str = "predictions") -> Predictions:
+def validate_predictions(
+    arrays: dict[str, Any] | Predictions,
+    attrs: dict[str, Any] | None = None,
+    *,
+    model: dict[str, str] | None = None,
+    joint_order: str = "h36m",
+    where: str = "predictions",
+) -> Predictions:
     """The checks of :func:`read_predictions` on arrays in memory (a dict of the five keys, or a Predictions).
 
     Returns:
@@ -196,9 +218,11 @@ def validate_predictions(arrays: dict[str, Any] | Predictions, attrs: dict[str, 
     if poses.ndim != 3 or poses.shape[2] != 3:
         raise PredictionsError(f"{path}: poses_3d must have shape (N, 17, 3), got {poses.shape}")
     if poses.shape[1] != skeleton.NUM_JOINTS:
-        raise PredictionsError(f"{path}: poses_3d has {poses.shape[1]} joints, expected 17 "
-                               f"(shape (N, 17, 3), got {poses.shape}); export all 17 joints in the "
-                               f"{'Human3.6M' if joint_order == 'h36m' else 'MPI-INF-3DHP test'} order")
+        raise PredictionsError(
+            f"{path}: poses_3d has {poses.shape[1]} joints, expected 17 "
+            f"(shape (N, 17, 3), got {poses.shape}); export all 17 joints in the "
+            f"{'Human3.6M' if joint_order == 'h36m' else 'MPI-INF-3DHP test'} order"
+        )
     if poses.dtype.kind not in "fiu":
         raise PredictionsError(f"{path}: poses_3d must be numeric, got dtype {poses.dtype}")
     n = poses.shape[0]
@@ -206,8 +230,9 @@ def validate_predictions(arrays: dict[str, Any] | Predictions, attrs: dict[str, 
         raise PredictionsError(f"{path}: the file holds no prediction")
     for key in KEYS[1:]:
         if np.asarray(arrays[key]).shape != (n,):
-            raise PredictionsError(f"{path}: {key} must have shape ({n},) like poses_3d, got "
-                                   f"{np.asarray(arrays[key]).shape}")
+            raise PredictionsError(
+                f"{path}: {key} must have shape ({n},) like poses_3d, got {np.asarray(arrays[key]).shape}"
+            )
     poses = poses.astype(np.float64)
     if joint_order == "3dhp":
         poses = poses[:, skeleton.MPI3DHP_TO_H36M]  # before the checks: bone lengths need the H36M order
@@ -215,13 +240,20 @@ def validate_predictions(arrays: dict[str, Any] | Predictions, attrs: dict[str, 
     frame = np.asarray(arrays["frame"])
     if frame.dtype.kind not in "iu" or (frame < 0).any():
         raise PredictionsError(f"{path}: frame must hold non-negative integers (0-based), got dtype {frame.dtype}")
-    preds = Predictions(poses_3d=poses, subject=_as_str_array(arrays["subject"]),
-                        sequence=_as_str_array(arrays["sequence"]), camera=_as_str_array(arrays["camera"]),
-                        frame=frame.astype(np.int64), attrs=dict(attrs or {}), model=model)
+    preds = Predictions(
+        poses_3d=poses,
+        subject=_as_str_array(arrays["subject"]),
+        sequence=_as_str_array(arrays["sequence"]),
+        camera=_as_str_array(arrays["camera"]),
+        frame=frame.astype(np.int64),
+        attrs=dict(attrs or {}),
+        model=model,
+    )
     dup = _duplicate_rows(preds)
     if dup:
-        raise PredictionsError(f"{path}: {dup[0]} duplicate row(s), e.g. {dup[1]}; give each "
-                               "(subject, sequence, camera, frame) once")
+        raise PredictionsError(
+            f"{path}: {dup[0]} duplicate row(s), e.g. {dup[1]}; give each (subject, sequence, camera, frame) once"
+        )
     return preds
 
 
@@ -234,18 +266,24 @@ def check_pose_values(poses: np.ndarray, where: str) -> None:
     path, n = where, poses.shape[0]
     bad = ~np.isfinite(poses).all(axis=(1, 2))
     if bad.any():
-        raise PredictionsError(f"{path}: poses_3d has NaN or inf in {int(bad.sum())} of {n} rows "
-                               f"(first at row {int(np.flatnonzero(bad)[0])}); predict every joint")
+        raise PredictionsError(
+            f"{path}: poses_3d has NaN or inf in {int(bad.sum())} of {n} rows "
+            f"(first at row {int(np.flatnonzero(bad)[0])}); predict every joint"
+        )
     big = np.abs(poses).max(axis=(1, 2)) >= _MAX_ABS_MM
     if big.any():
-        raise PredictionsError(f"{path}: poses_3d has coordinates of {np.abs(poses).max():.3g} mm or more in "
-                               f"{int(big.sum())} of {n} rows (first at row {int(np.flatnonzero(big)[0])}); a "
-                               f"person is never {_MAX_ABS_MM:.0e} mm from the camera: check the units (millimetres "
-                               "expected) and the export")
+        raise PredictionsError(
+            f"{path}: poses_3d has coordinates of {np.abs(poses).max():.3g} mm or more in "
+            f"{int(big.sum())} of {n} rows (first at row {int(np.flatnonzero(big)[0])}); a "
+            f"person is never {_MAX_ABS_MM:.0e} mm from the camera: check the units (millimetres "
+            "expected) and the export"
+        )
     bones = np.linalg.norm(poses[:, 1:] - poses[:, list(skeleton.PARENTS[1:])], axis=-1)
     if np.median(bones) < _METRES_MEDIAN_BONE:
-        raise PredictionsError(f"{path}: median bone length is {np.median(bones):.3g}, which looks like metres; "
-                               "kspbench expects millimetres: multiply poses_3d by 1000")
+        raise PredictionsError(
+            f"{path}: median bone length is {np.median(bones):.3g}, which looks like metres; "
+            "kspbench expects millimetres: multiply poses_3d by 1000"
+        )
 
 
 def frame_stride(preds: Predictions) -> int:
@@ -255,8 +293,9 @@ def frame_stride(preds: Predictions) -> int:
 
 def row_keys(subject: np.ndarray, sequence: np.ndarray, camera: np.ndarray, frame: np.ndarray) -> np.ndarray:
     """(N,) structured keys for matching rows across files: one record per (subject, sequence, camera, frame)."""
-    keys = np.empty(len(frame), dtype=[("subject", object), ("sequence", object), ("camera", object),
-                                       ("frame", np.int64)])
+    keys = np.empty(
+        len(frame), dtype=[("subject", object), ("sequence", object), ("camera", object), ("frame", np.int64)]
+    )
     keys["subject"], keys["sequence"], keys["camera"], keys["frame"] = subject, sequence, camera, frame
     return keys
 
@@ -285,15 +324,22 @@ def write_predictions(path: str | os.PathLike, preds: Predictions) -> None:
     with temporary_path(path) as tmp:
         if path.suffix.lower() == ".npz":
             with open(tmp, "wb") as f:  # a file object: np.savez would append .npz to a name
-                np.savez(f, poses_3d=preds.poses_3d, subject=preds.subject.astype(str),
-                         sequence=preds.sequence.astype(str), camera=preds.camera.astype(str), frame=preds.frame,
-                         attrs=np.array(json.dumps(attrs)))
+                np.savez(
+                    f,
+                    poses_3d=preds.poses_3d,
+                    subject=preds.subject.astype(str),
+                    sequence=preds.sequence.astype(str),
+                    camera=preds.camera.astype(str),
+                    frame=preds.frame,
+                    attrs=np.array(json.dumps(attrs)),
+                )
         else:
             with h5py.File(tmp, "w") as h5:
                 h5["poses_3d"] = np.asarray(preds.poses_3d, np.float32)
                 for key in ("subject", "sequence", "camera"):
-                    h5.create_dataset(key, data=getattr(preds, key).astype(str).astype(object),
-                                      dtype=h5py.string_dtype())
+                    h5.create_dataset(
+                        key, data=getattr(preds, key).astype(str).astype(object), dtype=h5py.string_dtype()
+                    )
                 h5["frame"] = preds.frame.astype(np.int64)
                 for k, v in attrs.items():
                     h5.attrs[k] = "" if v is None else v

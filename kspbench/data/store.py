@@ -25,13 +25,15 @@ only after it validates, so a crash never leaves a half-written store under the 
 
 NaN policy: the writer and ``validate`` reject non-finite values in valid frames; invalid frames may hold NaN.
 """
+
 from __future__ import annotations
 
 import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence as Seq
+from typing import Iterator
+from typing import Sequence as Seq
 
 import h5py
 import numpy as np
@@ -145,8 +147,10 @@ def _finite_in_valid(what: str, arr: np.ndarray, valid: np.ndarray) -> None:
     bad = ~np.isfinite(arr.reshape(arr.shape[0], -1)).all(axis=1) & valid
     if bad.any():
         idx = np.flatnonzero(bad)
-        raise StoreError(f"{what} has non-finite values in {idx.size} valid frame(s), first at frame {idx[0]}; "
-                         "mark such frames invalid or fix the source data")
+        raise StoreError(
+            f"{what} has non-finite values in {idx.size} valid frame(s), first at frame {idx[0]}; "
+            "mark such frames invalid or fix the source data"
+        )
 
 
 def _check_sequence(seq: SequenceData) -> None:
@@ -237,10 +241,14 @@ class StoreWriter:
                 self.partial.unlink()
         if self._h5 is None:
             self._h5 = h5py.File(self.partial, "w")
-            self._h5.attrs.update({
-                "format": FORMAT_NAME, "layout_version": LAYOUT_VERSION, "kspbench_version": __version__,
-                "joint_names": np.array(skeleton.JOINT_NAMES, dtype=h5py.string_dtype()),
-            })
+            self._h5.attrs.update(
+                {
+                    "format": FORMAT_NAME,
+                    "layout_version": LAYOUT_VERSION,
+                    "kspbench_version": __version__,
+                    "joint_names": np.array(skeleton.JOINT_NAMES, dtype=h5py.string_dtype()),
+                }
+            )
             self._h5.require_group("sequences")
         self._h5.attrs["dataset"] = self.dataset
         self._h5.attrs["source"] = self.source
@@ -294,8 +302,17 @@ class StoreWriter:
         if seq.sequence in subj:
             raise StoreError(f"sequence {seq.subject}/{seq.sequence} is already in the store")
         grp = subj.create_group(seq.sequence)
-        grp.attrs.update({"subject": seq.subject, "sequence": seq.sequence, "action": seq.action,
-                          "role": seq.role, "fps": float(seq.fps), "n_frames": seq.n_frames, "complete": False})
+        grp.attrs.update(
+            {
+                "subject": seq.subject,
+                "sequence": seq.sequence,
+                "action": seq.action,
+                "role": seq.role,
+                "fps": float(seq.fps),
+                "n_frames": seq.n_frames,
+                "complete": False,
+            }
+        )
         if seq.world_3d is not None:
             grp.create_dataset("world_3d", data=np.asarray(seq.world_3d, np.float32), compression=compression)
         cams = grp.create_group("cameras")
@@ -314,8 +331,9 @@ class StoreWriter:
                 g.create_dataset("boxes", data=np.asarray(cam.boxes, np.float32))
             for name, imgs in (("images", cam.images), ("backgrounds", cam.backgrounds)):
                 if imgs is not None:
-                    ds = g.create_dataset(name, data=imgs, chunks=(1, *imgs.shape[1:]), compression="gzip",
-                                          compression_opts=4)
+                    ds = g.create_dataset(
+                        name, data=imgs, chunks=(1, *imgs.shape[1:]), compression="gzip", compression_opts=4
+                    )
                     ds.attrs["kind"] = cam.images_kind
             if cam.extras:
                 ex = g.create_group("extras")
@@ -373,8 +391,9 @@ class PoseStore:
         except KeyError:
             raise StoreError(f"{self.path}: no sequence {subject}/{sequence}") from None
 
-    def sequences(self, *, role: str | Seq[str] | None = None,
-                  subject: str | Seq[str] | None = None) -> list[SequenceInfo]:
+    def sequences(
+        self, *, role: str | Seq[str] | None = None, subject: str | Seq[str] | None = None
+    ) -> list[SequenceInfo]:
         """Sequences (sorted by subject, then name), optionally only those of the given role(s)/subject(s)."""
         roles = {role} if isinstance(role, str) else set(role) if role is not None else None
         subjects = {subject} if isinstance(subject, str) else set(subject) if subject is not None else None
@@ -386,10 +405,17 @@ class PoseStore:
                 a = self._h5["sequences"][subj][name].attrs
                 if roles is not None and a["role"] not in roles:
                     continue
-                out.append(SequenceInfo(subject=str(a["subject"]), sequence=str(a["sequence"]),
-                                        action=str(a["action"]), role=str(a["role"]), fps=float(a["fps"]),
-                                        n_frames=int(a["n_frames"]),
-                                        cameras=tuple(sorted(self._h5["sequences"][subj][name]["cameras"]))))
+                out.append(
+                    SequenceInfo(
+                        subject=str(a["subject"]),
+                        sequence=str(a["sequence"]),
+                        action=str(a["action"]),
+                        role=str(a["role"]),
+                        fps=float(a["fps"]),
+                        n_frames=int(a["n_frames"]),
+                        cameras=tuple(sorted(self._h5["sequences"][subj][name]["cameras"])),
+                    )
+                )
         return out
 
     def roles(self) -> dict[str, int]:
@@ -405,8 +431,15 @@ class PoseStore:
             grp = grp["cameras"].get(camera)
         return grp is not None and key in grp
 
-    def read(self, subject: str, sequence: str, key: str, *, camera: str | None = None,
-             frames: slice | np.ndarray | None = None) -> np.ndarray:
+    def read(
+        self,
+        subject: str,
+        sequence: str,
+        key: str,
+        *,
+        camera: str | None = None,
+        frames: slice | np.ndarray | None = None,
+    ) -> np.ndarray:
         """Read one array, or a frame range of it.
 
         Args:
@@ -419,17 +452,21 @@ class PoseStore:
         grp = self._group(subject, sequence)
         if camera is not None:
             if camera not in grp["cameras"]:
-                raise StoreError(f"{self.path}: sequence {subject}/{sequence} has no camera {camera!r} "
-                                 f"(has {sorted(grp['cameras'])})")
+                raise StoreError(
+                    f"{self.path}: sequence {subject}/{sequence} has no camera {camera!r} "
+                    f"(has {sorted(grp['cameras'])})"
+                )
             grp = grp["cameras"][camera]
         if key not in grp:
-            raise StoreError(f"{self.path}: {subject}/{sequence}{'' if camera is None else ' camera ' + camera} "
-                             f"has no array {key!r}")
+            raise StoreError(
+                f"{self.path}: {subject}/{sequence}{'' if camera is None else ' camera ' + camera} has no array {key!r}"
+            )
         ds = grp[key]
         return ds[()] if frames is None else ds[frames]
 
-    def array_info(self, subject: str, sequence: str, key: str, *, camera: str | None = None
-                   ) -> tuple[tuple[int, ...], dict] | None:
+    def array_info(
+        self, subject: str, sequence: str, key: str, *, camera: str | None = None
+    ) -> tuple[tuple[int, ...], dict] | None:
         """(shape, attributes) of an array without reading it, or None if the array is absent."""
         grp = self._group(subject, sequence)
         if camera is not None:
@@ -440,8 +477,14 @@ class PoseStore:
 
     def intrinsics(self, subject: str, sequence: str, camera: str) -> Intrinsics:
         g = self._group(subject, sequence)["cameras"][camera]
-        return Intrinsics(focal=g["focal"][()], center=g["center"][()], radial=g["radial"][()],
-                          tangential=g["tangential"][()], width=int(g.attrs["width"]), height=int(g.attrs["height"]))
+        return Intrinsics(
+            focal=g["focal"][()],
+            center=g["center"][()],
+            radial=g["radial"][()],
+            tangential=g["tangential"][()],
+            width=int(g.attrs["width"]),
+            height=int(g.attrs["height"]),
+        )
 
     def load_sequence(self, subject: str, sequence: str, *, images: bool = False) -> SequenceData:
         """Read a whole sequence into memory (images only if asked: they can be large)."""
@@ -450,18 +493,33 @@ class PoseStore:
         cams = {}
         for cam_id, g in grp["cameras"].items():
             cams[cam_id] = CameraData(
-                camera_id=cam_id, camera_3d=g["camera_3d"][()], pose_2d=g["pose_2d"][()], valid=g["valid"][()],
-                intrinsics=self.intrinsics(subject, sequence, cam_id), rotation=g["rotation"][()],
-                translation=g["translation"][()], boxes=g["boxes"][()] if "boxes" in g else None,
+                camera_id=cam_id,
+                camera_3d=g["camera_3d"][()],
+                pose_2d=g["pose_2d"][()],
+                valid=g["valid"][()],
+                intrinsics=self.intrinsics(subject, sequence, cam_id),
+                rotation=g["rotation"][()],
+                translation=g["translation"][()],
+                boxes=g["boxes"][()] if "boxes" in g else None,
                 images=g["images"][()] if images and "images" in g else None,
                 images_kind=str(g["images"].attrs.get("kind", "crop")) if "images" in g else "crop",
                 backgrounds=g["backgrounds"][()] if images and "backgrounds" in g else None,
                 extras={k: v[()] for k, v in g["extras"].items()} if "extras" in g else {},
-                attrs={k: (v.item() if isinstance(v, np.generic) else v) for k, v in g.attrs.items()
-                       if k not in ("width", "height")})
-        return SequenceData(subject=str(a["subject"]), sequence=str(a["sequence"]), action=str(a["action"]),
-                            role=str(a["role"]), fps=float(a["fps"]), cameras=cams,
-                            world_3d=grp["world_3d"][()] if "world_3d" in grp else None)
+                attrs={
+                    k: (v.item() if isinstance(v, np.generic) else v)
+                    for k, v in g.attrs.items()
+                    if k not in ("width", "height")
+                },
+            )
+        return SequenceData(
+            subject=str(a["subject"]),
+            sequence=str(a["sequence"]),
+            action=str(a["action"]),
+            role=str(a["role"]),
+            fps=float(a["fps"]),
+            cameras=cams,
+            world_3d=grp["world_3d"][()] if "world_3d" in grp else None,
+        )
 
     def iter_sequences(self, *, role: str | Seq[str] | None = None, images: bool = False) -> Iterator[SequenceData]:
         for info in self.sequences(role=role):
@@ -472,9 +530,9 @@ def _scan_finite(ds: h5py.Dataset, valid: np.ndarray) -> int:
     """Number of valid frames of ``ds`` holding a non-finite value, read in chunks."""
     bad = 0
     for start in range(0, ds.shape[0], _SCAN_CHUNK):
-        block = ds[start:start + _SCAN_CHUNK]
+        block = ds[start : start + _SCAN_CHUNK]
         ok = np.isfinite(block.reshape(block.shape[0], -1)).all(axis=1)
-        bad += int((~ok & valid[start:start + _SCAN_CHUNK]).sum())
+        bad += int((~ok & valid[start : start + _SCAN_CHUNK]).sum())
     return bad
 
 
@@ -503,9 +561,19 @@ def _root_problems(path: Path, h5: h5py.File) -> list[str]:
 
 # dtype kinds an array may have: floats for coordinates and cameras, bool (or 0/1 integers) for valid.
 _FLOAT = "fiu"
-_KINDS = {"camera_3d": _FLOAT, "pose_2d": _FLOAT, "valid": "biu", "rotation": _FLOAT, "translation": _FLOAT,
-          "focal": _FLOAT, "center": _FLOAT, "radial": _FLOAT, "tangential": _FLOAT, "boxes": _FLOAT,
-          "world_3d": _FLOAT}
+_KINDS = {
+    "camera_3d": _FLOAT,
+    "pose_2d": _FLOAT,
+    "valid": "biu",
+    "rotation": _FLOAT,
+    "translation": _FLOAT,
+    "focal": _FLOAT,
+    "center": _FLOAT,
+    "radial": _FLOAT,
+    "tangential": _FLOAT,
+    "boxes": _FLOAT,
+    "world_3d": _FLOAT,
+}
 
 
 def _dataset_problem(where: str, grp: h5py.Group, key: str, shapes: Seq[tuple]) -> str | None:
@@ -560,9 +628,14 @@ def _sequence_structure(where: str, grp) -> tuple[list[str], list[str]]:
         if not isinstance(g, h5py.Group):
             problems.append(f"{w}: is an array, expected a camera group")
             continue
-        checks = {"camera_3d": [(n, j, 3)], "pose_2d": [(n, j, 2)], "valid": [(n,)],
-                  "rotation": [(3, 3), (n, 3, 3)], "translation": [(3,), (n, 3)],
-                  **{k: [s] for k, s in INTRINSIC_SHAPES.items()}}
+        checks = {
+            "camera_3d": [(n, j, 3)],
+            "pose_2d": [(n, j, 2)],
+            "valid": [(n,)],
+            "rotation": [(3, 3), (n, 3, 3)],
+            "translation": [(3,), (n, 3)],
+            **{k: [s] for k, s in INTRINSIC_SHAPES.items()},
+        }
         optional = {"boxes": [(n, 4)], "images": [(n, None, None, 3)], "backgrounds": [(n, None, None, 3)]}
         found = [_dataset_problem(w, g, k, s) for k, s in checks.items()]
         found += [_dataset_problem(w, g, k, s) for k, s in optional.items() if k in g]
@@ -576,8 +649,9 @@ def _sequence_structure(where: str, grp) -> tuple[list[str], list[str]]:
             else:
                 for name, ds in extras.items():
                     if not isinstance(ds, h5py.Dataset) or ds.shape[:1] != (n,):
-                        found.append(f"{w}: extras/{name} has shape {getattr(ds, 'shape', None)}, expected "
-                                     f"N={n} frames first")
+                        found.append(
+                            f"{w}: extras/{name} has shape {getattr(ds, 'shape', None)}, expected N={n} frames first"
+                        )
         found = [p for p in found if p]
         problems += found
         if not found:
@@ -726,6 +800,11 @@ def summary(path: str | os.PathLike) -> dict:
             r["frames"] += info.n_frames
             r["camera_frames"] += info.n_frames * len(info.cameras)
         attrs = store.attrs
-        return {"path": str(path), "dataset": str(attrs.get("dataset")), "source": str(attrs.get("source")),
-                "layout_version": int(attrs.get("layout_version", -1)), "roles": per_role,
-                "subjects": sorted({i.subject for i in infos})}
+        return {
+            "path": str(path),
+            "dataset": str(attrs.get("dataset")),
+            "source": str(attrs.get("source")),
+            "layout_version": int(attrs.get("layout_version", -1)),
+            "roles": per_role,
+            "subjects": sorted({i.subject for i in infos}),
+        }

@@ -13,6 +13,7 @@ float64 (N, J, 3) arrays already checked by the caller and raise :class:`NotFini
 the callers in ``metrics`` turn that into the message naming the frames. Conventions: as in ``metrics`` (row
 vectors, ``scale * pred @ R + t``).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -27,7 +28,6 @@ DEFAULT_CHUNK_FRAMES = 8192
 _POLISH_BELOW_GAP = 0.1
 
 
-
 def svd_fit(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Scale (n,) and rotation (n, 3, 3) by VideoPose3D's batched SVD, operation for operation.
 
@@ -39,8 +39,8 @@ def svd_fit(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     mu_y = np.mean(pred, axis=1, keepdims=True)
     x0 = gt - mu_x
     y0 = pred - mu_y
-    norm_x = np.sqrt(np.sum(x0 ** 2, axis=(1, 2), keepdims=True))
-    norm_y = np.sqrt(np.sum(y0 ** 2, axis=(1, 2), keepdims=True))
+    norm_x = np.sqrt(np.sum(x0**2, axis=(1, 2), keepdims=True))
+    norm_y = np.sqrt(np.sum(y0**2, axis=(1, 2), keepdims=True))
     x0 /= norm_x
     y0 /= norm_y
     h = np.matmul(x0.transpose(0, 2, 1), y0)
@@ -82,14 +82,20 @@ def _centre_into(poses: np.ndarray, out: np.ndarray, mean: np.ndarray) -> None:
     """Copy (n, J, 3) poses into ``out`` (3, J, n) minus their mean over joints, written to ``mean`` (3, n)."""
     # The transposing copy in sub-blocks of 512 frames (200 kB for J = 17): both sides stay in cache, ~20% faster.
     for b in range(0, poses.shape[0], 512):
-        np.copyto(out[:, :, b:b + 512], poses[b:b + 512].transpose(2, 1, 0))
+        np.copyto(out[:, :, b : b + 512], poses[b : b + 512].transpose(2, 1, 0))
     np.add.reduce(out, axis=1, out=mean)
     mean /= out.shape[1]
     out -= mean[:, None, :]
 
 
-def _horn_rotation(m: np.ndarray, rot: np.ndarray, *, gap_tol: float, step_tol: float, max_newton: int,
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+def _horn_rotation(
+    m: np.ndarray,
+    rot: np.ndarray,
+    *,
+    gap_tol: float,
+    step_tol: float,
+    max_newton: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Optimal proper rotations for a block of normalised cross-covariances, by Horn's quaternion method.
 
     Args:
@@ -107,9 +113,17 @@ def _horn_rotation(m: np.ndarray, rot: np.ndarray, *, gap_tol: float, step_tol: 
     # Characteristic polynomial of Horn's matrix, det(K - lam I) = lam^4 + c2 lam^2 + c1 lam + c0, from invariants
     # of m (singular values s1..s3): c2 = -2 |m|^2, c1 = -8 det m, c0 = |m|^4 - 4 |cof m|^2 (= the product of
     # the four eigenvalues +-s1 +-s2 +-s3).
-    cof = (syy * szz - syz * szy, syz * szx - syx * szz, syx * szy - syy * szx,
-           sxz * szy - sxy * szz, sxx * szz - sxz * szx, sxy * szx - sxx * szy,
-           sxy * syz - sxz * syy, sxz * syx - sxx * syz, sxx * syy - sxy * syx)
+    cof = (
+        syy * szz - syz * szy,
+        syz * szx - syx * szz,
+        syx * szy - syy * szx,
+        sxz * szy - sxy * szz,
+        sxx * szz - sxz * szx,
+        sxy * szx - sxx * szy,
+        sxy * syz - sxz * syy,
+        sxz * syx - sxx * syz,
+        sxx * syy - sxy * syx,
+    )
     f = np.einsum("kn,kn->n", m.reshape(9, n), m.reshape(9, n))  # s1^2 + s2^2 + s3^2
     e2 = sum(c * c for c in cof)  # s1^2 s2^2 + s1^2 s3^2 + s2^2 s3^2
     c2 = -2.0 * f
@@ -119,7 +133,8 @@ def _horn_rotation(m: np.ndarray, rot: np.ndarray, *, gap_tol: float, step_tol: 
     # monotonically onto the largest one. Bound: s1 + s2 + s3 <= 1 for normalised poses (Cauchy-Schwarz), and
     # (s1 + s2 + s3)^2 = f + 2 (s1 s2 + s1 s3 + s2 s3) <= f + 2 sqrt(3 e2), tighter for poor fits.
     lam, converged, iterations = _largest_quartic_root(
-        c2, c1, c0, np.minimum(1.0, np.sqrt(f + 2.0 * np.sqrt(3.0 * e2))), max_newton)
+        c2, c1, c0, np.minimum(1.0, np.sqrt(f + 2.0 * np.sqrt(3.0 * e2))), max_newton
+    )
     # Conditioning: with gaps g_k = lam1 - lam_k (k = 2, 3, 4) of Horn's matrix, P'(lam1) = g2 g3 g4 and
     # P''(lam1) / 2 = g2 g3 + g2 g4 + g3 g4, so hgap = 1 / (1/g2 + 1/g3 + 1/g4) lies in [g2 / 3, g2], with
     # g2 = 2 (s2 + sign(det m) s3) the eigen-gap that decides how well the rotation is determined.
@@ -166,10 +181,16 @@ def _horn_rotation(m: np.ndarray, rot: np.ndarray, *, gap_tol: float, step_tol: 
     d0, d1, d2, d3 = np.abs(b00), np.abs(b11), np.abs(b22), np.abs(b33)
     pick1, pick3, pick23 = d1 > d0, d3 > d2, np.maximum(d2, d3) > np.maximum(d0, d1)
     pick01 = ~pick23
-    one_hot = ((pick01 & ~pick1).astype(float), (pick01 & pick1).astype(float),
-               (pick23 & ~pick3).astype(float), (pick23 & pick3).astype(float))
-    w, x, y, z = (sum(h * c for h, c in zip(one_hot, row)) for row in
-                  ((b00, b01, b02, b03), (b01, b11, b12, b13), (b02, b12, b22, b23), (b03, b13, b23, b33)))
+    one_hot = (
+        (pick01 & ~pick1).astype(float),
+        (pick01 & pick1).astype(float),
+        (pick23 & ~pick3).astype(float),
+        (pick23 & pick3).astype(float),
+    )
+    w, x, y, z = (
+        sum(h * c for h, c in zip(one_hot, row))
+        for row in ((b00, b01, b02, b03), (b01, b11, b12, b13), (b02, b12, b22, b23), (b03, b13, b23, b33))
+    )
     # Quaternion -> rotation, dividing by |q|^2 instead of normalising q: orthogonal to rounding. rot = Q^T, with
     # Q the column-vector rotation of q (x_col ~ Q y_col  <=>  x_row ~ y_row Q^T).
     ww, xx, yy, zz = w * w, x * x, y * y, z * z
@@ -200,8 +221,13 @@ def _horn_rotation(m: np.ndarray, rot: np.ndarray, *, gap_tol: float, step_tol: 
     return lam, hgap, ok, iterations
 
 
-def _largest_quartic_root(c2: np.ndarray, c1: np.ndarray, c0: np.ndarray, lam: np.ndarray, max_iter: int,
-                          ) -> tuple[np.ndarray, np.ndarray, int]:
+def _largest_quartic_root(
+    c2: np.ndarray,
+    c1: np.ndarray,
+    c0: np.ndarray,
+    lam: np.ndarray,
+    max_iter: int,
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Largest root of ``lam^4 + c2 lam^2 + c1 lam + c0`` (all roots real) by Newton from an upper bound ``lam``.
 
     From above the largest root the polynomial is increasing and convex, so the iterates fall monotonically onto
@@ -272,8 +298,16 @@ def _so3_newton_step(rot: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.nda
     return new, tr, w0 * w0 + w1 * w1 + w2 * w2
 
 
-def _fit_block(pred: np.ndarray, gt: np.ndarray, ws: _Workspace, *, gap_tol: float, step_tol: float,
-               max_newton: int, stats: dict[str, Any] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _fit_block(
+    pred: np.ndarray,
+    gt: np.ndarray,
+    ws: _Workspace,
+    *,
+    gap_tol: float,
+    step_tol: float,
+    max_newton: int,
+    stats: dict[str, Any] | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Similarity fit of one block of ``ws.n`` frames, (n, J, 3) each.
 
     Returns:
@@ -309,8 +343,12 @@ def _fit_block(pred: np.ndarray, gt: np.ndarray, ws: _Workspace, *, gap_tol: flo
     return scale, rot, np.flatnonzero(~ok & ~zero)
 
 
-def _fallback(pred: np.ndarray, gt: np.ndarray, idx: np.ndarray, stats: dict[str, Any] | None,
-              ) -> tuple[np.ndarray, np.ndarray]:
+def _fallback(
+    pred: np.ndarray,
+    gt: np.ndarray,
+    idx: np.ndarray,
+    stats: dict[str, Any] | None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Scale (k,) and rotation (k, 3, 3) of the frames ``idx`` by VideoPose3D's SVD, all blocks' frames at once.
 
     A frame whose pose the SVD's own centring finds exactly collapsed (0/0) gets scale 0 and R = I, as in
@@ -323,14 +361,21 @@ def _fallback(pred: np.ndarray, gt: np.ndarray, idx: np.ndarray, stats: dict[str
     # A lone frame is padded to two: numpy may take another code path (and rounding) for a batch of one.
     padded = idx if idx.size > 1 else np.repeat(idx, 2)
     with np.errstate(all="ignore"):
-        scale, rot = (a[:idx.size] for a in svd_fit(pred[padded], gt[padded]))
+        scale, rot = (a[: idx.size] for a in svd_fit(pred[padded], gt[padded]))
     bad = ~np.isfinite(scale)
     scale[bad], rot[bad] = 0.0, np.eye(3)
     return scale, rot
 
 
-def _blocks(pred: np.ndarray, gt: np.ndarray, chunk_frames: int, gap_tol: float, step_tol: float,
-            max_newton: int, stats: dict[str, Any] | None):
+def _blocks(
+    pred: np.ndarray,
+    gt: np.ndarray,
+    chunk_frames: int,
+    gap_tol: float,
+    step_tol: float,
+    max_newton: int,
+    stats: dict[str, Any] | None,
+):
     """Yield (frame slice, workspace, scale, rotation, frames for the fallback) over blocks of ``chunk_frames``."""
     if chunk_frames < 1 or max_newton < 1:
         raise ValueError(f"chunk_frames and max_newton must be >= 1; got {chunk_frames} and {max_newton}")
@@ -341,15 +386,22 @@ def _blocks(pred: np.ndarray, gt: np.ndarray, chunk_frames: int, gap_tol: float,
             ws = _Workspace(sl.stop - sl.start, pred.shape[1])
         # inf/NaN in ill-conditioned frames are expected (they go to the fallback): no warnings for them.
         with np.errstate(all="ignore"):
-            scale, rot, redo = _fit_block(pred[sl], gt[sl], ws, gap_tol=gap_tol, step_tol=step_tol,
-                                          max_newton=max_newton, stats=stats)
+            scale, rot, redo = _fit_block(
+                pred[sl], gt[sl], ws, gap_tol=gap_tol, step_tol=step_tol, max_newton=max_newton, stats=stats
+            )
         yield sl, ws, scale, rot, sl.start + redo
 
 
-
-def fit(pred: np.ndarray, gt: np.ndarray, *, gap_tol: float = 1e-2, step_tol: float = 1e-7, max_newton: int = 16,
-        chunk_frames: int = DEFAULT_CHUNK_FRAMES, stats: dict[str, Any] | None = None,
-        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def fit(
+    pred: np.ndarray,
+    gt: np.ndarray,
+    *,
+    gap_tol: float = 1e-2,
+    step_tol: float = 1e-7,
+    max_newton: int = 16,
+    chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+    stats: dict[str, Any] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-frame similarity transform aligning the prediction onto the ground truth (least squares, no reflection).
 
     The aligned prediction is ``scale[:, None, None] * pred @ rotation + translation[:, None, :]`` (row vectors,
@@ -411,8 +463,16 @@ def fit(pred: np.ndarray, gt: np.ndarray, *, gap_tol: float = 1e-2, step_tol: fl
     return scale, rotation, trans
 
 
-def errors(pred: np.ndarray, gt: np.ndarray, *, gap_tol: float = 1e-2, step_tol: float = 1e-7, max_newton: int = 16,
-           chunk_frames: int = DEFAULT_CHUNK_FRAMES, stats: dict[str, Any] | None = None) -> np.ndarray:
+def errors(
+    pred: np.ndarray,
+    gt: np.ndarray,
+    *,
+    gap_tol: float = 1e-2,
+    step_tol: float = 1e-7,
+    max_newton: int = 16,
+    chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+    stats: dict[str, Any] | None = None,
+) -> np.ndarray:
     """(N, J) per-joint errors, mm, after the per-frame alignment of :func:`fit` (same arguments and knobs).
 
     The residual is computed inside the block loop, from the centred poses the fit already holds (the translation

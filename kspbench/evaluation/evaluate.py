@@ -3,6 +3,7 @@
 Data flow: ``PoseStore`` + ``Predictions`` + ``Protocol`` -> ``Evaluation`` (per-frame values and aggregates) ->
 result JSON (+ per-frame ``.frames.npz``, + 3DHP CSV reports). The library never prints; the CLI renders.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -20,20 +21,22 @@ from typing import Any
 
 import numpy as np
 
-from kspbench.evaluation import metrics as M
 from kspbench.core import skeleton
 from kspbench.data.predictions import Predictions, frame_stride
-from kspbench.evaluation.protocol import ACTIVITY_NAMES, Protocol
-from kspbench.infra.provenance import file_sha256, provenance
 from kspbench.data.store import PoseStore, SequenceInfo
 from kspbench.errors import KspbenchError
+from kspbench.evaluation import metrics as M
+from kspbench.evaluation.protocol import ACTIVITY_NAMES, Protocol
+from kspbench.infra.provenance import file_sha256, provenance
 
 RESULT_SCHEMA_VERSION = 1
 # Key of the spread ratio (kspbench.evaluation.metrics.spread_ratio) in a result's ``metrics``: not a protocol metric (no
 # per-frame values, no interval, no direction), recorded beside them for every protocol.
 SPREAD_METRIC = "spread_ratio"
-CI_LABEL = ("95% percentile interval of a seeded block bootstrap over fixed temporal chunks of the test frames: "
-            "test-sampling uncertainty only (not training-seed variation)")
+CI_LABEL = (
+    "95% percentile interval of a seeded block bootstrap over fixed temporal chunks of the test frames: "
+    "test-sampling uncertainty only (not training-seed variation)"
+)
 
 
 class EvaluationError(KspbenchError):
@@ -45,10 +48,10 @@ class Evaluation:
     """Everything one evaluation produced, before it is written."""
 
     protocol: Protocol
-    keys: dict[str, np.ndarray]          # subject, sequence, camera (str) and frame (int), (N,) each
-    labels: dict[str, np.ndarray]        # breakdown labels per frame, e.g. action, activity
-    per_frame: dict[str, np.ndarray]     # metric -> (N,) per-frame value (mm, or fraction for pck/auc)
-    per_joint: dict[str, np.ndarray]     # alignment -> (N, J_scored) errors, mm
+    keys: dict[str, np.ndarray]  # subject, sequence, camera (str) and frame (int), (N,) each
+    labels: dict[str, np.ndarray]  # breakdown labels per frame, e.g. action, activity
+    per_frame: dict[str, np.ndarray]  # metric -> (N,) per-frame value (mm, or fraction for pck/auc)
+    per_joint: dict[str, np.ndarray]  # alignment -> (N, J_scored) errors, mm
     metrics: dict[str, float]
     ci95: dict[str, list[float]]
     per_group: dict[str, dict[str, dict[str, float]]]
@@ -68,12 +71,12 @@ class Matched:
     """Predictions matched to the ground truth frame by frame: everything :func:`score` needs, nothing about how
     the frames were found."""
 
-    pred: np.ndarray                 # (N, 17, 3) mm, in the protocol's joint order
-    gt: np.ndarray                   # (N, 17, 3) mm, float64, same order
-    keys: dict[str, np.ndarray]      # subject, sequence, camera (str) and frame (int), (N,) each
-    labels: dict[str, np.ndarray]    # breakdown labels per frame, e.g. action, activity
-    blocks: np.ndarray               # (N,) int bootstrap block per frame, 0..B-1 (fixed temporal chunks of each track)
-    coverage: dict[str, Any]         # becomes Evaluation.coverage
+    pred: np.ndarray  # (N, 17, 3) mm, in the protocol's joint order
+    gt: np.ndarray  # (N, 17, 3) mm, float64, same order
+    keys: dict[str, np.ndarray]  # subject, sequence, camera (str) and frame (int), (N,) each
+    labels: dict[str, np.ndarray]  # breakdown labels per frame, e.g. action, activity
+    blocks: np.ndarray  # (N,) int bootstrap block per frame, 0..B-1 (fixed temporal chunks of each track)
+    coverage: dict[str, Any]  # becomes Evaluation.coverage
 
 
 @dataclass(frozen=True)
@@ -82,9 +85,9 @@ class _Track:
 
     info: SequenceInfo
     camera: str
-    expected: int         # frames the protocol needs: valid ones on its frame stride
-    frames: np.ndarray    # (n,) the needed frames the predictions have, increasing
-    rows: np.ndarray      # (n,) their rows in the predictions
+    expected: int  # frames the protocol needs: valid ones on its frame stride
+    frames: np.ndarray  # (n,) the needed frames the predictions have, increasing
+    rows: np.ndarray  # (n,) their rows in the predictions
 
     @property
     def name(self) -> str:
@@ -99,12 +102,13 @@ def _track_key(s: str, q: str, c: str) -> str:
     return f"{s}\x1f{q}\x1f{c}"
 
 
-def _per_joint_errors(pred: np.ndarray, gt: np.ndarray, alignment: str, root: int,
-                      joints: tuple[int, ...]) -> np.ndarray:
+def _per_joint_errors(
+    pred: np.ndarray, gt: np.ndarray, alignment: str, root: int, joints: tuple[int, ...]
+) -> np.ndarray:
     """(N, J_scored) errors in mm after the protocol's alignment (both poses root-centred first)."""
     errors_after = M.aligned_errors(alignment)  # an unknown alignment is refused before any arithmetic
-    pred = pred - pred[:, root:root + 1]
-    gt = gt - gt[:, root:root + 1]
+    pred = pred - pred[:, root : root + 1]
+    gt = gt - gt[:, root : root + 1]
     sel = list(joints)
     return errors_after(pred[:, sel], gt[:, sel])
 
@@ -129,8 +133,12 @@ def _aggregate(values: np.ndarray, groups: np.ndarray | None) -> float:
     return float((np.bincount(inv, weights=values) / np.bincount(inv)).mean())
 
 
-def _bootstrap(values: dict[str, np.ndarray], block: np.ndarray, strata: np.ndarray | None, protocol: Protocol,
-               ) -> dict[str, list[float]]:
+def _bootstrap(
+    values: dict[str, np.ndarray],
+    block: np.ndarray,
+    strata: np.ndarray | None,
+    protocol: Protocol,
+) -> dict[str, list[float]]:
     """Percentile intervals from resampling whole blocks (within strata when the protocol averages groups)."""
     rng = np.random.default_rng(protocol.bootstrap_seed)
     n_blocks = int(block.max()) + 1
@@ -154,8 +162,14 @@ def _bootstrap(values: dict[str, np.ndarray], block: np.ndarray, strata: np.ndar
     return out
 
 
-def evaluate(protocol: Protocol, store_path: str | os.PathLike, preds: Predictions, *,
-             allow_missing: bool = False, allow_partial: bool = False) -> Evaluation:
+def evaluate(
+    protocol: Protocol,
+    store_path: str | os.PathLike,
+    preds: Predictions,
+    *,
+    allow_missing: bool = False,
+    allow_partial: bool = False,
+) -> Evaluation:
     """Score ``preds`` against the store's ground truth under ``protocol``: :func:`score` of what ``_match`` finds.
 
     Coverage is honest: the subjects, cameras and actions the protocol names (:meth:`Protocol.required`, after
@@ -168,12 +182,14 @@ def evaluate(protocol: Protocol, store_path: str | os.PathLike, preds: Predictio
             every k-th frame); a subject, camera or action of the protocol absent from the scored frames, in the
             store or in the predictions (unless ``allow_partial``); a protocol split that selects nothing.
     """
-    return score(_match(protocol, store_path, preds, allow_missing=allow_missing, allow_partial=allow_partial),
-                 protocol)
+    return score(
+        _match(protocol, store_path, preds, allow_missing=allow_missing, allow_partial=allow_partial), protocol
+    )
 
 
-def _match(protocol: Protocol, store_path: str | os.PathLike, preds: Predictions, *, allow_missing: bool,
-           allow_partial: bool) -> Matched:
+def _match(
+    protocol: Protocol, store_path: str | os.PathLike, preds: Predictions, *, allow_missing: bool, allow_partial: bool
+) -> Matched:
     """The protocol's frames of the store paired with their predictions, refused as :func:`evaluate` says."""
     pred_tracks = _prediction_tracks(preds)
     with PoseStore(store_path) as store:
@@ -185,63 +201,89 @@ def _match(protocol: Protocol, store_path: str | os.PathLike, preds: Predictions
     used = sum(t.frames.size for t in scored)
     missing_by_track = {t.name: t.missing for t in tracks if t.missing}
     if expected == 0:
-        raise EvaluationError(f"protocol {protocol.name} selects no frame of {store_path}: it needs role "
-                              f"{protocol.role!r}, subjects {list(protocol.subjects)}, cameras "
-                              f"{list(protocol.cameras)}; check --store or the overrides")
+        raise EvaluationError(
+            f"protocol {protocol.name} selects no frame of {store_path}: it needs role "
+            f"{protocol.role!r}, subjects {list(protocol.subjects)}, cameras "
+            f"{list(protocol.cameras)}; check --store or the overrides"
+        )
     n_missing = expected - used
     if n_missing and not allow_missing:
         worst = sorted(missing_by_track.items(), key=lambda kv: -kv[1])[:3]
-        raise EvaluationError(f"predictions miss {n_missing} of the {expected} frames the protocol needs, in "
-                              f"{len(missing_by_track)} sequence/camera track(s), e.g. "
-                              + ", ".join(f"{k} ({v})" for k, v in worst) + _stride_hint(preds, protocol)
-                              + "; predict them, or pass --allow-missing to score the rest (coverage is recorded)")
+        raise EvaluationError(
+            f"predictions miss {n_missing} of the {expected} frames the protocol needs, in "
+            f"{len(missing_by_track)} sequence/camera track(s), e.g. "
+            + ", ".join(f"{k} ({v})" for k, v in worst)
+            + _stride_hint(preds, protocol)
+            + "; predict them, or pass --allow-missing to score the rest (coverage is recorded)"
+        )
     if used == 0:
         raise EvaluationError("no prediction matches a frame the protocol needs" + _stride_hint(preds, protocol))
 
-    poses, keys, labels = ({k: np.concatenate([c[part][k] for c in columns]) for k in columns[0][part]}
-                           for part in ("poses", "keys", "labels"))
+    poses, keys, labels = (
+        {k: np.concatenate([c[part][k] for c in columns]) for k in columns[0][part]}
+        for part in ("poses", "keys", "labels")
+    )
     required, missing = _required_and_missing(protocol, keys, labels, store_path, allow_partial)
     pred, gt = poses["pred"], poses["gt"]
     if protocol.joint_order == "3dhp":
         # The store and the predictions are in H36M order; 3DHP is scored in its own order.
         gt, pred = gt[:, skeleton.H36M_TO_MPI3DHP], pred[:, skeleton.H36M_TO_MPI3DHP]
-    coverage = {"expected_frames": expected, "evaluated_frames": used, "fraction": used / expected,
-                "missing_by_track": missing_by_track, "prediction_rows": len(preds),
-                "rows_outside_protocol": len(preds) - used,
-                "required": {k: list(v) for k, v in required.items()}, "missing": missing,
-                "partial": any(missing.values())}
-    return Matched(pred=pred, gt=gt, keys=keys, labels=labels,
-                   blocks=_blocks([t.frames.size for t in scored], protocol.block_frames), coverage=coverage)
+    coverage = {
+        "expected_frames": expected,
+        "evaluated_frames": used,
+        "fraction": used / expected,
+        "missing_by_track": missing_by_track,
+        "prediction_rows": len(preds),
+        "rows_outside_protocol": len(preds) - used,
+        "required": {k: list(v) for k, v in required.items()},
+        "missing": missing,
+        "partial": any(missing.values()),
+    }
+    return Matched(
+        pred=pred,
+        gt=gt,
+        keys=keys,
+        labels=labels,
+        blocks=_blocks([t.frames.size for t in scored], protocol.block_frames),
+        coverage=coverage,
+    )
 
 
 def _prediction_tracks(preds: Predictions) -> dict[str, np.ndarray]:
     """Track key -> the prediction rows of that track, ordered by frame."""
     order = np.lexsort((preds.frame, preds.camera, preds.sequence, preds.subject))
-    tk = np.array([_track_key(s, q, c) for s, q, c in zip(preds.subject[order], preds.sequence[order],
-                                                          preds.camera[order])])
+    tk = np.array(
+        [_track_key(s, q, c) for s, q, c in zip(preds.subject[order], preds.sequence[order], preds.camera[order])]
+    )
     starts = np.flatnonzero(np.r_[True, tk[1:] != tk[:-1]])
     return {tk[a]: order[a:b] for a, b in zip(starts, np.r_[starts[1:], len(tk)])}
 
 
-def _refuse_foreign_predictions(store: PoseStore, store_path: str | os.PathLike, preds: Predictions,
-                                pred_tracks: dict[str, np.ndarray]) -> None:
+def _refuse_foreign_predictions(
+    store: PoseStore, store_path: str | os.PathLike, preds: Predictions, pred_tracks: dict[str, np.ndarray]
+) -> None:
     """Predictions for tracks or frames the store does not have are an error: they point at the wrong store."""
     index = {_track_key(info.subject, info.sequence, cam): info for info in store.sequences() for cam in info.cameras}
     for key, rows in pred_tracks.items():
         info = index.get(key)
         s, q, c = key.split("\x1f")
         if info is None:
-            raise EvaluationError(f"predictions for ({s}, {q}, camera {c}) but the store {store_path} has no "
-                                  "such sequence/camera: check --store, or the names in the predictions")
+            raise EvaluationError(
+                f"predictions for ({s}, {q}, camera {c}) but the store {store_path} has no "
+                "such sequence/camera: check --store, or the names in the predictions"
+            )
         beyond = preds.frame[rows] >= info.n_frames
         if beyond.any():
-            raise EvaluationError(f"{int(beyond.sum())} prediction(s) for frames the store does not have: "
-                                  f"({s}, {q}, camera {c}) has {info.n_frames} frames, predictions go up to "
-                                  f"frame {int(preds.frame[rows].max())}")
+            raise EvaluationError(
+                f"{int(beyond.sum())} prediction(s) for frames the store does not have: "
+                f"({s}, {q}, camera {c}) has {info.n_frames} frames, predictions go up to "
+                f"frame {int(preds.frame[rows].max())}"
+            )
 
 
-def _protocol_tracks(store: PoseStore, protocol: Protocol, preds: Predictions,
-                     pred_tracks: dict[str, np.ndarray]) -> list[_Track]:
+def _protocol_tracks(
+    store: PoseStore, protocol: Protocol, preds: Predictions, pred_tracks: dict[str, np.ndarray]
+) -> list[_Track]:
     """Every track of the protocol's split, in store order, with the frames it needs and those predicted."""
     excluded = set(protocol.exclude_sequences)
     tracks = []
@@ -254,14 +296,18 @@ def _protocol_tracks(store: PoseStore, protocol: Protocol, preds: Predictions,
             rows = pred_tracks.get(_track_key(info.subject, info.sequence, cam), np.zeros(0, int))
             have = preds.frame[rows]
             pos = np.searchsorted(have, need)
-            found = (pos < have.size) & (have[np.minimum(pos, max(have.size - 1, 0))] == need) if have.size \
+            found = (
+                (pos < have.size) & (have[np.minimum(pos, max(have.size - 1, 0))] == need)
+                if have.size
                 else np.zeros(need.size, bool)
+            )
             tracks.append(_Track(info, cam, need.size, need[found], rows[pos[found]]))
     return tracks
 
 
-def _track_columns(store: PoseStore, track: _Track, preds: Predictions,
-                   protocol: Protocol) -> dict[str, dict[str, np.ndarray]]:
+def _track_columns(
+    store: PoseStore, track: _Track, preds: Predictions, protocol: Protocol
+) -> dict[str, dict[str, np.ndarray]]:
     """One scored track's per-frame columns: ``poses`` (pred, gt), ``keys`` and breakdown ``labels``."""
     info, cam, frames = track.info, track.camera, track.frames
 
@@ -273,10 +319,16 @@ def _track_columns(store: PoseStore, track: _Track, preds: Predictions,
     if "activity" in protocol.breakdowns:
         act = store.read(info.subject, info.sequence, "extras/activity", camera=cam)[frames]
         labels["activity"] = np.array([ACTIVITY_NAMES.get(int(a), f"activity {int(a)}") for a in act], dtype=object)
-    return {"poses": {"pred": preds.poses_3d[track.rows], "gt": np.asarray(gt, np.float64)},
-            "keys": {"subject": const(info.subject), "sequence": const(info.sequence), "camera": const(cam),
-                     "frame": frames},
-            "labels": labels}
+    return {
+        "poses": {"pred": preds.poses_3d[track.rows], "gt": np.asarray(gt, np.float64)},
+        "keys": {
+            "subject": const(info.subject),
+            "sequence": const(info.sequence),
+            "camera": const(cam),
+            "frame": frames,
+        },
+        "labels": labels,
+    }
 
 
 def _blocks(track_sizes: list[int], block_frames: int) -> np.ndarray:
@@ -289,20 +341,29 @@ def _blocks(track_sizes: list[int], block_frames: int) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def _required_and_missing(protocol: Protocol, keys: dict[str, np.ndarray], labels: dict[str, np.ndarray],
-                          store_path: str | os.PathLike, allow_partial: bool,
-                          ) -> tuple[dict[str, tuple[str, ...]], dict[str, list[str]]]:
+def _required_and_missing(
+    protocol: Protocol,
+    keys: dict[str, np.ndarray],
+    labels: dict[str, np.ndarray],
+    store_path: str | os.PathLike,
+    allow_partial: bool,
+) -> tuple[dict[str, tuple[str, ...]], dict[str, list[str]]]:
     """What the protocol declares and what of it the scored frames lack; refused when the (overridden) split
     itself is not covered, unless ``allow_partial``."""
-    present = {"subjects": set(keys["subject"].tolist()), "cameras": set(keys["camera"].tolist()),
-               "actions": set(labels["action"].tolist())}
+    present = {
+        "subjects": set(keys["subject"].tolist()),
+        "cameras": set(keys["camera"].tolist()),
+        "actions": set(labels["action"].tolist()),
+    }
     # Refused: what the (overridden) split asks for and the store or predictions lack. Labelled partial: anything
     # the protocol file declares that the result lacks, split overrides included (--cameras 60457274 is a variant).
     lacking = {k: [v for v in need if v not in present[k]] for k, need in protocol.required().items()}
     if any(lacking.values()) and not allow_partial:
-        raise EvaluationError(f"{protocol.name} is not covered: the scored frames have {describe_missing(lacking)} "
-                              f"(store {store_path} and predictions together); score the whole split, or pass "
-                              "--allow-partial to keep it as a result labelled partial in every table")
+        raise EvaluationError(
+            f"{protocol.name} is not covered: the scored frames have {describe_missing(lacking)} "
+            f"(store {store_path} and predictions together); score the whole split, or pass "
+            "--allow-partial to keep it as a result labelled partial in every table"
+        )
     required = protocol.required(declared=True)
     return required, {k: [v for v in need if v not in present[k]] for k, need in required.items()}
 
@@ -322,8 +383,7 @@ def _stride_hint(preds: Predictions, protocol: Protocol) -> str:
     """A hint when the predictions hold every k-th frame (MMPose's fps10 files: k = 5) and the protocol wants more."""
     k = frame_stride(preds)
     if k > 1 and k != protocol.frame_stride and k % protocol.frame_stride == 0:
-        return (f" (the predictions hold one frame in {k} only: score them with --stride {k}, which the result "
-                "records)")
+        return f" (the predictions hold one frame in {k} only: score them with --stride {k}, which the result records)"
     return ""
 
 
@@ -337,8 +397,10 @@ def score(matched: Matched, protocol: Protocol) -> Evaluation:
         protocol: the protocol scored.
     """
     pred, gt, labels = matched.pred, matched.gt, matched.labels
-    per_joint = {a: _per_joint_errors(pred, gt, a, protocol.root_joint, protocol.joints)
-                 for a in sorted({m.alignment for m in protocol.metrics})}
+    per_joint = {
+        a: _per_joint_errors(pred, gt, a, protocol.root_joint, protocol.joints)
+        for a in sorted({m.alignment for m in protocol.metrics})
+    }
     per_frame = {m.name: _statistic(per_joint[m.alignment], m) for m in protocol.metrics}
     group = labels[protocol.group_by] if protocol.overall == "mean_of_groups" else None
     overall = {m.name: _scale(m, _aggregate(per_frame[m.name], group)) for m in protocol.metrics}
@@ -351,26 +413,39 @@ def score(matched: Matched, protocol: Protocol) -> Evaluation:
         overall[SPREAD_METRIC] = spread
     ci = _bootstrap(per_frame, matched.blocks, group, protocol)
     ci = {m.name: [_scale(m, v) for v in ci[m.name]] for m in protocol.metrics}
-    return Evaluation(protocol=protocol, keys=matched.keys, labels=labels, per_frame=per_frame, per_joint=per_joint,
-                      metrics=overall, ci95=ci, per_group=_per_group(protocol, per_frame, labels),
-                      coverage=matched.coverage, extra={"curves": _curves(protocol, per_joint, group)})
+    return Evaluation(
+        protocol=protocol,
+        keys=matched.keys,
+        labels=labels,
+        per_frame=per_frame,
+        per_joint=per_joint,
+        metrics=overall,
+        ci95=ci,
+        per_group=_per_group(protocol, per_frame, labels),
+        coverage=matched.coverage,
+        extra={"curves": _curves(protocol, per_joint, group)},
+    )
 
 
-def _per_group(protocol: Protocol, per_frame: dict[str, np.ndarray],
-               labels: dict[str, np.ndarray]) -> dict[str, dict[str, dict[str, float]]]:
+def _per_group(
+    protocol: Protocol, per_frame: dict[str, np.ndarray], labels: dict[str, np.ndarray]
+) -> dict[str, dict[str, dict[str, float]]]:
     """breakdown -> label -> every metric over that label's frames (pooled), and their count."""
     per_group: dict[str, dict[str, dict[str, float]]] = {}
     for b in protocol.breakdowns:
         per_group[b] = {}
         for g in sorted(set(labels[b])):
             sel = labels[b] == g
-            per_group[b][str(g)] = {**{m.name: _scale(m, float(per_frame[m.name][sel].mean()))
-                                       for m in protocol.metrics}, "n_frames": int(sel.sum())}
+            per_group[b][str(g)] = {
+                **{m.name: _scale(m, float(per_frame[m.name][sel].mean())) for m in protocol.metrics},
+                "n_frames": int(sel.sum()),
+            }
     return per_group
 
 
-def _curves(protocol: Protocol, per_joint: dict[str, np.ndarray],
-            group: np.ndarray | None) -> dict[str, dict[str, Any]]:
+def _curves(
+    protocol: Protocol, per_joint: dict[str, np.ndarray], group: np.ndarray | None
+) -> dict[str, dict[str, Any]]:
     """PCK at every threshold of each AUC metric's grid (the AUC is their mean), aggregated like the overall
     metric; keyed ``pck_vs_threshold:<alignment>``."""
     curves = {}
@@ -379,14 +454,23 @@ def _curves(protocol: Protocol, per_joint: dict[str, np.ndarray],
             t = np.asarray(m.thresholds_mm, np.float64)
             hit = (per_joint[m.alignment][:, :, None] <= t).mean(axis=1)  # (N, T)
             curves[f"pck_vs_threshold:{m.alignment}"] = {
-                "alignment": m.alignment, "thresholds_mm": t.tolist(),
-                "pck": [100.0 * _aggregate(hit[:, i], group) for i in range(t.size)]}
+                "alignment": m.alignment,
+                "thresholds_mm": t.tolist(),
+                "pck": [100.0 * _aggregate(hit[:, i], group) for i in range(t.size)],
+            }
     return curves
 
 
-def result_dict(ev: Evaluation, *, store_path: str | os.PathLike, predictions_path: str | os.PathLike,
-                predictions_attrs: dict[str, Any], duration_s: float, frames_file: str | None,
-                model: dict[str, str] | None = None) -> dict[str, Any]:
+def result_dict(
+    ev: Evaluation,
+    *,
+    store_path: str | os.PathLike,
+    predictions_path: str | os.PathLike,
+    predictions_attrs: dict[str, Any],
+    duration_s: float,
+    frames_file: str | None,
+    model: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """The result JSON (schema version 1); see README, 'Result files'. ``model`` (:mod:`kspbench.data.identity`) becomes
     the top-level key ``model``, which names the row; results without one are named by their card or baseline."""
     p = ev.protocol
@@ -394,24 +478,42 @@ def result_dict(ev: Evaluation, *, store_path: str | os.PathLike, predictions_pa
         dataset_name = str(store.attrs.get("dataset"))
     return {
         "schema_version": RESULT_SCHEMA_VERSION,
-        "protocol": {"name": p.name, "version": p.version, "sha256": p.sha256, "title": p.title,
-                     "overrides": dict(p.overrides), "split": p.split_dict(), "ground_truth": p.ground_truth,
-                     "joint_order": p.joint_order, "joints": list(p.joints), "root_joint": p.root_joint,
-                     "aggregation": {"overall": p.overall, "by": p.group_by},
-                     "metrics": {m.name: {"alignment": m.alignment, "statistic": m.statistic,
-                                          "higher_is_better": m.higher_is_better} for m in p.metrics},
-                     "primary": p.primary},
+        "protocol": {
+            "name": p.name,
+            "version": p.version,
+            "sha256": p.sha256,
+            "title": p.title,
+            "overrides": dict(p.overrides),
+            "split": p.split_dict(),
+            "ground_truth": p.ground_truth,
+            "joint_order": p.joint_order,
+            "joints": list(p.joints),
+            "root_joint": p.root_joint,
+            "aggregation": {"overall": p.overall, "by": p.group_by},
+            "metrics": {
+                m.name: {"alignment": m.alignment, "statistic": m.statistic, "higher_is_better": m.higher_is_better}
+                for m in p.metrics
+            },
+            "primary": p.primary,
+        },
         "dataset": {"name": dataset_name, "path": str(store_path), "sha256": file_sha256(store_path)},
-        "predictions": {"path": str(predictions_path), "sha256": file_sha256(predictions_path),
-                        "model": predictions_attrs},
+        "predictions": {
+            "path": str(predictions_path),
+            "sha256": file_sha256(predictions_path),
+            "model": predictions_attrs,
+        },
         **({"model": dict(model)} if model else {}),
         "n_frames": int(ev.coverage["evaluated_frames"]),
         "coverage": ev.coverage,
         "metrics": ev.metrics,
         "ci95": ev.ci95,
-        "ci_method": {"label": CI_LABEL, "block_frames": p.block_frames, "resamples": p.resamples,
-                      "seed": p.bootstrap_seed,
-                      "strata": p.group_by if p.overall == "mean_of_groups" else None},
+        "ci_method": {
+            "label": CI_LABEL,
+            "block_frames": p.block_frames,
+            "resamples": p.resamples,
+            "seed": p.bootstrap_seed,
+            "strata": p.group_by if p.overall == "mean_of_groups" else None,
+        },
         "per_group": ev.per_group,
         "per_joint": per_joint_summary(ev),
         "curves": ev.extra.get("curves", {}),
@@ -433,8 +535,9 @@ def per_joint_summary(ev: Evaluation) -> dict[str, dict[str, float]]:
     for m in p.metrics:
         errors = ev.per_joint[m.alignment]
         # One joint at a time through the metric's own statistic: (N, 1) -> (N,) per-frame values.
-        out[m.name] = {names[j]: _scale(m, _aggregate(_statistic(errors[:, [k]], m), group))
-                       for k, j in enumerate(p.joints)}
+        out[m.name] = {
+            names[j]: _scale(m, _aggregate(_statistic(errors[:, [k]], m), group)) for k, j in enumerate(p.joints)
+        }
     return out
 
 
@@ -458,9 +561,11 @@ def write_per_frame(ev: Evaluation, path: str | os.PathLike) -> None:
 
 def _per_frame_writer(ev: Evaluation):
     return lambda f: np.savez_compressed(
-        f, **{k: (v.astype(str) if v.dtype == object else v) for k, v in ev.keys.items()},
+        f,
+        **{k: (v.astype(str) if v.dtype == object else v) for k, v in ev.keys.items()},
         **{f"metric:{k}": v for k, v in ev.per_frame.items()},
-        **{f"label:{k}": v.astype(str) for k, v in ev.labels.items()})
+        **{f"label:{k}": v.astype(str) for k, v in ev.labels.items()},
+    )
 
 
 def result_outputs(out: str | os.PathLike, protocol: Protocol | None = None) -> list[Path]:
@@ -481,8 +586,16 @@ def _named_frames(out: Path) -> str | None:
     return name if isinstance(name, str) and name and Path(name).name == name and name not in (".", "..") else None
 
 
-def write_result(ev: Evaluation, out: str | os.PathLike, *, store_path, predictions_path, predictions_attrs,
-                 started: float, model: dict[str, str] | None = None) -> dict[str, Any]:
+def write_result(
+    ev: Evaluation,
+    out: str | os.PathLike,
+    *,
+    store_path,
+    predictions_path,
+    predictions_attrs,
+    started: float,
+    model: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """Write ``out`` (JSON), its per-frame file and, for protocols with joint groups, the 3DHP CSVs.
 
     Crash-safe as a pair: the per-frame file is written first under a content-addressed name
@@ -495,14 +608,21 @@ def write_result(ev: Evaluation, out: str | os.PathLike, *, store_path, predicti
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    result = result_dict(ev, store_path=store_path, predictions_path=predictions_path,
-                         predictions_attrs=predictions_attrs, duration_s=time.time() - started, frames_file=None,
-                         model=model)
+    result = result_dict(
+        ev,
+        store_path=store_path,
+        predictions_path=predictions_path,
+        predictions_attrs=predictions_attrs,
+        duration_s=time.time() - started,
+        frames_file=None,
+        model=model,
+    )
     with exclusive_lock(out, wait=True):
         _remove_leftovers(out)
         # Content-addressed: never the name the current JSON uses, unless the bytes are identical.
-        frames_path, digest = write_addressed(out.with_name(out.stem + ".frames.npz"), _per_frame_writer(ev),
-                                              lambda sha: frames_file_name(out, sha))
+        frames_path, digest = write_addressed(
+            out.with_name(out.stem + ".frames.npz"), _per_frame_writer(ev), lambda sha: frames_file_name(out, sha)
+        )
         result["per_frame_file"] = frames_path.name
         result["per_frame_sha256"] = digest
         if ev.protocol.joint_groups:
@@ -536,8 +656,14 @@ def _remove_leftovers(out: Path) -> None:
 
 # --- MPI-INF-3DHP reports in the layout of the official MATLAB tool ---------------------------------------------
 
-def _group_table(errors: np.ndarray, groups: tuple[tuple[str, tuple[int, ...]], ...], joints: tuple[int, ...],
-                 thresholds: np.ndarray, pck_threshold: float) -> tuple[list[float], list[float]]:
+
+def _group_table(
+    errors: np.ndarray,
+    groups: tuple[tuple[str, tuple[int, ...]], ...],
+    joints: tuple[int, ...],
+    thresholds: np.ndarray,
+    pck_threshold: float,
+) -> tuple[list[float], list[float]]:
     """PCK and AUC per joint group plus the joint-count-weighted 'Total' (mpii_compute_3d_pck.m)."""
     col = {j: k for k, j in enumerate(joints)}
     pcks, aucs, curves, weights = [], [], [], []
@@ -566,8 +692,7 @@ def write_3dhp_reports(ev: Evaluation, sequencewise: str | os.PathLike, activity
     errors = ev.per_joint[alignment]
     thresholds = np.asarray(auc_spec.thresholds_mm if auc_spec else np.arange(0, 151, 5.0))
     pck_thr = pck_spec.threshold_mm if pck_spec else 150.0
-    names = [skeleton.MPI3DHP_JOINT_NAMES[j] if p.joint_order == "3dhp" else skeleton.JOINT_NAMES[j]
-             for j in p.joints]
+    names = [skeleton.MPI3DHP_JOINT_NAMES[j] if p.joint_order == "3dhp" else skeleton.JOINT_NAMES[j] for j in p.joints]
     group_names = [g for g, _ in p.joint_groups]
 
     def table(rows: list[tuple[str, np.ndarray]]) -> list[list[Any]]:
@@ -575,8 +700,9 @@ def write_3dhp_reports(ev: Evaluation, sequencewise: str | os.PathLike, activity
         for label, sel in rows:
             per_joint = errors[sel].mean(axis=0)
             out.append([label] + [f"{v:.4f}" for v in per_joint] + [f"{per_joint.mean():.4f}"])
-        stats = [(label, _group_table(errors[sel], p.joint_groups, p.joints, thresholds, pck_thr))
-                 for label, sel in rows]
+        stats = [
+            (label, _group_table(errors[sel], p.joint_groups, p.joints, thresholds, pck_thr)) for label, sel in rows
+        ]
         for block, k in (("PCK", 0), ("AUC", 1)):
             out.append([block] + group_names + ["Total"])
             out += [[label] + [f"{v:.4f}" for v in st[k]] for label, st in stats]

@@ -23,6 +23,7 @@ Protocols (facts from VideoPose3D ``common/loss.py``, the MPI-INF-3DHP ``test_ut
 P-MPJPE is solved by Horn's quaternion method with an SVD fallback, blockwise, in
 :mod:`kspbench.evaluation._procrustes_solver`; this module checks the inputs and exposes the plain functions.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -42,6 +43,7 @@ AUC_THRESHOLDS_MM.setflags(write=False)
 
 # --- input checks -------------------------------------------------------------------------------------------------
 
+
 def _as_pose_pair(pred: Any, gt: Any) -> tuple[np.ndarray, np.ndarray]:
     """float64 views (copies only when the dtype differs) of two pose arrays of equal shape (N, J, 3)."""
     pred = np.asarray(pred, dtype=np.float64)
@@ -56,8 +58,10 @@ def _as_pose_pair(pred: Any, gt: Any) -> tuple[np.ndarray, np.ndarray]:
 
 def _nonfinite_frames(a: np.ndarray, chunk: int = 65536) -> np.ndarray:
     """Indices of frames of an (N, ...) array holding at least one NaN or infinity (blockwise: small temporaries)."""
-    bad = [start + np.flatnonzero(~np.isfinite(a[start:start + chunk].reshape(min(chunk, len(a) - start), -1)).all(1))
-           for start in range(0, len(a), chunk)]
+    bad = [
+        start + np.flatnonzero(~np.isfinite(a[start : start + chunk].reshape(min(chunk, len(a) - start), -1)).all(1))
+        for start in range(0, len(a), chunk)
+    ]
     return np.concatenate(bad) if bad else np.zeros(0, np.int64)
 
 
@@ -91,6 +95,7 @@ def _check_thresholds(thresholds: Any) -> np.ndarray:
 
 
 # --- MPJPE and N-MPJPE --------------------------------------------------------------------------------------------
+
 
 def mpjpe(pred: Any, gt: Any) -> np.ndarray:
     """Per-joint position error with no alignment (Protocol #1).
@@ -141,12 +146,13 @@ def n_mpjpe(pred: Any, gt: Any) -> np.ndarray:
 
 # --- P-MPJPE ------------------------------------------------------------------------------------------------------
 
+
 class SimilarityTransform(NamedTuple):
     """Per-frame similarity aligning a prediction onto the truth: ``scale[:, None, None] * pred @ rotation +
     translation[:, None, :]`` (row vectors, rotation on the right)."""
 
-    scale: np.ndarray        # (N,)
-    rotation: np.ndarray     # (N, 3, 3), det +1
+    scale: np.ndarray  # (N,)
+    rotation: np.ndarray  # (N, 3, 3), det +1
     translation: np.ndarray  # (N, 3), mm
 
 
@@ -232,13 +238,15 @@ def p_mpjpe(pred: Any, gt: Any) -> np.ndarray:
 
 # --- alignments ---------------------------------------------------------------------------------------------------
 
+
 class UnknownAlignmentError(KspbenchError):
     """An alignment name that :data:`ALIGNMENTS` does not know."""
 
 
 # The one table of alignments a protocol may name: alignment -> per-joint errors (N, J) of root-centred poses.
 ALIGNMENTS: Mapping[str, Callable[[Any, Any], np.ndarray]] = MappingProxyType(
-    {"root": mpjpe, "scale": n_mpjpe, "procrustes": p_mpjpe})
+    {"root": mpjpe, "scale": n_mpjpe, "procrustes": p_mpjpe}
+)
 
 
 def aligned_errors(alignment: str) -> Callable[[Any, Any], np.ndarray]:
@@ -251,8 +259,6 @@ def aligned_errors(alignment: str) -> Callable[[Any, Any], np.ndarray]:
         return ALIGNMENTS[alignment]
     except (KeyError, TypeError):
         raise UnknownAlignmentError(f"unknown alignment {alignment!r}; known: {', '.join(ALIGNMENTS)}") from None
-
-
 
 
 # --- Procrustes mean and input dependence (spread ratio) ----------------------------------------------------------
@@ -268,8 +274,13 @@ def _centred(poses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return c, np.sqrt(np.einsum("njk,njk->n", c, c) / poses.shape[1])
 
 
-def procrustes_mean(poses: Any, *, scale: bool = True, max_iter: int = 20, tol: float = 1e-9,
-                    ) -> tuple[np.ndarray, np.ndarray]:
+def procrustes_mean(
+    poses: Any,
+    *,
+    scale: bool = True,
+    max_iter: int = 20,
+    tol: float = 1e-9,
+) -> tuple[np.ndarray, np.ndarray]:
     """Generalized Procrustes analysis: the mean shape of a set of poses, and the poses aligned onto it.
 
     Every pose is centred on its centroid (mean over joints). Starting from the first pose of non-zero size, each
@@ -389,6 +400,7 @@ def spread_ratio(pred: Any, gt: Any, *, max_frames: int = SPREAD_MAX_FRAMES, max
 
 # --- PCK and AUC --------------------------------------------------------------------------------------------------
 
+
 def pck(errors: Any, threshold_mm: float = PCK_THRESHOLD_MM) -> np.ndarray:
     """Per-frame fraction of joints whose error is strictly below the threshold (3DPCK; MPI-INF-3DHP: 150 mm).
 
@@ -427,7 +439,7 @@ def pck_curve(errors: Any, thresholds: Any = AUC_THRESHOLDS_MM) -> np.ndarray:
     first = np.searchsorted(t, errors, side="right")
     hist = np.zeros((n, t.size + 1))
     np.add.at(hist, (np.arange(n)[:, None], first), 1.0)
-    return np.cumsum(hist[:, :t.size], axis=1) / n_joints
+    return np.cumsum(hist[:, : t.size], axis=1) / n_joints
 
 
 def auc(errors: Any, thresholds: Any = AUC_THRESHOLDS_MM) -> np.ndarray:

@@ -14,6 +14,7 @@ An unmodified copy of a registered file, wherever it lives, is the registered pr
 (``kspbench compare``, ``table``, ``leaderboard``) refuse to pair or merge results of one protocol name whose
 recorded sha256 differ.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -26,8 +27,8 @@ from typing import Any, Literal
 import numpy as np
 
 from kspbench.core import skeleton
-from kspbench.evaluation import metrics
 from kspbench.errors import ConfigError
+from kspbench.evaluation import metrics
 from kspbench.infra.config import load_named, names_in, parse, setting
 from kspbench.infra.resources import shipped
 
@@ -36,8 +37,15 @@ STATISTICS = ("mean_error", "pck", "auc")
 OVERALL = ("mean_of_groups", "pooled")
 BREAKDOWNS = ("action", "sequence", "subject", "activity")
 # MPI-INF-3DHP activity labels 1..7 (official test_util mpii_get_activity_name.m).
-ACTIVITY_NAMES = {1: "Standing/Walking", 2: "Exercising", 3: "Sitting", 4: "Reaching/Crouching",
-                  5: "On The Floor", 6: "Sports", 7: "Miscellaneous"}
+ACTIVITY_NAMES = {
+    1: "Standing/Walking",
+    2: "Exercising",
+    3: "Sitting",
+    4: "Reaching/Crouching",
+    5: "On The Floor",
+    6: "Sports",
+    7: "Miscellaneous",
+}
 
 
 # name -> (version, sha256 of protocols/<name>.yaml): the registered protocol definitions.
@@ -85,7 +93,7 @@ class Protocol:
     cameras: tuple[str, ...]
     frame_stride: int
     exclude_sequences: tuple[str, ...]
-    actions: tuple[str, ...]       # actions a complete result covers (empty: the protocol names none)
+    actions: tuple[str, ...]  # actions a complete result covers (empty: the protocol names none)
     ground_truth: str
     joint_order: str
     joints: tuple[int, ...]
@@ -105,8 +113,9 @@ class Protocol:
     # What the file itself requires (subjects, cameras, actions), kept when overrides narrow the split.
     declared: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
-    def with_overrides(self, *, subjects: list[str] | None = None, cameras: list[str] | None = None,
-                       frame_stride: int | None = None) -> "Protocol":
+    def with_overrides(
+        self, *, subjects: list[str] | None = None, cameras: list[str] | None = None, frame_stride: int | None = None
+    ) -> "Protocol":
         """The same protocol on another frame selection; the overrides are recorded in every result."""
         changes: dict[str, Any] = {}
         if subjects:
@@ -133,9 +142,14 @@ class Protocol:
         return next(m for m in self.metrics if m.name == name)
 
     def split_dict(self) -> dict[str, Any]:
-        return {"role": self.role, "subjects": list(self.subjects), "cameras": list(self.cameras),
-                "frame_stride": self.frame_stride, "exclude_sequences": list(self.exclude_sequences),
-                **({"actions": list(self.actions)} if self.actions else {})}
+        return {
+            "role": self.role,
+            "subjects": list(self.subjects),
+            "cameras": list(self.cameras),
+            "frame_stride": self.frame_stride,
+            "exclude_sequences": list(self.exclude_sequences),
+            **({"actions": list(self.actions)} if self.actions else {}),
+        }
 
     def required(self, *, declared: bool = False) -> dict[str, tuple[str, ...]]:
         """What a complete result covers: subjects, cameras and (where the protocol names them) actions; after
@@ -231,17 +245,43 @@ def _record(f: _ProtocolFile, where: str, path: Path, sha: str) -> Protocol:
         raise ConfigError(f"protocol {where}.primary: {f.primary!r} is not among its metrics")
     if f.aggregation.overall == "mean_of_groups" and f.aggregation.by is None:
         raise ConfigError(f"protocol {where}.aggregation: mean_of_groups needs by: one of {', '.join(BREAKDOWNS)}")
-    metrics = tuple(MetricSpec(name=name, alignment=m.alignment, statistic=m.statistic, threshold_mm=m.threshold_mm,
-                               thresholds_mm=None if m.thresholds_mm is None else _grid(m.thresholds_mm))
-                    for name, m in f.metrics.items())
+    metrics = tuple(
+        MetricSpec(
+            name=name,
+            alignment=m.alignment,
+            statistic=m.statistic,
+            threshold_mm=m.threshold_mm,
+            thresholds_mm=None if m.thresholds_mm is None else _grid(m.thresholds_mm),
+        )
+        for name, m in f.metrics.items()
+    )
     s, b = f.split, f.bootstrap
     return Protocol(
-        name=f.name, version=f.version, title=f.title, role=s.role, subjects=s.subjects, cameras=s.cameras,
-        frame_stride=s.frame_stride, exclude_sequences=s.exclude_sequences, actions=s.actions,
-        ground_truth=f.ground_truth, joint_order=f.joint_order, joints=joints, root_joint=f.root_joint,
-        metrics=metrics, primary=f.primary, overall=f.aggregation.overall, group_by=f.aggregation.by,
-        breakdowns=f.breakdowns, joint_groups=tuple((f.joint_groups or {}).items()), block_frames=b.block_frames,
-        resamples=b.resamples, bootstrap_seed=b.seed, path=str(path), sha256=sha)
+        name=f.name,
+        version=f.version,
+        title=f.title,
+        role=s.role,
+        subjects=s.subjects,
+        cameras=s.cameras,
+        frame_stride=s.frame_stride,
+        exclude_sequences=s.exclude_sequences,
+        actions=s.actions,
+        ground_truth=f.ground_truth,
+        joint_order=f.joint_order,
+        joints=joints,
+        root_joint=f.root_joint,
+        metrics=metrics,
+        primary=f.primary,
+        overall=f.aggregation.overall,
+        group_by=f.aggregation.by,
+        breakdowns=f.breakdowns,
+        joint_groups=tuple((f.joint_groups or {}).items()),
+        block_frames=b.block_frames,
+        resamples=b.resamples,
+        bootstrap_seed=b.seed,
+        path=str(path),
+        sha256=sha,
+    )
 
 
 def _grid(g: _Grid) -> tuple[float, ...]:
@@ -273,6 +313,8 @@ def all_protocols() -> list[Protocol]:
     """
     names = available()
     if not names:
-        raise ConfigError(f"no protocol files (*.yaml) in {protocols_dir()}: the install is incomplete, or "
-                          "$KSPBENCH_PROTOCOLS names the wrong folder")
+        raise ConfigError(
+            f"no protocol files (*.yaml) in {protocols_dir()}: the install is incomplete, or "
+            "$KSPBENCH_PROTOCOLS names the wrong folder"
+        )
     return [load_protocol(name) for name in names]

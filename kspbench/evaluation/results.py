@@ -9,6 +9,7 @@ reader of ``results/`` (tables, leaderboard, compare, check, figures) goes throu
 refuses a file that is not valid JSON, lacks a key, or no longer matches its own integrity digest (edited by hand),
 naming the file — never skipping it silently.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,26 +21,58 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from kspbench.errors import KspbenchError
 from kspbench.evaluation.evaluate import RESULT_SCHEMA_VERSION, SPREAD_METRIC, integrity_digest
 from kspbench.evaluation.protocol import CUSTOM_PREFIX, REGISTERED
 from kspbench.infra.provenance import file_sha256
-from kspbench.errors import KspbenchError
 
-__all__ = ["Result", "ResultError", "load_result", "discover", "by_row", "RowStats", "row_stats", "per_frame",
-           "BASELINE_LABELS", "frames_path", "COLLAPSE_SPREAD_RATIO", "COLLAPSE_NOTE", "collapsed",
-           "check_same_protocols", "protocol_mismatch", "partial_note", "PARTIAL_NOTE"]
+__all__ = [
+    "Result",
+    "ResultError",
+    "load_result",
+    "discover",
+    "by_row",
+    "RowStats",
+    "row_stats",
+    "per_frame",
+    "BASELINE_LABELS",
+    "frames_path",
+    "COLLAPSE_SPREAD_RATIO",
+    "COLLAPSE_NOTE",
+    "collapsed",
+    "check_same_protocols",
+    "protocol_mismatch",
+    "partial_note",
+    "PARTIAL_NOTE",
+]
 
-REQUIRED = ("schema_version", "protocol", "dataset", "predictions", "n_frames", "metrics", "ci95", "per_group",
-            "per_frame_file", "integrity")
-BASELINE_LABELS = {"mean": "mean pose (h36m-train)", "const": "constant pose (Procrustes mean of training poses)",
-                   "nn2d": "nearest 2D neighbour (h36m-train)"}
+REQUIRED = (
+    "schema_version",
+    "protocol",
+    "dataset",
+    "predictions",
+    "n_frames",
+    "metrics",
+    "ci95",
+    "per_group",
+    "per_frame_file",
+    "integrity",
+)
+BASELINE_LABELS = {
+    "mean": "mean pose (h36m-train)",
+    "const": "constant pose (Procrustes mean of training poses)",
+    "nn2d": "nearest 2D neighbour (h36m-train)",
+}
 # A measured row whose spread ratio (kspbench.evaluation.metrics.spread_ratio: shape variation of the predictions over that of
 # the truth) is below this predicts nearly one pose whatever the input: tables and leaderboards mark it.
 COLLAPSE_SPREAD_RATIO = 0.3
-COLLAPSE_NOTE = (f"collapsed: predictions barely vary with the input (spread ratio < {COLLAPSE_SPREAD_RATIO}); "
-                 "not a result")
-PARTIAL_NOTE = ("partial: the row's result misses subjects, cameras or actions its protocol names (scored with "
-                "--allow-partial); its numbers are not the protocol's.")
+COLLAPSE_NOTE = (
+    f"collapsed: predictions barely vary with the input (spread ratio < {COLLAPSE_SPREAD_RATIO}); not a result"
+)
+PARTIAL_NOTE = (
+    "partial: the row's result misses subjects, cameras or actions its protocol names (scored with "
+    "--allow-partial); its numbers are not the protocol's."
+)
 
 
 class ResultError(KspbenchError):
@@ -52,8 +85,8 @@ class Result:
 
     path: Path
     data: dict[str, Any]
-    row: str                  # model block name, card name, baseline kind or (older files) file stem
-    kind: str                 # "model" | "baseline" | "external"
+    row: str  # model block name, card name, baseline kind or (older files) file stem
+    kind: str  # "model" | "baseline" | "external"
     seed: int | None
     protocol: str
     dataset: str
@@ -88,8 +121,10 @@ class Result:
     def __repr__(self) -> str:
         p = self.data["protocol"]
         part = ", partial" if self.missing else ""
-        return (f"Result({self.label!r}, {self.protocol} v{p['version']}, {p['primary']}="
-                f"{self.metrics.get(p['primary'], float('nan')):.4g}, {self.dataset}{part}, {str(self.path)!r})")
+        return (
+            f"Result({self.label!r}, {self.protocol} v{p['version']}, {p['primary']}="
+            f"{self.metrics.get(p['primary'], float('nan')):.4g}, {self.dataset}{part}, {str(self.path)!r})"
+        )
 
     def higher_is_better(self, metric: str) -> bool:
         return bool(self.data["protocol"]["metrics"][metric]["higher_is_better"])
@@ -110,20 +145,25 @@ def load_result(path: str | os.PathLike, *, check_frames: bool = True) -> Result
     try:
         data = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ResultError(f"{path}: not a readable result JSON ({err}); re-run `kspbench eval` (or `dvc repro`) "
-                          "to rewrite it") from None
+        raise ResultError(
+            f"{path}: not a readable result JSON ({err}); re-run `kspbench eval` (or `dvc repro`) to rewrite it"
+        ) from None
     if not isinstance(data, dict):
         raise ResultError(f"{path}: not a result JSON (top level is not an object)")
     missing = [k for k in REQUIRED if k not in data]
     if missing:
         raise ResultError(f"{path}: not a kspbench result (missing {', '.join(missing)}); re-run `kspbench eval`")
     if data["schema_version"] != RESULT_SCHEMA_VERSION:
-        raise ResultError(f"{path}: result schema {data['schema_version']}, this kspbench reads "
-                          f"{RESULT_SCHEMA_VERSION}; re-run `kspbench eval`")
+        raise ResultError(
+            f"{path}: result schema {data['schema_version']}, this kspbench reads "
+            f"{RESULT_SCHEMA_VERSION}; re-run `kspbench eval`"
+        )
     _check_types(path, data)
     if integrity_digest(data) != data["integrity"]:
-        raise ResultError(f"{path}: its content does not match its integrity digest: the file was edited after "
-                          "`kspbench eval` wrote it; re-run `kspbench eval` (or `dvc repro`) instead of editing")
+        raise ResultError(
+            f"{path}: its content does not match its integrity digest: the file was edited after "
+            "`kspbench eval` wrote it; re-run `kspbench eval` (or `dvc repro`) instead of editing"
+        )
     for name, value in data["metrics"].items():
         if not isinstance(value, (int, float)) or not math.isfinite(value):
             raise ResultError(f"{path}: metric {name} is {value!r}, not a finite number")
@@ -132,8 +172,9 @@ def load_result(path: str | os.PathLike, *, check_frames: bool = True) -> Result
         if not frames.is_file():
             raise ResultError(f"{path}: its per-frame file {frames} is missing; re-run `kspbench eval`")
         if file_sha256(frames) != data.get("per_frame_sha256"):
-            raise ResultError(f"{path}: its per-frame file {frames} changed after it was written; re-run "
-                              "`kspbench eval`")
+            raise ResultError(
+                f"{path}: its per-frame file {frames} changed after it was written; re-run `kspbench eval`"
+            )
     model = data["predictions"].get("model") or {}
     seed = None if model.get("seed") is None else int(model["seed"])
     if data.get("model"):
@@ -144,8 +185,15 @@ def load_result(path: str | os.PathLike, *, check_frames: bool = True) -> Result
         row, kind, seed = str(model["baseline"]), "baseline", None
     else:
         row, kind, seed = path.stem, "external", None
-    return Result(path=path, data=data, row=row, kind=kind, seed=seed, protocol=_protocol_label(data["protocol"]),
-                  dataset=data["dataset"]["name"])
+    return Result(
+        path=path,
+        data=data,
+        row=row,
+        kind=kind,
+        seed=seed,
+        protocol=_protocol_label(data["protocol"]),
+        dataset=data["dataset"]["name"],
+    )
 
 
 def _protocol_label(proto: dict[str, Any]) -> str:
@@ -175,8 +223,10 @@ def check_same_protocols(results: Iterable[Result]) -> None:
 
 def protocol_mismatch(a: Result, b: Result) -> str:
     sa, sb = str(a.data["protocol"].get("sha256"))[:12], str(b.data["protocol"].get("sha256"))[:12]
-    return (f"cannot pair or merge {a.path} with {b.path}: protocol {a.protocol} v{a.data['protocol']['version']} "
-            f"was scored from different definitions (sha256 {sa} vs {sb}); score both under the same protocol file")
+    return (
+        f"cannot pair or merge {a.path} with {b.path}: protocol {a.protocol} v{a.data['protocol']['version']} "
+        f"was scored from different definitions (sha256 {sa} vs {sb}); score both under the same protocol file"
+    )
 
 
 def _result_files(root: Path) -> list[Path]:
@@ -203,17 +253,24 @@ def by_row(results: Iterable[Result]) -> dict[tuple[str, str], list[Result]]:
         rs.sort(key=lambda r: -1 if r.seed is None else r.seed)
         seeds = [r.seed for r in rs]
         if len(set(seeds)) != len(seeds):
-            raise ResultError(f"row {key[0]} under {key[1]} has two results for seed {seeds}: "
-                              + ", ".join(str(r.path) for r in rs) + "; remove the stale one")
+            raise ResultError(
+                f"row {key[0]} under {key[1]} has two results for seed {seeds}: "
+                + ", ".join(str(r.path) for r in rs)
+                + "; remove the stale one"
+            )
         kinds = {r.kind for r in rs}
         if len(kinds) > 1:
-            raise ResultError(f"row {key[0]} under {key[1]} names results of different kinds "
-                              f"({', '.join(sorted(kinds))}): " + ", ".join(str(r.path) for r in rs)
-                              + "; give the outside model another --name")
+            raise ResultError(
+                f"row {key[0]} under {key[1]} names results of different kinds "
+                f"({', '.join(sorted(kinds))}): "
+                + ", ".join(str(r.path) for r in rs)
+                + "; give the outside model another --name"
+            )
         datasets = {r.dataset for r in rs}
         if len(datasets) > 1:
-            raise ResultError(f"row {key[0]} under {key[1]} mixes datasets {sorted(datasets)}: "
-                              + ", ".join(str(r.path) for r in rs))
+            raise ResultError(
+                f"row {key[0]} under {key[1]} mixes datasets {sorted(datasets)}: " + ", ".join(str(r.path) for r in rs)
+            )
     return groups
 
 
@@ -243,8 +300,9 @@ def row_stats(results: list[Result], metric: str, group: tuple[str, str] | None 
     if group is None and len(results) == 1 and metric in results[0].ci95:
         lo, hi = results[0].ci95[metric]
         ci = (float(lo), float(hi))
-    return RowStats(mean=float(arr.mean()), sd=float(arr.std(ddof=1)) if arr.size > 1 else None,
-                    values=tuple(vals), ci95=ci)
+    return RowStats(
+        mean=float(arr.mean()), sd=float(arr.std(ddof=1)) if arr.size > 1 else None, values=tuple(vals), ci95=ci
+    )
 
 
 def collapsed(results: list[Result]) -> bool:
@@ -258,7 +316,7 @@ def collapsed(results: list[Result]) -> bool:
 
 
 def partial_note(results: list[Result]) -> str | None:
-    """"partial: no subject S11; no camera 60457274" for a row whose results miss part of the protocol, else None
+    """ "partial: no subject S11; no camera 60457274" for a row whose results miss part of the protocol, else None
     (the union over the row's seeds)."""
     from kspbench.evaluation.evaluate import describe_missing
 
@@ -277,8 +335,9 @@ def per_frame(result: Result) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
     except (OSError, ValueError, EOFError) as err:
-        raise ResultError(f"{result.path}: its per-frame file {path} is unreadable ({type(err).__name__}); re-run "
-                          "`kspbench eval`") from None
+        raise ResultError(
+            f"{result.path}: its per-frame file {path} is unreadable ({type(err).__name__}); re-run `kspbench eval`"
+        ) from None
 
 
 def frames_path(path: Path, data: dict[str, Any]) -> Path:
@@ -287,8 +346,9 @@ def frames_path(path: Path, data: dict[str, Any]) -> Path:
     ``<stem>.frames.npz``)."""
     name = data.get("per_frame_file")
     if not isinstance(name, str) or not name or Path(name).name != name or name in (".", "..") or "\\" in name:
-        raise ResultError(f"{path}: per_frame_file {name!r} is not a file name in the result's folder; re-run "
-                          "`kspbench eval`")
+        raise ResultError(
+            f"{path}: per_frame_file {name!r} is not a file name in the result's folder; re-run `kspbench eval`"
+        )
     return path.with_name(name)
 
 
@@ -298,6 +358,7 @@ def _is_number(v: Any) -> bool:
 
 def _check_types(path: Path, data: dict[str, Any]) -> None:
     """The types every reader relies on (a hand-made file with a recomputed digest must fail here, in one line)."""
+
     def bad(what: str) -> ResultError:
         return ResultError(f"{path}: {what}; not a result written by `kspbench eval` (re-run it)")
 
@@ -312,8 +373,9 @@ def _check_types(path: Path, data: dict[str, Any]) -> None:
     if not isinstance(proto.get("name"), str) or not _is_number(proto.get("version")):
         raise bad("protocol needs a name (string) and a version (number)")
     metrics = proto.get("metrics")
-    if not isinstance(metrics, dict) or not all(isinstance(v, dict) and isinstance(v.get("higher_is_better"), bool)
-                                                for v in metrics.values()):
+    if not isinstance(metrics, dict) or not all(
+        isinstance(v, dict) and isinstance(v.get("higher_is_better"), bool) for v in metrics.values()
+    ):
         raise bad("protocol.metrics must map each metric to {higher_is_better: true|false, ...}")
     if proto.get("primary") not in metrics:
         raise bad(f"protocol.primary {proto.get('primary')!r} is not one of its metrics")
@@ -332,8 +394,11 @@ def _check_types(path: Path, data: dict[str, Any]) -> None:
         except ModelError as err:
             raise bad(str(err)) from None
     cov = data.get("coverage")
-    if cov is not None and not (isinstance(cov, dict) and isinstance(cov.get("missing", {}), dict)
-                                and all(isinstance(v, list) for v in cov.get("missing", {}).values())):
+    if cov is not None and not (
+        isinstance(cov, dict)
+        and isinstance(cov.get("missing", {}), dict)
+        and all(isinstance(v, list) for v in cov.get("missing", {}).values())
+    ):
         raise bad("coverage.missing must map subjects/cameras/actions to lists")
     for name, value in data["metrics"].items():
         if not _is_number(value):
@@ -343,11 +408,13 @@ def _check_types(path: Path, data: dict[str, Any]) -> None:
             raise bad(f"ci95.{name} is {ci!r}, expected [low, high]")
     for breakdown, groups in data["per_group"].items():
         if not isinstance(groups, dict) or not all(
-                isinstance(g, dict) and all(_is_number(v) for v in g.values()) for g in groups.values()):
+            isinstance(g, dict) and all(_is_number(v) for v in g.values()) for g in groups.values()
+        ):
             raise bad(f"per_group.{breakdown} must map groups to objects of numbers")
     per_joint = data.get("per_joint", {})  # absent from results written before per-joint numbers
     if not isinstance(per_joint, dict) or not all(
-            isinstance(js, dict) and all(_is_number(v) for v in js.values()) for js in per_joint.values()):
+        isinstance(js, dict) and all(_is_number(v) for v in js.values()) for js in per_joint.values()
+    ):
         raise bad("per_joint must map metrics to objects of numbers (joint -> value)")
     if "ci_method" in data and not isinstance(data["ci_method"], dict):
         raise bad("ci_method is not an object")

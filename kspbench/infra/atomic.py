@@ -11,6 +11,7 @@
   a second writer of the same output is refused at once. The lock is ``flock``-based, so a killed process never
   leaves a stale lock behind.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -20,10 +21,22 @@ import os
 import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Iterator
+
 from kspbench.errors import KspbenchError
 
-__all__ = ["OutputError", "write_with", "write_addressed", "write_bytes", "write_text", "temporary_path", "refuse_inputs",
-           "check_output", "check_output_dir", "exclusive_lock", "lock_path"]
+__all__ = [
+    "OutputError",
+    "write_with",
+    "write_addressed",
+    "write_bytes",
+    "write_text",
+    "temporary_path",
+    "refuse_inputs",
+    "check_output",
+    "check_output_dir",
+    "exclusive_lock",
+    "lock_path",
+]
 
 LOCK_SUFFIX = ".lock"
 
@@ -107,8 +120,9 @@ def write_with(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> 
     return path
 
 
-def write_addressed(like: str | os.PathLike, write: Callable[[BinaryIO], object],
-                    name: Callable[[str], str]) -> tuple[Path, str]:
+def write_addressed(
+    like: str | os.PathLike, write: Callable[[BinaryIO], object], name: Callable[[str], str]
+) -> tuple[Path, str]:
     """Write a file whose name depends on its content: ``write`` goes to a unique temporary file beside ``like``,
     which is synced and renamed to ``name(sha256 hex of the bytes)`` in the same folder. Returns (path, sha256)."""
     import hashlib
@@ -146,8 +160,9 @@ def _same(a: Path, b: Path) -> bool:
         return False
 
 
-def refuse_inputs(outputs: Iterable[str | os.PathLike | None], inputs: Iterable[str | os.PathLike | None], *,
-                  option: str = "--out") -> None:
+def refuse_inputs(
+    outputs: Iterable[str | os.PathLike | None], inputs: Iterable[str | os.PathLike | None], *, option: str = "--out"
+) -> None:
     """Raise :class:`OutputError` if any output is the same file as any input (symlinks, ``..``, hard links).
 
     Every file a command writes is an output here, including files written beside the named one (a result's
@@ -159,8 +174,9 @@ def refuse_inputs(outputs: Iterable[str | os.PathLike | None], inputs: Iterable[
             continue
         for inp in ins:
             if _same(Path(out), inp):
-                raise OutputError(f"{option} {out} is the input {inp}: writing it would destroy the input; "
-                                  "choose another output path")
+                raise OutputError(
+                    f"{option} {out} is the input {inp}: writing it would destroy the input; choose another output path"
+                )
 
 
 def check_output(path: str | os.PathLike, *, option: str = "--out") -> Path:
@@ -193,7 +209,7 @@ def lock_path(path: str | os.PathLike) -> Path:
     return path.with_name(path.name + LOCK_SUFFIX)
 
 
-_held: dict[str, int] = {}   # lock files this process holds -> nesting depth (flock is per open file, not reentrant)
+_held: dict[str, int] = {}  # lock files this process holds -> nesting depth (flock is per open file, not reentrant)
 
 
 @contextlib.contextmanager
@@ -221,8 +237,10 @@ def exclusive_lock(path: str | os.PathLike, *, wait: bool = False, what: str = "
         except OSError as err:
             os.close(fd)
             if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise OutputError(f"{path}: another kspbench process is {what} it (lock {lock} is held); wait for "
-                                  "it to finish or choose another output") from None
+                raise OutputError(
+                    f"{path}: another kspbench process is {what} it (lock {lock} is held); wait for "
+                    "it to finish or choose another output"
+                ) from None
             raise
         # The holder before us may have removed the lock file after we opened it: lock the file now on disk.
         try:
@@ -238,5 +256,5 @@ def exclusive_lock(path: str | os.PathLike, *, wait: bool = False, what: str = "
     finally:
         del _held[key]
         with contextlib.suppress(FileNotFoundError):
-            lock.unlink()   # before unlocking: a waiter re-checks that the file it locked is still the lock
+            lock.unlink()  # before unlocking: a waiter re-checks that the file it locked is still the lock
         os.close(fd)

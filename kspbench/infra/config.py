@@ -15,6 +15,7 @@ Every problem raises :class:`~kspbench.errors.ConfigError` with one line: ``<kin
 Checks that involve several fields (a decoder's mask prior needs the mask composite) stay with the dataclass that
 owns them, after :func:`parse`.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -34,8 +35,15 @@ C = TypeVar("C")
 _NO_DEFAULT = dataclasses.MISSING
 
 
-def setting(*, default: Any = _NO_DEFAULT, minimum: float | None = None, strict: bool = False,
-            maximum: float | None = None, choices: tuple[Any, ...] | None = None, doc: str = "") -> Any:
+def setting(
+    *,
+    default: Any = _NO_DEFAULT,
+    minimum: float | None = None,
+    strict: bool = False,
+    maximum: float | None = None,
+    choices: tuple[Any, ...] | None = None,
+    doc: str = "",
+) -> Any:
     """A dataclass field with validation metadata (``minimum``, ``strict``, ``maximum``, ``choices``) and an
     optional default.
 
@@ -71,13 +79,16 @@ def _value(hint: Any, raw: Any, meta: typing.Mapping[str, Any], kind: str, where
         rest = [a for a in args if a is not type(None)]
         if len(rest) == 1:
             return _value(rest[0], raw, meta, kind, where)
-        for option in rest:   # a union of several types: the first that accepts the value
+        for option in rest:  # a union of several types: the first that accepts the value
             try:
                 return _value(option, raw, meta, kind, where)
             except ConfigError:
                 continue
-        raise _fail(kind, where, f"must be one of the types {', '.join(getattr(a, '__name__', str(a)) for a in rest)}"
-                                 f", got {raw!r}")
+        raise _fail(
+            kind,
+            where,
+            f"must be one of the types {', '.join(getattr(a, '__name__', str(a)) for a in rest)}, got {raw!r}",
+        )
     if origin is Literal:
         if raw not in args:
             raise _fail(kind, where, f"must be one of {', '.join(map(str, args))}, got {raw!r}")

@@ -10,6 +10,7 @@ that time plus one unit of work), and a last one (``done``, or ``stopped`` when 
 Work shorter than the interval writes nothing, so a quick command's output (and a one-line error) stays as it was.
 A last phase that counts no units (the world's datasheet) keeps the lines coming through :meth:`Progress.heartbeat`.
 """
+
 from __future__ import annotations
 
 import os
@@ -58,9 +59,18 @@ class Progress:
         every: seconds between plain lines (default: :func:`every_s`).
     """
 
-    def __init__(self, label: str, total: int | None = None, *, unit: str = "step", initial: int = 0,
-                 enabled: bool = True, stream: TextIO | None = None, tty: bool | None = None,
-                 every: float | None = None) -> None:
+    def __init__(
+        self,
+        label: str,
+        total: int | None = None,
+        *,
+        unit: str = "step",
+        initial: int = 0,
+        enabled: bool = True,
+        stream: TextIO | None = None,
+        tty: bool | None = None,
+        every: float | None = None,
+    ) -> None:
         self.label, self.total, self.unit, self.n = label, total, unit, initial
         self.stream = stream if stream is not None else sys.stderr
         self.enabled, self.every = enabled, every_s() if every is None else every
@@ -73,8 +83,7 @@ class Progress:
         if enabled and is_tty:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, initial=initial, desc=label, unit=unit, file=self.stream,
-                             dynamic_ncols=True)
+            self._bar = tqdm(total=total, initial=initial, desc=label, unit=unit, file=self.stream, dynamic_ncols=True)
 
     # --- counting -------------------------------------------------------------------------------------------------
     def set_total(self, total: int) -> None:

@@ -1,4 +1,5 @@
 """Provenance recorded with every result: versions, git commit, hashes of inputs and configs, time."""
+
 from __future__ import annotations
 
 import hashlib
@@ -34,10 +35,17 @@ def git_state(start: str | os.PathLike | None = None) -> dict[str, Any]:
     """{'commit': sha or None, 'dirty': bool or None} of the git checkout holding ``start`` (default: this package)."""
     where = Path(start) if start is not None else Path(__file__).resolve().parent
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True,
-                                timeout=10, check=True).stdout.strip()
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=where,
-                                capture_output=True, text=True, timeout=10, check=True).stdout
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=where,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout
         return {"commit": commit, "dirty": bool(status.strip())}
     except (OSError, subprocess.SubprocessError):  # not a checkout (an installed wheel) or no git
         return {"commit": None, "dirty": None}
@@ -47,8 +55,12 @@ def environment() -> dict[str, Any]:
     """Versions of the interpreter and the libraries that change numbers."""
     import numpy
 
-    versions: dict[str, Any] = {"kspbench": __version__, "python": sys.version.split()[0], "numpy": numpy.__version__,
-                                "platform": platform.platform()}
+    versions: dict[str, Any] = {
+        "kspbench": __version__,
+        "python": sys.version.split()[0],
+        "numpy": numpy.__version__,
+        "platform": platform.platform(),
+    }
     try:
         import torch
 
@@ -61,5 +73,8 @@ def environment() -> dict[str, Any]:
 
 def provenance(**extra: Any) -> dict[str, Any]:
     """Everything a result file records about how it was made; ``extra`` adds seeds, hashes, configs."""
-    return {"kspbench": {**environment(), "git": git_state()},
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), **extra}
+    return {
+        "kspbench": {**environment(), "git": git_state()},
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **extra,
+    }

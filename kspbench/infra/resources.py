@@ -5,6 +5,7 @@
 stores real files, so a plain ``pip install .`` reads the same bytes from site-packages. Profiles and the paper's
 reference numbers live in the package itself (``kspbench/*/profiles.yaml``, ``kspbench/reporting/reference``).
 """
+
 from __future__ import annotations
 
 from importlib import resources

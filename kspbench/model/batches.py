@@ -5,6 +5,7 @@ and shared, :func:`kspbench.model.data.load_frames`), and the fixed validation f
 loss's batch from them with the run's generator, augments it as the card says and lays it out for the device.
 Every random draw of a run's data comes from that one ``numpy.random.Generator``, in a fixed order per loss.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,14 +36,13 @@ class TrainingData:
     prior_sampler: D.FrameSampler | None = None
     supervised: D.Frames | None = None
     sup_sampler: D.FrameSampler | None = None
-    sup_fraction: float | None = None   # share of the usable supervised frames in the subset (run.json)
+    sup_fraction: float | None = None  # share of the usable supervised frames in the subset (run.json)
     val: D.Frames | None = None
     val_index: np.ndarray | None = None
     _frames: dict[tuple[tuple[str, ...], bool], D.Frames] = field(default_factory=dict, repr=False, init=False)
 
     @classmethod
-    def load(cls, card: Card, losses: set[str], store_path: str | os.PathLike,
-             profile: ModelProfile) -> "TrainingData":
+    def load(cls, card: Card, losses: set[str], store_path: str | os.PathLike, profile: ModelProfile) -> "TrainingData":
         """The data of ``losses`` (the scheduled ones) and, when the profile validates, of the card's val role.
 
         Raises:
@@ -50,6 +50,7 @@ class TrainingData:
         """
         d, out = card.data, cls()
         with PoseStore(Path(store_path)) as store:
+
             def frames(roles: tuple[str, ...], backgrounds: bool) -> D.Frames:
                 return out._cached(store, roles, backgrounds, profile.input_size)
 
@@ -65,8 +66,13 @@ class TrainingData:
             if "sup2d" in losses or "sup3d" in losses:
                 out.supervised = frames(d.supervised, False)
                 subset = d.supervised_subset
-                mask = None if subset is None else D.supervision_subset(
-                    out.supervised, subset.fraction, subset.unit, subset.block_seconds, subset.seed)
+                mask = (
+                    None
+                    if subset is None
+                    else D.supervision_subset(
+                        out.supervised, subset.fraction, subset.unit, subset.block_seconds, subset.seed
+                    )
+                )
                 out.sup_sampler = D.FrameSampler(out.supervised, mask, what="supervised frames")
                 n_usable = max(1, int(out.supervised.usable.sum()))
                 out.sup_fraction = float(out.sup_sampler.index.size / n_usable)
@@ -80,16 +86,23 @@ class TrainingData:
         if key not in self._frames:
             # A cached set with backgrounds serves a request without them.
             with_bg = self._frames.get((tuple(roles), True))
-            self._frames[key] = with_bg if with_bg is not None else D.load_frames(store, roles, size,
-                                                                                  backgrounds=backgrounds)
+            self._frames[key] = (
+                with_bg if with_bg is not None else D.load_frames(store, roles, size, backgrounds=backgrounds)
+            )
         return self._frames[key]
 
 
 class Batches:
     """Each loss's batch, drawn from :class:`TrainingData` with the run's generator and laid out for the device."""
 
-    def __init__(self, data: TrainingData, losses: Losses, rng: np.random.Generator, device: torch.device,
-                 memory_format: torch.memory_format) -> None:
+    def __init__(
+        self,
+        data: TrainingData,
+        losses: Losses,
+        rng: np.random.Generator,
+        device: torch.device,
+        memory_format: torch.memory_format,
+    ) -> None:
         self.data, self.losses, self.rng = data, losses, rng
         self.device, self.memory_format = device, memory_format
 
@@ -107,35 +120,53 @@ class Batches:
         rng, b, cfg, data = self.rng, size, self.losses[loss], self.data
         if loss == "prior":
             idx = data.prior_sampler.sample(rng, b)
-            return self._augmented(data.prior, idx, mirror=cfg.mirror, rotation_degrees=cfg.rotation_degrees,
-                                   colour_jitter=cfg.colour_jitter)
+            return self._augmented(
+                data.prior,
+                idx,
+                mirror=cfg.mirror,
+                rotation_degrees=cfg.rotation_degrees,
+                colour_jitter=cfg.colour_jitter,
+            )
         if loss == "paired":
             frames = data.paired
             src, tgt = data.pairs.sample(rng, b)
-            return {"source": self.images(frames, src), "target": self.images(frames, tgt),
-                    "background": self.images(frames, tgt, backgrounds=True)}
+            return {
+                "source": self.images(frames, src),
+                "target": self.images(frames, tgt),
+                "background": self.images(frames, tgt, backgrounds=True),
+            }
         if loss == "unpaired":
             frames = data.unpaired
             src, tgt = data.unpaired_pairs.sample(rng, b)
             bg = rng.integers(0, len(data.paired), size=b)
             flip = rng.random(b) < cfg.flip
             angle = rng.uniform(-1.0, 1.0, b) * math.radians(cfg.rotation_degrees)
-            return {"source": self.images(frames, src), "target": self.images(frames, tgt),
-                    "background": self.images(data.paired, bg, backgrounds=True),
-                    "flip": self.to_device(torch.from_numpy(flip)),
-                    "angle": self.to_device(torch.from_numpy(angle).float())}
+            return {
+                "source": self.images(frames, src),
+                "target": self.images(frames, tgt),
+                "background": self.images(data.paired, bg, backgrounds=True),
+                "flip": self.to_device(torch.from_numpy(flip)),
+                "angle": self.to_device(torch.from_numpy(angle).float()),
+            }
         frames = data.supervised
         idx = data.sup_sampler.sample(rng, b)
         aug = {"mirror": cfg.mirror, "rotation_degrees": cfg.rotation_degrees, "colour_jitter": cfg.colour_jitter}
         if not any(aug.values()):
             # No augmentation: no draws either, so such runs keep their random stream.
-            return {"images": self.images(frames, idx), "p2d": self.to_device(torch.from_numpy(frames.p2d[idx])),
-                    "p3d": self.to_device(torch.from_numpy(frames.p3d[idx]))}
+            return {
+                "images": self.images(frames, idx),
+                "p2d": self.to_device(torch.from_numpy(frames.p2d[idx])),
+                "p3d": self.to_device(torch.from_numpy(frames.p3d[idx])),
+            }
         return self._augmented(frames, idx, **aug)
 
     def _augmented(self, frames: D.Frames, idx: np.ndarray, **aug: float) -> dict[str, torch.Tensor]:
         """Labelled frames augmented as the prior samples are (:func:`kspbench.model.data.augment_prior`)."""
-        images, p2d, p3d = D.augment_prior(D.to_float(frames.images[torch.from_numpy(idx)]),
-                                           torch.from_numpy(frames.p2d[idx]), torch.from_numpy(frames.p3d[idx]),
-                                           self.rng, **aug)
+        images, p2d, p3d = D.augment_prior(
+            D.to_float(frames.images[torch.from_numpy(idx)]),
+            torch.from_numpy(frames.p2d[idx]),
+            torch.from_numpy(frames.p3d[idx]),
+            self.rng,
+            **aug,
+        )
         return {"images": self.to_device(images), "p2d": self.to_device(p2d), "p3d": self.to_device(p3d)}

@@ -10,6 +10,7 @@ the batch (:mod:`kspbench.model.profiles`).
 :class:`~kspbench.errors.ConfigError` naming the key (one line). :meth:`Card.to_dict` is the plain form recorded in
 checkpoints and run records, and hashed into ``card_sha256``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -24,9 +25,25 @@ from kspbench.infra.config import load_named, names_in, parse, setting
 from kspbench.infra.resources import shipped
 from kspbench.model.profiles import OPTIMISERS, profile_names
 
-__all__ = ["Card", "ModelVariant", "DataRoles", "SupervisedSubset", "Optimiser", "PriorLoss", "PairedLoss",
-           "UnpairedLoss", "Sup2dLoss", "Sup3dLoss", "Losses", "ScheduleStage", "Schedule", "LOSSES", "load_card",
-           "card_names", "CARDS_DIR"]
+__all__ = [
+    "Card",
+    "ModelVariant",
+    "DataRoles",
+    "SupervisedSubset",
+    "Optimiser",
+    "PriorLoss",
+    "PairedLoss",
+    "UnpairedLoss",
+    "Sup2dLoss",
+    "Sup3dLoss",
+    "Losses",
+    "ScheduleStage",
+    "Schedule",
+    "LOSSES",
+    "load_card",
+    "card_names",
+    "CARDS_DIR",
+]
 
 # The shipped cards: the top-level models/ of a checkout, or the copy inside an installed wheel.
 CARDS_DIR = shipped("models")
@@ -232,8 +249,13 @@ def _plain(items: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 # What each loss needs from data.
-_LOSS_DATA = {"prior": ("prior",), "paired": ("paired",), "unpaired": ("unpaired", "paired"),
-              "sup2d": ("supervised",), "sup3d": ("supervised",)}
+_LOSS_DATA = {
+    "prior": ("prior",),
+    "paired": ("paired",),
+    "unpaired": ("unpaired", "paired"),
+    "sup2d": ("supervised",),
+    "sup3d": ("supervised",),
+}
 
 
 def _fail(where: str, problem: str) -> ConfigError:
@@ -250,10 +272,17 @@ def _loss_defaults(raw: Any) -> Any:
 def _check_values(card: Card, where: str) -> None:
     """What a field's type cannot say: non-empty text and roles, the bone ratios' length, non-empty losses, stages
     and cycles, distinct stage names."""
-    texts = [("name", card.name), ("table_row", card.table_row), ("description", card.description),
-             ("profile", card.profile), ("init_from", card.init_from), ("data.val", card.data.val)]
-    texts += [(f"{key}[{i}]", text) for key in ("also_reported_in", "deviations")
-              for i, text in enumerate(getattr(card, key))]
+    texts = [
+        ("name", card.name),
+        ("table_row", card.table_row),
+        ("description", card.description),
+        ("profile", card.profile),
+        ("init_from", card.init_from),
+        ("data.val", card.data.val),
+    ]
+    texts += [
+        (f"{key}[{i}]", text) for key in ("also_reported_in", "deviations") for i, text in enumerate(getattr(card, key))
+    ]
     texts += [(f"schedule.stages[{i}].name", s.name) for i, s in enumerate(card.schedule.stages)]
     for key, text in texts:
         if text is not None and not text.strip():
@@ -263,8 +292,10 @@ def _check_values(card: Card, where: str) -> None:
             raise _fail(f"{where}.data.{key}", f"must be a list of role names, got {list(getattr(card.data, key))!r}")
     ratios = card.model.bone_ratios
     if ratios != DEFAULT_BONE_RATIOS and (isinstance(ratios, str) or len(ratios) != skeleton.NUM_JOINTS):
-        raise _fail(f"{where}.model.bone_ratios", f"must be {DEFAULT_BONE_RATIOS!r} or a list of "
-                                                  f"{skeleton.NUM_JOINTS} bone lengths in trunk units")
+        raise _fail(
+            f"{where}.model.bone_ratios",
+            f"must be {DEFAULT_BONE_RATIOS!r} or a list of {skeleton.NUM_JOINTS} bone lengths in trunk units",
+        )
     if not card.losses.names:
         raise _fail(f"{where}.losses", "must be a non-empty mapping of loss name -> settings")
     stages = card.schedule.stages
@@ -272,8 +303,9 @@ def _check_values(card: Card, where: str) -> None:
         raise _fail(f"{where}.schedule.stages", "must be a non-empty list of stages")
     for i, s in enumerate(stages):
         if not s.cycle:
-            raise _fail(f"{where}.schedule.stages[{i}].cycle", f"must be a non-empty list of losses from "
-                                                                f"{', '.join(LOSSES)}")
+            raise _fail(
+                f"{where}.schedule.stages[{i}].cycle", f"must be a non-empty list of losses from {', '.join(LOSSES)}"
+            )
     names = [s.name for s in stages]
     if len(set(names)) != len(names):
         raise _fail(f"{where}.schedule.stages", f"stage names must be distinct, got {names}")

@@ -21,6 +21,7 @@ Samplers draw from an explicit ``numpy.random.Generator`` (no global RNG):
 * :func:`augment_prior`: mirroring with the left/right swap, in-plane rotation and colour jitter of the 20 prior
   samples (labels follow, :mod:`kspbench.model.transforms`).
 """
+
 from __future__ import annotations
 
 import math
@@ -31,12 +32,24 @@ import torch
 from torch.nn import functional as F
 
 from kspbench.core.crops import to_normalised
-from kspbench.model import transforms as T
 from kspbench.data.store import PoseStore, SequenceInfo
 from kspbench.errors import KspbenchError
+from kspbench.model import transforms as T
 
-__all__ = ["DataError", "Frames", "load_frames", "TrackCrops", "read_crops", "crop_camera_rotation", "resize_images", "PairSampler",
-           "FrameSampler", "supervision_subset", "augment_prior", "to_float"]
+__all__ = [
+    "DataError",
+    "Frames",
+    "load_frames",
+    "TrackCrops",
+    "read_crops",
+    "crop_camera_rotation",
+    "resize_images",
+    "PairSampler",
+    "FrameSampler",
+    "supervision_subset",
+    "augment_prior",
+    "to_float",
+]
 
 _RESIZE_BLOCK = 256
 
@@ -76,9 +89,8 @@ def resize_images(images: np.ndarray, size: int) -> torch.Tensor:
         return out.contiguous()
     blocks = []
     for start in range(0, out.shape[0], _RESIZE_BLOCK):
-        x = out[start:start + _RESIZE_BLOCK].float()
-        y = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False,
-                          antialias=size < images.shape[1])
+        x = out[start : start + _RESIZE_BLOCK].float()
+        y = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=size < images.shape[1])
         blocks.append(y.round().clamp(0, 255).to(torch.uint8))
     return torch.cat(blocks).contiguous()
 
@@ -129,9 +141,9 @@ class Frames:
 class TrackCrops:
     """The crops of one track (a sequence seen by one camera), with what places them in the camera; no label."""
 
-    images: torch.Tensor        # (N, 3, S, S) uint8, resampled to the model's input size
-    boxes: np.ndarray           # (N, 4) float64 crop boxes in the camera image
-    crop_rotation: np.ndarray   # (N, 3, 3) R_v (:func:`crop_camera_rotation`)
+    images: torch.Tensor  # (N, 3, S, S) uint8, resampled to the model's input size
+    boxes: np.ndarray  # (N, 4) float64 crop boxes in the camera image
+    crop_rotation: np.ndarray  # (N, 3, 3) R_v (:func:`crop_camera_rotation`)
 
 
 def read_crops(store: PoseStore, info: SequenceInfo, camera: str, size: int) -> TrackCrops | None:
@@ -144,36 +156,50 @@ def read_crops(store: PoseStore, info: SequenceInfo, camera: str, size: int) -> 
     if not store.has(subject, sequence, "images", camera=camera):
         return None
     if not store.has(subject, sequence, "boxes", camera=camera):
-        raise DataError(f"{store.path}: {subject}/{sequence} camera {camera} has images but no boxes; its crops "
-                        "need them (the crop camera and the 2D labels)")
+        raise DataError(
+            f"{store.path}: {subject}/{sequence} camera {camera} has images but no boxes; its crops "
+            "need them (the crop camera and the 2D labels)"
+        )
     images = store.read(subject, sequence, "images", camera=camera)
     boxes = store.read(subject, sequence, "boxes", camera=camera).astype(np.float64)
-    rot = crop_camera_rotation(boxes, store.read(subject, sequence, "focal", camera=camera),
-                               store.read(subject, sequence, "center", camera=camera))
+    rot = crop_camera_rotation(
+        boxes,
+        store.read(subject, sequence, "focal", camera=camera),
+        store.read(subject, sequence, "center", camera=camera),
+    )
     return TrackCrops(resize_images(images, size), boxes, rot)
 
 
-def _labels(store: PoseStore, subject: str, sequence: str, camera: str, boxes: np.ndarray,
-            rot: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _labels(
+    store: PoseStore, subject: str, sequence: str, camera: str, boxes: np.ndarray, rot: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """2D and 3D labels of one track in the model's units, ``R_v`` (computed unless given), usable, trunk (mm)."""
     p2d_px = store.read(subject, sequence, "pose_2d", camera=camera).astype(np.float64)
     cam3d = store.read(subject, sequence, "camera_3d", camera=camera).astype(np.float64)
     valid = store.read(subject, sequence, "valid", camera=camera).astype(bool)
     if rot is None:
-        rot = crop_camera_rotation(boxes, store.read(subject, sequence, "focal", camera=camera),
-                                   store.read(subject, sequence, "center", camera=camera))
+        rot = crop_camera_rotation(
+            boxes,
+            store.read(subject, sequence, "focal", camera=camera),
+            store.read(subject, sequence, "center", camera=camera),
+        )
     with np.errstate(invalid="ignore", divide="ignore"):
         p2d = to_normalised(p2d_px, boxes)
         rel = cam3d - cam3d[:, :1]
         trunk = np.linalg.norm(rel[:, 8], axis=-1)
         p3d = np.einsum("nji,nkj->nki", rot, rel) / trunk[:, None, None]  # row form of R_v^T rel
-    finite = (np.isfinite(boxes).all(axis=1) & np.isfinite(p2d).all(axis=(1, 2)) & np.isfinite(p3d).all(axis=(1, 2))
-              & (trunk > 0))
+    finite = (
+        np.isfinite(boxes).all(axis=1)
+        & np.isfinite(p2d).all(axis=(1, 2))
+        & np.isfinite(p3d).all(axis=(1, 2))
+        & (trunk > 0)
+    )
     return p2d.astype(np.float32), p3d.astype(np.float32), rot, valid & finite, trunk
 
 
-def load_frames(store: PoseStore, roles: list[str] | tuple[str, ...], size: int, *,
-                backgrounds: bool = False) -> Frames:
+def load_frames(
+    store: PoseStore, roles: list[str] | tuple[str, ...], size: int, *, backgrounds: bool = False
+) -> Frames:
     """Every frame with an image of the roles' sequences, resampled to ``size``.
 
     Args:
@@ -187,10 +213,26 @@ def load_frames(store: PoseStore, roles: list[str] | tuple[str, ...], size: int,
     """
     infos = store.sequences(role=list(roles))
     if not infos:
-        raise DataError(f"{store.path}: no sequence has role {' or '.join(roles)} (roles here: "
-                        f"{', '.join(sorted(store.roles())) or 'none'})")
-    keys = ("images", "bg", "p2d", "p3d", "rot", "trunk", "usable", "clip", "time", "frame", "seq", "subject",
-            "sequence", "camera")
+        raise DataError(
+            f"{store.path}: no sequence has role {' or '.join(roles)} (roles here: "
+            f"{', '.join(sorted(store.roles())) or 'none'})"
+        )
+    keys = (
+        "images",
+        "bg",
+        "p2d",
+        "p3d",
+        "rot",
+        "trunk",
+        "usable",
+        "clip",
+        "time",
+        "frame",
+        "seq",
+        "subject",
+        "sequence",
+        "camera",
+    )
     parts: dict[str, list] = {k: [] for k in keys}
     clip = 0
     for seq_id, info in enumerate(infos):
@@ -199,15 +241,19 @@ def load_frames(store: PoseStore, roles: list[str] | tuple[str, ...], size: int,
             if crops is None:
                 continue
             n = crops.images.shape[0]
-            p2d, p3d, rot, usable, trunk = _labels(store, info.subject, info.sequence, cam, crops.boxes,
-                                                   crops.crop_rotation)
+            p2d, p3d, rot, usable, trunk = _labels(
+                store, info.subject, info.sequence, cam, crops.boxes, crops.crop_rotation
+            )
             parts["images"].append(crops.images)
             if backgrounds:
                 if not store.has(info.subject, info.sequence, "backgrounds", camera=cam):
-                    raise DataError(f"{store.path}: {info.subject}/{info.sequence} camera {cam} (role {info.role}) "
-                                    "has no background estimate; paired training (Dp) needs one")
-                parts["bg"].append(resize_images(store.read(info.subject, info.sequence, "backgrounds",
-                                                            camera=cam), size))
+                    raise DataError(
+                        f"{store.path}: {info.subject}/{info.sequence} camera {cam} (role {info.role}) "
+                        "has no background estimate; paired training (Dp) needs one"
+                    )
+                parts["bg"].append(
+                    resize_images(store.read(info.subject, info.sequence, "backgrounds", camera=cam), size)
+                )
             parts["p2d"].append(p2d)
             parts["p3d"].append(p3d)
             parts["rot"].append(rot)
@@ -224,11 +270,23 @@ def load_frames(store: PoseStore, roles: list[str] | tuple[str, ...], size: int,
     if not parts["images"]:
         raise DataError(f"{store.path}: no sequence of role {' or '.join(roles)} has images")
     cat = {k: np.concatenate(v) for k, v in parts.items() if k not in ("images", "bg") and v}
-    return Frames(images=torch.cat(parts["images"]), backgrounds=torch.cat(parts["bg"]) if backgrounds else None,
-                  p2d=cat["p2d"], p3d=cat["p3d"], crop_rotation=cat["rot"], trunk_mm=cat["trunk"],
-                  usable=cat["usable"], clip=cat["clip"],
-                  time=cat["time"], frame=cat["frame"], seq_id=cat["seq"], subject=cat["subject"].astype(str),
-                  sequence=cat["sequence"].astype(str), camera=cat["camera"].astype(str), roles=tuple(roles))
+    return Frames(
+        images=torch.cat(parts["images"]),
+        backgrounds=torch.cat(parts["bg"]) if backgrounds else None,
+        p2d=cat["p2d"],
+        p3d=cat["p3d"],
+        crop_rotation=cat["rot"],
+        trunk_mm=cat["trunk"],
+        usable=cat["usable"],
+        clip=cat["clip"],
+        time=cat["time"],
+        frame=cat["frame"],
+        seq_id=cat["seq"],
+        subject=cat["subject"].astype(str),
+        sequence=cat["sequence"].astype(str),
+        camera=cat["camera"].astype(str),
+        roles=tuple(roles),
+    )
 
 
 class FrameSampler:
@@ -313,13 +371,20 @@ def supervision_subset(frames: Frames, fraction: float, unit: str, block_seconds
     covered = np.cumsum(counts[order])
     n_take = int(np.searchsorted(covered, fraction * counts.sum() - 1e-9)) + 1
     chosen = np.zeros(len(units), bool)
-    chosen[order[:max(1, min(n_take, len(units)))]] = True
+    chosen[order[: max(1, min(n_take, len(units)))]] = True
     return chosen[unit_index]
 
 
-def augment_prior(images: torch.Tensor, p2d: torch.Tensor, p3d: torch.Tensor, rng: np.random.Generator, *,
-                  mirror: float, rotation_degrees: float, colour_jitter: float
-                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def augment_prior(
+    images: torch.Tensor,
+    p2d: torch.Tensor,
+    p3d: torch.Tensor,
+    rng: np.random.Generator,
+    *,
+    mirror: float,
+    rotation_degrees: float,
+    colour_jitter: float,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Augment prior samples: mirror (prob. ``mirror``, with the L/R swap), in-plane rotation (uniform in
     ``+-rotation_degrees``), colour jitter (brightness, contrast, saturation factors in ``1 +- colour_jitter``).
 

@@ -23,6 +23,7 @@ steps, before the foreground can be drawn; m then stops passing gradient to the 
 mean m 0.000 from step 500 on). With the prior the composite starts as "the person is where the pose says", the
 learned logit only refines it, and the image loss reaches p2D through the silhouette as well as through f2D.
 """
+
 from __future__ import annotations
 
 import math
@@ -61,12 +62,18 @@ class Decoder(nn.Module):
         self.skip_sizes = tuple(profile.feature_size * 2 ** (i + 1) for i in range(n_up)) if skip else ()
         self.stages = nn.ModuleList(stages)
         # bg_channels 0: Bt enters only through the mask composite, so the foreground cannot be a copy of Bt.
-        self.background = (nn.Sequential(*_conv_bn_relu(3, d.bg_channels), *_conv_bn_relu(d.bg_channels, d.bg_channels))
-                           if d.bg_channels else None)
-        self.output = nn.Sequential(nn.Conv2d(channels + d.bg_channels + skip, channels, 3, padding=1),
-                                    nn.ReLU(inplace=True),
-                                    nn.Conv2d(channels, channels, 3, padding=1), nn.ReLU(inplace=True),
-                                    nn.Conv2d(channels, 4 if self.mask_composite else 3, 1))
+        self.background = (
+            nn.Sequential(*_conv_bn_relu(3, d.bg_channels), *_conv_bn_relu(d.bg_channels, d.bg_channels))
+            if d.bg_channels
+            else None
+        )
+        self.output = nn.Sequential(
+            nn.Conv2d(channels + d.bg_channels + skip, channels, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(channels, channels, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(channels, 4 if self.mask_composite else 3, 1),
+        )
 
     def reset_parameters(self, generator: torch.Generator) -> None:
         init_conv_bn_(self, generator)
@@ -76,9 +83,14 @@ class Decoder(nn.Module):
             with torch.no_grad():
                 last.weight[3:].mul_(0.01)
 
-    def forward(self, f2d: torch.Tensor, fa: torch.Tensor, background: torch.Tensor,
-                silhouette: torch.Tensor | None = None,
-                maps: dict[int, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+    def forward(
+        self,
+        f2d: torch.Tensor,
+        fa: torch.Tensor,
+        background: torch.Tensor,
+        silhouette: torch.Tensor | None = None,
+        maps: dict[int, torch.Tensor] | None = None,
+    ) -> dict[str, torch.Tensor]:
         """``f2d`` ``(B, C2, F, F)``, ``fa`` ``(B, Ca, F, F)``, ``background`` ``(B, 3, H, W)`` in [0, 1],
         ``silhouette`` ``(B, 1, H, W)`` in [0, 1] (used when ``mask_prior`` > 0), ``maps`` (with ``map_skips``)
         ``{size: (B, 33, size, size)}`` for every size in :attr:`skip_sizes`."""

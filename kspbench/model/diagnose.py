@@ -34,6 +34,7 @@ Metrics per mode (means over tuples):
 References (mode-free): ``copy_background_l1`` (Bt against It in the person region: the error of copying the
 background) and EP's PCK / error on the real It.
 """
+
 from __future__ import annotations
 
 import json
@@ -46,43 +47,59 @@ from typing import Any
 import numpy as np
 import torch
 
-from kspbench.model import data as D
 from kspbench.errors import KspbenchError
+from kspbench.model import data as D
 
-__all__ = ["DiagnoseError", "BACKGROUND_ATTR", "MASK_THRESHOLD", "PCK_THRESHOLD", "MIN_GAP_SECONDS", "Tuples",
-           "background_estimate", "check_background", "load_role", "draw_tuples", "person_masks", "measure",
-           "decode_examples", "diagnose", "write_report", "summary_lines", "DEFINITIONS"]
+__all__ = [
+    "DiagnoseError",
+    "BACKGROUND_ATTR",
+    "MASK_THRESHOLD",
+    "PCK_THRESHOLD",
+    "MIN_GAP_SECONDS",
+    "Tuples",
+    "background_estimate",
+    "check_background",
+    "load_role",
+    "draw_tuples",
+    "person_masks",
+    "measure",
+    "decode_examples",
+    "diagnose",
+    "write_report",
+    "summary_lines",
+    "DEFINITIONS",
+]
 
 BACKGROUND_ATTR = "background_estimate"  # the world's root attribute: "clean" or "median:<frames>"
-MASK_THRESHOLD = 12          # grey levels, |frame - Bt| summed over RGB (= 12/255 in [0, 1] units)
-MASK_DILATION_PX = 0         # the true mask is not dilated
-PCK_THRESHOLD = 0.2          # [-1, 1] crop units = 0.1 x the crop side
+MASK_THRESHOLD = 12  # grey levels, |frame - Bt| summed over RGB (= 12/255 in [0, 1] units)
+MASK_DILATION_PX = 0  # the true mask is not dilated
+PCK_THRESHOLD = 0.2  # [-1, 1] crop units = 0.1 x the crop side
 MIN_GAP_SECONDS = 1.0
 BATCH = 64
 BOOTSTRAP = 2000
 MODES = ("teacher_forced", "ep")
 REPORT_KIND = "kspbench-diagnose"
 REPORT_VERSION = 1
-_TUPLE_TAG = 0xD1A6          # seed-sequence tags: tuples and bootstrap draw from separate streams
+_TUPLE_TAG = 0xD1A6  # seed-sequence tags: tuples and bootstrap draw from separate streams
 _BOOT_TAG = 0xB007
 
 DEFINITIONS = {
     "tuple": "(Is, It, F') of one clip of the role (same person, static camera, clean background C); Is and F' "
-             f">= {MIN_GAP_SECONDS:g} s from It, F' != Is; B = pose of It, B' = pose of F'",
+    f">= {MIN_GAP_SECONDS:g} s from It, F' != Is; B = pose of It, B' = pose of F'",
     "decoded": "Î(P) = DI(Tm(P), EA(Is), C), C = It's clean background",
     "teacher_forced": "P = the true 2D pose of It (B) or F' (B'), limb-width scale = EP's scale on that frame",
     "ep": "P = EP's p2d and scale on It (B) or F' (B')",
     "true_mask": f"sum over RGB of |frame - clean Bt| > {MASK_THRESHOLD} grey levels ({MASK_THRESHOLD}/255), "
-                 f"dilation {MASK_DILATION_PX} px",
+    f"dilation {MASK_DILATION_PX} px",
     "region": "union of the true masks of It and F' (each in its own crop grid)",
     "e_b": "mean over tuples of the mean L1 (RGB, [0, 1]) between Î(B) and It in the region",
     "e_b_prime": "mean over tuples of the mean L1 (RGB, [0, 1]) between Î(B') and It in the region",
     "pci": "1 - e_b / e_b_prime (ratio of means over tuples); 95 % percentile bootstrap over tuples, "
-           f"{BOOTSTRAP} resamples",
+    f"{BOOTSTRAP} resamples",
     "mask_iou": "mean over tuples of IoU(decoder mask of Î(B) > 0.5, true mask of It)",
     "mask_inside_outside": "mean of the decoder mask of Î(B) inside / outside It's true mask (mean over tuples)",
     "pck": f"fraction of joints with |EP p2d - true p2d| < {PCK_THRESHOLD} in [-1, 1] crop units "
-           "(0.1 x crop side); error_px = mean joint distance x crop_px / 2",
+    "(0.1 x crop side); error_px = mean joint distance x crop_px / 2",
     "copy_background_l1": "mean L1 between Bt and It in the region (the error of copying the background)",
 }
 
@@ -95,9 +112,9 @@ class DiagnoseError(KspbenchError):
 class Tuples:
     """Indices into a :class:`~kspbench.model.data.Frames`, one entry per tuple, all ``(T,)`` int."""
 
-    source: np.ndarray   # Is
-    target: np.ndarray   # It (pose B, background C)
-    other: np.ndarray    # F' (pose B')
+    source: np.ndarray  # Is
+    target: np.ndarray  # It (pose B, background C)
+    other: np.ndarray  # F' (pose B')
 
     def __len__(self) -> int:
         return int(self.target.size)
@@ -107,6 +124,7 @@ class Tuples:
 
 
 # --- inputs -------------------------------------------------------------------------------------------------------
+
 
 def background_estimate(attrs: dict[str, Any]) -> str | None:
     """The store's ``background_estimate`` root attribute (None when absent)."""
@@ -126,10 +144,14 @@ def check_background(store_path: str | os.PathLike, value: str | None, allow_med
         return []
     what = "no background_estimate attribute" if value is None else f"background_estimate {value!r}"
     if not allow_median:
-        raise DiagnoseError(f"{store_path}: the store's backgrounds are not clean ({what}); rebuild the world with "
-                            "the default profile (`kspbench world build`), or pass --allow-median-background")
-    return [f"the store's backgrounds are not clean ({what}): they may contain the person, so the true masks and "
-            "the copy-background reference are biased (--allow-median-background)"]
+        raise DiagnoseError(
+            f"{store_path}: the store's backgrounds are not clean ({what}); rebuild the world with "
+            "the default profile (`kspbench world build`), or pass --allow-median-background"
+        )
+    return [
+        f"the store's backgrounds are not clean ({what}): they may contain the person, so the true masks and "
+        "the copy-background reference are biased (--allow-median-background)"
+    ]
 
 
 def load_role(store_path: str | os.PathLike, role: str, size: int) -> tuple["D.Frames", dict[str, Any]]:
@@ -169,8 +191,10 @@ def draw_tuples(frames: "D.Frames", n: int, seed: int, min_gap: float = MIN_GAP_
     n_left, n_far = left - first, (left - first) + (last - right)
     eligible = np.flatnonzero(n_far >= 2)
     if eligible.size == 0:
-        raise DiagnoseError(f"role {', '.join(frames.roles)}: no usable frame has two others of its clip at least "
-                            f"{min_gap:g} s away; a tuple needs Is, It and a third frame of one clip")
+        raise DiagnoseError(
+            f"role {', '.join(frames.roles)}: no usable frame has two others of its clip at least "
+            f"{min_gap:g} s away; a tuple needs Is, It and a third frame of one clip"
+        )
     rng = np.random.default_rng(np.random.SeedSequence([seed, _TUPLE_TAG]))
     tgt = rng.choice(eligible, size=n, replace=n > eligible.size)
     c = n_far[tgt]
@@ -188,6 +212,7 @@ def person_masks(images: torch.Tensor, backgrounds: torch.Tensor) -> torch.Tenso
 
 
 # --- the measurement ----------------------------------------------------------------------------------------------
+
 
 def _region_l1(a: torch.Tensor, b: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
     """Mean L1 over RGB inside ``region``: ``(B, 3, S, S)`` x2, bool ``(B, 1, S, S)`` -> ``(B,)`` (0 if empty)."""
@@ -217,12 +242,15 @@ def _mask_stats(mask: torch.Tensor, truth: torch.Tensor) -> tuple[torch.Tensor, 
     return iou, inside.double(), outside.double()
 
 
-def _ratio_ci(num: np.ndarray, den: np.ndarray, seed: tuple[int, int],
-              n_boot: int = BOOTSTRAP) -> tuple[float, float, float]:
+def _ratio_ci(
+    num: np.ndarray, den: np.ndarray, seed: tuple[int, int], n_boot: int = BOOTSTRAP
+) -> tuple[float, float, float]:
     """``1 - mean(num) / mean(den)`` and its 95 % percentile bootstrap over tuples (the same resample for both)."""
+
     def pci(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore", divide="ignore"):
             return 1.0 - a / b
+
     point = float(pci(num.mean(), den.mean()))
     rng = np.random.default_rng(np.random.SeedSequence([*seed, _BOOT_TAG]))
     idx = rng.integers(0, num.size, size=(n_boot, num.size))
@@ -237,28 +265,35 @@ def _ratio_ci(num: np.ndarray, den: np.ndarray, seed: tuple[int, int],
 def _batch_inputs(frames: "D.Frames", tup: Tuples, device: str) -> dict[str, torch.Tensor]:
     assert frames.backgrounds is not None
     t, o, s = (torch.from_numpy(np.asarray(i, np.int64)) for i in (tup.target, tup.other, tup.source))
-    return {"src": D.to_float(frames.images[s]).to(device), "tgt": D.to_float(frames.images[t]).to(device),
-            "oth": D.to_float(frames.images[o]).to(device), "bg": D.to_float(frames.backgrounds[t]).to(device),
-            "mask_t": person_masks(frames.images[t], frames.backgrounds[t]).to(device),
-            "mask_o": person_masks(frames.images[o], frames.backgrounds[o]).to(device),
-            "p2d_t": torch.from_numpy(frames.p2d[tup.target]).to(device),
-            "p2d_o": torch.from_numpy(frames.p2d[tup.other]).to(device)}
+    return {
+        "src": D.to_float(frames.images[s]).to(device),
+        "tgt": D.to_float(frames.images[t]).to(device),
+        "oth": D.to_float(frames.images[o]).to(device),
+        "bg": D.to_float(frames.backgrounds[t]).to(device),
+        "mask_t": person_masks(frames.images[t], frames.backgrounds[t]).to(device),
+        "mask_o": person_masks(frames.images[o], frames.backgrounds[o]).to(device),
+        "p2d_t": torch.from_numpy(frames.p2d[tup.target]).to(device),
+        "p2d_o": torch.from_numpy(frames.p2d[tup.other]).to(device),
+    }
 
 
 def _decode(model, x: dict[str, torch.Tensor]) -> dict[str, Any]:
     """Both modes' Î(B), Î(B') of one batch of tuples, with EP's outputs on It and F'."""
     pose_t, pose_o = model.pose(x["tgt"]), model.pose(x["oth"])
     fa = model.appearance(x["src"])
-    poses = {"teacher_forced": ((x["p2d_t"], pose_t["scale"]), (x["p2d_o"], pose_o["scale"])),
-             "ep": ((pose_t["p2d"], pose_t["scale"]), (pose_o["p2d"], pose_o["scale"]))}
+    poses = {
+        "teacher_forced": ((x["p2d_t"], pose_t["scale"]), (x["p2d_o"], pose_o["scale"])),
+        "ep": ((pose_t["p2d"], pose_t["scale"]), (pose_o["p2d"], pose_o["scale"])),
+    }
     out: dict[str, Any] = {"pose_t": pose_t}
     for mode, ((pb, sb), (po, so)) in poses.items():
         out[mode] = (model.render(pb, sb, fa, x["bg"]), model.render(po, so, fa, x["bg"]))
     return out
 
 
-def measure(model, frames: "D.Frames", tuples: Tuples, *, device: str = "cpu", batch: int = BATCH,
-            seed: int = 0) -> dict[str, Any]:
+def measure(
+    model, frames: "D.Frames", tuples: Tuples, *, device: str = "cpu", batch: int = BATCH, seed: int = 0
+) -> dict[str, Any]:
     """Every metric of the module docstring for ``tuples`` (call under ``torch.no_grad`` and a deterministic
     context; :func:`diagnose` does).
 
@@ -302,14 +337,26 @@ def measure(model, frames: "D.Frames", tuples: Tuples, *, device: str = "cpu", b
     modes = {}
     for i, mode in enumerate(MODES):
         pci, lo, hi = _ratio_ci(cat[f"{mode}/e_b"], cat[f"{mode}/e_bp"], (seed, i))
-        modes[mode] = {"e_b": mean(f"{mode}/e_b"), "e_b_prime": mean(f"{mode}/e_bp"), "pci": pci,
-                       "pci_ci95": [lo, hi], "mask_iou": mean(f"{mode}/iou"), "mask_inside": mean(f"{mode}/in"),
-                       "mask_outside": mean(f"{mode}/out"), "ep_pck_decoded": mean(f"{mode}/pck"),
-                       "ep_error_px_decoded": mean(f"{mode}/px")}
-    return {"n_tuples": len(tuples), "crop_px": size, "has_decoder_mask": bool(has_mask),
-            "copy_background_l1": mean("copy_bg"),
-            "ep_on_real": {"pck": mean("pck_real"), "error_px": mean("px_real")},
-            "modes": modes, "per_tuple": cat}
+        modes[mode] = {
+            "e_b": mean(f"{mode}/e_b"),
+            "e_b_prime": mean(f"{mode}/e_bp"),
+            "pci": pci,
+            "pci_ci95": [lo, hi],
+            "mask_iou": mean(f"{mode}/iou"),
+            "mask_inside": mean(f"{mode}/in"),
+            "mask_outside": mean(f"{mode}/out"),
+            "ep_pck_decoded": mean(f"{mode}/pck"),
+            "ep_error_px_decoded": mean(f"{mode}/px"),
+        }
+    return {
+        "n_tuples": len(tuples),
+        "crop_px": size,
+        "has_decoder_mask": bool(has_mask),
+        "copy_background_l1": mean("copy_bg"),
+        "ep_on_real": {"pck": mean("pck_real"), "error_px": mean("px_real")},
+        "modes": modes,
+        "per_tuple": cat,
+    }
 
 
 def decode_examples(model, frames: "D.Frames", tuples: Tuples, *, device: str = "cpu") -> dict[str, Any]:
@@ -321,16 +368,23 @@ def decode_examples(model, frames: "D.Frames", tuples: Tuples, *, device: str = 
     hwc = lambda t: t.clamp(0.0, 1.0).permute(0, 2, 3, 1).double().cpu().numpy()  # noqa: E731
     tf_b, tf_bp = dec["teacher_forced"]
     mask = tf_b.get("mask")
-    names = [f"{frames.subject[t]} {frames.sequence[t]} {frames.camera[t]} #{frames.frame[t]}"
-             for t in tuples.target]
-    return {"source": hwc(x["src"]), "target": hwc(x["tgt"]), "background": hwc(x["bg"]),
-            "tf_b": hwc(tf_b["image"]), "tf_b_prime": hwc(tf_bp["image"]), "ep_b": hwc(dec["ep"][0]["image"]),
-            "mask": None if mask is None else mask[:, 0].double().cpu().numpy(),
-            "true_mask": x["mask_t"][:, 0].cpu().numpy(), "p2d_b": x["p2d_t"].double().cpu().numpy(),
-            "names": names}
+    names = [f"{frames.subject[t]} {frames.sequence[t]} {frames.camera[t]} #{frames.frame[t]}" for t in tuples.target]
+    return {
+        "source": hwc(x["src"]),
+        "target": hwc(x["tgt"]),
+        "background": hwc(x["bg"]),
+        "tf_b": hwc(tf_b["image"]),
+        "tf_b_prime": hwc(tf_bp["image"]),
+        "ep_b": hwc(dec["ep"][0]["image"]),
+        "mask": None if mask is None else mask[:, 0].double().cpu().numpy(),
+        "true_mask": x["mask_t"][:, 0].cpu().numpy(),
+        "p2d_b": x["p2d_t"].double().cpu().numpy(),
+        "names": names,
+    }
 
 
 # --- the whole command --------------------------------------------------------------------------------------------
+
 
 def _finite(value: Any) -> Any:
     """JSON-safe: non-finite floats become None, recursively."""
@@ -343,10 +397,20 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def diagnose(checkpoint: str | os.PathLike, store_path: str | os.PathLike, *, role: str = "h36m-val",
-             n_tuples: int = 256, seed: int = 0, device: str = "cpu", threads: int | None = None,
-             allow_median_background: bool = False, examples: int = 0, model=None,
-             hash_store: bool = True) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def diagnose(
+    checkpoint: str | os.PathLike,
+    store_path: str | os.PathLike,
+    *,
+    role: str = "h36m-val",
+    n_tuples: int = 256,
+    seed: int = 0,
+    device: str = "cpu",
+    threads: int | None = None,
+    allow_median_background: bool = False,
+    examples: int = 0,
+    model=None,
+    hash_store: bool = True,
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Measure a checkpoint's pose conditioning on ``n_tuples`` seeded tuples of ``role``.
 
     Args:
@@ -361,10 +425,10 @@ def diagnose(checkpoint: str | os.PathLike, store_path: str | os.PathLike, *, ro
         DiagnoseError: unreadable checkpoint, a store without clean backgrounds (unless allowed), a role without
             tuples.
     """
-    from kspbench.model.predict import load_model
     from kspbench.errors import ConfigError
-    from kspbench.model.train import TrainingError, deterministic, load_checkpoint
     from kspbench.infra.provenance import file_sha256, provenance
+    from kspbench.model.predict import load_model
+    from kspbench.model.train import TrainingError, deterministic, load_checkpoint
 
     try:
         if model is None:
@@ -387,17 +451,37 @@ def diagnose(checkpoint: str | os.PathLike, store_path: str | os.PathLike, *, ro
     res.pop("per_tuple")
     card = ckpt["card"]
     report = {
-        "kind": REPORT_KIND, "version": REPORT_VERSION,
-        "checkpoint": {"path": str(checkpoint), "sha256": file_sha256(checkpoint), "card": card["name"],
-                       "seed": int(ckpt["seed"]), "step": int(ckpt["step"]), "profile": ckpt["profile"]["name"],
-                       "ablation": card["model"]["ablation"]},
-        "store": {"path": str(store_path), "sha256": file_sha256(store_path) if hash_store else None,
-                  "dataset": str(attrs.get("dataset")),
-                  "background_estimate": bg_kind},
-        "role": role, "seed": int(seed), "device": device,
-        "thresholds": {"mask_grey_levels_rgb_sum": MASK_THRESHOLD, "mask_dilation_px": MASK_DILATION_PX,
-                       "pck": PCK_THRESHOLD, "min_gap_seconds": MIN_GAP_SECONDS, "bootstrap": BOOTSTRAP},
-        **res, "warnings": warnings, "definitions": DEFINITIONS, "provenance": provenance(),
+        "kind": REPORT_KIND,
+        "version": REPORT_VERSION,
+        "checkpoint": {
+            "path": str(checkpoint),
+            "sha256": file_sha256(checkpoint),
+            "card": card["name"],
+            "seed": int(ckpt["seed"]),
+            "step": int(ckpt["step"]),
+            "profile": ckpt["profile"]["name"],
+            "ablation": card["model"]["ablation"],
+        },
+        "store": {
+            "path": str(store_path),
+            "sha256": file_sha256(store_path) if hash_store else None,
+            "dataset": str(attrs.get("dataset")),
+            "background_estimate": bg_kind,
+        },
+        "role": role,
+        "seed": int(seed),
+        "device": device,
+        "thresholds": {
+            "mask_grey_levels_rgb_sum": MASK_THRESHOLD,
+            "mask_dilation_px": MASK_DILATION_PX,
+            "pck": PCK_THRESHOLD,
+            "min_gap_seconds": MIN_GAP_SECONDS,
+            "bootstrap": BOOTSTRAP,
+        },
+        **res,
+        "warnings": warnings,
+        "definitions": DEFINITIONS,
+        "provenance": provenance(),
     }
     return _finite(report), shown
 
@@ -416,21 +500,27 @@ def _num(value: float | None, fmt: str = ".4f") -> str:
 def summary_lines(report: dict[str, Any]) -> list[str]:
     """A short human summary of a report."""
     ck = report["checkpoint"]
-    lines = [f"{ck['card']} seed {ck['seed']} ({ck['profile']} profile, step {ck['step']}) on {report['role']}: "
-             f"{report['n_tuples']} tuples, seed {report['seed']}, crop {report['crop_px']} px"]
+    lines = [
+        f"{ck['card']} seed {ck['seed']} ({ck['profile']} profile, step {ck['step']}) on {report['role']}: "
+        f"{report['n_tuples']} tuples, seed {report['seed']}, crop {report['crop_px']} px"
+    ]
     head = ("mode", "e(B)", "e(B')", "PCI", "95% CI", "mask IoU", "EP PCK@0.1 on Î(B)")
     lines.append(f"{head[0]:<15} {head[1]:>7} {head[2]:>7} {head[3]:>7} {head[4]:>17} {head[5]:>9} {head[6]:>19}")
     for mode, m in report["modes"].items():
         lo, hi = m["pci_ci95"]
-        lines.append(f"{mode.replace('_', '-'):<15} {_num(m['e_b']):>7} {_num(m['e_b_prime']):>7} "
-                     f"{_num(m['pci'], '.3f'):>7} {'[' + _num(lo, '.3f') + ', ' + _num(hi, '.3f') + ']':>17} "
-                     f"{_num(m['mask_iou'], '.3f'):>9} "
-                     f"{_num(None if m['ep_pck_decoded'] is None else 100 * m['ep_pck_decoded'], '.1f'):>6} % "
-                     f"({_num(m['ep_error_px_decoded'], '.1f')} px)")
+        lines.append(
+            f"{mode.replace('_', '-'):<15} {_num(m['e_b']):>7} {_num(m['e_b_prime']):>7} "
+            f"{_num(m['pci'], '.3f'):>7} {'[' + _num(lo, '.3f') + ', ' + _num(hi, '.3f') + ']':>17} "
+            f"{_num(m['mask_iou'], '.3f'):>9} "
+            f"{_num(None if m['ep_pck_decoded'] is None else 100 * m['ep_pck_decoded'], '.1f'):>6} % "
+            f"({_num(m['ep_error_px_decoded'], '.1f')} px)"
+        )
     real = report["ep_on_real"]
-    lines.append(f"reference: copy-the-background L1 {_num(report['copy_background_l1'])}; EP on the real It: "
-                 f"PCK@0.1 {_num(None if real['pck'] is None else 100 * real['pck'], '.1f')} % "
-                 f"({_num(real['error_px'], '.1f')} px)")
+    lines.append(
+        f"reference: copy-the-background L1 {_num(report['copy_background_l1'])}; EP on the real It: "
+        f"PCK@0.1 {_num(None if real['pck'] is None else 100 * real['pck'], '.1f')} % "
+        f"({_num(real['error_px'], '.1f')} px)"
+    )
     lines.append("PCI = 1 - e(B)/e(B'): 0 = the decoder ignores the pose, 1 = it draws exactly the true person")
     lines += [f"warning: {w}" for w in report.get("warnings", [])]
     return lines

@@ -20,6 +20,7 @@ How the pieces fit the KSP training loop:
   DDP behaviour); a CPU run with N processes is therefore close to, not identical with, a one-process run.
 * Outputs: rank 0 alone writes checkpoints, logs and validation; every rank resumes from the same checkpoint.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,10 +29,20 @@ from typing import Any, Callable
 
 import torch
 from torch import nn
+
 from kspbench.errors import KspbenchError
 
-__all__ = ["DistributedError", "DistContext", "context_from_env", "shard", "LossModule", "wrap", "mean_over_ranks", "barrier",
-           "shutdown"]
+__all__ = [
+    "DistributedError",
+    "DistContext",
+    "context_from_env",
+    "shard",
+    "LossModule",
+    "wrap",
+    "mean_over_ranks",
+    "barrier",
+    "shutdown",
+]
 
 
 class DistributedError(KspbenchError):
@@ -66,8 +77,12 @@ def context_from_env(device: str) -> DistContext:
     backend = "nccl" if device == "cuda" else "gloo"
     if not dist.is_initialized():
         dist.init_process_group(backend=backend)
-    return DistContext(rank=dist.get_rank(), world_size=dist.get_world_size(),
-                       local_rank=int(os.environ.get("LOCAL_RANK", "0")), backend=backend)
+    return DistContext(
+        rank=dist.get_rank(),
+        world_size=dist.get_world_size(),
+        local_rank=int(os.environ.get("LOCAL_RANK", "0")),
+        backend=backend,
+    )
 
 
 def shard(batch: dict[str, torch.Tensor], ctx: DistContext) -> dict[str, torch.Tensor]:
@@ -78,10 +93,12 @@ def shard(batch: dict[str, torch.Tensor], ctx: DistContext) -> dict[str, torch.T
     for k, v in batch.items():
         b = v.shape[0]
         if b % ctx.world_size:
-            raise DistributedError(f"the global batch ({b}) does not divide by the {ctx.world_size} processes; choose a "
-                             "batch (card schedule.batch or the profile's) that is a multiple of --nproc_per_node")
+            raise DistributedError(
+                f"the global batch ({b}) does not divide by the {ctx.world_size} processes; choose a "
+                "batch (card schedule.batch or the profile's) that is a multiple of --nproc_per_node"
+            )
         per = b // ctx.world_size
-        out[k] = v[ctx.rank * per:(ctx.rank + 1) * per]
+        out[k] = v[ctx.rank * per : (ctx.rank + 1) * per]
     return out
 
 
@@ -97,8 +114,9 @@ class LossModule(nn.Module):
         return self._loss_fn(loss, batch)
 
 
-def wrap(model: nn.Module, loss_fn: Callable[[str, dict[str, torch.Tensor]], Any], ctx: DistContext,
-         device: torch.device) -> nn.Module:
+def wrap(
+    model: nn.Module, loss_fn: Callable[[str, dict[str, torch.Tensor]], Any], ctx: DistContext, device: torch.device
+) -> nn.Module:
     """``DistributedDataParallel`` around :class:`LossModule` (see the module docstring for the choices)."""
     from torch.nn.parallel import DistributedDataParallel as DDP
 

@@ -20,6 +20,7 @@ Initialisation: hidden layers Kaiming-normal; each branch's last layer has small
 authors' group's ``ss_human_mesh`` regressor) and a bias giving a rest pose (legs and arms down, trunk and head up)
 seen from the front at scale 1 and offset 0, so training starts from a plausible, centred, upright skeleton.
 """
+
 from __future__ import annotations
 
 import math
@@ -31,8 +32,17 @@ from kspbench.core import skeleton
 from kspbench.model.profiles import ModelProfile
 from kspbench.model.resnet import ResNetTrunk, init_resnet_
 
-__all__ = ["OFFSET_BOUND", "LOG_SCALE_BOUND", "PHI_BOUND", "PoseEncoder", "AppearanceEncoder", "rest_vk",
-           "rest_pose_canonical", "init_conv_bn_", "soft_argmax"]
+__all__ = [
+    "OFFSET_BOUND",
+    "LOG_SCALE_BOUND",
+    "PHI_BOUND",
+    "PoseEncoder",
+    "AppearanceEncoder",
+    "rest_vk",
+    "rest_pose_canonical",
+    "init_conv_bn_",
+    "soft_argmax",
+]
 
 PHI_BOUND = math.pi / 4
 OFFSET_BOUND = 1.0
@@ -43,9 +53,21 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 # Rest-pose directions in C of the 13 predicted joints (skeleton.PREDICTED_JOINTS order).
-_REST_DIRECTIONS = {2: (0, 0, -1), 3: (0, 0, -1), 5: (0, 0, -1), 6: (0, 0, -1), 7: (0, 0, 1), 9: (0, 0, 1),
-                    10: (0, 0, 1), 11: (0, 1, 0), 12: (0, 0, -1), 13: (0, 0, -1), 14: (0, -1, 0), 15: (0, 0, -1),
-                    16: (0, 0, -1)}
+_REST_DIRECTIONS = {
+    2: (0, 0, -1),
+    3: (0, 0, -1),
+    5: (0, 0, -1),
+    6: (0, 0, -1),
+    7: (0, 0, 1),
+    9: (0, 0, 1),
+    10: (0, 0, 1),
+    11: (0, 1, 0),
+    12: (0, 0, -1),
+    13: (0, 0, -1),
+    14: (0, -1, 0),
+    15: (0, 0, -1),
+    16: (0, 0, -1),
+}
 
 
 def rest_vk() -> torch.Tensor:
@@ -108,24 +130,30 @@ class PoseEncoder(nn.Module):
         side = (profile.feature_size + stride - 1) // stride
         # "flatten" keeps where things are in the head's map (side x side): a global average pool leaves only
         # channel statistics, which a narrow CPU-size head cannot turn into precise limb positions.
-        pool = ([nn.Flatten()] if h.pool == "flatten" else [nn.AdaptiveAvgPool2d(1), nn.Flatten()])
+        pool = [nn.Flatten()] if h.pool == "flatten" else [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
         features = h.channels * side * side if h.pool == "flatten" else h.channels
         # "keypoints": 17 heatmaps on the trunk's map, read out by soft-argmax, join the pooled vector. Where the
         # joints are is then an explicit input of the vk and camera branches (a 2D-to-3D lifting), instead of
         # something a pooled channel vector must encode.
-        self.keypoints = (nn.Conv2d(self.trunk.out_channels, skeleton.NUM_JOINTS, 1)
-                          if h.pool == "keypoints" else None)
+        self.keypoints = nn.Conv2d(self.trunk.out_channels, skeleton.NUM_JOINTS, 1) if h.pool == "keypoints" else None
         if self.keypoints is not None:
             features += 2 * skeleton.NUM_JOINTS
-        self.head = nn.Sequential(nn.Conv2d(self.trunk.out_channels, h.channels, 3, stride=stride, padding=1,
-                                            bias=False),
-                                  nn.BatchNorm2d(h.channels), nn.ReLU(inplace=True), *pool)
+        self.head = nn.Sequential(
+            nn.Conv2d(self.trunk.out_channels, h.channels, 3, stride=stride, padding=1, bias=False),
+            nn.BatchNorm2d(h.channels),
+            nn.ReLU(inplace=True),
+            *pool,
+        )
         self.direct_3d = direct_3d
         if direct_3d:
             # Same first layer as the vk branch, plus one hidden layer of ablation_hidden: a learned Tfk.
-            self.pose_branch = nn.Sequential(nn.Linear(features, h.hidden), nn.ReLU(inplace=True),
-                                             nn.Linear(h.hidden, profile.ablation_hidden), nn.ReLU(inplace=True),
-                                             nn.Linear(profile.ablation_hidden, 3 * skeleton.NUM_JOINTS))
+            self.pose_branch = nn.Sequential(
+                nn.Linear(features, h.hidden),
+                nn.ReLU(inplace=True),
+                nn.Linear(h.hidden, profile.ablation_hidden),
+                nn.ReLU(inplace=True),
+                nn.Linear(profile.ablation_hidden, 3 * skeleton.NUM_JOINTS),
+            )
         else:
             self.pose_branch = _branch(features, h.hidden, skeleton.VK_DIM)
         self.camera_branch = _branch(features, h.hidden, 6 + 2 + 1)
@@ -155,8 +183,12 @@ class PoseEncoder(nn.Module):
             feats = torch.cat([feats, points.flatten(1)], dim=1)
         raw = self.pose_branch(feats)
         cam = self.camera_branch(feats)
-        out = {"features": feats, "c6": cam[:, :6], "offset": OFFSET_BOUND * torch.tanh(cam[:, 6:8]),
-               "log_scale": LOG_SCALE_BOUND * torch.tanh(cam[:, 8])}
+        out = {
+            "features": feats,
+            "c6": cam[:, :6],
+            "offset": OFFSET_BOUND * torch.tanh(cam[:, 6:8]),
+            "log_scale": LOG_SCALE_BOUND * torch.tanh(cam[:, 8]),
+        }
         if points is not None:
             out["keypoints"] = points
         if self.direct_3d:
@@ -196,8 +228,10 @@ class AppearanceEncoder(nn.Module):
         channels = 3
         for i, out in enumerate(widths):
             k = 7 if i == 0 else 3
-            layers += [nn.Conv2d(channels, out, k, stride=2 if i in down_at else 1, padding=k // 2, bias=False),
-                       nn.BatchNorm2d(out)]
+            layers += [
+                nn.Conv2d(channels, out, k, stride=2 if i in down_at else 1, padding=k // 2, bias=False),
+                nn.BatchNorm2d(out),
+            ]
             if i < self.N_CONVS - 1:
                 layers.append(nn.ReLU(inplace=True))
             channels = out

@@ -9,6 +9,7 @@ Only pairs whose adjacency is structural are folded: a ``Conv2d`` directly follo
 ``nn.Sequential``, and the ``convN -> bnN`` pairs of the ResNet trunk's stem and bottleneck blocks
 (:mod:`kspbench.model.resnet`, whose ``forward`` applies them back to back).
 """
+
 from __future__ import annotations
 
 import torch
@@ -33,8 +34,13 @@ def _fold_pair(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> None:
 
 
 def _foldable(conv: nn.Module, bn: nn.Module) -> bool:
-    return (isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d) and bn.track_running_stats
-            and bn.running_mean is not None and conv.out_channels == bn.num_features)
+    return (
+        isinstance(conv, nn.Conv2d)
+        and isinstance(bn, nn.BatchNorm2d)
+        and bn.track_running_stats
+        and bn.running_mean is not None
+        and conv.out_channels == bn.num_features
+    )
 
 
 def fold_batchnorm_(model: nn.Module) -> int:

@@ -8,6 +8,7 @@ p2D to the 33 maps (:class:`LearnedMaps`). Everything else is identical.
 Units: 3D in trunk units (pelvis -> thorax = 1, :func:`kspbench.core.kinematics.canonical_bone_lengths`), 2D in crop
 coordinates [-1, 1] (x right, y down), images in [0, 1].
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -18,10 +19,10 @@ from torch.nn import functional as F
 
 from kspbench.core import kinematics as K
 from kspbench.core import skeleton
+from kspbench.core.spatial_maps import spatial_maps
 from kspbench.model.decoder import Decoder
 from kspbench.model.encoders import AppearanceEncoder, PoseEncoder, init_conv_bn_
 from kspbench.model.profiles import ModelProfile
-from kspbench.core.spatial_maps import spatial_maps
 
 __all__ = ["ABLATIONS", "KSP", "PoseMaps", "LearnedMaps"]
 
@@ -40,9 +41,13 @@ class LearnedMaps(nn.Module):
     def __init__(self, size: int, hidden: int) -> None:
         super().__init__()
         self.size = size
-        self.net = nn.Sequential(nn.Linear(2 * skeleton.NUM_JOINTS, hidden), nn.ReLU(inplace=True),
-                                 nn.Linear(hidden, hidden), nn.ReLU(inplace=True),
-                                 nn.Linear(hidden, N_MAPS * size * size))
+        self.net = nn.Sequential(
+            nn.Linear(2 * skeleton.NUM_JOINTS, hidden),
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden, N_MAPS * size * size),
+        )
 
     def forward(self, p2d: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.net(p2d.flatten(1))).unflatten(1, (N_MAPS, self.size, self.size))
@@ -61,14 +66,21 @@ class PoseMaps(nn.Module):
         self.base_sigma, self.min_sigma_px = m.sigma, m.min_sigma_px
         self.learned = LearnedMaps(m.size, profile.ablation_hidden) if learned else None
         # Physical limb widths seen at the model camera's distance, in [-1, 1] units at scale 1.
-        self.register_buffer("limb_widths", torch.tensor(skeleton.LIMB_WIDTH_RATIOS)
-                             * (K.DEFAULT_FOCAL / K.DEFAULT_CAMERA_DISTANCE), persistent=False)
+        self.register_buffer(
+            "limb_widths",
+            torch.tensor(skeleton.LIMB_WIDTH_RATIOS) * (K.DEFAULT_FOCAL / K.DEFAULT_CAMERA_DISTANCE),
+            persistent=False,
+        )
         s1, s2 = _strides(profile)
         half = max(m.channels // 2, 1)
         self.convs = nn.Sequential(
-            nn.Conv2d(N_MAPS, half, 3, stride=s1, padding=1, bias=False), nn.BatchNorm2d(half), nn.ReLU(inplace=True),
-            nn.Conv2d(half, m.channels, 3, stride=s2, padding=1, bias=False), nn.BatchNorm2d(m.channels),
-            nn.ReLU(inplace=True))
+            nn.Conv2d(N_MAPS, half, 3, stride=s1, padding=1, bias=False),
+            nn.BatchNorm2d(half),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(half, m.channels, 3, stride=s2, padding=1, bias=False),
+            nn.BatchNorm2d(m.channels),
+            nn.ReLU(inplace=True),
+        )
 
     def reset_parameters(self, generator: torch.Generator) -> None:
         init_conv_bn_(self, generator)
@@ -83,8 +95,9 @@ class PoseMaps(nn.Module):
     def forward(self, p2d: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
         return self.convs(self.maps(p2d, scale))
 
-    def maps_at(self, p2d: torch.Tensor, scale: torch.Tensor, sizes: Sequence[int],
-                maps: torch.Tensor) -> dict[int, torch.Tensor]:
+    def maps_at(
+        self, p2d: torch.Tensor, scale: torch.Tensor, sizes: Sequence[int], maps: torch.Tensor
+    ) -> dict[int, torch.Tensor]:
         """The maps at each of ``sizes`` (the decoder's skips): Tm draws them at the largest size, with the
         profile's sigma and the physical limb widths, widened to ``min_sigma_px`` pixels OF THAT SIZE (so a limb
         keeps its width instead of the 16 px maps' floor), and smaller sizes are its area averages. ``maps`` are the
@@ -97,7 +110,7 @@ class PoseMaps(nn.Module):
         elif top == self.size:
             big = maps
         else:
-            floor = self.min_sigma_px * 2.0 / top   # min_sigma_px pixels of a top-size map, in [-1, 1] units
+            floor = self.min_sigma_px * 2.0 / top  # min_sigma_px pixels of a top-size map, in [-1, 1] units
             widths = (self.limb_widths * scale[:, None]).clamp_min(2.0 * floor)
             big = spatial_maps(p2d, top, max(self.base_sigma, floor), widths, self.alpha)
         return {s: big if s == top else F.interpolate(big, size=(s, s), mode="area") for s in sizes}
@@ -114,8 +127,14 @@ class KSP(nn.Module):
         fk_frame: ``"canonical"`` or ``"local"`` (see :func:`kspbench.core.kinematics.forward_kinematics`).
     """
 
-    def __init__(self, profile: ModelProfile, ablation: str = "none", *,
-                 bone_ratios: Sequence[float] | None = None, fk_frame: str = "canonical") -> None:
+    def __init__(
+        self,
+        profile: ModelProfile,
+        ablation: str = "none",
+        *,
+        bone_ratios: Sequence[float] | None = None,
+        fk_frame: str = "canonical",
+    ) -> None:
         super().__init__()
         if ablation not in ABLATIONS:
             raise ValueError(f"unknown ablation {ablation!r}; use one of {', '.join(ABLATIONS)}")
@@ -158,23 +177,28 @@ class KSP(nn.Module):
         rot = K.camera_rotation(out["c6"])
         scale = torch.exp(out["log_scale"])
         proj = K.project(out["p3d"], rot, self.translation, self.focal)
-        out.update(rotation=rot, scale=scale, p3d_cam=out["p3d"] @ rot.transpose(-1, -2),
-                   p2d=scale[:, None, None] * proj + out["offset"][:, None, :])
+        out.update(
+            rotation=rot,
+            scale=scale,
+            p3d_cam=out["p3d"] @ rot.transpose(-1, -2),
+            p2d=scale[:, None, None] * proj + out["offset"][:, None, :],
+        )
         return out
 
     def appearance(self, images: torch.Tensor) -> torch.Tensor:
         """EA: ``(B, 3, H, W)`` in [0, 1] -> fa."""
         return self.ea(images)
 
-    def render(self, p2d: torch.Tensor, scale: torch.Tensor, fa: torch.Tensor,
-               background: torch.Tensor) -> dict[str, torch.Tensor]:
+    def render(
+        self, p2d: torch.Tensor, scale: torch.Tensor, fa: torch.Tensor, background: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
         """Tm + two convs -> f2D, then DI(f2D, fa, background); the output dict also holds ``silhouette``
         ``(B, 1, H, W)``, the max of the limb maps (no-tm: of its learned maps) upsampled to the image."""
         maps = self.pose_maps.maps(p2d, scale)
         f2d = self.pose_maps.convs(maps)
         silhouette = None
         if self.di.mask_prior:
-            limbs = maps[:, skeleton.NUM_JOINTS:].amax(dim=1, keepdim=True)
+            limbs = maps[:, skeleton.NUM_JOINTS :].amax(dim=1, keepdim=True)
             silhouette = F.interpolate(limbs, size=background.shape[-2:], mode="bilinear", align_corners=False)
         skips = self.pose_maps.maps_at(p2d, scale, self.di.skip_sizes, maps)
         out = self.di(f2d, fa, background, silhouette, skips or None)

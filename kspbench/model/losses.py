@@ -18,6 +18,7 @@ frames) are constants: the cycle then trains EP/EA to read the generated image, 
 real-image outputs constant (measured: with shared targets EP collapsed to one pose).
 Each function returns ``(loss, terms)``, ``terms`` a dict of detached scalars named as in the training log.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -81,16 +82,33 @@ def _canonical_term(out: dict[str, torch.Tensor], p3d: torch.Tensor) -> torch.Te
     return l1(out["p3d"], (p3d - pelvis[:, None, :]) @ rotation)
 
 
-def _labelled_pose(model: KSP, images: torch.Tensor, p2d: torch.Tensor, p3d: torch.Tensor, w3d: float, w2d: float,
-                   wkp: float, wcan: float) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+def _labelled_pose(
+    model: KSP,
+    images: torch.Tensor,
+    p2d: torch.Tensor,
+    p3d: torch.Tensor,
+    w3d: float,
+    w2d: float,
+    wkp: float,
+    wcan: float,
+) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
     """Lprior and sup3d alike: the weighted sum and its terms (camera-frame 3D, 2D, keypoints, canonical 3D)."""
     out = model.pose(images)
     terms = (l1(out["p3d_cam"], p3d), l1(out["p2d"], p2d), _keypoint_term(out, p2d), _canonical_term(out, p3d))
     return sum(w * t for w, t in zip((w3d, w2d, wkp, wcan), terms)), terms
 
 
-def prior_loss(model: KSP, images: torch.Tensor, p2d: torch.Tensor, p3d: torch.Tensor, *, w3d: float, w2d: float,
-               wkp: float = 0.0, wcan: float = 0.0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def prior_loss(
+    model: KSP,
+    images: torch.Tensor,
+    p2d: torch.Tensor,
+    p3d: torch.Tensor,
+    *,
+    w3d: float,
+    w2d: float,
+    wkp: float = 0.0,
+    wcan: float = 0.0,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     value, (l3, l2, lk, lc) = _labelled_pose(model, images, p2d, p3d, w3d, w2d, wkp, wcan)
     return value, _terms(prior_3d=l3, prior_2d=l2, prior_kp=lk, prior_can=lc)
 
@@ -99,9 +117,16 @@ def _target(x: torch.Tensor, detach: bool) -> torch.Tensor:
     return x.detach() if detach else x
 
 
-def paired_loss(model: KSP, source: torch.Tensor, target: torch.Tensor, background: torch.Tensor, *,
-                lambda1: float, lambda2: float, detach_cycle: bool = False
-                ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def paired_loss(
+    model: KSP,
+    source: torch.Tensor,
+    target: torch.Tensor,
+    background: torch.Tensor,
+    *,
+    lambda1: float,
+    lambda2: float,
+    detach_cycle: bool = False,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     pose = model.pose(target)
     fa = model.appearance(source)
     rec = model.render(pose["p2d"], pose["scale"], fa, background)["image"]
@@ -111,9 +136,17 @@ def paired_loss(model: KSP, source: torch.Tensor, target: torch.Tensor, backgrou
     return l_img + lambda1 * l_p + lambda2 * l_fa, _terms(p_image=l_img, p_cycle_2d=l_p, p_cycle_fa=l_fa)
 
 
-def unpaired_loss(model: KSP, source: torch.Tensor, target: torch.Tensor, background: torch.Tensor,
-                  flip: torch.Tensor, angle: torch.Tensor, *, lambda2: float, detach_cycle: bool = False
-                  ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def unpaired_loss(
+    model: KSP,
+    source: torch.Tensor,
+    target: torch.Tensor,
+    background: torch.Tensor,
+    flip: torch.Tensor,
+    angle: torch.Tensor,
+    *,
+    lambda2: float,
+    detach_cycle: bool = False,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """LUNP; call inside ``frozen(model.generator_modules())``. ``flip`` ``(B,)`` bool and ``angle`` ``(B,)``
     radians define T."""
     pose = model.pose(target)
@@ -125,14 +158,24 @@ def unpaired_loss(model: KSP, source: torch.Tensor, target: torch.Tensor, backgr
     return l_p + lambda2 * l_fa, _terms(unp_2d=l_p, unp_fa=l_fa)
 
 
-def sup2d_loss(model: KSP, images: torch.Tensor, p2d: torch.Tensor, *, weight: float, wkp: float = 0.0
-               ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def sup2d_loss(
+    model: KSP, images: torch.Tensor, p2d: torch.Tensor, *, weight: float, wkp: float = 0.0
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     out = model.pose(images)
     l2, lk = l1(out["p2d"], p2d), _keypoint_term(out, p2d)
     return weight * l2 + wkp * lk, _terms(sup_2d=l2, sup_kp=lk)
 
 
-def sup3d_loss(model: KSP, images: torch.Tensor, p2d: torch.Tensor, p3d: torch.Tensor, *, w3d: float, w2d: float,
-               wkp: float = 0.0, wcan: float = 0.0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def sup3d_loss(
+    model: KSP,
+    images: torch.Tensor,
+    p2d: torch.Tensor,
+    p3d: torch.Tensor,
+    *,
+    w3d: float,
+    w2d: float,
+    wkp: float = 0.0,
+    wcan: float = 0.0,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     value, (l3, l2, lk, lc) = _labelled_pose(model, images, p2d, p3d, w3d, w2d, wkp, wcan)
     return value, _terms(sup_3d=l3, sup_3d_2d=l2, sup_3d_kp=lk, sup_3d_can=lc)

@@ -8,6 +8,7 @@ in the file's attributes: ``poses_3d = TRUNK_MM * R_v Rc p3D``, pelvis at the or
 Frames whose box is not finite (invalid frames) have all-black crops and ``R_v = I``; they are predicted like any
 other so that the file covers every image.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,16 +20,16 @@ import torch
 
 from kspbench import __version__
 from kspbench.core import skeleton
-from kspbench.model import data as D
+from kspbench.data.predictions import Predictions, write_predictions
+from kspbench.data.store import PoseStore
 from kspbench.errors import ConfigError
+from kspbench.infra.progress import Progress
+from kspbench.infra.provenance import file_sha256, provenance
+from kspbench.model import data as D
 from kspbench.model.cards import Card
 from kspbench.model.fold import fold_batchnorm_
 from kspbench.model.profiles import ModelProfile
 from kspbench.model.train import TrainingError, build_model, deterministic, load_checkpoint, memory_format
-from kspbench.data.predictions import Predictions, write_predictions
-from kspbench.infra.progress import Progress
-from kspbench.infra.provenance import file_sha256, provenance
-from kspbench.data.store import PoseStore
 
 __all__ = ["predict", "load_model"]
 
@@ -47,9 +48,17 @@ def load_model(checkpoint: str | os.PathLike, device: str = "cpu") -> tuple[torc
     return model.to(device, memory_format=memory_format(device)).eval(), ckpt
 
 
-def predict(checkpoint: str | os.PathLike, store_path: str | os.PathLike, role: str, out: str | os.PathLike, *,
-            batch: int = 64, device: str = "cpu", threads: int | None = None,
-            progress: bool = True) -> dict[str, Any]:
+def predict(
+    checkpoint: str | os.PathLike,
+    store_path: str | os.PathLike,
+    role: str,
+    out: str | os.PathLike,
+    *,
+    batch: int = 64,
+    device: str = "cpu",
+    threads: int | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
     """Write the predictions of ``checkpoint`` for every image of ``role``'s sequences to ``out`` (.h5 or .npz).
 
     ``progress`` reports tracks (a sequence seen by one camera) done on stderr (:class:`kspbench.infra.progress.Progress`).
@@ -67,12 +76,18 @@ def predict(checkpoint: str | os.PathLike, store_path: str | os.PathLike, role: 
     with deterministic(threads or int(ckpt["threads"]), device), PoseStore(store_path) as store:
         infos = store.sequences(role=role)
         if not infos:
-            raise TrainingError(f"{store.path}: no sequence has role {role!r} (roles here: "
-                                f"{', '.join(sorted(store.roles())) or 'none'})")
+            raise TrainingError(
+                f"{store.path}: no sequence has role {role!r} (roles here: "
+                f"{', '.join(sorted(store.roles())) or 'none'})"
+            )
         n_seq = 0
         layout = memory_format(device)
-        with Progress(f"predict {ckpt['card']['name']} seed {int(ckpt['seed'])} {role}",
-                      sum(len(info.cameras) for info in infos), unit="track", enabled=progress) as bar:
+        with Progress(
+            f"predict {ckpt['card']['name']} seed {int(ckpt['seed'])} {role}",
+            sum(len(info.cameras) for info in infos),
+            unit="track",
+            enabled=progress,
+        ) as bar:
             for info in infos:
                 seen = False
                 for cam in info.cameras:
@@ -88,7 +103,7 @@ def predict(checkpoint: str | os.PathLike, store_path: str | os.PathLike, role: 
                     out_cam = []
                     with torch.no_grad():
                         for start in range(0, crops.images.shape[0], batch):
-                            x = D.to_float(crops.images[start:start + batch]).to(device)
+                            x = D.to_float(crops.images[start : start + batch]).to(device)
                             x = x.contiguous(memory_format=layout)
                             out_cam.append(model.pose(x)["p3d_cam"].double().cpu().numpy())
                     p_virtual = np.concatenate(out_cam)
@@ -104,14 +119,27 @@ def predict(checkpoint: str | os.PathLike, store_path: str | os.PathLike, role: 
                 n_seq += int(seen)
         if not rows["poses"]:
             raise TrainingError(f"{store.path}: no sequence of role {role!r} has images; predictions need crops")
-    attrs = {"card": ckpt["card"]["name"], "card_sha256": ckpt["card_sha256"], "seed": int(ckpt["seed"]),
-             "checkpoint_sha256": file_sha256(checkpoint), "checkpoint_step": int(ckpt["step"]),
-             "profile": ckpt["profile"]["name"], "ablation": ckpt["card"]["model"]["ablation"],
-             "role": role, "trunk_mm": float(skeleton.TRUNK_MM),
-             "units": "mm, store camera frame, pelvis at the origin, poses = trunk_mm * R_crop * Rc * p3D",
-             "kspbench_version": __version__, "provenance": provenance()}
-    preds = Predictions(poses_3d=np.concatenate(rows["poses"]).astype(np.float32),
-                        subject=np.concatenate(rows["subject"]), sequence=np.concatenate(rows["sequence"]),
-                        camera=np.concatenate(rows["camera"]), frame=np.concatenate(rows["frame"]), attrs=attrs)
+    attrs = {
+        "card": ckpt["card"]["name"],
+        "card_sha256": ckpt["card_sha256"],
+        "seed": int(ckpt["seed"]),
+        "checkpoint_sha256": file_sha256(checkpoint),
+        "checkpoint_step": int(ckpt["step"]),
+        "profile": ckpt["profile"]["name"],
+        "ablation": ckpt["card"]["model"]["ablation"],
+        "role": role,
+        "trunk_mm": float(skeleton.TRUNK_MM),
+        "units": "mm, store camera frame, pelvis at the origin, poses = trunk_mm * R_crop * Rc * p3D",
+        "kspbench_version": __version__,
+        "provenance": provenance(),
+    }
+    preds = Predictions(
+        poses_3d=np.concatenate(rows["poses"]).astype(np.float32),
+        subject=np.concatenate(rows["subject"]),
+        sequence=np.concatenate(rows["sequence"]),
+        camera=np.concatenate(rows["camera"]),
+        frame=np.concatenate(rows["frame"]),
+        attrs=attrs,
+    )
     write_predictions(Path(out), preds)
     return {"rows": len(preds), "sequences": n_seq, "out": str(out)}

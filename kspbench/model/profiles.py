@@ -6,6 +6,7 @@ keys and impossible values raise :class:`~kspbench.errors.ConfigError` (one line
 dataclasses below are the schema :func:`kspbench.infra.config.parse` checks, and :func:`_check` the rules that
 involve several fields.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -62,15 +63,17 @@ class DecoderSpec:
     min_width: int = setting(minimum=1)
     bg_channels: int = setting(minimum=0)
     mask_composite: bool
-    mask_prior: float = setting(minimum=0.0)   # gain of the pose silhouette on the mask logit (0: none); needs mask_composite
-    map_skips: bool   # Tm's 33 maps, drawn at each stage's resolution, concatenated into every stage and the output
+    mask_prior: float = setting(
+        minimum=0.0
+    )  # gain of the pose silhouette on the mask logit (0: none); needs mask_composite
+    map_skips: bool  # Tm's 33 maps, drawn at each stage's resolution, concatenated into every stage and the output
 
 
 @dataclass(frozen=True)
 class OptimiserSpec:
     name: str = setting(choices=OPTIMISERS)
     lr: float = setting(minimum=0.0, strict=True)
-    per_loss: bool      # one optimiser per loss (the paper) or one shared by every loss
+    per_loss: bool  # one optimiser per loss (the paper) or one shared by every loss
 
 
 @dataclass(frozen=True)
@@ -133,9 +136,12 @@ class ModelProfile:
 
 # (key path, value) of every key added since profiles were first written, with the behaviour from before it existed.
 _LEGACY_DEFAULTS: tuple[tuple[tuple[str, ...], Any], ...] = (
-    (("ea_pool",), False), (("ep_head", "pool"), "avg"), (("decoder", "mask_prior"), 0.0),
+    (("ea_pool",), False),
+    (("ep_head", "pool"), "avg"),
+    (("decoder", "mask_prior"), 0.0),
     (("decoder", "map_skips"), False),
-    (("optimiser", "per_loss"), True))
+    (("optimiser", "per_loss"), True),
+)
 
 
 def _parse(name: str, raw: Any) -> ModelProfile:
@@ -154,12 +160,16 @@ def _check(p: ModelProfile) -> None:
         raise ConfigError(f"profile {p.name}.decoder.mask_prior: needs mask_composite: true (or set it to 0)")
     stride = p.resnet.stride
     if p.input_size % stride or p.input_size < 2 * stride:
-        raise ConfigError(f"profile {p.name}: input_size {p.input_size} must be a multiple of the trunk's stride "
-                          f"{stride} and at least {2 * stride}")
+        raise ConfigError(
+            f"profile {p.name}: input_size {p.input_size} must be a multiple of the trunk's stride "
+            f"{stride} and at least {2 * stride}"
+        )
     ratio = p.maps.size / p.feature_size
     if p.maps.size % p.feature_size or not _is_power_of_two(int(ratio)) or ratio > 4:
-        raise ConfigError(f"profile {p.name}: maps.size {p.maps.size} must be the feature size {p.feature_size} "
-                          "times 1, 2 or 4 (two convs reach the feature size)")
+        raise ConfigError(
+            f"profile {p.name}: maps.size {p.maps.size} must be the feature size {p.feature_size} "
+            "times 1, 2 or 4 (two convs reach the feature size)"
+        )
     if not _is_power_of_two(stride):
         raise ConfigError(f"profile {p.name}: stride must be a power of two")
 

@@ -11,6 +11,7 @@ Initialisation (kspbench default, a deviation from the paper's ImageNet weights,
 Kaiming-normal convolutions (fan-out, ReLU), BatchNorm weight 1 and bias 0, and the last BatchNorm of every block
 (``bn3``) zero-initialised so each residual block starts as the identity. Every draw uses the generator passed in.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,6 +20,7 @@ from typing import Mapping
 
 import torch
 from torch import nn
+
 from kspbench.errors import KspbenchError
 
 __all__ = ["Bottleneck", "ResNetTrunk", "WeightsError", "load_torchvision_weights", "init_resnet_"]
@@ -47,8 +49,9 @@ class Bottleneck(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.downsample: nn.Module | None = None
         if stride != 1 or in_channels != out:
-            self.downsample = nn.Sequential(nn.Conv2d(in_channels, out, 1, stride=stride, bias=False),
-                                            nn.BatchNorm2d(out))
+            self.downsample = nn.Sequential(
+                nn.Conv2d(in_channels, out, 1, stride=stride, bias=False), nn.BatchNorm2d(out)
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
@@ -130,7 +133,7 @@ def load_torchvision_weights(trunk: ResNetTrunk, source: str | os.PathLike | Map
             raise WeightsError(f"{path}: holds a {type(state).__name__}, not a state dict")
         state = dict(state)
         where = str(path)
-    state = {k[len("module."):] if k.startswith("module.") else k: v for k, v in state.items()}
+    state = {k[len("module.") :] if k.startswith("module.") else k: v for k, v in state.items()}
     own = trunk.state_dict()
     skipped = sorted(k for k in state if k not in own and k.startswith(_SKIPPED_PREFIXES))
     # Shapes of the shared keys first: a full-size file in a smaller profile is named by its first parameter.
@@ -141,17 +144,23 @@ def load_torchvision_weights(trunk: ResNetTrunk, source: str | os.PathLike | Map
         if not isinstance(got, torch.Tensor):
             raise WeightsError(f"{where}: parameter {key!r} is a {type(got).__name__}, not a tensor")
         if tuple(got.shape) != tuple(value.shape):
-            raise WeightsError(f"{where}: parameter {key!r} has shape {tuple(got.shape)}, the trunk expects "
-                               f"{tuple(value.shape)} (use a profile with the file's width and depth, e.g. paper)")
+            raise WeightsError(
+                f"{where}: parameter {key!r} has shape {tuple(got.shape)}, the trunk expects "
+                f"{tuple(value.shape)} (use a profile with the file's width and depth, e.g. paper)"
+            )
     missing = sorted(k for k in own if k not in state)
     if missing:
-        raise WeightsError(f"{where}: parameter {missing[0]!r} is missing ({len(missing)} missing key(s)); the "
-                           "profile's trunk has more blocks than the file")
+        raise WeightsError(
+            f"{where}: parameter {missing[0]!r} is missing ({len(missing)} missing key(s)); the "
+            "profile's trunk has more blocks than the file"
+        )
     unexpected = sorted(k for k in state if k not in own and not k.startswith(_SKIPPED_PREFIXES))
     if unexpected:
-        raise WeightsError(f"{where}: parameter {unexpected[0]!r} is not part of the profile's trunk "
-                           f"({len(unexpected)} unexpected key(s)); the file has more blocks than the profile, or is "
-                           "not a torchvision resnet50 state dict")
+        raise WeightsError(
+            f"{where}: parameter {unexpected[0]!r} is not part of the profile's trunk "
+            f"({len(unexpected)} unexpected key(s)); the file has more blocks than the profile, or is "
+            "not a torchvision resnet50 state dict"
+        )
     with torch.no_grad():
         for key, value in own.items():
             value.copy_(state[key].to(value.dtype))

@@ -11,6 +11,7 @@
 Whole files are written through :mod:`kspbench.infra.atomic`; the two logs grow by appended rows, and a resumed run
 first cuts them back to its checkpoint's step (:meth:`RunFolder.start_logs`), so a crash never leaves rows past it.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -28,8 +29,17 @@ from kspbench.infra.atomic import write_bytes, write_text
 from kspbench.model import losses as L
 from kspbench.model.cards import LOSSES
 
-__all__ = ["TrainingError", "RunFolder", "StepLog", "load_checkpoint", "CHECKPOINT_NAME", "CHECKPOINT_FORMAT",
-           "CHECKPOINT_VERSION", "LOG_COLUMNS", "VAL_COLUMNS"]
+__all__ = [
+    "TrainingError",
+    "RunFolder",
+    "StepLog",
+    "load_checkpoint",
+    "CHECKPOINT_NAME",
+    "CHECKPOINT_FORMAT",
+    "CHECKPOINT_VERSION",
+    "LOG_COLUMNS",
+    "VAL_COLUMNS",
+]
 
 CHECKPOINT_NAME = "checkpoint.pt"
 CHECKPOINT_FORMAT = "kspbench-ksp-checkpoint"
@@ -54,8 +64,9 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise TrainingError(f"{path}: not a kspbench KSP checkpoint")
     if ckpt.get("version") != CHECKPOINT_VERSION:
-        raise TrainingError(f"{path}: checkpoint version {ckpt.get('version')} (this kspbench reads "
-                            f"{CHECKPOINT_VERSION})")
+        raise TrainingError(
+            f"{path}: checkpoint version {ckpt.get('version')} (this kspbench reads {CHECKPOINT_VERSION})"
+        )
     return ckpt
 
 

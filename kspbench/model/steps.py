@@ -12,6 +12,7 @@ sup2d      EP                                               weakly-supervised 2D
 sup3d      EP                                               semi-supervised / ceiling 3D (+ 2D)
 =========  ===============================================  =====================================
 """
+
 from __future__ import annotations
 
 import sys
@@ -46,12 +47,19 @@ def _make_optimiser(spec: Optimiser, params: list[nn.Parameter]) -> torch.optim.
 
 def make_optimisers(card: Card, profile: ModelProfile, model: KSP) -> dict[str, torch.optim.Optimizer]:
     """Each configured loss's optimiser over its parameters (the table above), in the card's loss order."""
-    groups = {"prior": [model.ep], "paired": [model], "unpaired": [model.ep, model.ea], "sup2d": [model.ep],
-              "sup3d": [model.ep]}
+    groups = {
+        "prior": [model.ep],
+        "paired": [model],
+        "unpaired": [model.ep, model.ea],
+        "sup2d": [model.ep],
+        "sup3d": [model.ep],
+    }
     default = Optimiser(profile.optimiser.name, profile.optimiser.lr)
     if profile.optimiser.per_loss:
-        return {name: _make_optimiser(cfg.optimiser or default, [p for m in groups[name] for p in m.parameters()])
-                for name, cfg in card.losses.items()}
+        return {
+            name: _make_optimiser(cfg.optimiser or default, [p for m in groups[name] for p in m.parameters()])
+            for name, cfg in card.losses.items()
+        }
     # One optimiser over the parameters any loss trains: each loss steps it in its own iterations, and parameters
     # without a gradient in an iteration are left alone.
     params = list(dict.fromkeys(p for name in card.losses.names for m in groups[name] for p in m.parameters()))
@@ -62,6 +70,7 @@ def make_optimisers(card: Card, profile: ModelProfile, model: KSP) -> dict[str, 
 def _canonical_state(state: dict[str, Any]) -> dict[str, Any]:
     """An optimiser state dict in a canonical layout (sorted keys, unshared CPU tensors), so that a resumed run's
     checkpoint is byte-identical to an uninterrupted one's, not only equal in value."""
+
     def canon(v: Any) -> Any:
         if isinstance(v, torch.Tensor):
             return v.detach().cpu().clone(memory_format=torch.contiguous_format)  # layout-free bytes
@@ -100,8 +109,15 @@ class LossSteps:
     """Computes a loss's terms and steps its optimiser; with several processes, through DDP (each rank its shard of
     the global batch, :mod:`kspbench.model.distributed`)."""
 
-    def __init__(self, model: KSP, optimisers: dict[str, torch.optim.Optimizer], losses: Losses,
-                 device: torch.device, dist: DIST.DistContext, amp: str) -> None:
+    def __init__(
+        self,
+        model: KSP,
+        optimisers: dict[str, torch.optim.Optimizer],
+        losses: Losses,
+        device: torch.device,
+        dist: DIST.DistContext,
+        amp: str,
+    ) -> None:
         self.model, self.optimisers, self.losses = model, optimisers, losses
         self.device, self.dist, self.amp = device, dist, amp
         self.ddp = DIST.wrap(model, self.terms, dist, device) if dist.enabled else None
@@ -110,18 +126,35 @@ class LossSteps:
         """The weighted loss and its logged terms on ``batch``."""
         m, cfg = self.model, self.losses[loss]
         if loss == "prior":
-            return L.prior_loss(m, batch["images"], batch["p2d"], batch["p3d"], w3d=cfg.w3d, w2d=cfg.w2d,
-                                wkp=cfg.wkp, wcan=cfg.wcan)
+            return L.prior_loss(
+                m, batch["images"], batch["p2d"], batch["p3d"], w3d=cfg.w3d, w2d=cfg.w2d, wkp=cfg.wkp, wcan=cfg.wcan
+            )
         if loss == "paired":
-            return L.paired_loss(m, batch["source"], batch["target"], batch["background"], lambda1=cfg.lambda1,
-                                 lambda2=cfg.lambda2, detach_cycle=cfg.detach_cycle)
+            return L.paired_loss(
+                m,
+                batch["source"],
+                batch["target"],
+                batch["background"],
+                lambda1=cfg.lambda1,
+                lambda2=cfg.lambda2,
+                detach_cycle=cfg.detach_cycle,
+            )
         if loss == "unpaired":
-            return L.unpaired_loss(m, batch["source"], batch["target"], batch["background"], batch["flip"],
-                                   batch["angle"], lambda2=cfg.lambda2, detach_cycle=cfg.detach_cycle)
+            return L.unpaired_loss(
+                m,
+                batch["source"],
+                batch["target"],
+                batch["background"],
+                batch["flip"],
+                batch["angle"],
+                lambda2=cfg.lambda2,
+                detach_cycle=cfg.detach_cycle,
+            )
         if loss == "sup2d":
             return L.sup2d_loss(m, batch["images"], batch["p2d"], weight=cfg.weight, wkp=cfg.wkp)
-        return L.sup3d_loss(m, batch["images"], batch["p2d"], batch["p3d"], w3d=cfg.w3d, w2d=cfg.w2d,
-                            wkp=cfg.wkp, wcan=cfg.wcan)
+        return L.sup3d_loss(
+            m, batch["images"], batch["p2d"], batch["p3d"], w3d=cfg.w3d, w2d=cfg.w2d, wkp=cfg.wkp, wcan=cfg.wcan
+        )
 
     def step(self, loss: str, batch: dict[str, torch.Tensor], step: int) -> dict[str, float]:
         """One iteration of ``loss`` on the global ``batch`` (global step ``step``, 1-based, for the error message);
@@ -136,11 +169,14 @@ class LossSteps:
                 value, terms = self.ddp(loss, batch) if self.ddp is not None else self.terms(loss, batch)
             value = value.float()
             # The global batch's values, on every rank, before backward: a non-finite loss stops all ranks alike.
-            logged = DIST.mean_over_ranks(torch.stack([value.detach(), *[t.float() for t in terms.values()]]),
-                                          self.dist)
+            logged = DIST.mean_over_ranks(
+                torch.stack([value.detach(), *[t.float() for t in terms.values()]]), self.dist
+            )
             if not torch.isfinite(logged[0]):
-                raise TrainingError(f"loss {loss} is not finite at step {step}; the last checkpoint is "
-                                    "intact (try a smaller learning rate)")
+                raise TrainingError(
+                    f"loss {loss} is not finite at step {step}; the last checkpoint is "
+                    "intact (try a smaller learning rate)"
+                )
             value.backward()
             self.optimisers[loss].step()
         self.model.zero_grad(set_to_none=True)
@@ -156,10 +192,13 @@ def validation_errors(model: KSP, frames: Any, idx: np.ndarray, images: Any) -> 
     model.eval()
     with torch.no_grad():
         for start in range(0, idx.size, _VAL_BATCH):
-            part = idx[start:start + _VAL_BATCH]
+            part = idx[start : start + _VAL_BATCH]
             preds.append(model.pose(images(frames, part))["p3d_cam"].cpu().double().numpy())
     model.train()
     pred = np.concatenate(preds) * skeleton.TRUNK_MM
     gt = frames.p3d[idx].astype(np.float64) * frames.trunk_mm[idx][:, None, None]
-    return {"frames": int(idx.size), "mpjpe_mm": float(mpjpe(pred, gt).mean()),
-            "p_mpjpe_mm": float(p_mpjpe(pred, gt).mean())}
+    return {
+        "frames": int(idx.size),
+        "mpjpe_mm": float(mpjpe(pred, gt).mean()),
+        "p_mpjpe_mm": float(p_mpjpe(pred, gt).mean()),
+    }

@@ -18,6 +18,7 @@ Speed: on CPU the model and every image batch are kept in channels-last memory f
 step, run about a third faster; ``benchmarks/train_side_by_side.py``); checkpoints are written contiguous, so their
 bytes do not depend on the layout.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -41,12 +42,29 @@ from kspbench.model.cards import DEFAULT_BONE_RATIOS, Card, load_card
 from kspbench.model.ksp import KSP
 from kspbench.model.profiles import ModelProfile, load_profile
 from kspbench.model.resnet import load_torchvision_weights
-from kspbench.model.run_folder import (CHECKPOINT_FORMAT, CHECKPOINT_NAME, CHECKPOINT_VERSION, LOG_COLUMNS,
-                                       RunFolder, TrainingError, load_checkpoint)
+from kspbench.model.run_folder import (
+    CHECKPOINT_FORMAT,
+    CHECKPOINT_NAME,
+    CHECKPOINT_VERSION,
+    LOG_COLUMNS,
+    RunFolder,
+    TrainingError,
+    load_checkpoint,
+)
 from kspbench.model.steps import LossSteps, make_optimisers, optimiser_states, restore_optimisers, validation_errors
 
-__all__ = ["TrainingError", "Trainer", "train", "build_model", "load_checkpoint", "CHECKPOINT_NAME", "LOG_COLUMNS",
-           "plan_stages", "deterministic", "memory_format"]
+__all__ = [
+    "TrainingError",
+    "Trainer",
+    "train",
+    "build_model",
+    "load_checkpoint",
+    "CHECKPOINT_NAME",
+    "LOG_COLUMNS",
+    "plan_stages",
+    "deterministic",
+    "memory_format",
+]
 
 # Seed-sequence tags: independent streams for the weights and the data.
 _INIT_STREAM, _DATA_STREAM = 1, 2
@@ -114,11 +132,20 @@ class Trainer:
         init_weights: a torchvision ResNet-50 state dict for EP's trunk (fresh runs without ``init_from`` only).
     """
 
-    def __init__(self, card: Card, store_path: str | os.PathLike, out_dir: str | os.PathLike, *,
-                 profile: str | ModelProfile | None = None, device: str = "cpu", threads: int | None = None,
-                 init_checkpoint: str | os.PathLike | None = None,
-                 init_weights: str | os.PathLike | None = None, dist: DIST.DistContext | None = None,
-                 amp: str = "off") -> None:
+    def __init__(
+        self,
+        card: Card,
+        store_path: str | os.PathLike,
+        out_dir: str | os.PathLike,
+        *,
+        profile: str | ModelProfile | None = None,
+        device: str = "cpu",
+        threads: int | None = None,
+        init_checkpoint: str | os.PathLike | None = None,
+        init_weights: str | os.PathLike | None = None,
+        dist: DIST.DistContext | None = None,
+        amp: str = "off",
+    ) -> None:
         self.card = card
         self.dist = dist or DIST.DistContext()
         if amp not in ("off", "bf16"):
@@ -144,8 +171,10 @@ class Trainer:
         if card.init_from is not None and self.init_checkpoint is None:
             raise TrainingError(f"card {card.name} starts from card {card.init_from!r}: give its checkpoint")
         if card.init_from is not None and self.init_weights is not None:
-            raise TrainingError(f"card {card.name} starts from card {card.init_from!r}; --init-weights only "
-                                "applies to runs that start from scratch")
+            raise TrainingError(
+                f"card {card.name} starts from card {card.init_from!r}; --init-weights only "
+                "applies to runs that start from scratch"
+            )
         self.model: KSP | None = None
         self.optimisers: dict[str, torch.optim.Optimizer] = {}
         self.rng: np.random.Generator | None = None
@@ -163,8 +192,9 @@ class Trainer:
     def _build(self) -> None:
         """The seeded model, the data generator and the optimisers (wrapped for DDP with several processes)."""
         model = build_model(self.card, self.profile)
-        init_gen = torch.Generator().manual_seed(int(self._seed(_INIT_STREAM).generate_state(1, np.uint64)[0]
-                                                     % (2**63)))
+        init_gen = torch.Generator().manual_seed(
+            int(self._seed(_INIT_STREAM).generate_state(1, np.uint64)[0] % (2**63))
+        )
         model.reset_parameters(init_gen)
         self.model = model.to(self.device, memory_format=self.memory_format)
         self.rng = np.random.Generator(np.random.PCG64(self._seed(_DATA_STREAM)))
@@ -180,23 +210,35 @@ class Trainer:
         if self.init_checkpoint is not None:
             ckpt = load_checkpoint(self.init_checkpoint)
             if ckpt["card"]["name"] != self.card.init_from:
-                raise TrainingError(f"{self.init_checkpoint}: is a checkpoint of card {ckpt['card']['name']!r}, "
-                                    f"card {self.card.name} starts from {self.card.init_from!r}")
+                raise TrainingError(
+                    f"{self.init_checkpoint}: is a checkpoint of card {ckpt['card']['name']!r}, "
+                    f"card {self.card.name} starts from {self.card.init_from!r}"
+                )
             if ckpt["step"] != ckpt["total_steps"]:
-                raise TrainingError(f"{self.init_checkpoint}: run {ckpt['card']['name']!r} is not finished (step "
-                                    f"{ckpt['step']} of {ckpt['total_steps']}); finish it with --resume first")
+                raise TrainingError(
+                    f"{self.init_checkpoint}: run {ckpt['card']['name']!r} is not finished (step "
+                    f"{ckpt['step']} of {ckpt['total_steps']}); finish it with --resume first"
+                )
             if ckpt["profile"] != self.profile.to_dict():
-                raise TrainingError(f"{self.init_checkpoint}: trained with profile {ckpt['profile']['name']!r}, "
-                                    f"this run uses {self.profile.name!r}; train both with the same profile")
+                raise TrainingError(
+                    f"{self.init_checkpoint}: trained with profile {ckpt['profile']['name']!r}, "
+                    f"this run uses {self.profile.name!r}; train both with the same profile"
+                )
             if ckpt["card"]["model"] != self.card.to_dict()["model"]:
                 raise TrainingError(f"{self.init_checkpoint}: model settings differ from card {self.card.name}")
             self.model.load_state_dict(ckpt["model"])
-            self.init_record = {"init_from": self.card.init_from, "checkpoint": str(self.init_checkpoint),
-                                "checkpoint_sha256": file_sha256(self.init_checkpoint)}
+            self.init_record = {
+                "init_from": self.card.init_from,
+                "checkpoint": str(self.init_checkpoint),
+                "checkpoint_sha256": file_sha256(self.init_checkpoint),
+            }
         if self.init_weights is not None:
             skipped = load_torchvision_weights(self.model.ep.trunk, self.init_weights)
-            self.init_record = {"init_weights": str(self.init_weights),
-                                "init_weights_sha256": file_sha256(self.init_weights), "skipped_keys": len(skipped)}
+            self.init_record = {
+                "init_weights": str(self.init_weights),
+                "init_weights_sha256": file_sha256(self.init_weights),
+                "skipped_keys": len(skipped),
+            }
 
     def _load_data(self) -> None:
         assert self.rng is not None
@@ -221,15 +263,26 @@ class Trainer:
     def _state(self) -> dict[str, Any]:
         assert self.model is not None and self.rng is not None
         card = self.card.to_dict()
-        return {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "kspbench_version": __version__,
-                "card": card, "card_sha256": config_sha256(card), "profile": self.profile.to_dict(),
-                "seed": self.card.seed, "step": self.step, "total_steps": self.total_steps,
-                "stages": [[s.name, s.steps, list(s.cycle)] for s in self.stages], "threads": self.threads,
-                "device": self.device.type, "world_size": self.dist.world_size, "amp": self.amp,
-                "init": self.init_record,
-                "model": {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()},
-                "optimisers": optimiser_states(self.optimisers, card["losses"]),
-                "rng": self.rng.bit_generator.state}
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "version": CHECKPOINT_VERSION,
+            "kspbench_version": __version__,
+            "card": card,
+            "card_sha256": config_sha256(card),
+            "profile": self.profile.to_dict(),
+            "seed": self.card.seed,
+            "step": self.step,
+            "total_steps": self.total_steps,
+            "stages": [[s.name, s.steps, list(s.cycle)] for s in self.stages],
+            "threads": self.threads,
+            "device": self.device.type,
+            "world_size": self.dist.world_size,
+            "amp": self.amp,
+            "init": self.init_record,
+            "model": {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()},
+            "optimisers": optimiser_states(self.optimisers, card["losses"]),
+            "rng": self.rng.bit_generator.state,
+        }
 
     def save_checkpoint(self) -> Path:
         return self.folder.write_checkpoint(self._state())
@@ -238,15 +291,19 @@ class Trainer:
         assert self.model is not None and self.rng is not None
         where = self.folder.checkpoint
         if ckpt["card_sha256"] != config_sha256(self.card.to_dict()):
-            raise TrainingError(f"{where}: was written for a different card (or the card file changed); start a "
-                                "new run folder")
+            raise TrainingError(
+                f"{where}: was written for a different card (or the card file changed); start a new run folder"
+            )
         if ckpt["profile"] != self.profile.to_dict():
-            raise TrainingError(f"{where}: was written with profile {ckpt['profile']['name']!r}, not "
-                                f"{self.profile.name!r}")
+            raise TrainingError(
+                f"{where}: was written with profile {ckpt['profile']['name']!r}, not {self.profile.name!r}"
+            )
         if int(ckpt.get("world_size", 1)) != self.dist.world_size:
-            raise TrainingError(f"{where}: was written by a run with {ckpt.get('world_size', 1)} process(es), this "
-                                f"one has {self.dist.world_size}; resume with the same number (the global batch is "
-                                "split differently otherwise)")
+            raise TrainingError(
+                f"{where}: was written by a run with {ckpt.get('world_size', 1)} process(es), this "
+                f"one has {self.dist.world_size}; resume with the same number (the global batch is "
+                "split differently otherwise)"
+            )
         self.model.load_state_dict(ckpt["model"])
         restore_optimisers(self.optimisers, ckpt["optimisers"])
         self.rng.bit_generator.state = ckpt["rng"]
@@ -259,8 +316,10 @@ class Trainer:
         if self.data is None or self.data.val is None:
             return None
         assert self.model is not None and self.batches is not None
-        return {"step": self.step, **validation_errors(self.model, self.data.val, self.data.val_index,
-                                                       self.batches.images)}
+        return {
+            "step": self.step,
+            **validation_errors(self.model, self.data.val, self.data.val_index, self.batches.images),
+        }
 
     def _write_val(self) -> None:
         row = self.validate()
@@ -275,8 +334,14 @@ class Trainer:
                 return s, step - s.start
         raise IndexError(step)
 
-    def run(self, *, resume: bool = False, stop_after: int | None = None, progress: bool = True,
-            on_step: Callable[[int, dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    def run(
+        self,
+        *,
+        resume: bool = False,
+        stop_after: int | None = None,
+        progress: bool = True,
+        on_step: Callable[[int, dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
         """Train to the end (or until global step ``stop_after``, without a final checkpoint: a simulated crash).
 
         Returns:
@@ -288,8 +353,13 @@ class Trainer:
         with deterministic(self.threads, self.device.type):
             return self._run(resume, stop_after, progress, on_step)
 
-    def _run(self, resume: bool, stop_after: int | None, progress: bool,
-             on_step: Callable[[int, dict[str, Any]], None] | None) -> dict[str, Any]:
+    def _run(
+        self,
+        resume: bool,
+        stop_after: int | None,
+        progress: bool,
+        on_step: Callable[[int, dict[str, Any]], None] | None,
+    ) -> dict[str, Any]:
         from kspbench.infra.progress import Progress
 
         folder = self.folder
@@ -311,9 +381,15 @@ class Trainer:
         ema: dict[str, float] = {}
         end = self.total_steps if stop_after is None else min(stop_after, self.total_steps)
         val_every, ckpt_every = self.profile.val_every, self.profile.checkpoint_every
-        with folder.step_log(enabled=main) as log, \
-                Progress(f"train {self.card.name} seed {self.card.seed}", self.total_steps,
-                         initial=self.step, enabled=progress and main) as bar:
+        with (
+            folder.step_log(enabled=main) as log,
+            Progress(
+                f"train {self.card.name} seed {self.card.seed}",
+                self.total_steps,
+                initial=self.step,
+                enabled=progress and main,
+            ) as bar,
+        ):
             while self.step < end:
                 stage, k = self.stage_at(self.step)
                 loss = stage.cycle[k % len(stage.cycle)]
@@ -345,22 +421,41 @@ class Trainer:
     # --- records --------------------------------------------------------------------------------------------------
     def _run_record(self) -> dict[str, Any]:
         card = self.card.to_dict()
-        return {"card": card, "card_sha256": config_sha256(card), "profile": self.profile.to_dict(),
-                "stages": [{"name": s.name, "steps": s.steps, "cycle": list(s.cycle)} for s in self.stages],
-                "total_steps": self.total_steps, "batch": self.batch, "threads": self.threads,
-                "world_size": self.dist.world_size, "amp": self.amp, "device": self.device.type,
-                "store": str(self.store_path), "init": self.init_record,
-                "supervised_fraction": None if self.data is None else self.data.sup_fraction}
+        return {
+            "card": card,
+            "card_sha256": config_sha256(card),
+            "profile": self.profile.to_dict(),
+            "stages": [{"name": s.name, "steps": s.steps, "cycle": list(s.cycle)} for s in self.stages],
+            "total_steps": self.total_steps,
+            "batch": self.batch,
+            "threads": self.threads,
+            "world_size": self.dist.world_size,
+            "amp": self.amp,
+            "device": self.device.type,
+            "store": str(self.store_path),
+            "init": self.init_record,
+            "supervised_fraction": None if self.data is None else self.data.sup_fraction,
+        }
 
     def _summary(self, elapsed: float, steps: int) -> dict[str, Any]:
-        per_loss = {k: {"steps": len(v), "mean_s": float(np.mean(v)), "median_s": float(np.median(v))}
-                    for k, v in self._step_seconds.items()}
-        return {"card": self.card.name, "profile": self.profile.name, "seed": self.card.seed,
-                "steps": self.step, "total_steps": self.total_steps, "steps_this_session": steps,
-                "seconds_this_session": elapsed, "batch": self.batch,
-                "samples_per_second": steps * self.batch / elapsed if elapsed > 0 else None,
-                "peak_rss_mib": _peak_rss_mib(),
-                "per_loss": per_loss, **provenance(threads=self.threads, device=self.device.type)}
+        per_loss = {
+            k: {"steps": len(v), "mean_s": float(np.mean(v)), "median_s": float(np.median(v))}
+            for k, v in self._step_seconds.items()
+        }
+        return {
+            "card": self.card.name,
+            "profile": self.profile.name,
+            "seed": self.card.seed,
+            "steps": self.step,
+            "total_steps": self.total_steps,
+            "steps_this_session": steps,
+            "seconds_this_session": elapsed,
+            "batch": self.batch,
+            "samples_per_second": steps * self.batch / elapsed if elapsed > 0 else None,
+            "peak_rss_mib": _peak_rss_mib(),
+            "per_loss": per_loss,
+            **provenance(threads=self.threads, device=self.device.type),
+        }
 
 
 def _peak_rss_mib() -> float | None:
@@ -373,11 +468,29 @@ def _peak_rss_mib() -> float | None:
     return round(peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024, 1)
 
 
-def train(card: str | os.PathLike | Card, store: str | os.PathLike, out: str | os.PathLike, *,
-          profile: str | None = None, device: str = "cpu", resume: bool = False, threads: int | None = None,
-          init_checkpoint: str | os.PathLike | None = None, init_weights: str | os.PathLike | None = None,
-          progress: bool = True, stop_after: int | None = None) -> dict[str, Any]:
+def train(
+    card: str | os.PathLike | Card,
+    store: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    profile: str | None = None,
+    device: str = "cpu",
+    resume: bool = False,
+    threads: int | None = None,
+    init_checkpoint: str | os.PathLike | None = None,
+    init_weights: str | os.PathLike | None = None,
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> dict[str, Any]:
     """Train a card (path, name or a loaded :class:`Card`) on a store into ``out``; see :class:`Trainer`."""
-    trainer = Trainer(card if isinstance(card, Card) else load_card(card), store, out, profile=profile,
-                      device=device, threads=threads, init_checkpoint=init_checkpoint, init_weights=init_weights)
+    trainer = Trainer(
+        card if isinstance(card, Card) else load_card(card),
+        store,
+        out,
+        profile=profile,
+        device=device,
+        threads=threads,
+        init_checkpoint=init_checkpoint,
+        init_weights=init_weights,
+    )
     return trainer.run(resume=resume, stop_after=stop_after, progress=progress)

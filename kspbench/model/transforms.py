@@ -14,6 +14,7 @@ coordinates are isotropic):
 and differentiable in the images (``grid_sample`` with zeros outside, ``align_corners=False`` as in
 :mod:`kspbench.core.spatial_maps`).
 """
+
 from __future__ import annotations
 
 import torch

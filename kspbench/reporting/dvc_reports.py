@@ -9,6 +9,7 @@
 
 Row and protocol names become path parts through :func:`path_name`.
 """
+
 from __future__ import annotations
 
 import csv
@@ -47,14 +48,13 @@ def write_metrics(summary: Mapping[str, Mapping[str, Mapping[str, float]]], fold
         KspbenchError: two rows (or two protocols of a row) whose names map to the same path part.
     """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)   # present even when empty: DVC declares the folder as an output
+    folder.mkdir(parents=True, exist_ok=True)  # present even when empty: DVC declares the folder as an output
     planned: dict[Path, Mapping[str, float]] = {}
     for row, protocols in summary.items():
         for protocol, metrics in protocols.items():
             path = folder / path_name(row) / f"{path_name(protocol)}.json"
             if path in planned:
-                raise KspbenchError(f"two metrics files map to {path} (row {row!r}, protocol {protocol!r}); "
-                                    "rename one")
+                raise KspbenchError(f"two metrics files map to {path} (row {row!r}, protocol {protocol!r}); rename one")
             planned[path] = metrics
     for path, metrics in sorted(planned.items()):
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -28,6 +28,7 @@ one ``pck_<protocol>.csv`` per 3DHP protocol (``threshold_mm``, then a column pe
 Fixed frames are ``k`` usable frames evenly spaced over the role (store order), so figures are reproducible.
 matplotlib is imported lazily and always draws with its Agg canvas (no display, no global backend switch).
 """
+
 from __future__ import annotations
 
 import csv
@@ -41,22 +42,53 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 import numpy as np
 
 from kspbench.core import skeleton
-from kspbench.reporting.dvc_reports import path_name, write_wide_csv
 from kspbench.errors import KspbenchError
 from kspbench.infra.atomic import write_with
+from kspbench.reporting.dvc_reports import path_name, write_wide_csv
 
 if TYPE_CHECKING:  # pragma: no cover
     from kspbench.evaluation.results import Result
 
-__all__ = ["FigureError", "MissingInput", "FIGURES", "FIGURE_FORMATS", "figure_formats", "VAL_CSV", "pck_csv_name", "PckCurve", "ActionRow",
-           "ValCurve", "SelectedFrames", "pck_curve_data", "per_action_data", "read_val_curves", "find_checkpoint",
-           "evenly_spaced", "swap_background", "select_frames", "swap_images", "skeleton_data",
-           "write_val_curves_csv", "write_pck_curves_csv", "plot_pck_curves", "plot_per_action",
-           "plot_learning_curves", "plot_swap", "plot_skeletons", "make_all", "dataset_title", "swap_pci_text",
-           "plot_diagnosis", "OVERLAY_FIGURE", "OverlayFrames", "overlay_frames", "plot_overlay"]
+__all__ = [
+    "FigureError",
+    "MissingInput",
+    "FIGURES",
+    "FIGURE_FORMATS",
+    "figure_formats",
+    "VAL_CSV",
+    "pck_csv_name",
+    "PckCurve",
+    "ActionRow",
+    "ValCurve",
+    "SelectedFrames",
+    "pck_curve_data",
+    "per_action_data",
+    "read_val_curves",
+    "find_checkpoint",
+    "evenly_spaced",
+    "swap_background",
+    "select_frames",
+    "swap_images",
+    "skeleton_data",
+    "write_val_curves_csv",
+    "write_pck_curves_csv",
+    "plot_pck_curves",
+    "plot_per_action",
+    "plot_learning_curves",
+    "plot_swap",
+    "plot_skeletons",
+    "make_all",
+    "dataset_title",
+    "swap_pci_text",
+    "plot_diagnosis",
+    "OVERLAY_FIGURE",
+    "OverlayFrames",
+    "overlay_frames",
+    "plot_overlay",
+]
 
 FIGURES = ("pck_curves.png", "per_action.png", "learning_curves.png", "fig3_swap.png", "fig4_skeletons.png")
-FIGURE_FORMATS = ("png", "pdf", "svg")   # raster for pages, vector for papers
+FIGURE_FORMATS = ("png", "pdf", "svg")  # raster for pages, vector for papers
 OVERLAY_FIGURE = "fig4_real.png"
 # Panel and caption band of fig4_real in pixels: multiples of DPI / 2 so that figure inches * DPI are whole pixels.
 OVERLAY_PANEL_PX = 220
@@ -85,6 +117,7 @@ class MissingInput(FigureError):
 
 # --- small helpers ------------------------------------------------------------------------------------------------
 
+
 def dataset_title(names: Iterable[str]) -> str:
     """The datasets named in a title; kspbench's synthetic world is flagged as not comparable with the paper."""
     parts = []
@@ -104,12 +137,15 @@ def _new_figure(width: float, height: float):
 
 
 # Metadata left out so the same inputs give the same bytes (no dates; SVG ids from a fixed salt).
-_METADATA = {"png": {"Software": None}, "pdf": {"Creator": None, "Producer": None, "CreationDate": None},
-             "svg": {"Creator": None, "Date": None}}
+_METADATA = {
+    "png": {"Software": None},
+    "pdf": {"Creator": None, "Producer": None, "CreationDate": None},
+    "svg": {"Creator": None, "Date": None},
+}
 
 
 def figure_formats(spec: str) -> tuple[str, ...]:
-    """"png,pdf,svg" -> ("png", "pdf", "svg"): the formats every figure is written in (first = the main file).
+    """ "png,pdf,svg" -> ("png", "pdf", "svg"): the formats every figure is written in (first = the main file).
 
     Raises:
         FigureError: an unknown or empty format list.
@@ -147,13 +183,14 @@ def _row_label(label: str, seeds: int) -> str:
 
 # --- results: PCK curves and per-action errors --------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class PckCurve:
     """One row's PCK-versus-threshold curve under one protocol (mean over its seeds)."""
 
     row: str
     label: str
-    protocol: str          # the protocol name, or "<protocol> (<alignment>)" when a protocol has several curves
+    protocol: str  # the protocol name, or "<protocol> (<alignment>)" when a protocol has several curves
     alignment: str
     dataset: str
     seeds: int
@@ -174,8 +211,7 @@ def pck_curve_data(results: Iterable["Result"]) -> list[PckCurve]:
     """
     from kspbench.evaluation.results import by_row
 
-    with_curves = [r for r in results
-                   if any(k.startswith("pck_vs_threshold:") for k in (r.data.get("curves") or {}))]
+    with_curves = [r for r in results if any(k.startswith("pck_vs_threshold:") for k in (r.data.get("curves") or {}))]
     out = []
     for (row, protocol), rs in by_row(with_curves).items():
         keys = sorted(k for k in rs[0].data["curves"] if k.startswith("pck_vs_threshold:"))
@@ -193,9 +229,18 @@ def pck_curve_data(results: Iterable["Result"]) -> list[PckCurve]:
             pck = np.mean(np.array([c["pck"] for c in curves], np.float64), axis=0)
             alignment = str(curves[0].get("alignment", key.split(":", 1)[1]))
             panel = protocol if len(keys) == 1 else f"{protocol} ({alignment})"
-            out.append(PckCurve(row=row, label=rs[0].label, protocol=panel, alignment=alignment,
-                                dataset=rs[0].dataset, seeds=len(rs), thresholds_mm=tuple(thresholds),
-                                pck=tuple(float(v) for v in pck)))
+            out.append(
+                PckCurve(
+                    row=row,
+                    label=rs[0].label,
+                    protocol=panel,
+                    alignment=alignment,
+                    dataset=rs[0].dataset,
+                    seeds=len(rs),
+                    thresholds_mm=tuple(thresholds),
+                    pck=tuple(float(v) for v in pck),
+                )
+            )
     out.sort(key=lambda c: (c.protocol, c.label, c.row))
     return out
 
@@ -217,8 +262,9 @@ def _action_order(actions: Iterable[str]) -> list[str]:
     return known + sorted(set(actions) - set(known))
 
 
-def per_action_data(results: Iterable["Result"], protocol: str = ACTION_PROTOCOL,
-                    metric: str = ACTION_METRIC) -> list[ActionRow]:
+def per_action_data(
+    results: Iterable["Result"], protocol: str = ACTION_PROTOCOL, metric: str = ACTION_METRIC
+) -> list[ActionRow]:
     """Rows with a per-action breakdown of ``metric`` under ``protocol``, sorted by label."""
     from kspbench.evaluation.results import by_row, row_stats
 
@@ -233,13 +279,22 @@ def per_action_data(results: Iterable["Result"], protocol: str = ACTION_PROTOCOL
         if not values:
             continue
         overall = row_stats(rs, metric)
-        out.append(ActionRow(row=row, label=rs[0].label, dataset=rs[0].dataset, seeds=len(rs),
-                             overall=None if overall is None else overall.mean, per_action=values))
+        out.append(
+            ActionRow(
+                row=row,
+                label=rs[0].label,
+                dataset=rs[0].dataset,
+                seeds=len(rs),
+                overall=None if overall is None else overall.mean,
+                per_action=values,
+            )
+        )
     out.sort(key=lambda r: (r.label, r.row))
     return out
 
 
 # --- training runs ------------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ValCurve:
@@ -295,21 +350,32 @@ def read_val_curves(runs_dir: str | os.PathLike, log: Callable[[str], None] | No
                 reader = csv.DictReader(f)
                 missing = {"step", "p_mpjpe_mm", "mpjpe_mm"} - set(reader.fieldnames or ())
                 if missing:
-                    raise FigureError(f"{val}: no column {', '.join(sorted(missing))}; not a val.csv of "
-                                      "`kspbench train`")
+                    raise FigureError(
+                        f"{val}: no column {', '.join(sorted(missing))}; not a val.csv of `kspbench train`"
+                    )
                 rows = [(int(r["step"]), float(r["p_mpjpe_mm"]), float(r["mpjpe_mm"])) for r in reader]
         except (ValueError, TypeError) as err:
             if isinstance(err, FigureError):
                 raise
-            raise FigureError(f"{val}: a row is not numbers ({err}); a torn write? re-run or --resume the "
-                              "training") from None
+            raise FigureError(
+                f"{val}: a row is not numbers ({err}); a torn write? re-run or --resume the training"
+            ) from None
         seen[key] = val.parent
         if not rows:
             continue
         arr = np.array(rows, np.float64)
         order = np.argsort(arr[:, 0], kind="stable")
-        out.append(ValCurve(card=key[0], seed=key[1], folder=val.parent, val_role=rec["val_role"],
-                            steps=arr[order, 0].astype(np.int64), p_mpjpe_mm=arr[order, 1], mpjpe_mm=arr[order, 2]))
+        out.append(
+            ValCurve(
+                card=key[0],
+                seed=key[1],
+                folder=val.parent,
+                val_role=rec["val_role"],
+                steps=arr[order, 0].astype(np.int64),
+                p_mpjpe_mm=arr[order, 1],
+                mpjpe_mm=arr[order, 2],
+            )
+        )
     out.sort(key=lambda c: (c.card, c.seed))
     return out
 
@@ -332,6 +398,7 @@ def find_checkpoint(runs_dir: str | os.PathLike, card: str = DEFAULT_CARD) -> Pa
 
 # --- a trained model on fixed frames ------------------------------------------------------------------------------
 
+
 def evenly_spaced(usable: np.ndarray, k: int) -> np.ndarray:
     """``k`` (or fewer) indices of usable frames, evenly spaced over them, first and last included."""
     idx = np.flatnonzero(np.asarray(usable, bool))
@@ -351,11 +418,11 @@ def swap_background(pose: int, appearance: int, n: int) -> int:
 class SelectedFrames:
     """Fixed frames of a role, ready for the model."""
 
-    images: Any                 # (k, 3, S, S) uint8 torch tensor
-    backgrounds: Any | None     # (k, 3, S, S) uint8 torch tensor, or None (the role has no background estimates)
-    p3d: np.ndarray             # (k, 17, 3) root-relative, trunk units, crop (virtual) camera frame
-    trunk_mm: np.ndarray        # (k,)
-    names: list[str]            # "subject sequence camera #frame"
+    images: Any  # (k, 3, S, S) uint8 torch tensor
+    backgrounds: Any | None  # (k, 3, S, S) uint8 torch tensor, or None (the role has no background estimates)
+    p3d: np.ndarray  # (k, 17, 3) root-relative, trunk units, crop (virtual) camera frame
+    trunk_mm: np.ndarray  # (k,)
+    names: list[str]  # "subject sequence camera #frame"
     dataset: str
 
 
@@ -367,11 +434,17 @@ def _cropped_tracks(store, role: str | None) -> list[tuple[Any, str]]:
     """
     infos = store.sequences(role=role)
     if not infos:
-        raise FigureError(f"{store.path}: no sequence has role {role!r} (roles here: "
-                          f"{', '.join(sorted(store.roles())) or 'none'}); pass --role")
-    return [(info, cam) for info in infos for cam in info.cameras
-            if store.has(info.subject, info.sequence, "images", camera=cam)
-            and store.has(info.subject, info.sequence, "boxes", camera=cam)]
+        raise FigureError(
+            f"{store.path}: no sequence has role {role!r} (roles here: "
+            f"{', '.join(sorted(store.roles())) or 'none'}); pass --role"
+        )
+    return [
+        (info, cam)
+        for info in infos
+        for cam in info.cameras
+        if store.has(info.subject, info.sequence, "images", camera=cam)
+        and store.has(info.subject, info.sequence, "boxes", camera=cam)
+    ]
 
 
 def select_frames(store_path: str | os.PathLike, role: str, size: int, k: int) -> SelectedFrames:
@@ -383,8 +456,8 @@ def select_frames(store_path: str | os.PathLike, role: str, size: int, k: int) -
         MissingInput: the role has no usable frame with an image.
         FigureError: the store has no such role.
     """
-    from kspbench.model import data as D
     from kspbench.data.store import PoseStore
+    from kspbench.model import data as D
 
     with PoseStore(store_path) as store:
         tracks = []
@@ -407,18 +480,23 @@ def select_frames(store_path: str | os.PathLike, role: str, size: int, k: int) -
             f = int(g - starts[t])
             images.append(store.read(info.subject, info.sequence, "images", camera=cam, frames=slice(f, f + 1)))
             if has_bg and store.has(info.subject, info.sequence, "backgrounds", camera=cam):
-                backgrounds.append(store.read(info.subject, info.sequence, "backgrounds", camera=cam,
-                                              frames=slice(f, f + 1)))
+                backgrounds.append(
+                    store.read(info.subject, info.sequence, "backgrounds", camera=cam, frames=slice(f, f + 1))
+                )
             else:
                 has_bg = False
             p3d.append(t_p3d[f])
             trunk.append(t_trunk[f])
             names.append(f"{info.subject} {info.sequence} {cam} #{f}")
         dataset = str(store.attrs.get("dataset"))
-    return SelectedFrames(images=D.resize_images(np.concatenate(images), size),
-                          backgrounds=D.resize_images(np.concatenate(backgrounds), size) if has_bg else None,
-                          p3d=np.stack(p3d).astype(np.float64), trunk_mm=np.asarray(trunk, np.float64),
-                          names=names, dataset=dataset)
+    return SelectedFrames(
+        images=D.resize_images(np.concatenate(images), size),
+        backgrounds=D.resize_images(np.concatenate(backgrounds), size) if has_bg else None,
+        p3d=np.stack(p3d).astype(np.float64),
+        trunk_mm=np.asarray(trunk, np.float64),
+        names=names,
+        dataset=dataset,
+    )
 
 
 def _load_model(checkpoint: str | os.PathLike):
@@ -437,8 +515,7 @@ def _load_model(checkpoint: str | os.PathLike):
 
 
 def _describe(ckpt: dict[str, Any]) -> str:
-    return (f"{ckpt['card']['name']} seed {ckpt['seed']} ({ckpt['profile']['name']} profile, "
-            f"step {ckpt['step']})")
+    return f"{ckpt['card']['name']} seed {ckpt['seed']} ({ckpt['profile']['name']} profile, step {ckpt['step']})"
 
 
 def swap_images(model, frames: SelectedFrames, threads: int = 1) -> dict[str, np.ndarray]:
@@ -473,8 +550,13 @@ def swap_images(model, frames: SelectedFrames, threads: int = 1) -> dict[str, np
         out = model.render(pose["p2d"][pose_src], pose["scale"][pose_src], fa[app_src], bg[bg_src])["image"]
     to_np = lambda t: t.clamp(0.0, 1.0).permute(0, 2, 3, 1).double().cpu().numpy()  # noqa: E731
     grid = to_np(out).reshape(n, n, *out.shape[2:], 3)
-    return {"grid": grid, "background": bg_src.reshape(n, n), "inputs": to_np(x), "backgrounds": to_np(bg),
-            "p2d": pose["p2d"].double().cpu().numpy()}
+    return {
+        "grid": grid,
+        "background": bg_src.reshape(n, n),
+        "inputs": to_np(x),
+        "backgrounds": to_np(bg),
+        "p2d": pose["p2d"].double().cpu().numpy(),
+    }
 
 
 def skeleton_data(model, frames: SelectedFrames, threads: int = 1) -> dict[str, np.ndarray]:
@@ -494,11 +576,17 @@ def skeleton_data(model, frames: SelectedFrames, threads: int = 1) -> dict[str, 
         p3d = model.pose(D.to_float(frames.images))["p3d_cam"].double().cpu().numpy()
     pred = p3d * skeleton.TRUNK_MM
     gt = frames.p3d * frames.trunk_mm[:, None, None]
-    return {"pred": pred, "gt": gt, "aligned": procrustes_align(pred, gt), "p_mpjpe_mm": p_mpjpe(pred, gt).mean(1),
-            "inputs": D.to_float(frames.images).permute(0, 2, 3, 1).double().numpy()}
+    return {
+        "pred": pred,
+        "gt": gt,
+        "aligned": procrustes_align(pred, gt),
+        "p_mpjpe_mm": p_mpjpe(pred, gt).mean(1),
+        "inputs": D.to_float(frames.images).permute(0, 2, 3, 1).double().numpy(),
+    }
 
 
 # --- CSV tables for DVC plots -------------------------------------------------------------------------------------
+
 
 def pck_csv_name(protocol: str) -> str:
     """The plot table of one protocol's PCK curves: ``pck_<protocol>.csv``."""
@@ -527,11 +615,14 @@ def write_pck_curves_csv(curves: list[PckCurve], folder: str | os.PathLike) -> l
 
 # --- figures ------------------------------------------------------------------------------------------------------
 
+
 def plot_pck_curves(curves: list[PckCurve], out: str | os.PathLike, formats: Sequence[str] | None = None) -> Path:
     """PCK (%) against threshold (mm), one panel per protocol, a line per row; AUC in the legend."""
     if not curves:
-        raise MissingInput("no result has a PCK-versus-threshold curve (score 3DHP predictions with "
-                           "`kspbench eval --protocol 3dhp,3dhp-pa`)")
+        raise MissingInput(
+            "no result has a PCK-versus-threshold curve (score 3DHP predictions with "
+            "`kspbench eval --protocol 3dhp,3dhp-pa`)"
+        )
     panels = sorted({c.protocol for c in curves})
     rows = sorted({c.row for c in curves})
     colour = dict(zip(rows, _colours(len(rows))))
@@ -539,8 +630,13 @@ def plot_pck_curves(curves: list[PckCurve], out: str | os.PathLike, formats: Seq
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, panel in zip(axes, panels):
         for c in [c for c in curves if c.protocol == panel]:
-            ax.plot(c.thresholds_mm, c.pck, color=colour[c.row], lw=1.8,
-                    label=f"{_row_label(c.label, c.seeds)}: AUC {c.auc:.1f}")
+            ax.plot(
+                c.thresholds_mm,
+                c.pck,
+                color=colour[c.row],
+                lw=1.8,
+                label=f"{_row_label(c.label, c.seeds)}: AUC {c.auc:.1f}",
+            )
         ax.set_title(panel)
         ax.set_xlabel("threshold (mm)")
         ax.set_ylabel("3DPCK (%)")
@@ -552,8 +648,9 @@ def plot_pck_curves(curves: list[PckCurve], out: str | os.PathLike, formats: Seq
     return _save(fig, Path(out), formats)
 
 
-def plot_per_action(rows: list[ActionRow], out: str | os.PathLike, protocol: str = ACTION_PROTOCOL,
-                    formats: Sequence[str] | None = None) -> Path:
+def plot_per_action(
+    rows: list[ActionRow], out: str | os.PathLike, protocol: str = ACTION_PROTOCOL, formats: Sequence[str] | None = None
+) -> Path:
     """Grouped horizontal bars of P-MPJPE per action (mean over seeds), one colour per row."""
     if not rows:
         raise MissingInput(f"no result of protocol {protocol} with a per-action breakdown")
@@ -566,8 +663,13 @@ def plot_per_action(rows: list[ActionRow], out: str | os.PathLike, protocol: str
     for k, (r, col) in enumerate(zip(rows, _colours(n))):
         vals = np.array([r.per_action.get(a, np.nan) for a in actions])
         overall = "" if r.overall is None else f": mean {r.overall:.1f} mm"
-        ax.barh(y - 0.4 + (k + 0.5) * height, vals, height=height, color=col,
-                label=f"{_row_label(r.label, r.seeds)}{overall}")
+        ax.barh(
+            y - 0.4 + (k + 0.5) * height,
+            vals,
+            height=height,
+            color=col,
+            label=f"{_row_label(r.label, r.seeds)}{overall}",
+        )
     ax.set_yticks(y, actions)
     ax.invert_yaxis()
     ax.set_xlabel("P-MPJPE (mm), mean over seeds; lower is better")
@@ -591,8 +693,13 @@ def plot_learning_curves(curves: list[ValCurve], out: str | os.PathLike, formats
         common = sorted(set.intersection(*(set(c.steps.tolist()) for c in mine)))
         if common:
             mean = np.mean([[dict(zip(c.steps.tolist(), c.p_mpjpe_mm))[s] for s in common] for c in mine], axis=0)
-            ax.plot(common, mean, color=col, lw=2.4,
-                    label=f"{card} (mean of {len(mine)} seed{'s' if len(mine) > 1 else ''})")
+            ax.plot(
+                common,
+                mean,
+                color=col,
+                lw=2.4,
+                label=f"{card} (mean of {len(mine)} seed{'s' if len(mine) > 1 else ''})",
+            )
     from matplotlib.ticker import MaxNLocator
 
     roles = sorted({c.val_role for c in curves if c.val_role})
@@ -601,8 +708,9 @@ def plot_learning_curves(curves: list[ValCurve], out: str | os.PathLike, formats
     ax.set_ylabel("validation P-MPJPE (mm)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    ax.set_title("Validation P-MPJPE during training" + (f" ({', '.join(roles)}, fixed frames)" if roles else ""),
-                 fontsize=10)
+    ax.set_title(
+        "Validation P-MPJPE during training" + (f" ({', '.join(roles)}, fixed frames)" if roles else ""), fontsize=10
+    )
     return _save(fig, Path(out), formats)
 
 
@@ -616,12 +724,26 @@ def _show(ax, img: np.ndarray) -> None:
 
 def _bones_2d(ax, pts: np.ndarray, colour, lw: float = 1.2, **kw) -> None:
     for parent, child in skeleton.BONES:
-        ax.plot(pts[[parent, child], 0], pts[[parent, child], 1], color=colour, lw=lw,
-                alpha=0.6 if child in skeleton.LEFT_JOINTS else 1.0, solid_capstyle="round", **kw)
+        ax.plot(
+            pts[[parent, child], 0],
+            pts[[parent, child], 1],
+            color=colour,
+            lw=lw,
+            alpha=0.6 if child in skeleton.LEFT_JOINTS else 1.0,
+            solid_capstyle="round",
+            **kw,
+        )
 
 
-def plot_swap(checkpoint: str | os.PathLike, store: str | os.PathLike, out: str | os.PathLike, *,
-              role: str = DEFAULT_ROLE, k: int = SWAP_SAMPLES, formats: Sequence[str] | None = None) -> Path:
+def plot_swap(
+    checkpoint: str | os.PathLike,
+    store: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    role: str = DEFAULT_ROLE,
+    k: int = SWAP_SAMPLES,
+    formats: Sequence[str] | None = None,
+) -> Path:
     """Fig. 3: rows = pose source, columns = appearance source, cells over the background of a third sample.
 
     The first row shows the appearance inputs, the first column the pose inputs (with the predicted 2D pose), the
@@ -636,8 +758,9 @@ def plot_swap(checkpoint: str | os.PathLike, store: str | os.PathLike, out: str 
     axes = fig.subplots(n + 2, n + 1)
     corner = axes[0, 0]
     corner.axis("off")
-    corner.text(0.5, 0.5, "pose: rows\nappearance:\ncolumns", ha="center", va="center", fontsize=7,
-                transform=corner.transAxes)
+    corner.text(
+        0.5, 0.5, "pose: rows\nappearance:\ncolumns", ha="center", va="center", fontsize=7, transform=corner.transAxes
+    )
     for j in range(n):
         _show(axes[0, j + 1], res["inputs"][j])
         axes[0, j + 1].set_title(f"appearance {letters[j]}", fontsize=7)
@@ -651,47 +774,80 @@ def plot_swap(checkpoint: str | os.PathLike, store: str | os.PathLike, out: str 
         for j in range(n):
             cell = axes[i + 1, j + 1]
             _show(cell, res["grid"][i, j])
-            cell.text(0.03, 0.03, f"bg {letters[res['background'][i, j]]}", transform=cell.transAxes,
-                      fontsize=6, color="white", bbox={"facecolor": "black", "alpha": 0.5, "pad": 1, "lw": 0})
+            cell.text(
+                0.03,
+                0.03,
+                f"bg {letters[res['background'][i, j]]}",
+                transform=cell.transAxes,
+                fontsize=6,
+                color="white",
+                bbox={"facecolor": "black", "alpha": 0.5, "pad": 1, "lw": 0},
+            )
     axes[n + 1, 0].axis("off")
-    axes[n + 1, 0].text(0.5, 0.5, "backgrounds" if frames.backgrounds is not None else "no background\n"
-                        "estimates:\nflat grey", ha="center", va="center", fontsize=7,
-                        transform=axes[n + 1, 0].transAxes)
+    axes[n + 1, 0].text(
+        0.5,
+        0.5,
+        "backgrounds" if frames.backgrounds is not None else "no background\nestimates:\nflat grey",
+        ha="center",
+        va="center",
+        fontsize=7,
+        transform=axes[n + 1, 0].transAxes,
+    )
     for j in range(n):
         _show(axes[n + 1, j + 1], res["backgrounds"][j])
         axes[n + 1, j + 1].set_xlabel(f"background {letters[j]}", fontsize=7)
     names = "; ".join(f"{letters[i]}: {frames.names[i]}" for i in range(n))
     pci = swap_pci_text(model, checkpoint, store, role, threads=int(ckpt.get("threads", 1)))
-    fig.suptitle(f"Fig. 3: pose, appearance and background swapped through the decoder. {_describe(ckpt)} on "
-                 f"{role}\n{pci}\n{names}\n{dataset_title([frames.dataset])}", fontsize=8)
+    fig.suptitle(
+        f"Fig. 3: pose, appearance and background swapped through the decoder. {_describe(ckpt)} on "
+        f"{role}\n{pci}\n{names}\n{dataset_title([frames.dataset])}",
+        fontsize=8,
+    )
     return _save(fig, Path(out), formats)
 
 
-def swap_pci_text(model, checkpoint: str | os.PathLike, store: str | os.PathLike, role: str, *, threads: int = 1,
-                  n: int = SWAP_PCI_TUPLES, seed: int = 0) -> str:
+def swap_pci_text(
+    model,
+    checkpoint: str | os.PathLike,
+    store: str | os.PathLike,
+    role: str,
+    *,
+    threads: int = 1,
+    n: int = SWAP_PCI_TUPLES,
+    seed: int = 0,
+) -> str:
     """The line of Fig. 3's title giving the checkpoint's PCI in both modes on ``n`` tuples of ``role``, or a note
     saying why it is not computed (backgrounds not clean, too few frames); never raises for those."""
-    from kspbench.model import diagnose as DG
     from kspbench.data.store import PoseStore
+    from kspbench.model import diagnose as DG
 
     with PoseStore(store) as s:
         kind = DG.background_estimate(s.attrs)
     if kind != "clean":  # a median Bt holds part of the person: the PCI would be biased (kspbench diagnose)
-        return (f"PCI not computed: the store's backgrounds are not clean "
-                f"({'no background_estimate' if kind is None else f'background_estimate {kind}'})")
+        return (
+            f"PCI not computed: the store's backgrounds are not clean "
+            f"({'no background_estimate' if kind is None else f'background_estimate {kind}'})"
+        )
     try:
-        report, _ = DG.diagnose(checkpoint, store, role=role, n_tuples=n, seed=seed, threads=threads, model=model,
-                                  hash_store=False)
+        report, _ = DG.diagnose(
+            checkpoint, store, role=role, n_tuples=n, seed=seed, threads=threads, model=model, hash_store=False
+        )
     except DG.DiagnoseError as why:
         return f"PCI not computed: {why}"
     m = report["modes"]
     fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
-    return (f"PCI on {report['n_tuples']} tuples of {role}: EP {fmt(m['ep']['pci'])}, teacher-forced "
-            f"{fmt(m['teacher_forced']['pci'])} (0: the decoder ignores the pose)")
+    return (
+        f"PCI on {report['n_tuples']} tuples of {role}: EP {fmt(m['ep']['pci'])}, teacher-forced "
+        f"{fmt(m['teacher_forced']['pci'])} (0: the decoder ignores the pose)"
+    )
 
 
-def plot_diagnosis(report: dict[str, Any], examples: dict[str, Any] | None, out: str | os.PathLike,
-                   formats: Sequence[str] | None = None) -> Path:
+def plot_diagnosis(
+    report: dict[str, Any],
+    examples: dict[str, Any] | None,
+    out: str | os.PathLike,
+    formats: Sequence[str] | None = None,
+) -> Path:
     """A few tuples of ``kspbench diagnose``: Is, It (true 2D of B), Bt, Î(B) and Î(B') teacher-forced, Î(B) from
     EP's pose, and the decoder mask of the teacher-forced Î(B) (true mask outlined); PCI values in the title.
 
@@ -701,9 +857,15 @@ def plot_diagnosis(report: dict[str, Any], examples: dict[str, Any] | None, out:
     if not examples or len(examples["names"]) == 0:
         raise FigureError("no tuple was decoded for the figure")
     k = len(examples["names"])
-    columns = (("source", "Is (appearance A)"), ("target", "It = R(A, B, C)"), ("background", "Bt = C (clean)"),
-               ("tf_b", "Î(B) teacher-forced"), ("tf_b_prime", "Î(B') teacher-forced"), ("ep_b", "Î(B) EP pose"),
-               ("mask", "decoder mask, Î(B) TF"))
+    columns = (
+        ("source", "Is (appearance A)"),
+        ("target", "It = R(A, B, C)"),
+        ("background", "Bt = C (clean)"),
+        ("tf_b", "Î(B) teacher-forced"),
+        ("tf_b_prime", "Î(B') teacher-forced"),
+        ("ep_b", "Î(B) EP pose"),
+        ("mask", "decoder mask, Î(B) TF"),
+    )
     fig = _new_figure(1.45 * len(columns), 1.5 * k + 0.9)
     axes = fig.subplots(k, len(columns), squeeze=False)
     for r in range(k):
@@ -713,8 +875,14 @@ def plot_diagnosis(report: dict[str, Any], examples: dict[str, Any] | None, out:
                 shown = examples["mask"] if examples["mask"] is not None else examples["true_mask"].astype(float)
                 _show(ax, np.repeat(shown[r][..., None], 3, axis=-1))
                 centres = (2.0 * np.arange(shown.shape[-1]) + 1.0) / shown.shape[-1] - 1.0  # pixel centres
-                ax.contour(centres, centres, examples["true_mask"][r].astype(float), levels=[0.5],
-                           colors=[PRED_COLOUR], linewidths=0.8)
+                ax.contour(
+                    centres,
+                    centres,
+                    examples["true_mask"][r].astype(float),
+                    levels=[0.5],
+                    colors=[PRED_COLOUR],
+                    linewidths=0.8,
+                )
                 if examples["mask"] is None:
                     title = "true mask (DI has no mask)"
             else:
@@ -728,16 +896,29 @@ def plot_diagnosis(report: dict[str, Any], examples: dict[str, Any] | None, out:
         axes[r, 0].set_ylabel(examples["names"][r], fontsize=5)
     ck, m = report["checkpoint"], report["modes"]
     fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
-    pci = "; ".join(f"{mode.replace('_', '-')} PCI {fmt(m[mode]['pci'])} [{fmt(m[mode]['pci_ci95'][0])}, "
-                    f"{fmt(m[mode]['pci_ci95'][1])}]" for mode in m)
+    pci = "; ".join(
+        f"{mode.replace('_', '-')} PCI {fmt(m[mode]['pci'])} [{fmt(m[mode]['pci_ci95'][0])}, "
+        f"{fmt(m[mode]['pci_ci95'][1])}]"
+        for mode in m
+    )
     note = "" if not report.get("warnings") else "\nwarning: backgrounds not clean (--allow-median-background)"
-    fig.suptitle(f"Is the decoder pose-conditioned? {ck['card']} seed {ck['seed']} ({ck['profile']} profile, step "
-                 f"{ck['step']}) on {report['role']}, {report['n_tuples']} tuples\n{pci}{note}", fontsize=7)
+    fig.suptitle(
+        f"Is the decoder pose-conditioned? {ck['card']} seed {ck['seed']} ({ck['profile']} profile, step "
+        f"{ck['step']}) on {report['role']}, {report['n_tuples']} tuples\n{pci}{note}",
+        fontsize=7,
+    )
     return _save(fig, Path(out), formats)
 
 
-def plot_skeletons(checkpoint: str | os.PathLike, store: str | os.PathLike, out: str | os.PathLike, *,
-                   role: str = DEFAULT_ROLE, k: int = SKELETON_SAMPLES, formats: Sequence[str] | None = None) -> Path:
+def plot_skeletons(
+    checkpoint: str | os.PathLike,
+    store: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    role: str = DEFAULT_ROLE,
+    k: int = SKELETON_SAMPLES,
+    formats: Sequence[str] | None = None,
+) -> Path:
     """Fig. 4: for each fixed frame the crop, then the true and the Procrustes-aligned predicted 3D skeleton seen
     from the front (x, -y) and from the side (z, -y) of the crop camera; P-MPJPE per frame in the title."""
     model, ckpt = _load_model(checkpoint)
@@ -769,29 +950,39 @@ def plot_skeletons(checkpoint: str | os.PathLike, store: str | os.PathLike, out:
                 ax.set_ylabel(name, fontsize=7)
     from matplotlib.lines import Line2D
 
-    fig.legend(handles=[Line2D([], [], color=TRUTH_COLOUR, lw=2, label="ground truth"),
-                        Line2D([], [], color=PRED_COLOUR, lw=2, label="prediction (Procrustes-aligned)")],
-               loc="lower center", ncol=2, fontsize=7)
+    fig.legend(
+        handles=[
+            Line2D([], [], color=TRUTH_COLOUR, lw=2, label="ground truth"),
+            Line2D([], [], color=PRED_COLOUR, lw=2, label="prediction (Procrustes-aligned)"),
+        ],
+        loc="lower center",
+        ncol=2,
+        fontsize=7,
+    )
     fig.get_layout_engine().set(rect=(0, 0.05, 1, 0.95))
-    fig.suptitle(f"Fig. 4: predicted and true 3D pose. {_describe(ckpt)} on {role}, mean P-MPJPE "
-                 f"{float(np.mean(res['p_mpjpe_mm'])):.1f} mm\n{dataset_title([frames.dataset])}", fontsize=8)
+    fig.suptitle(
+        f"Fig. 4: predicted and true 3D pose. {_describe(ckpt)} on {role}, mean P-MPJPE "
+        f"{float(np.mean(res['p_mpjpe_mm'])):.1f} mm\n{dataset_title([frames.dataset])}",
+        fontsize=8,
+    )
     return _save(fig, Path(out), formats)
 
 
 # --- Fig. 4 on real frames: a predictions file over the stored crops -----------------------------------------------
 
+
 @dataclass
 class OverlayFrames:
     """Fixed frames of a store with their crops and both skeletons in crop pixels."""
 
-    crops: np.ndarray           # (k, S, S, 3) uint8, the stored crops
-    truth_px: np.ndarray        # (k, 17, 2) crop pixels (pixel centres at integers), the true 3D pose projected
-    pred_px: np.ndarray         # (k, 17, 2) crop pixels, the prediction with its root at the true root, projected
-    mpjpe_mm: np.ndarray        # (k,) root-relative joint error
-    p_mpjpe_mm: np.ndarray      # (k,) after Procrustes alignment
-    names: list[str]            # "subject sequence camera #frame"
+    crops: np.ndarray  # (k, S, S, 3) uint8, the stored crops
+    truth_px: np.ndarray  # (k, 17, 2) crop pixels (pixel centres at integers), the true 3D pose projected
+    pred_px: np.ndarray  # (k, 17, 2) crop pixels, the prediction with its root at the true root, projected
+    mpjpe_mm: np.ndarray  # (k,) root-relative joint error
+    p_mpjpe_mm: np.ndarray  # (k,) after Procrustes alignment
+    names: list[str]  # "subject sequence camera #frame"
     dataset: str
-    attrs: dict[str, Any]       # the predictions file's attributes (card, seed, ...)
+    attrs: dict[str, Any]  # the predictions file's attributes (card, seed, ...)
 
 
 def _prediction_index(preds) -> dict[tuple[str, str, str], dict[int, int]]:
@@ -802,8 +993,9 @@ def _prediction_index(preds) -> dict[tuple[str, str, str], dict[int, int]]:
     return index
 
 
-def overlay_frames(store_path: str | os.PathLike, predictions: str | os.PathLike, role: str | None = None,
-                   k: int = SKELETON_SAMPLES) -> OverlayFrames:
+def overlay_frames(
+    store_path: str | os.PathLike, predictions: str | os.PathLike, role: str | None = None, k: int = SKELETON_SAMPLES
+) -> OverlayFrames:
     """``k`` frames evenly spaced over those with a stored crop, a finite true pose and a prediction.
 
     Tracks (a sequence seen by one camera) in store order, restricted to ``role`` if given. The prediction
@@ -817,9 +1009,9 @@ def overlay_frames(store_path: str | os.PathLike, predictions: str | os.PathLike
     """
     from kspbench.core.crops import to_crop
     from kspbench.data.formats import project
-    from kspbench.evaluation.metrics import mpjpe, p_mpjpe
     from kspbench.data.predictions import PredictionsError, read_predictions
     from kspbench.data.store import PoseStore
+    from kspbench.evaluation.metrics import mpjpe, p_mpjpe
 
     try:
         preds = read_predictions(predictions)
@@ -838,16 +1030,21 @@ def overlay_frames(store_path: str | os.PathLike, predictions: str | os.PathLike
             for f, r in rows.items():
                 if 0 <= f < row.size:
                     row[f] = r
-            usable = (read("valid").astype(bool) & (row >= 0) & np.isfinite(cam3d).all((1, 2))
-                      & np.isfinite(boxes).all(1))
+            usable = (
+                read("valid").astype(bool) & (row >= 0) & np.isfinite(cam3d).all((1, 2)) & np.isfinite(boxes).all(1)
+            )
             tracks.append((info, cam, cam3d, boxes, row, usable))
         if not tracks:
-            raise MissingInput(f"no track of {store.path}{'' if role is None else f' (role {role!r})'} has both "
-                               f"crops and rows in {predictions}")
+            raise MissingInput(
+                f"no track of {store.path}{'' if role is None else f' (role {role!r})'} has both "
+                f"crops and rows in {predictions}"
+            )
         chosen = evenly_spaced(np.concatenate([t[5] for t in tracks]), k)
         if chosen.size == 0:
-            raise MissingInput(f"no frame of {store.path} with a crop and a prediction has a true pose to draw "
-                               "(unlabelled clips have none)")
+            raise MissingInput(
+                f"no frame of {store.path} with a crop and a prediction has a true pose to draw "
+                "(unlabelled clips have none)"
+            )
         starts = np.cumsum([0] + [t[5].size for t in tracks])
         crops, truth, pred, gts, preds_mm, names = [], [], [], [], [], []
         for g in chosen:
@@ -858,23 +1055,37 @@ def overlay_frames(store_path: str | os.PathLike, predictions: str | os.PathLike
             intr = store.intrinsics(info.subject, info.sequence, cam)
             gt = cam3d[f]
             p = np.asarray(preds.poses_3d[row[f]], np.float64)
-            p = p - p[skeleton.ROOT] + gt[skeleton.ROOT]   # depth and position of the person from the truth
+            p = p - p[skeleton.ROOT] + gt[skeleton.ROOT]  # depth and position of the person from the truth
             size = img.shape[0]
-            truth.append(to_crop(project(gt, intr)[None], boxes[f:f + 1], size)[0])
-            pred.append(to_crop(project(p, intr)[None], boxes[f:f + 1], size)[0])
+            truth.append(to_crop(project(gt, intr)[None], boxes[f : f + 1], size)[0])
+            pred.append(to_crop(project(p, intr)[None], boxes[f : f + 1], size)[0])
             crops.append(img)
             gts.append(gt)
             preds_mm.append(p)
             names.append(f"{info.subject} {info.sequence} {cam} #{f}")
         dataset = str(store.attrs.get("dataset"))
     gt_all, pred_all = np.stack(gts), np.stack(preds_mm)
-    return OverlayFrames(crops=np.stack(crops), truth_px=np.stack(truth), pred_px=np.stack(pred),
-                         mpjpe_mm=mpjpe(pred_all, gt_all).mean(1), p_mpjpe_mm=p_mpjpe(pred_all, gt_all).mean(1),
-                         names=names, dataset=dataset, attrs=preds.attrs)
+    return OverlayFrames(
+        crops=np.stack(crops),
+        truth_px=np.stack(truth),
+        pred_px=np.stack(pred),
+        mpjpe_mm=mpjpe(pred_all, gt_all).mean(1),
+        p_mpjpe_mm=p_mpjpe(pred_all, gt_all).mean(1),
+        names=names,
+        dataset=dataset,
+        attrs=preds.attrs,
+    )
 
 
-def plot_overlay(store: str | os.PathLike, predictions: str | os.PathLike, out: str | os.PathLike, *,
-                 role: str | None = None, k: int = SKELETON_SAMPLES, formats: Sequence[str] | None = None) -> Path:
+def plot_overlay(
+    store: str | os.PathLike,
+    predictions: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    role: str | None = None,
+    k: int = SKELETON_SAMPLES,
+    formats: Sequence[str] | None = None,
+) -> Path:
     """Fig. 4 on real frames: a row of the :func:`overlay_frames`, each crop with the true (blue) and predicted
     (red, on top) skeleton, and a caption band above.
 
@@ -889,7 +1100,7 @@ def plot_overlay(store: str | os.PathLike, predictions: str | os.PathLike, out: 
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(n * panel / DPI, (panel + band) / DPI), dpi=DPI)   # no layout engine: exact pixels
+    fig = Figure(figsize=(n * panel / DPI, (panel + band) / DPI), dpi=DPI)  # no layout engine: exact pixels
     FigureCanvasAgg(fig)
     height = panel / (panel + band)
     lo, hi = -0.5, size - 0.5
@@ -902,20 +1113,43 @@ def plot_overlay(store: str | os.PathLike, predictions: str | os.PathLike, out: 
         ax.set_xlim(lo, hi)
         ax.set_ylim(hi, lo)
         ax.set_axis_off()
-        fig.text((i + 0.5) / n, height + 0.02, f"{frames.names[i]}\nMPJPE {frames.mpjpe_mm[i]:.0f} mm, "
-                 f"P-MPJPE {frames.p_mpjpe_mm[i]:.0f} mm", ha="center", va="bottom", fontsize=6)
+        fig.text(
+            (i + 0.5) / n,
+            height + 0.02,
+            f"{frames.names[i]}\nMPJPE {frames.mpjpe_mm[i]:.0f} mm, P-MPJPE {frames.p_mpjpe_mm[i]:.0f} mm",
+            ha="center",
+            va="bottom",
+            fontsize=6,
+        )
     who = f"{attrs['card']} seed {attrs['seed']}" if {"card", "seed"} <= set(attrs) else Path(predictions).name
-    fig.text(0.005, 0.99, f"Fig. 4 on real frames: {who}; ground truth (blue), prediction at the true root (red); "
-             f"{dataset_title([frames.dataset])}", ha="left", va="top", fontsize=6)
+    fig.text(
+        0.005,
+        0.99,
+        f"Fig. 4 on real frames: {who}; ground truth (blue), prediction at the true root (red); "
+        f"{dataset_title([frames.dataset])}",
+        ha="left",
+        va="top",
+        fontsize=6,
+    )
     return _save(fig, Path(out), formats)
 
 
 # --- everything ---------------------------------------------------------------------------------------------------
 
-def make_all(results_dir: str | os.PathLike, runs_dir: str | os.PathLike, store: str | os.PathLike,
-             out_dir: str | os.PathLike, plots_dir: str | os.PathLike, *, card: str = DEFAULT_CARD,
-             checkpoint: str | os.PathLike | None = None, role: str = DEFAULT_ROLE,
-             log: Callable[[str], None] | None = None, formats: Sequence[str] = ("png",)) -> list[Path]:
+
+def make_all(
+    results_dir: str | os.PathLike,
+    runs_dir: str | os.PathLike,
+    store: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    plots_dir: str | os.PathLike,
+    *,
+    card: str = DEFAULT_CARD,
+    checkpoint: str | os.PathLike | None = None,
+    role: str = DEFAULT_ROLE,
+    log: Callable[[str], None] | None = None,
+    formats: Sequence[str] = ("png",),
+) -> list[Path]:
     """Write both CSV tables and every figure whose inputs exist; returns the written paths (tables first).
 
     A figure whose inputs are absent (no result of its protocol, no run with val.csv, no checkpoint of ``card``
@@ -945,7 +1179,7 @@ def make_all(results_dir: str | os.PathLike, runs_dir: str | os.PathLike, store:
     for path in pck_csvs:
         say(f"wrote {path}")
     for stale in sorted(set(plots_dir.glob("pck_*.csv")) - set(pck_csvs)):
-        stale.unlink()   # a protocol (or the long table of older versions) no longer among the results
+        stale.unlink()  # a protocol (or the long table of older versions) no longer among the results
         say(f"removed {stale}: no curve of its protocol")
     written += [val_csv, *pck_csvs]
 
@@ -957,8 +1191,9 @@ def make_all(results_dir: str | os.PathLike, runs_dir: str | os.PathLike, store:
         else:
             ck = find_checkpoint(runs_dir, card)
             if ck is None:
-                raise MissingInput(f"no checkpoint of card {card!r} under {runs_dir} (train it, or pass --card or "
-                                   "--checkpoint)")
+                raise MissingInput(
+                    f"no checkpoint of card {card!r} under {runs_dir} (train it, or pass --card or --checkpoint)"
+                )
         if not Path(store).is_file():
             raise MissingInput(f"{store}: no such store (the frames come from it; pass --store)")
         return ck, Path(store)

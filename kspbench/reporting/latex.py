@@ -4,6 +4,7 @@ text columns left and number columns right, and the best value of each ranked co
 Used by ``kspbench table --format latex`` and ``kspbench leaderboard --format latex``. The output needs
 ``\\usepackage{booktabs}`` in the preamble (said in its first comment line) and nothing else.
 """
+
 from __future__ import annotations
 
 import re
@@ -14,13 +15,47 @@ __all__ = ["escape", "table_env", "best_rows"]
 
 # LaTeX's special characters first (backslash before the braces its replacement adds), then the Unicode our tables
 # print. Anything else non-ASCII is decomposed (é -> e) or, failing that, written as '?': never passed through.
-_SPECIAL = [("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"), ("#", r"\#"), ("_", r"\_"),
-            ("{", r"\{"), ("}", r"\}"), ("~", r"\textasciitilde{}"), ("^", r"\textasciicircum{}")]
-_UNICODE = {"±": r"$\pm$", "–": "--", "—": "---", "×": r"$\times$", "µ": r"$\mu$", "μ": r"$\mu$", "→": r"$\to$",
-            "←": r"$\leftarrow$", "↓": r"$\downarrow$", "↑": r"$\uparrow$", "∪": r"$\cup$", "≤": r"$\leq$",
-            "≥": r"$\geq$", "−": "-", "’": "'", "‘": "`", "“": "``", "”": "''", "…": r"\ldots{}", "°": r"$^\circ$",
-            "¹": r"$^1$", "²": r"$^2$", "³": r"$^3$", "Δ": r"$\Delta$", "\u00a0": "~", "<": r"\textless{}",
-            ">": r"\textgreater{}"}
+_SPECIAL = [
+    ("\\", r"\textbackslash{}"),
+    ("&", r"\&"),
+    ("%", r"\%"),
+    ("$", r"\$"),
+    ("#", r"\#"),
+    ("_", r"\_"),
+    ("{", r"\{"),
+    ("}", r"\}"),
+    ("~", r"\textasciitilde{}"),
+    ("^", r"\textasciicircum{}"),
+]
+_UNICODE = {
+    "±": r"$\pm$",
+    "–": "--",
+    "—": "---",
+    "×": r"$\times$",
+    "µ": r"$\mu$",
+    "μ": r"$\mu$",
+    "→": r"$\to$",
+    "←": r"$\leftarrow$",
+    "↓": r"$\downarrow$",
+    "↑": r"$\uparrow$",
+    "∪": r"$\cup$",
+    "≤": r"$\leq$",
+    "≥": r"$\geq$",
+    "−": "-",
+    "’": "'",
+    "‘": "`",
+    "“": "``",
+    "”": "''",
+    "…": r"\ldots{}",
+    "°": r"$^\circ$",
+    "¹": r"$^1$",
+    "²": r"$^2$",
+    "³": r"$^3$",
+    "Δ": r"$\Delta$",
+    "\u00a0": "~",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+}
 
 
 def escape(text: str) -> str:
@@ -46,7 +81,7 @@ _NUMBER = re.compile(r"^-?\d+(\.\d+)?")
 def _bold_number(cell: str) -> str:
     # Only the leading value is bold; its interval or sd stays regular (escaped text starts with the number).
     m = _NUMBER.match(cell)
-    return cell if m is None else rf"\textbf{{{m.group(0)}}}{cell[m.end():]}"
+    return cell if m is None else rf"\textbf{{{m.group(0)}}}{cell[m.end() :]}"
 
 
 def best_rows(values: Sequence[float | None], higher_is_better: bool | None) -> set[int]:
@@ -58,16 +93,31 @@ def best_rows(values: Sequence[float | None], higher_is_better: bool | None) -> 
     return {i for i, v in enumerate(values) if v is not None and v == best}
 
 
-def table_env(caption: str, label: str, headers: Sequence[str], rows: Sequence[Sequence[str]],
-              numeric: Sequence[bool], bold: Sequence[set[int]] | None = None, notes: Sequence[str] = ()) -> str:
+def table_env(
+    caption: str,
+    label: str,
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    numeric: Sequence[bool],
+    bold: Sequence[set[int]] | None = None,
+    notes: Sequence[str] = (),
+) -> str:
     """A ``table`` float: caption, label, a tabular with booktabs rules and the given cells (plain text, escaped
     here); ``numeric[c]`` right-aligns column c, ``bold[c]`` holds the row indices whose value in c is bold.
     ``notes`` become a footnotesize paragraph under the tabular."""
     bold = bold or [set() for _ in headers]
     spec = "".join("r" if n else "l" for n in numeric)
-    lines = [r"\begin{table}[tbp]", r"\centering", r"\small", rf"\caption{{{escape(caption)}}}",
-             rf"\label{{{_label(label)}}}", rf"\begin{{tabular}}{{{spec}}}", r"\toprule",
-             " & ".join(escape(h) for h in headers) + r" \\", r"\midrule"]
+    lines = [
+        r"\begin{table}[tbp]",
+        r"\centering",
+        r"\small",
+        rf"\caption{{{escape(caption)}}}",
+        rf"\label{{{_label(label)}}}",
+        rf"\begin{{tabular}}{{{spec}}}",
+        r"\toprule",
+        " & ".join(escape(h) for h in headers) + r" \\",
+        r"\midrule",
+    ]
     for i, row in enumerate(rows):
         cells = [_bold_number(escape(c)) if i in bold[k] else escape(c) for k, c in enumerate(row)]
         lines.append(" & ".join(cells) + r" \\")

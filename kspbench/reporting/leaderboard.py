@@ -10,6 +10,7 @@ two-sided bootstrap p-value. Rows whose frame sets differ are refused, never sil
 
 The library never prints; ``kspbench leaderboard`` and ``kspbench compare`` (kspbench/cli/leaderboard.py) render.
 """
+
 from __future__ import annotations
 
 import math
@@ -17,12 +18,19 @@ from typing import Any
 
 import numpy as np
 
+from kspbench.errors import KspbenchError
 from kspbench.evaluation.evaluate import SPREAD_METRIC
 from kspbench.evaluation.results import Result, by_row, collapsed, partial_note, per_frame, protocol_mismatch, row_stats
-from kspbench.errors import KspbenchError
 
-__all__ = ["LeaderboardError", "Pairing", "paired_frames", "paired_bootstrap", "leaderboard", "metric_units",
-           "KEY_FIELDS"]
+__all__ = [
+    "LeaderboardError",
+    "Pairing",
+    "paired_frames",
+    "paired_bootstrap",
+    "leaderboard",
+    "metric_units",
+    "KEY_FIELDS",
+]
 
 KEY_FIELDS = ("subject", "sequence", "camera", "frame")
 # (va, vb, strata, blocks): metric -> (N,) per-frame values of a and of b (b reordered onto a's frames);
@@ -54,7 +62,7 @@ def _scale(result: Result, metric: str) -> float:
 def _codes(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """Integer codes of two string arrays over their joint vocabulary: ((Na,), (Nb,), vocabulary size)."""
     uniq, inv = np.unique(np.concatenate([a.astype(str), b.astype(str)]), return_inverse=True)
-    return inv[:a.size].astype(np.int64), inv[a.size:].astype(np.int64), max(uniq.size, 1)
+    return inv[: a.size].astype(np.int64), inv[a.size :].astype(np.int64), max(uniq.size, 1)
 
 
 def _frame_keys(fa: dict[str, np.ndarray], fb: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -98,23 +106,34 @@ def _check_comparable(a: Result, b: Result) -> None:
     where = f"cannot pair {a.path} with {b.path}"
     pa, pb = a.data["protocol"], b.data["protocol"]
     if (pa["name"], pa["version"]) != (pb["name"], pb["version"]):
-        raise LeaderboardError(f"{where}: different protocols ({pa['name']} v{pa['version']} vs {pb['name']} "
-                               f"v{pb['version']}); pairing needs the same protocol", "different protocol")
+        raise LeaderboardError(
+            f"{where}: different protocols ({pa['name']} v{pa['version']} vs {pb['name']} "
+            f"v{pb['version']}); pairing needs the same protocol",
+            "different protocol",
+        )
     if a.protocol != b.protocol:
-        raise LeaderboardError(f"{where}: different protocols ({a.protocol} vs {b.protocol}); pairing needs the "
-                               "same protocol", "different protocol")
+        raise LeaderboardError(
+            f"{where}: different protocols ({a.protocol} vs {b.protocol}); pairing needs the same protocol",
+            "different protocol",
+        )
     if pa.get("sha256") != pb.get("sha256"):
         raise LeaderboardError(protocol_mismatch(a, b), "protocol definition differs")
-    if pa["aggregation"] != pb["aggregation"] or \
-            a.data["ci_method"]["block_frames"] != b.data["ci_method"]["block_frames"]:
-        raise LeaderboardError(f"{where}: protocol {pa['name']} v{pa['version']} was defined differently when "
-                               "they were scored (aggregation or bootstrap blocks differ); re-run `kspbench eval`",
-                               "protocol definition differs")
+    if (
+        pa["aggregation"] != pb["aggregation"]
+        or a.data["ci_method"]["block_frames"] != b.data["ci_method"]["block_frames"]
+    ):
+        raise LeaderboardError(
+            f"{where}: protocol {pa['name']} v{pa['version']} was defined differently when "
+            "they were scored (aggregation or bootstrap blocks differ); re-run `kspbench eval`",
+            "protocol definition differs",
+        )
     da, db = a.data["dataset"], b.data["dataset"]
     if da["sha256"] != db["sha256"]:
-        raise LeaderboardError(f"{where}: different datasets ({da['name']} sha256 {da['sha256'][:12]} vs "
-                               f"{db['name']} sha256 {db['sha256'][:12]}); pairing needs the same store",
-                               "different dataset")
+        raise LeaderboardError(
+            f"{where}: different datasets ({da['name']} sha256 {da['sha256'][:12]} vs "
+            f"{db['name']} sha256 {db['sha256'][:12]}); pairing needs the same store",
+            "different dataset",
+        )
 
 
 def _pair_loaded(a: Result, b: Result, fa: dict[str, np.ndarray], fb: dict[str, np.ndarray]) -> Pairing:
@@ -124,9 +143,12 @@ def _pair_loaded(a: Result, b: Result, fa: dict[str, np.ndarray], fb: dict[str, 
     if not (ka.size == kb.size == shared):
         ov_a, ov_b = a.data["protocol"].get("overrides") or {}, b.data["protocol"].get("overrides") or {}
         hint = f" (overrides {ov_a} vs {ov_b})" if ov_a != ov_b else ""
-        raise LeaderboardError(f"cannot pair {a.path} ({ka.size} frames) with {b.path} ({kb.size} frames): "
-                               f"{shared} frames shared{hint}; pairing needs identical frame sets (same protocol, "
-                               "split and overrides)", "frame sets differ")
+        raise LeaderboardError(
+            f"cannot pair {a.path} ({ka.size} frames) with {b.path} ({kb.size} frames): "
+            f"{shared} frames shared{hint}; pairing needs identical frame sets (same protocol, "
+            "split and overrides)",
+            "frame sets differ",
+        )
     # b's row for each of a's frames: both sorted by key, then matched position by position.
     order_a, order_b = np.argsort(ka, kind="stable"), np.argsort(kb, kind="stable")
     b_for_a = np.empty(ka.size, np.int64)
@@ -155,8 +177,9 @@ def paired_frames(a: Result, b: Result) -> Pairing:
     return _pair_loaded(a, b, per_frame(a), per_frame(b))
 
 
-def _resampled_stats(values: dict[str, np.ndarray], blocks: np.ndarray, strata: np.ndarray | None,
-                     resamples: int, seed: int) -> dict[str, np.ndarray]:
+def _resampled_stats(
+    values: dict[str, np.ndarray], blocks: np.ndarray, strata: np.ndarray | None, resamples: int, seed: int
+) -> dict[str, np.ndarray]:
     """Overall statistic of each value array under ``resamples`` block resamples: name -> (resamples,).
 
     The draws are evaluate._bootstrap's (same rng, same order of strata, same block numbering), and every array
@@ -194,8 +217,15 @@ def _percentile_interval(x: np.ndarray) -> list[float]:
     return [float(np.percentile(x, 2.5)), float(np.percentile(x, 97.5))]
 
 
-def paired_bootstrap(a: Result, b: Result, metric: str, resamples: int | None = None, seed: int | None = None,
-                     *, pairing: Pairing | None = None) -> dict[str, Any]:
+def paired_bootstrap(
+    a: Result,
+    b: Result,
+    metric: str,
+    resamples: int | None = None,
+    seed: int | None = None,
+    *,
+    pairing: Pairing | None = None,
+) -> dict[str, Any]:
     """Paired block bootstrap of ``metric``'s overall statistic, b minus a, in the result JSON's units.
 
     Returns a dict: ``difference`` (b - a, exactly the difference of the two results' overall metrics),
@@ -213,8 +243,9 @@ def paired_bootstrap(a: Result, b: Result, metric: str, resamples: int | None = 
     """
     metrics = a.data["protocol"]["metrics"]
     if metric not in metrics:
-        raise LeaderboardError(f"{a.path}: protocol {a.protocol} has no metric {metric!r} (it has "
-                               f"{', '.join(metrics)})", "unknown metric")
+        raise LeaderboardError(
+            f"{a.path}: protocol {a.protocol} has no metric {metric!r} (it has {', '.join(metrics)})", "unknown metric"
+        )
     va, vb, strata, blocks = pairing if pairing is not None else paired_frames(a, b)
     ci = a.data["ci_method"]
     resamples = int(ci["resamples"] if resamples is None else resamples)
@@ -233,13 +264,24 @@ def paired_bootstrap(a: Result, b: Result, metric: str, resamples: int | None = 
         p = 1.0
     agg = a.data["protocol"]["aggregation"]
     return {
-        "metric": metric, "units": metric_units(a, metric), "higher_is_better": a.higher_is_better(metric),
-        "a": str(a.path), "b": str(b.path), "a_value": a_value, "b_value": b_value,
-        "difference": observed, "ci95": _percentile_interval(diffs), "p_value": min(1.0, p),
-        "a_ci95": _percentile_interval(scale * stats["a"]), "b_ci95": _percentile_interval(scale * stats["b"]),
-        "resamples": resamples, "seed": seed, "block_frames": int(ci["block_frames"]),
+        "metric": metric,
+        "units": metric_units(a, metric),
+        "higher_is_better": a.higher_is_better(metric),
+        "a": str(a.path),
+        "b": str(b.path),
+        "a_value": a_value,
+        "b_value": b_value,
+        "difference": observed,
+        "ci95": _percentile_interval(diffs),
+        "p_value": min(1.0, p),
+        "a_ci95": _percentile_interval(scale * stats["a"]),
+        "b_ci95": _percentile_interval(scale * stats["b"]),
+        "resamples": resamples,
+        "seed": seed,
+        "block_frames": int(ci["block_frames"]),
         "strata": agg["by"] if strata is not None else None,
-        "n_frames": int(x.size), "n_blocks": int(blocks.max()) + 1,
+        "n_frames": int(x.size),
+        "n_blocks": int(blocks.max()) + 1,
     }
 
 
@@ -275,13 +317,19 @@ def leaderboard(results: list[Result], protocol: str, metric: str | None = None)
     """
     mine = [r for r in results if r.protocol == protocol]
     if not mine:
-        raise LeaderboardError(f"no result of protocol {protocol} (results of: "
-                               f"{', '.join(sorted({r.protocol for r in results})) or 'none'})", "no results")
+        raise LeaderboardError(
+            f"no result of protocol {protocol} (results of: "
+            f"{', '.join(sorted({r.protocol for r in results})) or 'none'})",
+            "no results",
+        )
     metric = metric or mine[0].primary
     for r in mine:
         if metric not in r.data["protocol"]["metrics"]:
-            raise LeaderboardError(f"{r.path}: protocol {protocol} has no metric {metric!r} (it has "
-                                   f"{', '.join(r.data['protocol']['metrics'])})", "unknown metric")
+            raise LeaderboardError(
+                f"{r.path}: protocol {protocol} has no metric {metric!r} (it has "
+                f"{', '.join(r.data['protocol']['metrics'])})",
+                "unknown metric",
+            )
     higher = mine[0].higher_is_better(metric)
     entries = []
     for (row, _), rs in by_row(mine).items():
@@ -290,19 +338,33 @@ def leaderboard(results: list[Result], protocol: str, metric: str | None = None)
             raise LeaderboardError(f"{rs[0].path}: no metric {metric!r}", "unknown metric")
         multi = len(rs) > 1
         spread = row_stats(rs, SPREAD_METRIC)
-        entries.append({
-            "row": row, "label": rs[0].label, "kind": rs[0].kind, "protocol": protocol,
-            "protocol_version": rs[0].data["protocol"]["version"], "dataset": rs[0].dataset,
-            "dataset_sha256": rs[0].data["dataset"]["sha256"], "metric": metric,
-            "units": metric_units(rs[0], metric), "higher_is_better": higher,
-            "n_seeds": len(rs), "seeds": [r.seed for r in rs], "values": list(st.values),
-            "score": st.mean, "sd": st.sd,
-            "ci95": _seed_interval(st.values) if multi else (list(st.ci95) if st.ci95 else None),
-            "ci95_kind": "t interval over training seeds" if multi else "block bootstrap (test sampling)",
-            "paths": [str(r.path) for r in rs], "_pair": rs[0],
-            "spread_ratio": None if spread is None else spread.mean, "collapsed": collapsed(rs),
-            "partial": partial_note(rs), "model": rs[0].model,
-        })
+        entries.append(
+            {
+                "row": row,
+                "label": rs[0].label,
+                "kind": rs[0].kind,
+                "protocol": protocol,
+                "protocol_version": rs[0].data["protocol"]["version"],
+                "dataset": rs[0].dataset,
+                "dataset_sha256": rs[0].data["dataset"]["sha256"],
+                "metric": metric,
+                "units": metric_units(rs[0], metric),
+                "higher_is_better": higher,
+                "n_seeds": len(rs),
+                "seeds": [r.seed for r in rs],
+                "values": list(st.values),
+                "score": st.mean,
+                "sd": st.sd,
+                "ci95": _seed_interval(st.values) if multi else (list(st.ci95) if st.ci95 else None),
+                "ci95_kind": "t interval over training seeds" if multi else "block bootstrap (test sampling)",
+                "paths": [str(r.path) for r in rs],
+                "_pair": rs[0],
+                "spread_ratio": None if spread is None else spread.mean,
+                "collapsed": collapsed(rs),
+                "partial": partial_note(rs),
+                "model": rs[0].model,
+            }
+        )
     # Best first; ties keep a stable, readable order (by label).
     entries.sort(key=lambda e: ((-e["score"] if higher else e["score"]), e["label"]))
     best = entries[0]["_pair"]
@@ -348,8 +410,9 @@ def breakdown(results: list[Result], protocol: str, metric: str, by: str) -> dic
             out[row] = {n: float(np.mean([t[n] for t in tables])) for n in names}
             continue
         groups = [set(r.data["per_group"].get(by, {})) for r in rs]
-        out[row] = {g: st.mean for g in sorted(set.intersection(*groups))
-                    if (st := row_stats(rs, metric, (by, g))) is not None}
+        out[row] = {
+            g: st.mean for g in sorted(set.intersection(*groups)) if (st := row_stats(rs, metric, (by, g))) is not None
+        }
     return out
 
 

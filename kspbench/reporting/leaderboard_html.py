@@ -6,6 +6,7 @@ the protocol with its 95 % interval, and the requested breakdowns (per action, p
 column sorts on a click (numbers numerically, blanks last; a second click reverses). The page is built from the
 board dicts of :func:`kspbench.cli.leaderboard.boards`; this module only renders.
 """
+
 from __future__ import annotations
 
 import html
@@ -82,20 +83,29 @@ def _link(path: str, base: Path) -> str:
 def _board(b: dict[str, Any], base: Path) -> str:
     metrics = b["metrics"]
     units = b["units_of"]
-    head = ["rank", "row", "source", "dataset", "seeds"] + [
-        f"{_e(m)}<small>{_e(units[m])}, {'higher' if b['metric_info'][m] else 'lower'} is better</small>"
-        for m in metrics] + [
-        "&Delta; vs best [95%]", "p", "result files"]
+    head = (
+        ["rank", "row", "source", "dataset", "seeds"]
+        + [
+            f"{_e(m)}<small>{_e(units[m])}, {'higher' if b['metric_info'][m] else 'lower'} is better</small>"
+            for m in metrics
+        ]
+        + ["&Delta; vs best [95%]", "p", "result files"]
+    )
     body = []
     for e in b["rows"]:
         cls = "measured best" if e["rank"] == 1 else "measured"
         label = e["label"]
         badge = '<span class="badge b-meas">measured</span>' + "".join(
-            f'<span class="badge b-warn">{w}</span>' for w in ("collapsed", "partial") if e[w])
+            f'<span class="badge b-warn">{w}</span>' for w in ("collapsed", "partial") if e[w]
+        )
         why = f'<small class="why">{_e(e["partial"])}</small>' if e["partial"] else ""
-        cells = [_text(str(e["rank"]), str(e["rank"])),
-                 f'<td class="row" data-v="{_e(label)}">{_e(label)}{badge}{why}</td>',
-                 _text(_source(e)), _text(e["dataset"]), _text(str(e["n_seeds"]), str(e["n_seeds"]))]
+        cells = [
+            _text(str(e["rank"]), str(e["rank"])),
+            f'<td class="row" data-v="{_e(label)}">{_e(label)}{badge}{why}</td>',
+            _text(_source(e)),
+            _text(e["dataset"]),
+            _text(str(e["n_seeds"]), str(e["n_seeds"])),
+        ]
         for m in metrics:
             x = b["extra"].get(e["row"], {}).get(m)
             cells.append(_num(None) if x is None else _num(x["score"], x["ci95"], x["sd"]))
@@ -112,14 +122,20 @@ def _board(b: dict[str, Any], base: Path) -> str:
         body.append(f'<tr class="{cls}">' + "".join(cells) + "</tr>")
     for p in b["published"]:
         note = f' title="{_e(p["note"])}"' if p["note"] else ""
-        cells = [_text("", ""), f'<td data-v="{_e(p["label"])}"{note}>{_e(p["label"])}'
-                                f'<span class="badge b-pub">published</span></td>',
-                 _text(f"published: paper, {p['table']}"), _text(p["dataset"]), _text("", "")]
+        cells = [
+            _text("", ""),
+            f'<td data-v="{_e(p["label"])}"{note}>{_e(p["label"])}<span class="badge b-pub">published</span></td>',
+            _text(f"published: paper, {p['table']}"),
+            _text(p["dataset"]),
+            _text("", ""),
+        ]
         cells += [_num(p["metrics"].get(m)) for m in metrics]
         cells += [_text("", ""), _text("", ""), "<td></td>"]
         body.append('<tr class="published">' + "".join(cells) + "</tr>")
-    out = [f'<h2 id="{_e(b["protocol"])}">{_e(b["protocol"])} v{_e(b["version"])}: ranked by {_e(b["metric"])}</h2>',
-           _table(head, body)]
+    out = [
+        f'<h2 id="{_e(b["protocol"])}">{_e(b["protocol"])} v{_e(b["version"])}: ranked by {_e(b["metric"])}</h2>',
+        _table(head, body),
+    ]
     out += [f'<p class="note">{_e(n)}</p>' for n in b["notes"]]
     for by, rows in b["breakdowns"].items():
         groups = sorted({g for v in rows.values() for g in v["values"]}, key=b["group_order"].get(by, str))
@@ -128,15 +144,18 @@ def _board(b: dict[str, Any], base: Path) -> str:
         for v in rows.values():
             label, pub = v["label"], v["published"]
             cls = ' class="published"' if pub else ""
-            badge = '<span class="badge b-pub">published</span>' if pub else \
-                '<span class="badge b-meas">measured</span>'
+            badge = (
+                '<span class="badge b-pub">published</span>' if pub else '<span class="badge b-meas">measured</span>'
+            )
             cells = [f'<td data-v="{_e(label)}">{_e(label)}{badge}</td>', _text(v["source"])]
             cells += [_num(v["values"].get(g)) for g in groups]
             body.append(f"<tr{cls}>" + "".join(cells) + "</tr>")
         out += [f"<h3>{_e(b['metric'])} per {_e(by)}</h3>", _table(head, body)]
         if not groups:
-            out.append(f'<p class="note">No result holds per-{_e(by)} numbers (results written before them: re-run '
-                       "`kspbench eval`).</p>")
+            out.append(
+                f'<p class="note">No result holds per-{_e(by)} numbers (results written before them: re-run '
+                "`kspbench eval`).</p>"
+            )
     return "\n".join(out)
 
 
@@ -154,15 +173,19 @@ def _table(head: list[str], body: list[str]) -> str:
 def render_html(boards: list[dict[str, Any]], base: Path, citation: str) -> str:
     """The page. ``base``: the folder the page will live in (result links are relative to it)."""
     toc = " &middot; ".join(f'<a href="#{_e(b["protocol"])}">{_e(b["protocol"])}</a>' for b in boards)
-    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-             '<meta name="viewport" content="width=device-width, initial-scale=1">',
-             "<title>kspbench leaderboard</title>", f"<style>{_CSS}</style></head><body>",
-             "<h1>kspbench leaderboard</h1>",
-             f'<p class="note">Measured rows: result files scored by <code>kspbench eval</code> (linked); one seed: '
-             f"value with its 95% block-bootstrap interval; several seeds: mean, sd and the t interval over seeds. "
-             f'Published rows (<span class="badge b-pub">published</span>, shaded) are the paper&#39;s printed '
-             f"numbers on its own dataset, never re-measured: {_e(citation)} Click a column header to sort.</p>",
-             f"<p>{toc}</p>"]
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        "<title>kspbench leaderboard</title>",
+        f"<style>{_CSS}</style></head><body>",
+        "<h1>kspbench leaderboard</h1>",
+        f'<p class="note">Measured rows: result files scored by <code>kspbench eval</code> (linked); one seed: '
+        f"value with its 95% block-bootstrap interval; several seeds: mean, sd and the t interval over seeds. "
+        f'Published rows (<span class="badge b-pub">published</span>, shaded) are the paper&#39;s printed '
+        f"numbers on its own dataset, never re-measured: {_e(citation)} Click a column header to sort.</p>",
+        f"<p>{toc}</p>",
+    ]
     parts += [_board(b, base) for b in boards]
     parts += [f"<script>{_JS}</script>", "</body></html>"]
     return "\n".join(parts) + "\n"

@@ -6,6 +6,7 @@ of P the table prints), never mixed with measured rows: each carries ``published
 measured it on, and the table it comes from. Table 4 (ablations) is left out: its rows are variants of one method,
 compared inside that table.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -41,19 +42,28 @@ def published_rows(ref: dict[str, Any], protocol: str, metric: str) -> list[dict
             values = r.get("values") or {}
             score = values.get(cells[metric])
             if score is None:
-                continue   # not printed (or not placeable): never guessed
-            out.append({"label": r["method"], "published": True, "table": f"Table {table[5:]}, row {i + 1}",
-                        "ref": {"table": table, "row": i + 1},
-                        "dataset": PUBLISHED_DATASET[table], "score": float(score),
-                        "metrics": {m: float(values[k]) for m, k in cells.items() if values.get(k) is not None},
-                        "supervision": r.get("supervision") or "", "trainset": r.get("trainset") or "",
-                        "note": (r.get("notes") or {}).get(cells[metric]),
-                        "citation": ref["source"]["citation"]})
+                continue  # not printed (or not placeable): never guessed
+            out.append(
+                {
+                    "label": r["method"],
+                    "published": True,
+                    "table": f"Table {table[5:]}, row {i + 1}",
+                    "ref": {"table": table, "row": i + 1},
+                    "dataset": PUBLISHED_DATASET[table],
+                    "score": float(score),
+                    "metrics": {m: float(values[k]) for m, k in cells.items() if values.get(k) is not None},
+                    "supervision": r.get("supervision") or "",
+                    "trainset": r.get("trainset") or "",
+                    "note": (r.get("notes") or {}).get(cells[metric]),
+                    "citation": ref["source"]["citation"],
+                }
+            )
     return out
 
 
-def published_breakdown(ref: dict[str, Any], protocol: str, metric: str, breakdown: str,
-                        row: dict[str, Any]) -> dict[str, float]:
+def published_breakdown(
+    ref: dict[str, Any], protocol: str, metric: str, breakdown: str, row: dict[str, Any]
+) -> dict[str, float]:
     """The printed per-group values (e.g. per action) of one row of :func:`published_rows`, or {} when the paper
     prints none."""
     key = row["ref"]["table"]

@@ -13,6 +13,7 @@ whose results miss a subject, camera or action of the protocol is marked "(parti
 table built on the synthetic world says, in a line beneath it, that its measured numbers are not comparable with the
 paper's.
 """
+
 from __future__ import annotations
 
 import csv
@@ -25,8 +26,16 @@ from typing import Any
 import yaml
 
 from kspbench.evaluation.evaluate import SPREAD_METRIC
-from kspbench.evaluation.results import (BASELINE_LABELS, COLLAPSE_NOTE, PARTIAL_NOTE, Result, by_row, collapsed, partial_note,
-                              row_stats)
+from kspbench.evaluation.results import (
+    BASELINE_LABELS,
+    COLLAPSE_NOTE,
+    PARTIAL_NOTE,
+    Result,
+    by_row,
+    collapsed,
+    partial_note,
+    row_stats,
+)
 
 __all__ = ["Cell", "Row", "Table", "reference", "build_tables", "render", "metrics_summary", "FORMATS"]
 
@@ -34,8 +43,11 @@ FORMATS = ("md", "latex", "csv", "json")
 SYNTHETIC = "kspbench-synthetic-world"
 # Rows kspbench adds to every measured block: the ceiling and the baselines an unsupervised row must beat.
 REFERENCE_ROWS = ("full-3d", "prior-only", "nn2d", "const", "mean")
-REFERENCE_LABELS = {"full-3d": "full 3D supervision (kspbench ceiling)",
-                    "prior-only": "Lprior only (20 labelled samples)", **BASELINE_LABELS}
+REFERENCE_LABELS = {
+    "full-3d": "full 3D supervision (kspbench ceiling)",
+    "prior-only": "Lprior only (20 labelled samples)",
+    **BASELINE_LABELS,
+}
 
 
 @dataclass
@@ -62,9 +74,9 @@ class Cell:
 @dataclass
 class Row:
     label: str
-    source: str                      # "published" | the dataset a measured row was measured on
+    source: str  # "published" | the dataset a measured row was measured on
     card: str | None
-    info: dict[str, str]             # the table's descriptive columns (Sup., Trainset, Alignment, ...)
+    info: dict[str, str]  # the table's descriptive columns (Sup., Trainset, Alignment, ...)
     cells: dict[str, Cell]
     seeds: int | None = None
     profile: str | None = None
@@ -75,10 +87,10 @@ class Table:
     key: str
     title: str
     info_columns: list[str]
-    columns: list[tuple[str, str]]   # (key, header)
+    columns: list[tuple[str, str]]  # (key, header)
     rows: list[Row] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)        # general notes, printed first
-    cell_notes: list[str] = field(default_factory=list)   # numbered notes on published cells: [1], [2], ...
+    notes: list[str] = field(default_factory=list)  # general notes, printed first
+    cell_notes: list[str] = field(default_factory=list)  # numbered notes on published cells: [1], [2], ...
     higher_is_better: dict[str, bool] = field(default_factory=dict)  # ranked columns (LaTeX bolds their best)
 
 
@@ -106,7 +118,9 @@ def _measured_cell(results: list[Result] | None, metric: str, group: tuple[str, 
     return Cell(st.mean, st.sd, st.ci95, n=len(st.values))
 
 
-def _measured_order(ref_rows: list[dict], groups: dict[tuple[str, str], list[Result]], protocols: list[str]) -> list[str]:
+def _measured_order(
+    ref_rows: list[dict], groups: dict[tuple[str, str], list[Result]], protocols: list[str]
+) -> list[str]:
     """Cards of the paper's rows (in table order), then kspbench's reference rows, then any other measured row."""
     present = {row for (row, p) in groups if p in protocols}
     order: list[str] = []
@@ -119,14 +133,23 @@ def _measured_order(ref_rows: list[dict], groups: dict[tuple[str, str], list[Res
 
 def _measured_row(label: str, results: list[Result], card: str | None, info: dict[str, str]) -> Row:
     r0 = results[0]
-    return Row(label=label, source=r0.dataset, card=card, info=info, cells={},
-               seeds=len(results) if r0.kind == "model" else None, profile=r0.profile)
+    return Row(
+        label=label,
+        source=r0.dataset,
+        card=card,
+        info=info,
+        cells={},
+        seeds=len(results) if r0.kind == "model" else None,
+        profile=r0.profile,
+    )
 
 
 SPREAD_HEADER = "Spread"
-SPREAD_NOTE = ("Spread: the spread ratio of a measured row, how much the predicted poses vary in shape over the "
-               "test frames relative to the true poses, after removing each pose's position, orientation and size "
-               "(kspbench.evaluation.metrics.spread_ratio): 1 = as varied as the truth, 0 = one pose for every input.")
+SPREAD_NOTE = (
+    "Spread: the spread ratio of a measured row, how much the predicted poses vary in shape over the "
+    "test frames relative to the true poses, after removing each pose's position, orientation and size "
+    "(kspbench.evaluation.metrics.spread_ratio): 1 = as varied as the truth, 0 = one pose for every input."
+)
 
 
 def _spread_cell(results: list[Result] | None) -> Cell:
@@ -135,8 +158,9 @@ def _spread_cell(results: list[Result] | None) -> Cell:
     return cell
 
 
-def _mark_collapsed(row: Row, results: list[Result] | None, table: Table,
-                    partial_of: list[Result] | None = None) -> None:
+def _mark_collapsed(
+    row: Row, results: list[Result] | None, table: Table, partial_of: list[Result] | None = None
+) -> None:
     """Append "(collapsed)" (judged on ``results``) and "(partial: what it misses)" (judged on ``partial_of``,
     default ``results``) to a row's label, and the explanations to the table's notes (once each)."""
     if results and collapsed(results):
@@ -162,30 +186,46 @@ def _footer(tables_rows: list[Row], notes: list[str]) -> None:
     datasets = sorted({r.source for r in tables_rows if r.source != "published"})
     for d in datasets:
         if d == SYNTHETIC:
-            notes.insert(0, f"Measured rows are on {d} (kspbench's synthetic benchmark world): their numbers are not "
-                            "comparable with the paper's Human3.6M / MPI-INF-3DHP numbers.")
+            notes.insert(
+                0,
+                f"Measured rows are on {d} (kspbench's synthetic benchmark world): their numbers are not "
+                "comparable with the paper's Human3.6M / MPI-INF-3DHP numbers.",
+            )
         else:
             notes.insert(0, f"Measured rows name the dataset they were measured on ({d}).")
     profiles = sorted({r.profile for r in tables_rows if r.profile})
     if any(p != "paper" for p in profiles):
-        notes.append(f"Measured models were trained with the {', '.join(profiles)} profile(s) (models/profiles and "
-                     "cards): a CPU budget far below the paper's; compare them with the baseline rows, not with "
-                     "the published rows.")
+        notes.append(
+            f"Measured models were trained with the {', '.join(profiles)} profile(s) (models/profiles and "
+            "cards): a CPU budget far below the paper's; compare them with the baseline rows, not with "
+            "the published rows."
+        )
 
 
 def table2(ref: dict, groups: dict[tuple[str, str], list[Result]]) -> Table:
     t = ref["tables"]["table2"]
     actions = t["actions"]
-    cols = [(a, c) for a, c in zip(actions, t["columns"])] + [("average", "Avg."), ("n_mpjpe", "N-MPJPE"),
-                                                              ("spread", SPREAD_HEADER)]
-    table = Table("table2", "Table 2: Human3.6M, protocol II (P-MPJPE, mm; lower is better)",
-                  ["Method", "Sup.", "Source"], cols)
+    cols = [(a, c) for a, c in zip(actions, t["columns"])] + [
+        ("average", "Avg."),
+        ("n_mpjpe", "N-MPJPE"),
+        ("spread", SPREAD_HEADER),
+    ]
+    table = Table(
+        "table2", "Table 2: Human3.6M, protocol II (P-MPJPE, mm; lower is better)", ["Method", "Sup.", "Source"], cols
+    )
     table.higher_is_better = {k: False for k, _ in cols if k != "spread"}
     for r in t["rows"]:
         cells = {a: _published_cell(r, a, table.cell_notes, r["method"]) for a in actions + ["average"]}
         cells["n_mpjpe"] = cells["spread"] = Cell(None)
-        table.rows.append(Row(r["method"], "published", r.get("card"),
-                              {"Sup.": r.get("supervision") or "", "Source": "published"}, cells))
+        table.rows.append(
+            Row(
+                r["method"],
+                "published",
+                r.get("card"),
+                {"Sup.": r.get("supervision") or "", "Source": "published"},
+                cells,
+            )
+        )
     for row in _measured_order(t["rows"], groups, ["h36m-p2"]):
         res = groups.get((row, "h36m-p2"))
         if not res:
@@ -199,9 +239,12 @@ def table2(ref: dict, groups: dict[tuple[str, str], list[Result]]) -> Table:
         mr.cells["spread"] = _spread_cell(res)
         _mark_collapsed(mr, res, table)
         table.rows.append(mr)
-    table.notes.insert(0, "Avg. is the mean over the 15 actions of the per-action mean (h36m-p2). N-MPJPE (scale-only "
-                          "alignment) is printed beside it for measured rows, because the paper's 'scaling and rigid "
-                          "alignment' can be read either way; the paper prints P-MPJPE only.")
+    table.notes.insert(
+        0,
+        "Avg. is the mean over the 15 actions of the per-action mean (h36m-p2). N-MPJPE (scale-only "
+        "alignment) is printed beside it for measured rows, because the paper's 'scaling and rigid "
+        "alignment' can be read either way; the paper prints P-MPJPE only.",
+    )
     table.notes.insert(1, SPREAD_NOTE)
     _footer([r for r in table.rows], table.notes)
     return table
@@ -210,30 +253,56 @@ def table2(ref: dict, groups: dict[tuple[str, str], list[Result]]) -> Table:
 def table3(ref: dict, groups: dict[tuple[str, str], list[Result]]) -> Table:
     t = ref["tables"]["table3"]
     cols = [("pck", "3DPCK"), ("auc", "AUC"), ("mpjpe", "MPJPE"), ("spread", SPREAD_HEADER)]
-    table = Table("table3", "Table 3: MPI-INF-3DHP (3DPCK % and AUC %: higher is better; MPJPE mm: lower is better)",
-                  ["Method", "Trainset", "Sup.", "Alignment", "Source"], cols)
+    table = Table(
+        "table3",
+        "Table 3: MPI-INF-3DHP (3DPCK % and AUC %: higher is better; MPJPE mm: lower is better)",
+        ["Method", "Trainset", "Sup.", "Alignment", "Source"],
+        cols,
+    )
     table.higher_is_better = {"pck": True, "auc": True, "mpjpe": False}
     for r in t["rows"]:
         cells = {k: _published_cell(r, k, table.cell_notes, r["method"]) for k in ("pck", "auc", "mpjpe")}
         cells["spread"] = Cell(None)
-        table.rows.append(Row(r["method"], "published", r.get("card"),
-                              {"Trainset": r.get("trainset") or "", "Sup.": r.get("supervision") or "",
-                               "Alignment": "unstated", "Source": "published"}, cells))
+        table.rows.append(
+            Row(
+                r["method"],
+                "published",
+                r.get("card"),
+                {
+                    "Trainset": r.get("trainset") or "",
+                    "Sup.": r.get("supervision") or "",
+                    "Alignment": "unstated",
+                    "Source": "published",
+                },
+                cells,
+            )
+        )
     for proto, align in (("3dhp", "root (none)"), ("3dhp-pa", "Procrustes")):
         for row in _measured_order(t["rows"], groups, [proto]):
             res = groups.get((row, proto))
             if not res:
                 continue
             mr = _measured_row(_label(row, t["rows"]), res, row if res[0].kind == "model" else None, {})
-            mr.info = {"Trainset": _trainset(row, res), "Sup.": _supervision(row, res),
-                       "Alignment": f"{align} ({proto})", "Source": _source(mr)}
-            mr.cells = {"pck": _measured_cell(res, "pck150"), "auc": _measured_cell(res, "auc"),
-                        "mpjpe": _measured_cell(res, "mpjpe_mm"), "spread": _spread_cell(res)}
+            mr.info = {
+                "Trainset": _trainset(row, res),
+                "Sup.": _supervision(row, res),
+                "Alignment": f"{align} ({proto})",
+                "Source": _source(mr),
+            }
+            mr.cells = {
+                "pck": _measured_cell(res, "pck150"),
+                "auc": _measured_cell(res, "auc"),
+                "mpjpe": _measured_cell(res, "mpjpe_mm"),
+                "spread": _spread_cell(res),
+            }
             _mark_collapsed(mr, res, table)
             table.rows.append(mr)
-    table.notes.insert(0, "The paper does not say how its 3DHP predictions were aligned (an unsupervised model has no "
-                          "metric scale); measured rows are printed under protocol 3dhp (root-relative, no "
-                          "alignment) and 3dhp-pa (Procrustes), each labelled. 3DPCK at 150 mm, AUC over 0-150 mm.")
+    table.notes.insert(
+        0,
+        "The paper does not say how its 3DHP predictions were aligned (an unsupervised model has no "
+        "metric scale); measured rows are printed under protocol 3dhp (root-relative, no "
+        "alignment) and 3dhp-pa (Procrustes), each labelled. 3DPCK at 150 mm, AUC over 0-150 mm.",
+    )
     table.notes.insert(1, SPREAD_NOTE)
     _footer(table.rows, table.notes)
     return table
@@ -241,16 +310,29 @@ def table3(ref: dict, groups: dict[tuple[str, str], list[Result]]) -> Table:
 
 def table4(ref: dict, groups: dict[tuple[str, str], list[Result]]) -> Table:
     t = ref["tables"]["table4"]
-    cols = [("h36m_mpjpe", "MPJPE on H36M ¹"), ("mpi3dhp_pck", "3DPCK on 3DHP"),
-            ("mpi3dhp_pck_pa", "3DPCK on 3DHP (Procrustes)"), ("spread", SPREAD_HEADER)]
+    cols = [
+        ("h36m_mpjpe", "MPJPE on H36M ¹"),
+        ("mpi3dhp_pck", "3DPCK on 3DHP"),
+        ("mpi3dhp_pck_pa", "3DPCK on 3DHP (Procrustes)"),
+        ("spread", SPREAD_HEADER),
+    ]
     table = Table("table4", "Table 4: ablations", ["Method", "Training set", "Source"], cols)
     table.higher_is_better = {"h36m_mpjpe": False, "mpi3dhp_pck": True, "mpi3dhp_pck_pa": True}
     for r in t["rows"]:
-        cells = {k: _published_cell(r, k, table.cell_notes, f"{r['method']} ({r.get('training_set')})")
-                 for k in ("h36m_mpjpe", "mpi3dhp_pck")}
+        cells = {
+            k: _published_cell(r, k, table.cell_notes, f"{r['method']} ({r.get('training_set')})")
+            for k in ("h36m_mpjpe", "mpi3dhp_pck")
+        }
         cells["mpi3dhp_pck_pa"] = cells["spread"] = Cell(None)
-        table.rows.append(Row(r["method"], "published", r.get("card"),
-                              {"Training set": r.get("training_set") or "", "Source": "published"}, cells))
+        table.rows.append(
+            Row(
+                r["method"],
+                "published",
+                r.get("card"),
+                {"Training set": r.get("training_set") or "", "Source": "published"},
+                cells,
+            )
+        )
     training = {"no-tfk": "Dp", "no-tm": "Dp", "dp-only": "Dp", "unsup": "Dp ∪ Dunp"}
     ablation_cards = [r["card"] for r in t["rows"] if r.get("card")]
     for row in [c for c in ablation_cards] + list(REFERENCE_ROWS):
@@ -260,12 +342,19 @@ def table4(ref: dict, groups: dict[tuple[str, str], list[Result]]) -> Table:
             continue
         mr = _measured_row(_label(row, t["rows"]), res, row if res[0].kind == "model" else None, {})
         mr.info = {"Training set": training.get(row, _supervision(row, res)), "Source": _source(mr)}
-        mr.cells = {"h36m_mpjpe": _measured_cell(res2, "p_mpjpe_mm"), "mpi3dhp_pck": _measured_cell(res3, "pck150"),
-                    "mpi3dhp_pck_pa": _measured_cell(res3pa, "pck150"), "spread": _spread_cell(res2)}
+        mr.cells = {
+            "h36m_mpjpe": _measured_cell(res2, "p_mpjpe_mm"),
+            "mpi3dhp_pck": _measured_cell(res3, "pck150"),
+            "mpi3dhp_pck_pa": _measured_cell(res3pa, "pck150"),
+            "spread": _spread_cell(res2),
+        }
         _mark_collapsed(mr, res2, table, partial_of=[*(res2 or []), *(res3 or []), *(res3pa or [])])
         table.rows.append(mr)
-    table.notes.insert(0, "¹ Labelled 'MPJPE on H36M' in the paper, but it is P-MPJPE (protocol II): the paper's "
-                          "89.4 for Ours(unsup.) equals Table 2's average. kspbench fills it from h36m-p2.")
+    table.notes.insert(
+        0,
+        "¹ Labelled 'MPJPE on H36M' in the paper, but it is P-MPJPE (protocol II): the paper's "
+        "89.4 for Ours(unsup.) equals Table 2's average. kspbench fills it from h36m-p2.",
+    )
     table.notes.insert(1, SPREAD_NOTE + " Here: on h36m-p2.")
     _footer(table.rows, table.notes)
     return table
@@ -285,11 +374,22 @@ def _supervision(row: str, results: list[Result] | None = None) -> str:
     given = results[0].model.get("supervision") if results else None
     if given:
         return given
-    return {"unsup": "none (20 prior samples)", "weakly": "Full-2D", "semi": "5%-3D", "unsup-3dhp": "none",
-            "weakly-3dhp": "Full-2D", "semi-3dhp": "5%-3D", "dp-only": "none", "no-tfk": "none", "no-tm": "none",
-            "full-3d": "Full-3D", "prior-only": "20 labelled samples", "mean": "Full-3D (train mean)",
-            "const": "Full-3D (train Procrustes mean)",
-            "nn2d": "Full-3D + true test 2D"}.get(row, "")
+    return {
+        "unsup": "none (20 prior samples)",
+        "weakly": "Full-2D",
+        "semi": "5%-3D",
+        "unsup-3dhp": "none",
+        "weakly-3dhp": "Full-2D",
+        "semi-3dhp": "5%-3D",
+        "dp-only": "none",
+        "no-tfk": "none",
+        "no-tm": "none",
+        "full-3d": "Full-3D",
+        "prior-only": "20 labelled samples",
+        "mean": "Full-3D (train mean)",
+        "const": "Full-3D (train Procrustes mean)",
+        "nn2d": "Full-3D + true test 2D",
+    }.get(row, "")
 
 
 def _source(row: Row) -> str:
@@ -321,16 +421,36 @@ def render(tables: list[Table], fmt: str = "md") -> str:
             for r in t.rows:
                 for key, header in t.columns:
                     c = r.cells.get(key, Cell(None))
-                    records.append({"table": t.key, "row": r.label, "card": r.card, "source": r.source,
-                                    **{k.lower().replace(".", ""): v for k, v in r.info.items() if k != "Source"},
-                                    "column": header, "value": c.value, "sd": c.sd,
-                                    "ci95_low": None if c.ci95 is None else c.ci95[0],
-                                    "ci95_high": None if c.ci95 is None else c.ci95[1], "n_seeds": r.seeds,
-                                    "profile": r.profile, "note": c.note})
+                    records.append(
+                        {
+                            "table": t.key,
+                            "row": r.label,
+                            "card": r.card,
+                            "source": r.source,
+                            **{k.lower().replace(".", ""): v for k, v in r.info.items() if k != "Source"},
+                            "column": header,
+                            "value": c.value,
+                            "sd": c.sd,
+                            "ci95_low": None if c.ci95 is None else c.ci95[0],
+                            "ci95_high": None if c.ci95 is None else c.ci95[1],
+                            "n_seeds": r.seeds,
+                            "profile": r.profile,
+                            "note": c.note,
+                        }
+                    )
         if fmt == "json":
-            return json.dumps({"tables": records, "notes": {t.key: t.notes for t in tables},
-                               "cell_notes": {t.key: t.cell_notes for t in tables}}, indent=1,
-                              ensure_ascii=False) + "\n"
+            return (
+                json.dumps(
+                    {
+                        "tables": records,
+                        "notes": {t.key: t.notes for t in tables},
+                        "cell_notes": {t.key: t.cell_notes for t in tables},
+                    },
+                    indent=1,
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
         buf = io.StringIO()
         fields: list[str] = []
         for rec in records:
@@ -348,18 +468,25 @@ def render(tables: list[Table], fmt: str = "md") -> str:
         out += [f"## {t.title}", "", tabulate(body, headers, tablefmt=tablefmt, disable_numparse=True), ""]
         out += [f"- {n}" for n in t.notes] + [f"- [{i}] {n}" for i, n in enumerate(t.cell_notes, 1)] + [""]
     if fmt == "md":
-        out.insert(0, "# KSP (Kundu et al., AAAI 2020): published and measured\n\nPublished rows: "
-                      + reference()["source"]["citation"] + " Measured rows: `kspbench table` from the result JSONs "
-                      "under `results/` (one seed: value [95 % block-bootstrap interval]; several: mean ± sd over "
-                      "seeds). Numbers in brackets like [3] refer to the notes under each table.\n")
+        out.insert(
+            0,
+            "# KSP (Kundu et al., AAAI 2020): published and measured\n\nPublished rows: "
+            + reference()["source"]["citation"]
+            + " Measured rows: `kspbench table` from the result JSONs "
+            "under `results/` (one seed: value [95 % block-bootstrap interval]; several: mean ± sd over "
+            "seeds). Numbers in brackets like [3] refer to the notes under each table.\n",
+        )
     return "\n".join(out)
 
 
 def _grid(t: Table) -> tuple[list[str], list[list[str]]]:
     """A table's header row and its rows as text cells (shared by the markdown/text and LaTeX renderers)."""
     headers = t.info_columns + [h for _, h in t.columns]
-    body = [[r.label if c == "Method" else r.info.get(c, "") for c in t.info_columns]
-            + [_cell_text(r.cells.get(k, Cell(None))) for k, _ in t.columns] for r in t.rows]
+    body = [
+        [r.label if c == "Method" else r.info.get(c, "") for c in t.info_columns]
+        + [_cell_text(r.cells.get(k, Cell(None))) for k, _ in t.columns]
+        for r in t.rows
+    ]
     return headers, body
 
 
@@ -368,16 +495,28 @@ def _latex(tables: list[Table]) -> str:
     published and measured rows alike; the notes under it."""
     from kspbench.reporting.latex import best_rows, escape, table_env
 
-    out = ["% kspbench table: needs \\usepackage{booktabs}. Published rows: "
-           + escape(reference()["source"]["citation"]), ""]
+    out = [
+        "% kspbench table: needs \\usepackage{booktabs}. Published rows: " + escape(reference()["source"]["citation"]),
+        "",
+    ]
     for t in tables:
         headers, body = _grid(t)
         bold = [set() for _ in t.info_columns] + [
             best_rows([r.cells.get(k, Cell(None)).value for r in t.rows], t.higher_is_better.get(k))
-            for k, _ in t.columns]
+            for k, _ in t.columns
+        ]
         notes = t.notes + [f"[{i}] {n}" for i, n in enumerate(t.cell_notes, 1)]
-        out.append(table_env(t.title, f"tab:ksp-{t.key}", headers, body,
-                             [False] * len(t.info_columns) + [True] * len(t.columns), bold, notes))
+        out.append(
+            table_env(
+                t.title,
+                f"tab:ksp-{t.key}",
+                headers,
+                body,
+                [False] * len(t.info_columns) + [True] * len(t.columns),
+                bold,
+                notes,
+            )
+        )
     return "\n".join(out)
 
 

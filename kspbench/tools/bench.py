@@ -1,4 +1,5 @@
 """Speed measurements of kspbench's own code on this machine (``kspbench bench``); figures, never assertions."""
+
 from __future__ import annotations
 
 import time
@@ -20,8 +21,7 @@ def pose_maps(vk: torch.Tensor, c6: torch.Tensor, size: int, frame: str = "canon
     translation = torch.tensor([0.0, 0.0, K.DEFAULT_CAMERA_DISTANCE], dtype=vk.dtype)
     # Physical limb widths seen at the camera distance.
     widths = torch.tensor(skeleton.LIMB_WIDTH_RATIOS, dtype=vk.dtype) * (K.DEFAULT_FOCAL / K.DEFAULT_CAMERA_DISTANCE)
-    p2d = K.project(K.forward_kinematics(vk, lengths, frame=frame), K.camera_rotation(c6), translation,
-                    K.DEFAULT_FOCAL)
+    p2d = K.project(K.forward_kinematics(vk, lengths, frame=frame), K.camera_rotation(c6), translation, K.DEFAULT_FOCAL)
     return spatial_maps(p2d, size, SIGMA, widths, ALPHA)
 
 
@@ -30,12 +30,16 @@ def random_inputs(batch: int, size: int, *, seed: int = 0) -> dict[str, torch.Te
     gen = torch.Generator().manual_seed(seed)
     vk = torch.randn(batch, skeleton.VK_DIM, generator=gen)
     vk[:, 0] = 0.3 * torch.tanh(vk[:, 0])
-    return {"vk": vk, "c6": torch.randn(batch, 6, generator=gen),
-            "grad": torch.randn(batch, 33, size, size, generator=gen)}
+    return {
+        "vk": vk,
+        "c6": torch.randn(batch, 6, generator=gen),
+        "grad": torch.randn(batch, 33, size, size, generator=gen),
+    }
 
 
-def forward_backward_workload(batch: int, size: int, frame: str = "canonical", *,
-                              seed: int = 0) -> Callable[[], tuple[torch.Tensor, torch.Tensor]]:
+def forward_backward_workload(
+    batch: int, size: int, frame: str = "canonical", *, seed: int = 0
+) -> Callable[[], tuple[torch.Tensor, torch.Tensor]]:
     """A callable running one training-like pass (forward and backward) and returning the vk and c6 gradients."""
     inputs = random_inputs(batch, size, seed=seed)
     vk = inputs["vk"].clone().requires_grad_(True)
@@ -62,14 +66,23 @@ def time_call(fn: Callable[[], Any], *, min_seconds: float = 1.0, warmup_seconds
     return {"median_s": times[len(times) // 2], "min_s": times[0], "calls": len(times)}
 
 
-def bench_kinematic_core(batch: int = 64, sizes: tuple[int, ...] = (16, 56), *,
-                         min_seconds: float = 1.0) -> list[dict[str, Any]]:
+def bench_kinematic_core(
+    batch: int = 64, sizes: tuple[int, ...] = (16, 56), *, min_seconds: float = 1.0
+) -> list[dict[str, Any]]:
     """Tfk + Tc + Tm forward and backward per sample, for each map size."""
     rows = []
     for size in sizes:
         t = time_call(forward_backward_workload(batch, size), min_seconds=min_seconds)
-        rows.append({"benchmark": "tfk+tc+tm fwd+bwd", "batch": batch, "map_size": size,
-                     "per_batch_ms": 1e3 * t["median_s"], "per_sample_us": 1e6 * t["median_s"] / batch,
-                     "min_per_sample_us": 1e6 * t["min_s"] / batch, "calls": t["calls"],
-                     "torch_threads": torch.get_num_threads()})
+        rows.append(
+            {
+                "benchmark": "tfk+tc+tm fwd+bwd",
+                "batch": batch,
+                "map_size": size,
+                "per_batch_ms": 1e3 * t["median_s"],
+                "per_sample_us": 1e6 * t["median_s"] / batch,
+                "min_per_sample_us": 1e6 * t["min_s"] / batch,
+                "calls": t["calls"],
+                "torch_threads": torch.get_num_threads(),
+            }
+        )
     return rows

@@ -16,6 +16,7 @@ Three checks, each against files committed in ``baselines/`` (never in the DVC-o
     check fails (``collapse``) when a card's seed-0 spread ratio is below its bound, and (``floor``) when a listed
     card's seed-0 P-MPJPE is not below const's. A smoke.json recorded before these keys existed has no bounds.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,10 +33,21 @@ from typing import Any, Iterator
 
 import numpy as np
 import yaml
+
 from kspbench.errors import KspbenchError
 
-__all__ = ["CheckError", "Finding", "golden_findings", "run_smoke", "smoke_findings", "loss_trends", "record",
-           "spread_bound", "floor_baselines", "floor_findings"]
+__all__ = [
+    "CheckError",
+    "Finding",
+    "golden_findings",
+    "run_smoke",
+    "smoke_findings",
+    "loss_trends",
+    "record",
+    "spread_bound",
+    "floor_baselines",
+    "floor_findings",
+]
 
 # What the smoke copy needs from the checkout (the pipeline's deps and the DVC config).
 PIPELINE_FILES = ("dvc.yaml", "params.yaml", "models", "protocols", "kspbench", ".dvc/config")
@@ -48,7 +60,7 @@ FLOOR = 0.05
 SPREAD_BOUND_FACTOR = 0.5
 SPREAD_BOUND_MIN = 0.05
 FLOOR_ROW, FLOOR_PROTOCOL, FLOOR_METRIC = "const", "h36m-p2", "p_mpjpe_mm"
-SPREAD = "spread_ratio"   # kspbench.evaluation.evaluate.SPREAD_METRIC (not imported here: check.py keeps imports lazy)
+SPREAD = "spread_ratio"  # kspbench.evaluation.evaluate.SPREAD_METRIC (not imported here: check.py keeps imports lazy)
 
 
 class CheckError(KspbenchError):
@@ -57,8 +69,8 @@ class CheckError(KspbenchError):
 
 @dataclass
 class Finding:
-    check: str          # golden | metric | loss | collapse | floor
-    what: str           # e.g. "unsup h36m-p2 p_mpjpe_mm"
+    check: str  # golden | metric | loss | collapse | floor
+    what: str  # e.g. "unsup h36m-p2 p_mpjpe_mm"
     expected: str
     got: str
     ok: bool
@@ -67,6 +79,7 @@ class Finding:
 
 
 # --- (a) golden evaluation ----------------------------------------------------------------------------------------
+
 
 def _numbers(obj: Any, prefix: str = "") -> Iterator[tuple[str, float]]:
     if isinstance(obj, dict):
@@ -84,8 +97,8 @@ GOLDEN_KEYS = ("n_frames", "metrics", "ci95", "per_group", "curves")
 
 def golden_findings(golden: Path) -> list[Finding]:
     """Re-evaluate every committed golden result; one finding per result (the worst number)."""
-    from kspbench.evaluation.evaluate import evaluate, result_dict
     from kspbench.data.predictions import read_predictions
+    from kspbench.evaluation.evaluate import evaluate, result_dict
     from kspbench.evaluation.protocol import load_protocol
 
     store = golden / "world-tiny.h5"
@@ -99,26 +112,44 @@ def golden_findings(golden: Path) -> list[Finding]:
         preds_path = golden / "predictions" / Path(want["predictions"]["path"]).name
         preds = read_predictions(preds_path)
         ev = evaluate(proto, store, preds, allow_partial=True)  # the tiny golden world covers few actions
-        got = result_dict(ev, store_path=store, predictions_path=preds_path, predictions_attrs=preds.attrs,
-                          duration_s=0.0, frames_file=None)
+        got = result_dict(
+            ev,
+            store_path=store,
+            predictions_path=preds_path,
+            predictions_attrs=preds.attrs,
+            duration_s=0.0,
+            frames_file=None,
+        )
         a = dict(_numbers({k: want[k] for k in GOLDEN_KEYS}))
         b = dict(_numbers({k: got[k] for k in GOLDEN_KEYS}))
         if a.keys() != b.keys():
             diff = sorted(a.keys() ^ b.keys())[:3]
             out.append(Finding("golden", f.stem, "same keys", f"differs at {', '.join(diff)}", False))
             continue
-        worst_key, worst = max(((k, abs(a[k] - b[k]) if math.isfinite(a[k]) else float(a[k] != b[k]))
-                                for k in a), key=lambda kv: kv[1])
+        worst_key, worst = max(
+            ((k, abs(a[k] - b[k]) if math.isfinite(a[k]) else float(a[k] != b[k])) for k in a), key=lambda kv: kv[1]
+        )
         if (proto.version, proto.sha256) != (want["protocol"]["version"], want["protocol"].get("sha256")):
-            out.append(Finding("golden", f.stem, f"protocol v{want['protocol']['version']}",
-                               f"v{proto.version}", False))
+            out.append(
+                Finding("golden", f.stem, f"protocol v{want['protocol']['version']}", f"v{proto.version}", False)
+            )
             continue
-        out.append(Finding("golden", f"{f.stem} ({len(a)} numbers)", f"{a[worst_key]:.6g}", f"{b[worst_key]:.6g}",
-                           worst <= 1e-9, worst, 1e-9))
+        out.append(
+            Finding(
+                "golden",
+                f"{f.stem} ({len(a)} numbers)",
+                f"{a[worst_key]:.6g}",
+                f"{b[worst_key]:.6g}",
+                worst <= 1e-9,
+                worst,
+                1e-9,
+            )
+        )
     return out
 
 
 # --- (b) the smoke pipeline -----------------------------------------------------------------------------------------
+
 
 def _merge(base: dict, over: dict) -> dict:
     out = dict(base)
@@ -149,8 +180,14 @@ def run_smoke(checkout: Path, workdir: Path, *, seeds: int = 1, log=print) -> Pa
     subprocess.run([git, "init", "-q"], cwd=workdir, check=True, env=env)
     started = time.time()
     log(f"smoke pipeline in {workdir} (seeds: {seeds}) ...")
-    proc = subprocess.run([sys.executable, "-m", "dvc", "repro", "--quiet"], cwd=workdir, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "dvc", "repro", "--quiet"],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     if proc.returncode != 0:
         tail = "\n".join(proc.stdout.strip().splitlines()[-15:])
         raise CheckError(f"the smoke pipeline failed (dvc repro exit {proc.returncode}) in {workdir}:\n{tail}")
@@ -188,8 +225,10 @@ def spread_bound(spreads: list[float]) -> float:
     return min(max(SPREAD_BOUND_FACTOR * lowest, SPREAD_BOUND_MIN), lowest)
 
 
-def floor_baselines(values: dict[tuple[str, str, str, int | None], float], kinds: dict[str, str],
-                    ) -> tuple[dict[str, dict[str, float]], list[str]]:
+def floor_baselines(
+    values: dict[tuple[str, str, str, int | None], float],
+    kinds: dict[str, str],
+) -> tuple[dict[str, dict[str, float]], list[str]]:
     """(spread_bounds, beats_const) of a recording.
 
     Args:
@@ -267,7 +306,11 @@ def record(workdir: Path, seeds: int) -> dict[str, Any]:
         ref = values.get((row, proto, m, 0), values.get((row, proto, m, None)))
         sd = float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else 0.0
         metrics.setdefault(row, {}).setdefault(proto, {})[m] = {
-            "value": ref, "seed_sd": sd, "seeds": len(per_seed), "tolerance": max(3.0 * sd, FLOOR)}
+            "value": ref,
+            "seed_sd": sd,
+            "seeds": len(per_seed),
+            "tolerance": max(3.0 * sd, FLOOR),
+        }
     trends = loss_trends(workdir / "runs")
     falling: dict[str, list[str]] = {}
     for card, loss in sorted({(c, l) for c, _, l in trends}):
@@ -275,14 +318,19 @@ def record(workdir: Path, seeds: int) -> dict[str, Any]:
         if seeds_of and all(b < a for a, b in seeds_of):
             falling.setdefault(card, []).append(loss)
     bounds, beats = floor_baselines(values, kinds)
-    return {"about": "kspbench check baselines: the smoke pipeline (dvc.yaml with world.profile and train.profile "
-                     "smoke) recorded over several training seeds; value = seed 0, tolerance = max(3 x seed sd, "
-                     f"{FLOOR}); spread_bounds = min(max({SPREAD_BOUND_FACTOR} x lowest recorded spread ratio, "
-                     f"{SPREAD_BOUND_MIN}), lowest); beats_const = cards below {FLOOR_ROW}'s {FLOOR_PROTOCOL} "
-                     f"{FLOOR_METRIC} in every seed. Re-record with `kspbench check --record` after an intended "
-                     "change.",
-            "seeds": seeds, "metrics": metrics, "falling_losses": falling, "spread_bounds": bounds,
-            "beats_const": beats}
+    return {
+        "about": "kspbench check baselines: the smoke pipeline (dvc.yaml with world.profile and train.profile "
+        "smoke) recorded over several training seeds; value = seed 0, tolerance = max(3 x seed sd, "
+        f"{FLOOR}); spread_bounds = min(max({SPREAD_BOUND_FACTOR} x lowest recorded spread ratio, "
+        f"{SPREAD_BOUND_MIN}), lowest); beats_const = cards below {FLOOR_ROW}'s {FLOOR_PROTOCOL} "
+        f"{FLOOR_METRIC} in every seed. Re-record with `kspbench check --record` after an intended "
+        "change.",
+        "seeds": seeds,
+        "metrics": metrics,
+        "falling_losses": falling,
+        "spread_bounds": bounds,
+        "beats_const": beats,
+    }
 
 
 def smoke_findings(workdir: Path, baseline: dict[str, Any]) -> list[Finding]:
@@ -298,8 +346,11 @@ def smoke_findings(workdir: Path, baseline: dict[str, Any]) -> list[Finding]:
                     out.append(Finding("metric", what, f"{b['value']:.3f}", "missing", False))
                     continue
                 d = got - b["value"]
-                out.append(Finding("metric", what, f"{b['value']:.3f}", f"{got:.3f}", abs(d) <= b["tolerance"], d,
-                                   b["tolerance"]))
+                out.append(
+                    Finding(
+                        "metric", what, f"{b['value']:.3f}", f"{got:.3f}", abs(d) <= b["tolerance"], d, b["tolerance"]
+                    )
+                )
     trends = loss_trends(workdir / "runs")
     for card, losses in sorted(baseline["falling_losses"].items()):
         for loss in losses:
@@ -307,8 +358,16 @@ def smoke_findings(workdir: Path, baseline: dict[str, Any]) -> list[Finding]:
             if t is None:
                 out.append(Finding("loss", f"{card} {loss}", "falling", "missing", False))
                 continue
-            out.append(Finding("loss", f"{card} {loss}", "last quarter < first", f"{t[0]:.4f} -> {t[1]:.4f}",
-                               t[1] < t[0], t[1] - t[0]))
+            out.append(
+                Finding(
+                    "loss",
+                    f"{card} {loss}",
+                    "last quarter < first",
+                    f"{t[0]:.4f} -> {t[1]:.4f}",
+                    t[1] < t[0],
+                    t[1] - t[0],
+                )
+            )
     return out + floor_findings(values, baseline)
 
 

@@ -22,8 +22,17 @@ Modules:
 Roles written: h36m-train (S1, S5, S6, S7, S8), h36m-val (S2), h36m-test (S9, S11), dunp (moving cameras),
 3dhp-train, 3dhp-test (TS1-TS6), prior (20 plain-style samples of subject P).
 """
+
 from kspbench.world.build import PRIOR_SAMPLES, ROLES, build_world, plan_world, render_sequence
 from kspbench.world.profiles import WorldProfile, available_profiles, load_profile
 
-__all__ = ["PRIOR_SAMPLES", "ROLES", "WorldProfile", "available_profiles", "build_world",
-           "load_profile", "plan_world", "render_sequence"]
+__all__ = [
+    "PRIOR_SAMPLES",
+    "ROLES",
+    "WorldProfile",
+    "available_profiles",
+    "build_world",
+    "load_profile",
+    "plan_world",
+    "render_sequence",
+]

@@ -8,6 +8,7 @@ object id per pixel (0 = walls/floor/sky, ``OBJECT_ID0 + i`` = the i-th box).
 Textures are procedural: value noise (random lattices, smooth interpolation, a few octaves), tiles, planks, panels,
 posters, skylines. Everything is drawn from a seeded generator, so a scene is a pure function of its seed.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -22,12 +23,13 @@ SKY_DEPTH = np.inf
 
 # --- value noise --------------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Noise:
     """2D value noise on a random periodic lattice; ``__call__(a, b)`` -> values in about [-1, 1]."""
 
     lattice: np.ndarray
-    scale: float          # mm per lattice cell
+    scale: float  # mm per lattice cell
     octaves: int = 3
 
     def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -35,7 +37,7 @@ class Noise:
         amp, total = 1.0, 0.0
         n = self.lattice.shape[0]
         for o in range(self.octaves):
-            f = (2 ** o) / self.scale
+            f = (2**o) / self.scale
             x, y = a * f + 17.3 * o, b * f + 41.7 * o
             x0, y0 = np.floor(x), np.floor(y)
             tx, ty = x - x0, y - y0
@@ -43,8 +45,12 @@ class Noise:
             i0, j0 = x0.astype(np.int64) % n, y0.astype(np.int64) % n
             i1, j1 = (i0 + 1) % n, (j0 + 1) % n
             L = self.lattice
-            v = (L[i0, j0] * (1 - tx) * (1 - ty) + L[i1, j0] * tx * (1 - ty) + L[i0, j1] * (1 - tx) * ty
-                 + L[i1, j1] * tx * ty)
+            v = (
+                L[i0, j0] * (1 - tx) * (1 - ty)
+                + L[i1, j0] * tx * (1 - ty)
+                + L[i0, j1] * (1 - tx) * ty
+                + L[i1, j1] * tx * ty
+            )
             out += amp * v
             total += amp
             amp *= 0.5
@@ -64,6 +70,7 @@ def _hash01(i: np.ndarray, j: np.ndarray, salt: int) -> np.ndarray:
 
 # --- surface textures ---------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Surface:
     """A textured plane: ``kind`` in noise | tiles | planks | panels | green; colours RGB in [0, 1]."""
@@ -72,10 +79,10 @@ class Surface:
     colour: tuple
     colour2: tuple
     noise: Noise
-    size: float = 600.0          # tile / plank / panel size, mm
+    size: float = 600.0  # tile / plank / panel size, mm
     contrast: float = 0.08
-    posters: tuple = ()          # ((a0, a1, b0, b1, (r, g, b)), ...)
-    band: tuple | None = None    # (b0, b1, (r, g, b)): a horizontal band (dado rail, skirting)
+    posters: tuple = ()  # ((a0, a1, b0, b1, (r, g, b)), ...)
+    band: tuple | None = None  # (b0, b1, (r, g, b)): a horizontal band (dado rail, skirting)
     salt: int = 0
 
     def shade(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -115,7 +122,7 @@ class Surface:
             inb = ((b >= b0) & (b <= b1))[..., None]
             col = np.where(inb, np.asarray(bc), col)
         for a0, a1, b0, b1, pc in self.posters:
-            inp = ((a >= a0) & (a <= a1) & (b >= b0) & (b <= b1))
+            inp = (a >= a0) & (a <= a1) & (b >= b0) & (b <= b1)
             if inp.any():
                 inner = (a - a0) / max(a1 - a0, 1) * 3.0
                 stripe = (np.floor(inner + (b - b0) / max(b1 - b0, 1) * 2.0) % 2)[..., None]
@@ -139,7 +146,7 @@ class Scene:
     """A static 3D scene; ``kind`` = room | outdoor | plain."""
 
     kind: str
-    surfaces: dict = field(default_factory=dict)   # room: floor, ceiling, wall_px, wall_nx, wall_py, wall_ny
+    surfaces: dict = field(default_factory=dict)  # room: floor, ceiling, wall_px, wall_nx, wall_py, wall_ny
     half_x: float = 5000.0
     half_y: float = 7000.0
     ceiling: float = 3400.0
@@ -159,20 +166,33 @@ class Scene:
         left = np.array([-np.sin(h), np.cos(h), 0.0])
         c = np.array([chair.x, chair.y, 0.0]) - 60.0 * fwd
         col = tuple(float(v) for v in np.clip(np.array(chair.colour) + rng.normal(0, 0.05, 3), 0, 1))
-        boxes = [Box(tuple(c + [0, 0, chair.height - 20.0]), (230.0, 230.0, 20.0), chair.heading, col),
-                 Box(tuple(c - 220.0 * fwd + [0, 0, chair.height + 230.0]), (15.0, 220.0, 230.0), chair.heading,
-                     col)]
+        boxes = [
+            Box(tuple(c + [0, 0, chair.height - 20.0]), (230.0, 230.0, 20.0), chair.heading, col),
+            Box(tuple(c - 220.0 * fwd + [0, 0, chair.height + 230.0]), (15.0, 220.0, 230.0), chair.heading, col),
+        ]
         for sf in (-1, 1):
             for sl in (-1, 1):
                 p = c + sf * 200.0 * fwd + sl * 200.0 * left + [0, 0, (chair.height - 40.0) / 2]
-                boxes.append(Box(tuple(p), (18.0, 18.0, (chair.height - 40.0) / 2), chair.heading,
-                                 tuple(0.6 * v for v in col)))
-        return Scene(kind=self.kind, surfaces=self.surfaces, half_x=self.half_x, half_y=self.half_y,
-                     ceiling=self.ceiling, boxes=self.boxes + boxes, light=self.light, brightness=self.brightness,
-                     plain=self.plain, sky=self.sky, skyline=self.skyline)
+                boxes.append(
+                    Box(tuple(p), (18.0, 18.0, (chair.height - 40.0) / 2), chair.heading, tuple(0.6 * v for v in col))
+                )
+        return Scene(
+            kind=self.kind,
+            surfaces=self.surfaces,
+            half_x=self.half_x,
+            half_y=self.half_y,
+            ceiling=self.ceiling,
+            boxes=self.boxes + boxes,
+            light=self.light,
+            brightness=self.brightness,
+            plain=self.plain,
+            sky=self.sky,
+            skyline=self.skyline,
+        )
 
 
 # --- scene generators ---------------------------------------------------------------------------------------------
+
 
 def _colour(rng, lo=0.25, hi=0.85, sat=0.35) -> tuple:
     import colorsys
@@ -195,17 +215,32 @@ def _wall(rng: np.random.Generator, length: float, height: float, posters: bool 
     if rng.uniform() < 0.5:
         b0 = rng.uniform(0, 1000)
         band = (b0, b0 + rng.uniform(80, 400), _colour(rng, 0.1, 0.7, 0.5))
-    return Surface(kind=kind, colour=c1, colour2=c2, noise=make_noise(rng, rng.uniform(400, 2500)),
-                   size=rng.uniform(500, 1500), contrast=rng.uniform(0.03, 0.12), posters=tuple(ps), band=band,
-                   salt=int(rng.integers(1 << 30)))
+    return Surface(
+        kind=kind,
+        colour=c1,
+        colour2=c2,
+        noise=make_noise(rng, rng.uniform(400, 2500)),
+        size=rng.uniform(500, 1500),
+        contrast=rng.uniform(0.03, 0.12),
+        posters=tuple(ps),
+        band=band,
+        salt=int(rng.integers(1 << 30)),
+    )
 
 
 def _floor(rng: np.random.Generator) -> Surface:
     kind = ("tiles", "planks", "noise")[rng.integers(3)]
     c1 = _colour(rng, 0.2, 0.75, 0.45)
     c2 = tuple(float(np.clip(v * rng.uniform(0.6, 1.3), 0, 1)) for v in c1)
-    return Surface(kind=kind, colour=c1, colour2=c2, noise=make_noise(rng, rng.uniform(200, 1500)),
-                   size=rng.uniform(250, 700), contrast=rng.uniform(0.04, 0.15), salt=int(rng.integers(1 << 30)))
+    return Surface(
+        kind=kind,
+        colour=c1,
+        colour2=c2,
+        noise=make_noise(rng, rng.uniform(200, 1500)),
+        size=rng.uniform(250, 700),
+        contrast=rng.uniform(0.04, 0.15),
+        salt=int(rng.integers(1 << 30)),
+    )
 
 
 def _props(rng: np.random.Generator, half_x: float, half_y: float, n: int) -> list:
@@ -231,16 +266,33 @@ def _light(rng: np.random.Generator) -> tuple:
     return (float(np.cos(el) * np.cos(az)), float(np.cos(el) * np.sin(az)), float(np.sin(el)))
 
 
-def room_scene(rng: np.random.Generator, half_x: float = 5200.0, half_y: float = 7200.0,
-               height: float = 3500.0, props: int = 5) -> Scene:
+def room_scene(
+    rng: np.random.Generator, half_x: float = 5200.0, half_y: float = 7200.0, height: float = 3500.0, props: int = 5
+) -> Scene:
     """A lab or living room: four walls, a floor, a ceiling, props along the walls."""
-    surf = {"floor": _floor(rng),
-            "ceiling": Surface("panels", _colour(rng, 0.7, 0.95, 0.1), _colour(rng, 0.6, 0.9, 0.1),
-                               make_noise(rng, 1500), size=1200.0, contrast=0.03)}
+    surf = {
+        "floor": _floor(rng),
+        "ceiling": Surface(
+            "panels",
+            _colour(rng, 0.7, 0.95, 0.1),
+            _colour(rng, 0.6, 0.9, 0.1),
+            make_noise(rng, 1500),
+            size=1200.0,
+            contrast=0.03,
+        ),
+    }
     for name, length in (("wall_px", half_y), ("wall_nx", half_y), ("wall_py", half_x), ("wall_ny", half_x)):
         surf[name] = _wall(rng, length, height)
-    return Scene(kind="room", surfaces=surf, half_x=half_x, half_y=half_y, ceiling=height,
-                 boxes=_props(rng, half_x, half_y, props), light=_light(rng), brightness=float(rng.uniform(0.85, 1.1)))
+    return Scene(
+        kind="room",
+        surfaces=surf,
+        half_x=half_x,
+        half_y=half_y,
+        ceiling=height,
+        boxes=_props(rng, half_x, half_y, props),
+        light=_light(rng),
+        brightness=float(rng.uniform(0.85, 1.1)),
+    )
 
 
 def studio_scene(rng: np.random.Generator, green: bool) -> Scene:
@@ -250,30 +302,57 @@ def studio_scene(rng: np.random.Generator, green: bool) -> Scene:
         return scene
     g = (float(rng.uniform(0.1, 0.25)), float(rng.uniform(0.55, 0.75)), float(rng.uniform(0.15, 0.3)))
     g2 = tuple(v * 0.9 for v in g)
-    surf = {"floor": Surface("green", g2, g2, make_noise(rng, 800), size=1400.0, contrast=0.05),
-            "ceiling": Surface("panels", (0.2, 0.2, 0.22), (0.25, 0.25, 0.27), make_noise(rng, 900), size=900.0)}
+    surf = {
+        "floor": Surface("green", g2, g2, make_noise(rng, 800), size=1400.0, contrast=0.05),
+        "ceiling": Surface("panels", (0.2, 0.2, 0.22), (0.25, 0.25, 0.27), make_noise(rng, 900), size=900.0),
+    }
     for name in ("wall_px", "wall_nx", "wall_py", "wall_ny"):
-        surf[name] = Surface("green", g, g, make_noise(rng, 1200), size=1400.0, contrast=0.06,
-                             band=(0.0, 120.0, g2))
-    return Scene(kind="room", surfaces=surf, half_x=4000.0, half_y=4000.0, ceiling=3200.0,
-                 boxes=_props(rng, 4000.0, 4000.0, 2), light=_light(rng), brightness=float(rng.uniform(0.9, 1.1)))
+        surf[name] = Surface("green", g, g, make_noise(rng, 1200), size=1400.0, contrast=0.06, band=(0.0, 120.0, g2))
+    return Scene(
+        kind="room",
+        surfaces=surf,
+        half_x=4000.0,
+        half_y=4000.0,
+        ceiling=3200.0,
+        boxes=_props(rng, 4000.0, 4000.0, 2),
+        light=_light(rng),
+        brightness=float(rng.uniform(0.9, 1.1)),
+    )
 
 
 def outdoor_scene(rng: np.random.Generator) -> Scene:
     """Ground (grass or pavement), a skyline of trees or buildings on a distant cylinder, sky with clouds."""
     grass = rng.uniform() < 0.5
-    c1 = ((0.25, 0.45, 0.15) if grass else (0.5, 0.5, 0.48))
+    c1 = (0.25, 0.45, 0.15) if grass else (0.5, 0.5, 0.48)
     c1 = tuple(float(np.clip(v + rng.normal(0, 0.05), 0, 1)) for v in c1)
     c2 = tuple(float(np.clip(v * rng.uniform(0.6, 0.9), 0, 1)) for v in c1)
-    ground = Surface("noise" if grass else "tiles", c1, c2, make_noise(rng, rng.uniform(300, 900)),
-                     size=rng.uniform(400, 900), contrast=0.15)
-    skyline = {"kind": "trees" if rng.uniform() < 0.5 else "buildings", "radius": float(rng.uniform(25e3, 45e3)),
-               "noise": make_noise(rng, 0.6, 2), "colour": _colour(rng, 0.15, 0.5, 0.6),
-               "colour2": _colour(rng, 0.3, 0.8, 0.4), "height": float(rng.uniform(4e3, 14e3)),
-               "clouds": make_noise(rng, 0.5, 3)}
+    ground = Surface(
+        "noise" if grass else "tiles",
+        c1,
+        c2,
+        make_noise(rng, rng.uniform(300, 900)),
+        size=rng.uniform(400, 900),
+        contrast=0.15,
+    )
+    skyline = {
+        "kind": "trees" if rng.uniform() < 0.5 else "buildings",
+        "radius": float(rng.uniform(25e3, 45e3)),
+        "noise": make_noise(rng, 0.6, 2),
+        "colour": _colour(rng, 0.15, 0.5, 0.6),
+        "colour2": _colour(rng, 0.3, 0.8, 0.4),
+        "height": float(rng.uniform(4e3, 14e3)),
+        "clouds": make_noise(rng, 0.5, 3),
+    }
     top = (float(rng.uniform(0.35, 0.6)), float(rng.uniform(0.55, 0.75)), float(rng.uniform(0.85, 1.0)))
-    return Scene(kind="outdoor", surfaces={"floor": ground}, boxes=[], light=_light(rng),
-                 brightness=float(rng.uniform(0.95, 1.15)), sky=(top, (0.88, 0.9, 0.95)), skyline=skyline)
+    return Scene(
+        kind="outdoor",
+        surfaces={"floor": ground},
+        boxes=[],
+        light=_light(rng),
+        brightness=float(rng.uniform(0.95, 1.15)),
+        sky=(top, (0.88, 0.9, 0.95)),
+        skyline=skyline,
+    )
 
 
 def plain_scene(rng: np.random.Generator) -> Scene:
@@ -283,8 +362,10 @@ def plain_scene(rng: np.random.Generator) -> Scene:
 
 # --- ray casting --------------------------------------------------------------------------------------------------
 
-def camera_rays(focal, center, rotation, translation, width: int, height: int, rows: slice | None = None,
-                cols: slice | None = None):
+
+def camera_rays(
+    focal, center, rotation, translation, width: int, height: int, rows: slice | None = None, cols: slice | None = None
+):
     """World-frame ray origin (3,) and per-pixel directions (h, w, 3) scaled so that camera z = 1 per unit."""
     rot = np.asarray(rotation, float)
     t = np.asarray(translation, float)
@@ -295,7 +376,7 @@ def camera_rays(focal, center, rotation, translation, width: int, height: int, r
     x = (u - center[0]) / focal[0]
     y = (v - center[1]) / focal[1]
     d_cam = np.stack(np.broadcast_arrays(x[None, :], y[:, None], np.ones((1, 1))), axis=-1)
-    d_world = d_cam @ rot            # R^T d for row vectors
+    d_world = d_cam @ rot  # R^T d for row vectors
     origin = -rot.T @ t
     return origin, d_world
 
@@ -389,18 +470,27 @@ def render_scene(scene: Scene, focal, center, rotation, translation, width: int,
         p = origin + dirs * t[..., None]
         depth = t
         masks = {
-            "wall_px": (face == 0) & (dirs[..., 0] > 0), "wall_nx": (face == 0) & (dirs[..., 0] <= 0),
-            "wall_py": (face == 1) & (dirs[..., 1] > 0), "wall_ny": (face == 1) & (dirs[..., 1] <= 0),
-            "ceiling": (face == 2) & (dirs[..., 2] > 0), "floor": (face == 2) & (dirs[..., 2] <= 0),
+            "wall_px": (face == 0) & (dirs[..., 0] > 0),
+            "wall_nx": (face == 0) & (dirs[..., 0] <= 0),
+            "wall_py": (face == 1) & (dirs[..., 1] > 0),
+            "wall_ny": (face == 1) & (dirs[..., 1] <= 0),
+            "ceiling": (face == 2) & (dirs[..., 2] > 0),
+            "floor": (face == 2) & (dirs[..., 2] <= 0),
         }
-        coords = {"wall_px": (1, 2), "wall_nx": (1, 2), "wall_py": (0, 2), "wall_ny": (0, 2), "ceiling": (0, 1),
-                  "floor": (0, 1)}
+        coords = {
+            "wall_px": (1, 2),
+            "wall_nx": (1, 2),
+            "wall_py": (0, 2),
+            "wall_ny": (0, 2),
+            "ceiling": (0, 1),
+            "floor": (0, 1),
+        }
         for name, m in masks.items():
             if m.any():
                 a, b = coords[name]
                 col[m] = scene.surfaces[name].shade(p[m][:, a], p[m][:, b])
         # Soft light falloff towards the floor corners and the ceiling: rooms are not evenly lit.
-        col *= (0.85 + 0.15 * np.clip(p[..., 2:3] / scene.ceiling, 0, 1))
+        col *= 0.85 + 0.15 * np.clip(p[..., 2:3] / scene.ceiling, 0, 1)
     else:  # outdoor
         sk = scene.skyline
         radius = sk["radius"]
@@ -410,9 +500,9 @@ def render_scene(scene: Scene, focal, center, rotation, translation, width: int,
         on_ground = np.isfinite(tg) & (np.hypot(pg[..., 0], pg[..., 1]) < radius)
         # The distant cylinder: |o_xy + t d_xy| = radius.
         dxy = dirs[..., :2]
-        a = (dxy ** 2).sum(-1)
+        a = (dxy**2).sum(-1)
         b = (dxy * origin[:2]).sum(-1)
-        cc = (origin[:2] ** 2).sum() - radius ** 2
+        cc = (origin[:2] ** 2).sum() - radius**2
         tc = (-b + np.sqrt(np.maximum(b * b - a * cc, 0))) / np.maximum(a, 1e-12)
         pc = origin + dirs * tc[..., None]
         theta = np.arctan2(pc[..., 1], pc[..., 0])
@@ -431,14 +521,14 @@ def render_scene(scene: Scene, focal, center, rotation, translation, width: int,
             if sk["kind"] == "trees":
                 m = (0.5 + 0.5 * sk["noise"](theta[on_line] * 60.0, pc[on_line][:, 2] / 800.0))[:, None]
             else:
-                win = ((np.floor(theta[on_line] * 900.0) % 2) * (np.floor(pc[on_line][:, 2] / 1200.0) % 2))
+                win = (np.floor(theta[on_line] * 900.0) % 2) * (np.floor(pc[on_line][:, 2] / 1200.0) % 2)
                 m = (0.3 * win + 0.2 * _hash01(np.floor(theta[on_line] * 40.0), np.zeros(on_line.sum()), 3))[:, None]
             col[on_line] = c1 * (1 - m) + c2 * m
             depth[on_line] = tc[on_line]
         if sky.any():
             el = np.clip(dirs[..., 2][sky] / np.linalg.norm(dirs[sky], axis=-1), 0, 1)[:, None]
             top, horizon = np.asarray(scene.sky[0]), np.asarray(scene.sky[1])
-            base = horizon * (1 - el ** 0.6) + top * el ** 0.6
+            base = horizon * (1 - el**0.6) + top * el**0.6
             cl = np.clip(sk["clouds"](theta[sky] * 5.0, el[:, 0] * 6.0) * 1.5, 0, 1)[:, None]
             col[sky] = base * (1 - 0.7 * cl) + 0.95 * cl * 0.7
     # Camera z of the hit = ray parameter (directions have camera z = 1).

@@ -15,17 +15,18 @@ A well-made world makes the mean pose clearly bad and the 2D nearest neighbour c
 the training poses over their orientations (a floor far too weak under P-MPJPE); ``const`` is the floor that
 cannot be fooled by a model that predicts one pose for every input.
 """
+
 from __future__ import annotations
 
 import os
 
 import numpy as np
 
-from kspbench.evaluation import metrics
 from kspbench.core import skeleton
 from kspbench.data.predictions import Predictions, write_predictions
 from kspbench.data.store import PoseStore
 from kspbench.errors import KspbenchError
+from kspbench.evaluation import metrics
 
 KINDS = ("mean", "const", "nn2d")
 # Training poses the const baseline's Procrustes mean uses at most (evenly spaced, so deterministic): each GPA pass
@@ -52,14 +53,17 @@ def _gather(store: PoseStore, role: str, *, valid_only: bool):
             keys["frame"].append(idx)
     if not cam3d:
         raise BaselineError(f"{store.path}: no sequence with role {role!r} (roles: {', '.join(store.roles())})")
-    return (np.concatenate(cam3d).astype(np.float64), np.concatenate(p2d).astype(np.float64),
-            {k: np.concatenate(v) for k, v in keys.items()})
+    return (
+        np.concatenate(cam3d).astype(np.float64),
+        np.concatenate(p2d).astype(np.float64),
+        {k: np.concatenate(v) for k, v in keys.items()},
+    )
 
 
 def normalise_2d(p2d: np.ndarray) -> np.ndarray:
     """Root-relative 2D divided by its RMS distance to the root: (N, 17, 2) -> (N, 34)."""
-    rel = p2d - p2d[:, skeleton.ROOT:skeleton.ROOT + 1]
-    scale = np.sqrt((rel ** 2).sum(-1).mean(-1))
+    rel = p2d - p2d[:, skeleton.ROOT : skeleton.ROOT + 1]
+    scale = np.sqrt((rel**2).sum(-1).mean(-1))
     return (rel / np.maximum(scale, 1e-9)[:, None, None]).reshape(len(p2d), -1)
 
 
@@ -72,15 +76,15 @@ def nearest(query: np.ndarray, ref: np.ndarray, chunk: int = 2048) -> np.ndarray
     r = torch.from_numpy(np.ascontiguousarray(ref, dtype=np.float64))
     out = np.empty(len(query), np.int64)
     for a in range(0, len(query), chunk):
-        q = torch.from_numpy(np.ascontiguousarray(query[a:a + chunk], dtype=np.float64))
-        out[a:a + chunk] = torch.cdist(q, r, compute_mode="donot_use_mm_for_euclid_dist").argmin(dim=1).numpy()
+        q = torch.from_numpy(np.ascontiguousarray(query[a : a + chunk], dtype=np.float64))
+        out[a : a + chunk] = torch.cdist(q, r, compute_mode="donot_use_mm_for_euclid_dist").argmin(dim=1).numpy()
     return out
 
 
 def _rms_about_root(poses: np.ndarray) -> np.ndarray:
     """(N, 17, 3) -> (N,) RMS distance of the joints from the pelvis (the pose's size), mm."""
-    rel = poses - poses[:, skeleton.ROOT:skeleton.ROOT + 1]
-    return np.sqrt((rel ** 2).sum(-1).mean(-1))
+    rel = poses - poses[:, skeleton.ROOT : skeleton.ROOT + 1]
+    return np.sqrt((rel**2).sum(-1).mean(-1))
 
 
 def const_pose(train_rel: np.ndarray, max_frames: int = CONST_MAX_FRAMES) -> np.ndarray:
@@ -110,15 +114,16 @@ def const_pose(train_rel: np.ndarray, max_frames: int = CONST_MAX_FRAMES) -> np.
     return pose * (_rms_about_root(train_rel).mean() / size) if size > 0 else pose
 
 
-def baseline(store_path: str | os.PathLike, kind: str, role: str = "h36m-test",
-             train_role: str = "h36m-train") -> Predictions:
+def baseline(
+    store_path: str | os.PathLike, kind: str, role: str = "h36m-test", train_role: str = "h36m-train"
+) -> Predictions:
     """Predictions of a baseline for every frame of every camera of ``role``."""
     if kind not in KINDS:
         raise BaselineError(f"unknown baseline {kind!r}; choose one of {', '.join(KINDS)}")
     with PoseStore(store_path) as store:
         tr3, tr2, _ = _gather(store, train_role, valid_only=True)
         te3, te2, keys = _gather(store, role, valid_only=False)
-    tr_rel = tr3 - tr3[:, skeleton.ROOT:skeleton.ROOT + 1]
+    tr_rel = tr3 - tr3[:, skeleton.ROOT : skeleton.ROOT + 1]
     if kind == "mean":
         poses = np.broadcast_to(tr_rel.mean(0), te3.shape).copy()
     elif kind == "const":
@@ -128,11 +133,20 @@ def baseline(store_path: str | os.PathLike, kind: str, role: str = "h36m-test",
         poses = np.zeros_like(te3)
         idx = nearest(normalise_2d(te2[finite]), normalise_2d(tr2))
         poses[finite] = tr_rel[idx]
-    attrs = {"baseline": kind, "train_role": train_role, "role": role,
-             "description": __doc__.split("\n\n")[1].strip().replace("\n", " ")}
-    return Predictions(poses_3d=poses.astype(np.float32), subject=keys["subject"].astype(str),
-                       sequence=keys["sequence"].astype(str), camera=keys["camera"].astype(str),
-                       frame=keys["frame"].astype(np.int64), attrs=attrs)
+    attrs = {
+        "baseline": kind,
+        "train_role": train_role,
+        "role": role,
+        "description": __doc__.split("\n\n")[1].strip().replace("\n", " "),
+    }
+    return Predictions(
+        poses_3d=poses.astype(np.float32),
+        subject=keys["subject"].astype(str),
+        sequence=keys["sequence"].astype(str),
+        camera=keys["camera"].astype(str),
+        frame=keys["frame"].astype(np.int64),
+        attrs=attrs,
+    )
 
 
 def write_baseline(store_path, kind: str, out, role: str = "h36m-test", train_role: str = "h36m-train") -> Predictions:

@@ -21,6 +21,7 @@ that survive the median (``median_leak``), whichever is stored. Every sequence d
 (:mod:`kspbench.world.seeding`), so the store is a pure function of (profile, seed, motion file) and byte-identical
 across runs, whatever the number of worker processes.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,7 +42,7 @@ from kspbench.world.profiles import WorldProfile
 from kspbench.world.seeding import rng as seeded
 
 DATASET = "kspbench-synthetic-world"
-WORLD_VERSION = 2   # 2: static clips' Bt is the clean empty scene by default (profile `background`)
+WORLD_VERSION = 2  # 2: static clips' Bt is the clean empty scene by default (profile `background`)
 # Grey levels by which the temporal median must differ from the empty scene for a person pixel to count as leaked.
 LEAK_GREY = 10
 # Root attribute naming what the stored `backgrounds` are: "clean" or "median:<frames>".
@@ -53,9 +54,15 @@ H36M_ROLES = ("h36m-train", "h36m-val", "h36m-test")
 ROLES = H36M_ROLES + ("dunp", "3dhp-train", "3dhp-test", "prior")
 TEST_SCENES = {"TS1": "green", "TS2": "green", "TS3": "studio", "TS4": "studio", "TS5": "outdoor", "TS6": "outdoor"}
 # 3DHP test sequences cover several activity classes each (1..7, kspbench.evaluation.protocol.ACTIVITY_NAMES).
-_ACTIVITY_FAMILIES = {1: ("Walking", "Waiting", "WalkTogether"), 2: ("Exercise",), 3: ("Sitting", "Eating"),
-                      4: ("Crouch", "Purchases"), 5: ("Floor", "SittingDown"), 6: ("Sports",),
-                      7: ("Greeting", "Phoning", "Photo", "Posing", "Discussion", "Directions", "Smoking")}
+_ACTIVITY_FAMILIES = {
+    1: ("Walking", "Waiting", "WalkTogether"),
+    2: ("Exercise",),
+    3: ("Sitting", "Eating"),
+    4: ("Crouch", "Purchases"),
+    5: ("Floor", "SittingDown"),
+    6: ("Sports",),
+    7: ("Greeting", "Phoning", "Photo", "Posing", "Discussion", "Directions", "Smoking"),
+}
 
 
 STUDIO_AREA = motion.Area(0.0, 0.0, 350.0, 1000.0)
@@ -64,8 +71,8 @@ STUDIO_AREA = motion.Area(0.0, 0.0, 350.0, 1000.0)
 @dataclass
 class CamPlan:
     camera_id: str
-    family: str                      # h36m | mpi3dhp | dunp
-    mode: str                        # fixed | handheld | prior
+    family: str  # h36m | mpi3dhp | dunp
+    mode: str  # fixed | handheld | prior
     intr: cameras.Intr | None = None
     rotation: np.ndarray | None = None
     translation: np.ndarray | None = None
@@ -81,7 +88,7 @@ class SeqPlan:
     n: int
     fps: float
     person: people.Person
-    scene: tuple                     # (kind, key...)
+    scene: tuple  # (kind, key...)
     cams: list
     seed: int
     flat: bool = False
@@ -112,6 +119,7 @@ class SeqResult:
 
 # --- planning -----------------------------------------------------------------------------------------------------
 
+
 def _people(profile: WorldProfile, seed: int) -> dict[str, people.Person]:
     h = profile.h36m
     out: dict[str, people.Person] = {}
@@ -135,7 +143,7 @@ def _people(profile: WorldProfile, seed: int) -> dict[str, people.Person]:
 def _split_motion(track: motion.MotionTrack, seed: int) -> dict[str, np.ndarray]:
     """Clips of a motion file per role group: test clips are never used by training roles."""
     ids = np.unique(track.clip_id)
-    if len(ids) < 4:   # too few clips: cut the file into 8 contiguous pieces
+    if len(ids) < 4:  # too few clips: cut the file into 8 contiguous pieces
         n = len(track.clip_id)
         pseudo = np.minimum((np.arange(n) * 8) // n, 7)
         track = motion.MotionTrack(track.positions, pseudo, track.fps, track.path)
@@ -143,8 +151,12 @@ def _split_motion(track: motion.MotionTrack, seed: int) -> dict[str, np.ndarray]
     ids = seeded(seed, "motion-split").permutation(ids)
     n_test = max(1, int(round(0.25 * len(ids))))
     n_val = max(1, int(round(0.1 * len(ids))))
-    return {"track": track, "test": ids[:n_test], "val": ids[n_test:n_test + n_val],
-            "train": ids[n_test + n_val:] if len(ids) > n_test + n_val else ids[n_test:]}
+    return {
+        "track": track,
+        "test": ids[:n_test],
+        "val": ids[n_test : n_test + n_val],
+        "train": ids[n_test + n_val :] if len(ids) > n_test + n_val else ids[n_test:],
+    }
 
 
 def plan_world(profile: WorldProfile, seed: int, track: motion.MotionTrack | None = None) -> list[SeqPlan]:
@@ -161,8 +173,11 @@ def plan_world(profile: WorldProfile, seed: int, track: motion.MotionTrack | Non
             return None
         return motion.motion_window(split["track"], seeded(seed, "window", *names), n, fps, split[role_group], area)
 
-    for role, subjects in (("h36m-train", h.train_subjects), ("h36m-val", h.val_subjects),
-                           ("h36m-test", h.test_subjects)):
+    for role, subjects in (
+        ("h36m-train", h.train_subjects),
+        ("h36m-val", h.val_subjects),
+        ("h36m-test", h.test_subjects),
+    ):
         group = {"h36m-train": "train", "h36m-val": "val", "h36m-test": "test"}[role]
         for subject in subjects:
             cal = seeded(seed, "calibration", subject)
@@ -174,9 +189,23 @@ def plan_world(profile: WorldProfile, seed: int, track: motion.MotionTrack | Non
                 for take in range(1, h.takes + 1):
                     name = f"{action} {take}"
                     n = profile.frames(h.seconds)
-                    plans.append(SeqPlan(role, subject, name, action, (action,), n, fps, ppl[subject],
-                                         ("lab", subject), cams, seed, area=motion.H36M_AREA,
-                                         window=window(group, (role, subject, name), n, motion.H36M_AREA)))
+                    plans.append(
+                        SeqPlan(
+                            role,
+                            subject,
+                            name,
+                            action,
+                            (action,),
+                            n,
+                            fps,
+                            ppl[subject],
+                            ("lab", subject),
+                            cams,
+                            seed,
+                            area=motion.H36M_AREA,
+                            window=window(group, (role, subject, name), n, motion.H36M_AREA),
+                        )
+                    )
     d_scale = profile.scale("dunp")
     for k in range(profile.dunp.clips):
         subject = f"U{k + 1:04d}"
@@ -186,8 +215,22 @@ def plan_world(profile: WorldProfile, seed: int, track: motion.MotionTrack | Non
         n = profile.frames(profile.dunp.seconds)
         scene = ("outdoor", subject) if r.uniform() < 0.4 else ("room", subject)
         cams = [CamPlan("0", "dunp", "handheld", cameras.dunp_intrinsics(r, d_scale))]
-        plans.append(SeqPlan("dunp", subject, f"clip {k + 1}", family, (family,), n, fps, person, scene, cams, seed,
-                             window=window("train", ("dunp", subject), n, motion.Area())))
+        plans.append(
+            SeqPlan(
+                "dunp",
+                subject,
+                f"clip {k + 1}",
+                family,
+                (family,),
+                n,
+                fps,
+                person,
+                scene,
+                cams,
+                seed,
+                window=window("train", ("dunp", subject), n, motion.Area()),
+            )
+        )
     m_scale = profile.scale("mpi3dhp")
     t3 = profile.mpi3dhp_train
     all_fams = sorted(motion.FAMILIES)
@@ -199,13 +242,28 @@ def plan_world(profile: WorldProfile, seed: int, track: motion.MotionTrack | Non
             fams = tuple(all_fams[i] for i in r.choice(len(all_fams), 3, replace=False))
             cams = []
             for c in range(t3.cameras):
-                intr, rot, t = cameras.mpi3dhp_camera(r, False, m_scale, azimuth=2 * np.pi * c / t3.cameras
-                                                      + r.normal(0, 0.2))
+                intr, rot, t = cameras.mpi3dhp_camera(
+                    r, False, m_scale, azimuth=2 * np.pi * c / t3.cameras + r.normal(0, 0.2)
+                )
                 cams.append(CamPlan(str(c), "mpi3dhp", "fixed", intr, rot, t))
             n = profile.frames(t3.seconds)
-            plans.append(SeqPlan("3dhp-train", subject, seq, "+".join(fams), fams, n, fps, ppl[subject],
-                                 ("studio-green", subject, seq), cams, seed, area=STUDIO_AREA,
-                                 window=window("train", ("3dhp-train", subject, seq), n, STUDIO_AREA)))
+            plans.append(
+                SeqPlan(
+                    "3dhp-train",
+                    subject,
+                    seq,
+                    "+".join(fams),
+                    fams,
+                    n,
+                    fps,
+                    ppl[subject],
+                    ("studio-green", subject, seq),
+                    cams,
+                    seed,
+                    area=STUDIO_AREA,
+                    window=window("train", ("3dhp-train", subject, seq), n, STUDIO_AREA),
+                )
+            )
     for ts in profile.mpi3dhp_test.sequences:
         r = seeded(seed, "3dhp-test", ts)
         kind = TEST_SCENES[ts]
@@ -217,19 +275,48 @@ def plan_world(profile: WorldProfile, seed: int, track: motion.MotionTrack | Non
         fams = tuple(_ACTIVITY_FAMILIES[c][r.integers(len(_ACTIVITY_FAMILIES[c]))] for c in chosen)
         intr, rot, t = cameras.mpi3dhp_camera(r, outdoor, m_scale, height_range=(500.0, 2900.0))
         scene = {"green": ("studio-green", ts), "studio": ("studio", ts), "outdoor": ("outdoor", ts)}[kind]
-        plans.append(SeqPlan("3dhp-test", ts, ts, "+".join(fams), fams, n, fps, ppl[ts], scene,
-                             [CamPlan("0", "mpi3dhp", "fixed", intr, rot, t)], seed, area=STUDIO_AREA,
-                             window=window("test", ("3dhp-test", ts), n, STUDIO_AREA),
-                             extras=("univ", "activity", "invalid")))
+        plans.append(
+            SeqPlan(
+                "3dhp-test",
+                ts,
+                ts,
+                "+".join(fams),
+                fams,
+                n,
+                fps,
+                ppl[ts],
+                scene,
+                [CamPlan("0", "mpi3dhp", "fixed", intr, rot, t)],
+                seed,
+                area=STUDIO_AREA,
+                window=window("test", ("3dhp-test", ts), n, STUDIO_AREA),
+                extras=("univ", "activity", "invalid"),
+            )
+        )
     intr = cameras.h36m_intrinsics("54138969", h_scale)
     prior_person = people.with_materials(ppl["P"], people.flat_apparel(seeded(seed, "prior-apparel")), hair="short")
-    plans.append(SeqPlan("prior", "P", "Prior", "Mixed", tuple(skeleton.H36M_ACTIONS), PRIOR_SAMPLES, fps,
-                         prior_person, ("plain", "P"), [CamPlan("0", "h36m", "prior", intr)], seed, flat=True,
-                         window=None))
+    plans.append(
+        SeqPlan(
+            "prior",
+            "P",
+            "Prior",
+            "Mixed",
+            tuple(skeleton.H36M_ACTIONS),
+            PRIOR_SAMPLES,
+            fps,
+            prior_person,
+            ("plain", "P"),
+            [CamPlan("0", "h36m", "prior", intr)],
+            seed,
+            flat=True,
+            window=None,
+        )
+    )
     return plans
 
 
 # --- scenes and bodies --------------------------------------------------------------------------------------------
+
 
 def _scene(plan: SeqPlan, rng: np.random.Generator) -> backgrounds.Scene:
     """The sequence's scene without its chair (the lab is shared by all Human3.6M-role sequences)."""
@@ -239,8 +326,12 @@ def _scene(plan: SeqPlan, rng: np.random.Generator) -> backgrounds.Scene:
         scene.brightness *= float(seeded(plan.seed, "scene", "lab-session", plan.subject).uniform(0.93, 1.07))
     elif kind == "room":
         # Hand-held cameras roam up to ~9 m from the room's centre: the room must hold them.
-        scene = backgrounds.room_scene(seeded(plan.seed, "scene", *plan.scene[1:]), half_x=rng.uniform(10e3, 13e3),
-                                       half_y=rng.uniform(10e3, 13e3), props=int(rng.integers(6, 12)))
+        scene = backgrounds.room_scene(
+            seeded(plan.seed, "scene", *plan.scene[1:]),
+            half_x=rng.uniform(10e3, 13e3),
+            half_y=rng.uniform(10e3, 13e3),
+            props=int(rng.integers(6, 12)),
+        )
     elif kind == "studio-green":
         scene = backgrounds.studio_scene(seeded(plan.seed, "scene", *plan.scene[1:]), green=True)
     elif kind == "studio":
@@ -267,9 +358,14 @@ def _body(plan: SeqPlan, rng: np.random.Generator) -> tuple[motion.Body, motion.
             bodies.append((b, int(rng.integers(12))))
         pts = {k: np.stack([b.points[k][f] for b, f in bodies]) for k in bodies[0][0].points}
         frs = {k: np.stack([b.frames[k][f] for b, f in bodies]) for k in bodies[0][0].frames}
-        body = motion.Body(points=pts, frames=frs, centres=np.stack([b.centres[f] for b, f in bodies]),
-                           rots=np.stack([b.rots[f] for b, f in bodies]), semi=bodies[0][0].semi,
-                           joints=np.stack([b.joints[f] for b, f in bodies]))
+        body = motion.Body(
+            points=pts,
+            frames=frs,
+            centres=np.stack([b.centres[f] for b, f in bodies]),
+            rots=np.stack([b.rots[f] for b, f in bodies]),
+            semi=bodies[0][0].semi,
+            joints=np.stack([b.joints[f] for b, f in bodies]),
+        )
         return body, None
     if len(plan.families) == 1:
         m = motion.action_motion(plan.person, plan.families[0], rng, plan.n, plan.fps, area=plan.area)
@@ -283,8 +379,9 @@ def _body(plan: SeqPlan, rng: np.random.Generator) -> tuple[motion.Body, motion.
 _OWNERS = [np.array([people.PRIMITIVE_INDEX[n] + 1 for n in names]) for names in people.JOINT_OWNERS]
 
 
-def occlusion(ids: np.ndarray, uv: np.ndarray, width: int, height: int,
-              offset: tuple[int, int] = (0, 0)) -> tuple[np.ndarray, np.ndarray]:
+def occlusion(
+    ids: np.ndarray, uv: np.ndarray, width: int, height: int, offset: tuple[int, int] = (0, 0)
+) -> tuple[np.ndarray, np.ndarray]:
     """Per joint: hidden (another body part or a scene object is in front of it) and outside-the-frame flags.
 
     Args:
@@ -307,10 +404,10 @@ def occlusion(ids: np.ndarray, uv: np.ndarray, width: int, height: int,
 class TrackFrames:
     """Full frames of one camera track (kept only when asked: tests and previews)."""
 
-    frames: np.ndarray           # (N, H, W, 3) uint8, as captured (with sensor noise)
-    person: np.ndarray           # (N, H, W) bool, pixels showing the person
-    background: np.ndarray       # (H, W, 3) uint8 true background (static cameras) or (N, H, W, 3) (moving)
-    ids: np.ndarray              # (N, H, W) int16 front-most primitive (1..K), scene object (>= 100) or 0
+    frames: np.ndarray  # (N, H, W, 3) uint8, as captured (with sensor noise)
+    person: np.ndarray  # (N, H, W) bool, pixels showing the person
+    background: np.ndarray  # (H, W, 3) uint8 true background (static cameras) or (N, H, W, 3) (moving)
+    ids: np.ndarray  # (N, H, W) int16 front-most primitive (1..K), scene object (>= 100) or 0
 
 
 def _views(plan: SeqPlan, cam: CamPlan, body: motion.Body, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -335,8 +432,9 @@ _BG_CACHE: dict = {}
 _BG_CACHE_SIZE = 8
 
 
-def _static_background(scene_key: tuple, base: backgrounds.Scene, scene: backgrounds.Scene, f, c, rot, trans,
-                       W: int, H: int):
+def _static_background(
+    scene_key: tuple, base: backgrounds.Scene, scene: backgrounds.Scene, f, c, rot, trans, W: int, H: int
+):
     key = (scene_key, f.tobytes(), c.tobytes(), np.asarray(rot).tobytes(), np.asarray(trans).tobytes(), W, H)
     hit = _BG_CACHE.get(key)
     if hit is None:
@@ -349,9 +447,16 @@ def _static_background(scene_key: tuple, base: backgrounds.Scene, scene: backgro
     return backgrounds.render_scene(scene, f, c, rot, trans, W, H, base=(*hit, len(base.boxes)))
 
 
-def render_track(plan: SeqPlan, cam: CamPlan, body: motion.Body, scenes: tuple, profile: WorldProfile,
-                 rng: np.random.Generator, keep_frames: bool = False,
-                 activity: np.ndarray | None = None) -> tuple[CameraData, dict, TrackFrames | None]:
+def render_track(
+    plan: SeqPlan,
+    cam: CamPlan,
+    body: motion.Body,
+    scenes: tuple,
+    profile: WorldProfile,
+    rng: np.random.Generator,
+    keep_frames: bool = False,
+    activity: np.ndarray | None = None,
+) -> tuple[CameraData, dict, TrackFrames | None]:
     """Render one camera's view of a sequence: crops, boxes, background estimate, labels, occlusion.
 
     ``scenes`` = (scene key, scene without chair, scene as shown). Static cameras render whole frames (their
@@ -388,7 +493,7 @@ def render_track(plan: SeqPlan, cam: CamPlan, body: motion.Body, scenes: tuple, 
             hi = np.ceil(np.maximum(boxes[i, 2:], p2d[i].max(0))) + 4
             x0, y0 = int(np.clip(lo[0], 0, W)), int(np.clip(lo[1], 0, H))
             w, h = int(np.clip(hi[0], 0, W)) - x0, int(np.clip(hi[1], 0, H)) - y0
-            if w <= 0 or h <= 0:   # the person is out of the frame
+            if w <= 0 or h <= 0:  # the person is out of the frame
                 hid, out = occlusion(np.zeros((1, 1), np.int16), p2d[i], W, H)
                 occluded[i] = hid | out
                 stats.frames += 1
@@ -414,10 +519,11 @@ def render_track(plan: SeqPlan, cam: CamPlan, body: motion.Body, scenes: tuple, 
                 bx0, by0 = int(max(np.floor(boxes[i, 0]) - 1, 0)), int(max(np.floor(boxes[i, 1]) - 1, 0))
                 bx1, by1 = int(min(np.ceil(boxes[i, 2]) + 2, W)), int(min(np.ceil(boxes[i, 3]) + 2, H))
                 if bx1 > bx0 and by1 > by0:
-                    frame[by0:by1, bx0:bx1] += (rng.standard_normal((by1 - by0, bx1 - bx0, 3), dtype=np.float32)
-                                                * np.float32(profile.noise_sd))
+                    frame[by0:by1, bx0:bx1] += rng.standard_normal(
+                        (by1 - by0, bx1 - bx0, 3), dtype=np.float32
+                    ) * np.float32(profile.noise_sd)
         frame8 = np.clip(np.rint(frame), 0, 255).astype(np.uint8)
-        box_w = boxes[i:i + 1] - np.array([x0, y0, x0, y0], float)
+        box_w = boxes[i : i + 1] - np.array([x0, y0, x0, y0], float)
         crops[i] = crop_images(frame8[None], box_w, S)[0]
         hid, out = occlusion(ids, p2d[i], W, H, (x0, y0))
         occluded[i] = hid | out
@@ -426,9 +532,10 @@ def render_track(plan: SeqPlan, cam: CamPlan, body: motion.Body, scenes: tuple, 
         stats.occluded += int(hid.sum())
         stats.outside += int(out.sum())
         mask = render.is_person(ids)
-        if i % 4 == 0:   # person pixels in the crop (sampled: the datasheet's coverage figure)
-            stats.coverage_sum += float(crop_images(mask[None, :, :, None].astype(np.uint8) * 255, box_w,
-                                                    S).mean() / 255.0)
+        if i % 4 == 0:  # person pixels in the crop (sampled: the datasheet's coverage figure)
+            stats.coverage_sum += float(
+                crop_images(mask[None, :, :, None].astype(np.uint8) * 255, box_w, S).mean() / 255.0
+            )
             stats.coverage_frames += 1
         if i in med_idx and not moving:
             median_stack.append(frame8)
@@ -462,16 +569,28 @@ def render_track(plan: SeqPlan, cam: CamPlan, body: motion.Body, scenes: tuple, 
         extras["univ_annot3"] = (root + (cam3d - root) * (UNIVERSAL_HEIGHT_MM / plan.person.height)).astype(np.float32)
     stats.invalid = int((~valid).sum())
     data = CameraData(
-        camera_id=cam.camera_id, camera_3d=cam3d.astype(np.float32), pose_2d=p2d.astype(np.float32),
+        camera_id=cam.camera_id,
+        camera_3d=cam3d.astype(np.float32),
+        pose_2d=p2d.astype(np.float32),
         intrinsics=Intrinsics(focal=f.copy(), center=c.copy(), width=W, height=H),
-        rotation=np.asarray(rot, np.float64), translation=np.asarray(trans, np.float64), valid=valid,
-        boxes=boxes.astype(np.float32), images=crops, images_kind="crop", backgrounds=bgs, extras=extras)
+        rotation=np.asarray(rot, np.float64),
+        translation=np.asarray(trans, np.float64),
+        valid=valid,
+        boxes=boxes.astype(np.float32),
+        images=crops,
+        images_kind="crop",
+        backgrounds=bgs,
+        extras=extras,
+    )
     frames = None
     if kept is not None:
-        true_bg = (np.clip(np.rint(static_bg[0] * 255), 0, 255).astype(np.uint8) if not moving
-                   else np.stack(kept["bg"]))
-        frames = TrackFrames(frames=np.stack(kept["frames"]), person=np.stack(kept["person"]), background=true_bg,
-                             ids=np.stack(kept["ids"]))
+        true_bg = np.clip(np.rint(static_bg[0] * 255), 0, 255).astype(np.uint8) if not moving else np.stack(kept["bg"])
+        frames = TrackFrames(
+            frames=np.stack(kept["frames"]),
+            person=np.stack(kept["person"]),
+            background=true_bg,
+            ids=np.stack(kept["ids"]),
+        )
     return data, stats.__dict__, frames
 
 
@@ -481,7 +600,7 @@ def _valid_frames(rng: np.random.Generator, n: int, p2d: np.ndarray, W: int, H: 
     valid = inside.copy()
     for _ in range(max(1, n // 100)):
         a = int(rng.integers(0, n))
-        valid[a:a + int(rng.integers(1, max(2, n // 40) + 1))] = False
+        valid[a : a + int(rng.integers(1, max(2, n // 40) + 1))] = False
     return valid
 
 
@@ -502,8 +621,15 @@ def render_sequence(plan: SeqPlan, profile: WorldProfile, keep_frames: bool = Fa
         stats[cam.camera_id] = st
         if frames is not None:
             kept[cam.camera_id] = frames
-    seq = SequenceData(subject=plan.subject, sequence=plan.sequence, action=plan.action, role=plan.role,
-                       fps=plan.fps, cameras=cams, world_3d=body.joints.astype(np.float32))
+    seq = SequenceData(
+        subject=plan.subject,
+        sequence=plan.sequence,
+        action=plan.action,
+        role=plan.role,
+        fps=plan.fps,
+        cameras=cams,
+        world_3d=body.joints.astype(np.float32),
+    )
     return SeqResult(data=seq, stats={"role": plan.role, "tracks": stats}), (kept if keep_frames else None)
 
 
@@ -514,14 +640,20 @@ def _work(args) -> SeqResult:
 
 # --- the whole world ----------------------------------------------------------------------------------------------
 
+
 def source_text(profile: WorldProfile, seed: int, track: motion.MotionTrack | None) -> str:
-    motion_src = "procedural action families" if track is None else \
-        f"retargeted from {Path(track.path).name} (sha256 {_sha256(track.path)[:16]})"
+    motion_src = (
+        "procedural action families"
+        if track is None
+        else f"retargeted from {Path(track.path).name} (sha256 {_sha256(track.path)[:16]})"
+    )
     j = profile.box_jitter
-    return (f"kspbench synthetic world v{WORLD_VERSION} (kspbench world build --profile {profile.name} --seed {seed}); "
-            f"motion: {motion_src}; person boxes: oracle detector = 2D ground truth + jitter (centre sd {j[0]:g}, "
-            f"log-scale sd {j[1]:g} of the box side), margin {DEFAULT_MARGIN:g}; backgrounds: {_bg_text(profile)}; "
-            "no lens distortion")
+    return (
+        f"kspbench synthetic world v{WORLD_VERSION} (kspbench world build --profile {profile.name} --seed {seed}); "
+        f"motion: {motion_src}; person boxes: oracle detector = 2D ground truth + jitter (centre sd {j[0]:g}, "
+        f"log-scale sd {j[1]:g} of the box side), margin {DEFAULT_MARGIN:g}; backgrounds: {_bg_text(profile)}; "
+        "no lens distortion"
+    )
 
 
 def _bg_text(profile: WorldProfile) -> str:
@@ -545,17 +677,29 @@ def _sha256(path: str) -> str:
     return h.hexdigest()
 
 
-def manifest(profile: WorldProfile, seed: int, plans: list[SeqPlan], track: motion.MotionTrack | None,
-             stats: list[dict]) -> dict:
+def manifest(
+    profile: WorldProfile, seed: int, plans: list[SeqPlan], track: motion.MotionTrack | None, stats: list[dict]
+) -> dict:
     persons = {}
     for p in plans:
         if p.role != "dunp":
             persons.setdefault(p.person.name, {**p.person.summary(), "role": p.role})
     role_stats: dict[str, dict] = {}
     for st in stats:
-        r = role_stats.setdefault(st["role"], {"frames": 0, "joints": 0, "occluded": 0, "outside": 0, "invalid": 0,
-                                               "coverage_sum": 0.0, "coverage_frames": 0, "median_person_px": 0,
-                                               "median_leak_px": 0})
+        r = role_stats.setdefault(
+            st["role"],
+            {
+                "frames": 0,
+                "joints": 0,
+                "occluded": 0,
+                "outside": 0,
+                "invalid": 0,
+                "coverage_sum": 0.0,
+                "coverage_frames": 0,
+                "median_person_px": 0,
+                "median_leak_px": 0,
+            },
+        )
         for tr in st["tracks"].values():
             for k in r:
                 r[k] += tr[k]
@@ -564,10 +708,16 @@ def manifest(profile: WorldProfile, seed: int, plans: list[SeqPlan], track: moti
         person_px, leak_px = r.pop("median_person_px"), r.pop("median_leak_px")
         # Static roles only: the share of the person's pixels that a temporal-median background would keep.
         r["median_leak"] = leak_px / person_px if person_px else None
-    return {"world_version": WORLD_VERSION, "seed": int(seed), "profile": profile.as_dict(),
-            "motion": None if track is None else {"file": Path(track.path).name, "sha256": _sha256(track.path)},
-            "universal_height_mm": UNIVERSAL_HEIGHT_MM, "people": persons, "role_stats": role_stats,
-            "dunp_people": sum(1 for p in plans if p.role == "dunp")}
+    return {
+        "world_version": WORLD_VERSION,
+        "seed": int(seed),
+        "profile": profile.as_dict(),
+        "motion": None if track is None else {"file": Path(track.path).name, "sha256": _sha256(track.path)},
+        "universal_height_mm": UNIVERSAL_HEIGHT_MM,
+        "people": persons,
+        "role_stats": role_stats,
+        "dunp_people": sum(1 for p in plans if p.role == "dunp"),
+    }
 
 
 def iter_results(plans: list[SeqPlan], profile: WorldProfile, jobs: int = 1) -> Iterator[SeqResult]:
@@ -583,9 +733,17 @@ def iter_results(plans: list[SeqPlan], profile: WorldProfile, jobs: int = 1) -> 
         yield from pool.imap(_work, [(p, profile) for p in plans], chunksize=1)
 
 
-def build_world(out: str | os.PathLike, profile: WorldProfile, seed: int = 0, *, motion_file: str | None = None,
-                jobs: int = 1, progress: Callable[[int, int], None] | None = None,
-                datasheet: bool = True, reference_motion: str | None = None) -> dict:
+def build_world(
+    out: str | os.PathLike,
+    profile: WorldProfile,
+    seed: int = 0,
+    *,
+    motion_file: str | None = None,
+    jobs: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+    datasheet: bool = True,
+    reference_motion: str | None = None,
+) -> dict:
     """Build the world into ``out`` (atomically) and write the datasheet beside it.
 
     Returns:

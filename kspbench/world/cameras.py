@@ -6,6 +6,7 @@ pixels with pixel centres at integer coordinates. Rendered frames are ``native s
 are scaled with them (``c' = (c + 0.5) s - 0.5``) and recorded as used. The world renders without lens distortion,
 so the stored radial/tangential coefficients are zero (Human3.6M's real ones are not).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -59,8 +60,9 @@ def rotation_about(axis, angle: float) -> np.ndarray:
     return np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * (k @ k)
 
 
-def look_at(centre: np.ndarray, target: np.ndarray,
-            roll_deg: np.ndarray | float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def look_at(
+    centre: np.ndarray, target: np.ndarray, roll_deg: np.ndarray | float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
     """World -> camera rotation(s) and translation(s) of a camera at ``centre`` looking at ``target`` (z up world).
 
     Works on (3,) or (N, 3) inputs; ``roll_deg`` turns the image clockwise on screen.
@@ -84,13 +86,24 @@ def look_at(centre: np.ndarray, target: np.ndarray,
 
 
 def view(intr: Intr, rot: np.ndarray, t: np.ndarray) -> View:
-    return View(focal=np.array(intr.focal), center=np.array(intr.center), rotation=np.asarray(rot, float),
-                translation=np.asarray(t, float), width=intr.width, height=intr.height)
+    return View(
+        focal=np.array(intr.focal),
+        center=np.array(intr.center),
+        rotation=np.asarray(rot, float),
+        translation=np.asarray(t, float),
+        width=intr.width,
+        height=intr.height,
+    )
 
 
-def mpi3dhp_camera(rng: np.random.Generator, outdoor: bool, scale: float, azimuth: float | None = None,
-                   height_range=(600.0, 2700.0),
-                   distance_range=(3000.0, 4800.0)) -> tuple[Intr, np.ndarray, np.ndarray]:
+def mpi3dhp_camera(
+    rng: np.random.Generator,
+    outdoor: bool,
+    scale: float,
+    azimuth: float | None = None,
+    height_range=(600.0, 2700.0),
+    distance_range=(3000.0, 4800.0),
+) -> tuple[Intr, np.ndarray, np.ndarray]:
     """A 3DHP-like static camera: studio (2048 x 2048) or outdoor (1920 x 1080), at a wide range of heights."""
     spec = MPI3DHP_OUTDOOR if outdoor else MPI3DHP_STUDIO
     jitter = rng.normal(0, 10.0, 2)
@@ -115,7 +128,7 @@ def handheld_track(rng: np.random.Generator, pelvis: np.ndarray, fps: float) -> 
     n = pelvis.shape[0]
     t = np.arange(n) / fps
     mode = ("pan", "dolly", "orbit")[rng.integers(3)]
-    alpha = 1.0 - np.exp(-1.0 / (fps * rng.uniform(0.3, 0.8)))     # the operator's lag
+    alpha = 1.0 - np.exp(-1.0 / (fps * rng.uniform(0.3, 0.8)))  # the operator's lag
     target = np.empty_like(pelvis)
     target[0] = pelvis[0]
     for i in range(1, n):
@@ -133,10 +146,11 @@ def handheld_track(rng: np.random.Generator, pelvis: np.ndarray, fps: float) -> 
         centre = np.broadcast_to(np.r_[pelvis[0, :2], 0.0] + offset[0], (n, 3)).copy()
     else:
         centre = np.c_[target[:, :2], np.zeros(n)] + offset
-    shake = np.stack([np.convolve(rng.normal(0, 1, n + 8), np.ones(5) / 5, "same")[4:n + 4] for _ in range(3)], 1)
+    shake = np.stack([np.convolve(rng.normal(0, 1, n + 8), np.ones(5) / 5, "same")[4 : n + 4] for _ in range(3)], 1)
     centre = centre + 25.0 * shake
-    aim = target + 60.0 * np.stack([np.convolve(rng.normal(0, 1, n + 8), np.ones(5) / 5, "same")[4:n + 4]
-                                    for _ in range(3)], 1)
+    aim = target + 60.0 * np.stack(
+        [np.convolve(rng.normal(0, 1, n + 8), np.ones(5) / 5, "same")[4 : n + 4] for _ in range(3)], 1
+    )
     roll = rng.normal(0, 2.0) + 0.8 * shake[:, 0]
     rot, tr = look_at(centre, aim, roll)
     return rot, tr, {"mode": mode, "distance_mm": float(dist), "height_mm": float(height)}

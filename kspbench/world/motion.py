@@ -17,6 +17,7 @@ noise on every degree of freedom keeps takes of the same action different. Angle
 (``DOFS``) before forward kinematics, and the body is put on the floor: the lowest of the feet, knees, shins and
 pelvis touches z = 0 unless a chair carries the pelvis.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -24,20 +25,36 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from kspbench.core import skeleton
-from kspbench.world.people import Person, body_primitives, lowest_points
 from kspbench.errors import KspbenchError
+from kspbench.world.people import Person, body_primitives, lowest_points
 
 # name: (neutral, lower limit, upper limit); "_S" expands to _L and _R.
 _DOF_TABLE = {
-    "heading": (0.0, -1e9, 1e9), "pelvis_tilt": (4.0, -20.0, 45.0), "pelvis_list": (0.0, -15.0, 15.0),
-    "spine_flex": (0.0, -30.0, 95.0), "spine_lat": (0.0, -40.0, 40.0), "spine_twist": (0.0, -55.0, 55.0),
-    "neck_flex": (0.0, -50.0, 65.0), "neck_lat": (0.0, -40.0, 40.0), "neck_twist": (0.0, -75.0, 75.0),
-    "clav_elev_S": (0.0, -10.0, 40.0), "clav_prot_S": (0.0, -20.0, 25.0),
-    "sh_flex_S": (0.0, -60.0, 180.0), "sh_abd_S": (6.0, -40.0, 180.0), "sh_rot_S": (10.0, -80.0, 95.0),
-    "elbow_S": (12.0, 0.0, 150.0), "wrist_S": (0.0, -70.0, 70.0),
-    "hip_flex_S": (0.0, -30.0, 130.0), "hip_abd_S": (3.0, -35.0, 50.0), "hip_rot_S": (5.0, -40.0, 50.0),
-    "knee_S": (3.0, 0.0, 150.0), "ankle_S": (0.0, -45.0, 30.0),
-    "root_x": (0.0, -1e9, 1e9), "root_y": (0.0, -1e9, 1e9), "lift": (0.0, 0.0, 2000.0), "sit": (0.0, 0.0, 1.0),
+    "heading": (0.0, -1e9, 1e9),
+    "pelvis_tilt": (4.0, -20.0, 45.0),
+    "pelvis_list": (0.0, -15.0, 15.0),
+    "spine_flex": (0.0, -30.0, 95.0),
+    "spine_lat": (0.0, -40.0, 40.0),
+    "spine_twist": (0.0, -55.0, 55.0),
+    "neck_flex": (0.0, -50.0, 65.0),
+    "neck_lat": (0.0, -40.0, 40.0),
+    "neck_twist": (0.0, -75.0, 75.0),
+    "clav_elev_S": (0.0, -10.0, 40.0),
+    "clav_prot_S": (0.0, -20.0, 25.0),
+    "sh_flex_S": (0.0, -60.0, 180.0),
+    "sh_abd_S": (6.0, -40.0, 180.0),
+    "sh_rot_S": (10.0, -80.0, 95.0),
+    "elbow_S": (12.0, 0.0, 150.0),
+    "wrist_S": (0.0, -70.0, 70.0),
+    "hip_flex_S": (0.0, -30.0, 130.0),
+    "hip_abd_S": (3.0, -35.0, 50.0),
+    "hip_rot_S": (5.0, -40.0, 50.0),
+    "knee_S": (3.0, 0.0, 150.0),
+    "ankle_S": (0.0, -45.0, 30.0),
+    "root_x": (0.0, -1e9, 1e9),
+    "root_y": (0.0, -1e9, 1e9),
+    "lift": (0.0, 0.0, 2000.0),
+    "sit": (0.0, 0.0, 1.0),
 }
 DOFS: dict[str, tuple[float, float, float]] = {}
 for _k, _v in _DOF_TABLE.items():
@@ -50,9 +67,25 @@ ANGLE_NOISE_EXEMPT = ("heading", "root_x", "root_y", "lift", "sit")
 
 # 3DHP activity classes (kspbench.evaluation.protocol.ACTIVITY_NAMES) of each family.
 ACTIVITY_OF = {
-    "Walking": 1, "Waiting": 1, "WalkTogether": 1, "WalkDog": 1, "Exercise": 2, "Sitting": 3, "Eating": 3,
-    "Crouch": 4, "Purchases": 4, "Floor": 5, "SittingDown": 5, "Sports": 6, "Greeting": 7, "Phoning": 7,
-    "Photo": 7, "Posing": 7, "Discussion": 7, "Directions": 7, "Smoking": 7,
+    "Walking": 1,
+    "Waiting": 1,
+    "WalkTogether": 1,
+    "WalkDog": 1,
+    "Exercise": 2,
+    "Sitting": 3,
+    "Eating": 3,
+    "Crouch": 4,
+    "Purchases": 4,
+    "Floor": 5,
+    "SittingDown": 5,
+    "Sports": 6,
+    "Greeting": 7,
+    "Phoning": 7,
+    "Photo": 7,
+    "Posing": 7,
+    "Discussion": 7,
+    "Directions": 7,
+    "Smoking": 7,
 }
 EXTRA_FAMILIES = ("Exercise", "Sports", "Crouch", "Floor")
 CHAIR_FAMILIES = ("Sitting", "Eating")
@@ -89,10 +122,11 @@ class Body:
     centres: np.ndarray
     rots: np.ndarray
     semi: np.ndarray
-    joints: np.ndarray = field(default=None)   # (T, 17, 3) Human3.6M-17, world mm
+    joints: np.ndarray = field(default=None)  # (T, 17, 3) Human3.6M-17, world mm
 
 
 # --- rotations ----------------------------------------------------------------------------------------------------
+
 
 def _rot(axis: int, deg: np.ndarray) -> np.ndarray:
     a = np.radians(np.asarray(deg, float))
@@ -125,6 +159,7 @@ def _apply(rot: np.ndarray, v) -> np.ndarray:
 
 # --- forward kinematics -------------------------------------------------------------------------------------------
 
+
 def rig_fk(person: Person, d: dict) -> tuple[dict, dict]:
     """Rig points and segment frames from DOF curves (root at z = 0; grounding is done by :func:`pose_body`)."""
     D = person.dims
@@ -137,9 +172,11 @@ def rig_fk(person: Person, d: dict) -> tuple[dict, dict]:
     R = R0
     P["l5"] = root + _apply(R0, (D["l5_x"], 0, D["l5_z"]))
     prev = P["l5"]
-    for seg, length, wf, wl, wt, end in (("lumbar", D["lumbar"], 0.45, 0.4, 0.2, "t12"),
-                                         ("thor_lo", D["thor_lo"], 0.3, 0.3, 0.4, "t6"),
-                                         ("chest", D["thor_hi"], 0.25, 0.3, 0.4, "c7")):
+    for seg, length, wf, wl, wt, end in (
+        ("lumbar", D["lumbar"], 0.45, 0.4, 0.2, "t12"),
+        ("thor_lo", D["thor_lo"], 0.3, 0.3, 0.4, "t6"),
+        ("chest", D["thor_hi"], 0.25, 0.3, 0.4, "c7"),
+    ):
         R = R @ rz(wt * d["spine_twist"]) @ ry(wf * d["spine_flex"]) @ rx(-wl * d["spine_lat"])
         F[seg] = R
         prev = prev + _apply(R, (0, 0, length))
@@ -178,8 +215,25 @@ def rig_fk(person: Person, d: dict) -> tuple[dict, dict]:
 
 def joints17(points: dict) -> np.ndarray:
     """Human3.6M-17 joints (T, 17, 3) read off a posed rig."""
-    names = ("pelvis", "hip_R", "knee_R", "ankle_R", "hip_L", "knee_L", "ankle_L", "spine", "neck_base", "nose",
-             "headtop", "shoulder_L", "elbow_L", "wrist_L", "shoulder_R", "elbow_R", "wrist_R")
+    names = (
+        "pelvis",
+        "hip_R",
+        "knee_R",
+        "ankle_R",
+        "hip_L",
+        "knee_L",
+        "ankle_L",
+        "spine",
+        "neck_base",
+        "nose",
+        "headtop",
+        "shoulder_L",
+        "elbow_L",
+        "wrist_L",
+        "shoulder_R",
+        "elbow_R",
+        "wrist_R",
+    )
     return np.stack([points[n] for n in names], axis=1)
 
 
@@ -211,6 +265,7 @@ def clip_dofs(d: dict) -> dict:
 
 # --- building blocks of the families ------------------------------------------------------------------------------
 
+
 def _smoothstep(x):
     x = np.clip(x, 0.0, 1.0)
     return x * x * (3 - 2 * x)
@@ -219,8 +274,9 @@ def _smoothstep(x):
 class _Ctx:
     """State shared by an action family while it writes the curves of one clip."""
 
-    def __init__(self, person: Person, rng: np.random.Generator, n: int, fps: float, home, heading0: float,
-                 area: "Area"):
+    def __init__(
+        self, person: Person, rng: np.random.Generator, n: int, fps: float, home, heading0: float, area: "Area"
+    ):
         self.p, self.rng, self.n, self.fps, self.area = person, rng, n, fps, area
         self.t = np.arange(n) / fps
         self.dur = n / fps
@@ -251,7 +307,7 @@ class _Ctx:
         ph = self.rng.uniform(0, 2 * np.pi, k)
         a = self.rng.uniform(0.5, 1.0, k)
         x = (a[:, None] * np.sin(2 * np.pi * f[:, None] * self.t[None, :] + ph[:, None])).sum(0)
-        return sd * x / np.sqrt(0.5 * (a ** 2).sum())
+        return sd * x / np.sqrt(0.5 * (a**2).sum())
 
     def add(self, key: str, value) -> None:
         self.d[key] = self.d[key] + value
@@ -266,8 +322,11 @@ class _Ctx:
 
     def window(self, t0: float, t1: float, rise: float) -> np.ndarray:
         """1 between t0 and t1, with smooth ramps of ``rise`` seconds."""
-        return _smoothstep((self.t - t0) / rise + 1.0) * _smoothstep((t1 - self.t) / rise + 1.0) \
-            if rise > 0 else ((self.t >= t0) & (self.t <= t1)).astype(float)
+        return (
+            _smoothstep((self.t - t0) / rise + 1.0) * _smoothstep((t1 - self.t) / rise + 1.0)
+            if rise > 0
+            else ((self.t >= t0) & (self.t <= t1)).astype(float)
+        )
 
     def schedule(self, mean_gap: float, hold: tuple[float, float], start: float | None = None) -> list:
         """Random (t0, t1) windows: events of duration ``hold`` separated by about ``mean_gap`` seconds."""
@@ -316,8 +375,16 @@ class _Ctx:
         self.add("neck_twist", self.noise(amount, 0.25))
         self.add("neck_flex", self.noise(0.3 * amount, 0.2))
 
-    def gait(self, speed: np.ndarray, radius: float, direction: float, centre, start_angle: float,
-             arm_amp: float = 1.0, hip_amp: float = 1.0) -> None:
+    def gait(
+        self,
+        speed: np.ndarray,
+        radius: float,
+        direction: float,
+        centre,
+        start_angle: float,
+        arm_amp: float = 1.0,
+        hip_amp: float = 1.0,
+    ) -> None:
         """Walk along a circle (centre, radius mm) at ``speed`` mm/s (T,), legs and arms in a gait cycle."""
         H = self.p.height
         arc = np.cumsum(speed) / self.fps
@@ -339,8 +406,9 @@ class _Ctx:
             c = (phase + off) % 1.0
             self.add(f"hip_flex_{s}", moving * (8.0 + a_hip * np.cos(2 * np.pi * c)))
             self.add(f"knee_{s}", moving * (2 + 14 * bump(c, 0.13, 0.07) + 55 * np.sqrt(rel) * bump(c, 0.72, 0.11)))
-            self.add(f"ankle_{s}", moving * (-6 * bump(c, 0.04, 0.04) + 9 * bump(c, 0.4, 0.12)
-                                             - 17 * bump(c, 0.62, 0.06)))
+            self.add(
+                f"ankle_{s}", moving * (-6 * bump(c, 0.04, 0.04) + 9 * bump(c, 0.4, 0.12) - 17 * bump(c, 0.62, 0.06))
+            )
             # The arm swings with the opposite leg.
             a_arm = 16.0 * self.amp * arm_amp * np.sqrt(rel)
             swing = -np.cos(2 * np.pi * c)
@@ -364,7 +432,7 @@ class Area:
     walk_radius: float = 1300.0
 
 
-H36M_AREA = Area(0.0, 400.0, 450.0, 1250.0)     # seen by all four Human3.6M cameras (their published calibration)
+H36M_AREA = Area(0.0, 400.0, 450.0, 1250.0)  # seen by all four Human3.6M cameras (their published calibration)
 
 
 def _home(rng: np.random.Generator, area: Area, frac: float = 1.0) -> tuple[float, float]:
@@ -374,6 +442,7 @@ def _home(rng: np.random.Generator, area: Area, frac: float = 1.0) -> tuple[floa
 
 
 # --- the families -------------------------------------------------------------------------------------------------
+
 
 def _walk_circle(c: _Ctx, speed, **kw) -> None:
     radius = c.rng.uniform(0.65, 1.0) * c.area.walk_radius
@@ -396,8 +465,10 @@ def fam_walkdog(c: _Ctx) -> None:
     _walk_circle(c, base * (1 - 0.85 * stops) * (1 + c.noise(0.1, 0.3)), arm_amp=0.5)
     h = c.hand
     c.blend({f"sh_flex_{h}": 35 + c.noise(8), f"elbow_{h}": 25 + c.noise(8), f"sh_abd_{h}": 12}, np.full(c.n, 0.9))
-    c.blend({"spine_flex": 25 + c.noise(8), "neck_flex": 30, f"sh_flex_{c.other}": 40, f"elbow_{c.other}": 20},
-            stops * c.rng.uniform(0.3, 1.0))
+    c.blend(
+        {"spine_flex": 25 + c.noise(8), "neck_flex": 30, f"sh_flex_{c.other}": 40, f"elbow_{c.other}": 20},
+        stops * c.rng.uniform(0.3, 1.0),
+    )
     c.fidget(0.8)
     c.look_around(15)
 
@@ -421,13 +492,26 @@ def _standing(c: _Ctx, shift_period: float = 6.0, shift: float = 0.6) -> None:
 def fam_waiting(c: _Ctx) -> None:
     _standing(c, 5.0, 1.0)
     arms = c.rng.integers(3)
-    if arms == 0:      # arms crossed
-        c.blend({"sh_flex_L": 35, "sh_flex_R": 35, "sh_rot_L": 75, "sh_rot_R": 75, "elbow_L": 115, "elbow_R": 120,
-                 "sh_abd_L": 12, "sh_abd_R": 12}, np.full(c.n, 1.0))
-    elif arms == 1:    # hands behind the back
-        c.blend({"sh_flex_L": -25, "sh_flex_R": -25, "elbow_L": 70, "elbow_R": 70, "sh_rot_L": 60, "sh_rot_R": 60},
-                np.full(c.n, 1.0))
-    for t0, t1 in c.schedule(6.0, (1.0, 2.0)):     # a look at the watch
+    if arms == 0:  # arms crossed
+        c.blend(
+            {
+                "sh_flex_L": 35,
+                "sh_flex_R": 35,
+                "sh_rot_L": 75,
+                "sh_rot_R": 75,
+                "elbow_L": 115,
+                "elbow_R": 120,
+                "sh_abd_L": 12,
+                "sh_abd_R": 12,
+            },
+            np.full(c.n, 1.0),
+        )
+    elif arms == 1:  # hands behind the back
+        c.blend(
+            {"sh_flex_L": -25, "sh_flex_R": -25, "elbow_L": 70, "elbow_R": 70, "sh_rot_L": 60, "sh_rot_R": 60},
+            np.full(c.n, 1.0),
+        )
+    for t0, t1 in c.schedule(6.0, (1.0, 2.0)):  # a look at the watch
         w = c.window(t0, t1, 0.4)
         c.blend({"sh_flex_L": 35, "elbow_L": 100, "sh_rot_L": 40, "neck_flex": 30}, w)
     c.look_around(35)
@@ -441,9 +525,17 @@ def fam_directions(c: _Ctx) -> None:
         w = c.window(t0, t1, 0.35)
         side = 1 if s == "L" else -1
         aim = c.rng.uniform(-30, 60)
-        c.blend({f"sh_flex_{s}": c.rng.uniform(60, 100), f"sh_abd_{s}": max(aim, 0) + 5,
-                 f"elbow_{s}": c.rng.uniform(3, 20), f"sh_rot_{s}": -10, "spine_twist": side * 0.4 * aim,
-                 "neck_twist": side * 0.8 * aim}, w)
+        c.blend(
+            {
+                f"sh_flex_{s}": c.rng.uniform(60, 100),
+                f"sh_abd_{s}": max(aim, 0) + 5,
+                f"elbow_{s}": c.rng.uniform(3, 20),
+                f"sh_rot_{s}": -10,
+                "spine_twist": side * 0.4 * aim,
+                "neck_twist": side * 0.8 * aim,
+            },
+            w,
+        )
     c.look_around(20)
     c.fidget(1.0)
 
@@ -452,9 +544,16 @@ def fam_discussion(c: _Ctx) -> None:
     _standing(c, 4.0, 0.8)
     for s in "LR":
         act = np.clip(0.6 + c.noise(0.5, 0.3), 0, 1)
-        c.blend({f"sh_flex_{s}": 25 + c.noise(15, 0.9), f"sh_abd_{s}": 18 + c.noise(10, 0.8),
-                 f"elbow_{s}": 80 + c.noise(25, 1.2), f"sh_rot_{s}": 35 + c.noise(15, 0.6),
-                 f"wrist_{s}": c.noise(20, 1.0)}, act * c.amp * 0.9)
+        c.blend(
+            {
+                f"sh_flex_{s}": 25 + c.noise(15, 0.9),
+                f"sh_abd_{s}": 18 + c.noise(10, 0.8),
+                f"elbow_{s}": 80 + c.noise(25, 1.2),
+                f"sh_rot_{s}": 35 + c.noise(15, 0.6),
+                f"wrist_{s}": c.noise(20, 1.0),
+            },
+            act * c.amp * 0.9,
+        )
     c.add("neck_flex", c.noise(8, 0.8))
     c.look_around(30)
     c.turns(5.0, 45.0)
@@ -467,19 +566,26 @@ def fam_greeting(c: _Ctx) -> None:
         kind = c.rng.integers(3)
         w = c.window(t0, t1, 0.4)
         s = c.hand
-        if kind == 0:      # wave
+        if kind == 0:  # wave
             wave = 25 * np.sin(2 * np.pi * 2.2 * c.tempo * c.t)
-            c.blend({f"sh_abd_{s}": c.rng.uniform(90, 140), f"sh_flex_{s}": 30, f"elbow_{s}": 60 + wave,
-                     f"sh_rot_{s}": -20}, w)
-        elif kind == 1:    # bow
+            c.blend(
+                {
+                    f"sh_abd_{s}": c.rng.uniform(90, 140),
+                    f"sh_flex_{s}": 30,
+                    f"elbow_{s}": 60 + wave,
+                    f"sh_rot_{s}": -20,
+                },
+                w,
+            )
+        elif kind == 1:  # bow
             c.blend({"spine_flex": c.rng.uniform(20, 45), "hip_flex_L": 15, "hip_flex_R": 15, "neck_flex": 20}, w)
-        else:              # handshake / open arms
+        else:  # handshake / open arms
             if c.rng.uniform() < 0.5:
-                c.blend({f"sh_flex_{s}": 45, f"elbow_{s}": 45 + 8 * np.sin(2 * np.pi * 2.5 * c.t),
-                         "spine_flex": 10}, w)
+                c.blend({f"sh_flex_{s}": 45, f"elbow_{s}": 45 + 8 * np.sin(2 * np.pi * 2.5 * c.t), "spine_flex": 10}, w)
             else:
-                c.blend({"sh_abd_L": 70, "sh_abd_R": 70, "sh_flex_L": 40, "sh_flex_R": 40, "elbow_L": 30,
-                         "elbow_R": 30}, w)
+                c.blend(
+                    {"sh_abd_L": 70, "sh_abd_R": 70, "sh_flex_L": 40, "sh_flex_R": 40, "elbow_L": 30, "elbow_R": 30}, w
+                )
     c.look_around(20)
     c.fidget(1.0)
 
@@ -488,16 +594,23 @@ def fam_phoning(c: _Ctx) -> None:
     _standing(c, 5.0, 0.9)
     s = c.hand
     on = np.clip(0.8 + c.noise(0.4, 0.1), 0, 1)
-    c.blend({f"sh_flex_{s}": 28 + c.noise(5), f"sh_abd_{s}": 38 + c.noise(5), f"elbow_{s}": 138,
-             f"sh_rot_{s}": 25, "neck_lat": (4 if s == "L" else -4) + c.noise(3)}, on)
+    c.blend(
+        {
+            f"sh_flex_{s}": 28 + c.noise(5),
+            f"sh_abd_{s}": 38 + c.noise(5),
+            f"elbow_{s}": 138,
+            f"sh_rot_{s}": 25,
+            "neck_lat": (4 if s == "L" else -4) + c.noise(3),
+        },
+        on,
+    )
     o = c.other
     pose = c.rng.integers(3)
     if pose == 0:
         c.blend({f"sh_abd_{o}": 45, f"sh_flex_{o}": -10, f"elbow_{o}": 100, f"sh_rot_{o}": 45}, np.full(c.n, 1.0))
     else:
         for t0, t1 in c.schedule(3.0, (1.0, 2.0)):
-            c.blend({f"sh_flex_{o}": 30 + c.noise(10, 1.0), f"elbow_{o}": 75 + c.noise(15, 1.0)},
-                    c.window(t0, t1, 0.4))
+            c.blend({f"sh_flex_{o}": 30 + c.noise(10, 1.0), f"elbow_{o}": 75 + c.noise(15, 1.0)}, c.window(t0, t1, 0.4))
     c.look_around(30)
     c.turns(5.0, 60.0)
     c.fidget(1.0)
@@ -506,11 +619,22 @@ def fam_phoning(c: _Ctx) -> None:
 def fam_smoking(c: _Ctx) -> None:
     _standing(c, 6.0, 0.8)
     s, o = c.hand, c.other
-    c.blend({f"sh_flex_{s}": 15, f"elbow_{s}": 85 + c.noise(10), f"sh_rot_{s}": 30,
-             f"sh_flex_{o}": 20, f"elbow_{o}": 95, f"sh_rot_{o}": 65}, np.full(c.n, 0.9))
+    c.blend(
+        {
+            f"sh_flex_{s}": 15,
+            f"elbow_{s}": 85 + c.noise(10),
+            f"sh_rot_{s}": 30,
+            f"sh_flex_{o}": 20,
+            f"elbow_{o}": 95,
+            f"sh_rot_{o}": 65,
+        },
+        np.full(c.n, 0.9),
+    )
     for t0, t1 in c.schedule(4.5 / c.tempo, (1.0, 1.8)):
-        c.blend({f"sh_flex_{s}": 40, f"sh_abd_{s}": 25, f"elbow_{s}": 140, f"sh_rot_{s}": 40, "neck_flex": -5},
-                c.window(t0, t1, 0.45))
+        c.blend(
+            {f"sh_flex_{s}": 40, f"sh_abd_{s}": 25, f"elbow_{s}": 140, f"sh_rot_{s}": 40, "neck_flex": -5},
+            c.window(t0, t1, 0.45),
+        )
     c.look_around(25)
     c.fidget(0.9)
 
@@ -518,26 +642,44 @@ def fam_smoking(c: _Ctx) -> None:
 def fam_eating(c: _Ctx) -> None:
     _sitting(c)
     s, o = c.hand, c.other
-    c.blend({f"sh_flex_{s}": 30, f"elbow_{s}": 85, f"sh_flex_{o}": 30, f"elbow_{o}": 80, "neck_flex": 20,
-             "spine_flex": 15}, np.full(c.n, 1.0))
+    c.blend(
+        {f"sh_flex_{s}": 30, f"elbow_{s}": 85, f"sh_flex_{o}": 30, f"elbow_{o}": 80, "neck_flex": 20, "spine_flex": 15},
+        np.full(c.n, 1.0),
+    )
     for t0, t1 in c.schedule(3.5 / c.tempo, (0.9, 1.6)):
         hh = s if c.rng.uniform() < 0.75 else o
-        c.blend({f"sh_flex_{hh}": 45, f"sh_abd_{hh}": 25, f"elbow_{hh}": 138, f"sh_rot_{hh}": 35,
-                 "neck_flex": 5}, c.window(t0, t1, 0.35))
+        c.blend(
+            {f"sh_flex_{hh}": 45, f"sh_abd_{hh}": 25, f"elbow_{hh}": 138, f"sh_rot_{hh}": 35, "neck_flex": 5},
+            c.window(t0, t1, 0.35),
+        )
     c.fidget(0.8)
 
 
 def _sitting(c: _Ctx) -> None:
     """On a chair at the clip's home position, facing the chair's direction."""
     heading = float(c.d["heading"][0])
-    c.chair = Chair(x=float(c.d["root_x"][0]), y=float(c.d["root_y"][0]), heading=heading,
-                    height=0.26 * c.p.height * c.rng.uniform(0.95, 1.05))
+    c.chair = Chair(
+        x=float(c.d["root_x"][0]),
+        y=float(c.d["root_y"][0]),
+        heading=heading,
+        height=0.26 * c.p.height * c.rng.uniform(0.95, 1.05),
+    )
     c.set("sit", 1.0)
     hf = c.rng.uniform(80, 95)
     kf = c.rng.uniform(75, 100)
-    c.blend({"hip_flex_L": hf + c.noise(4), "hip_flex_R": hf + c.noise(4), "knee_L": kf + c.noise(8),
-             "knee_R": kf + c.noise(8), "pelvis_tilt": -8, "hip_abd_L": 8, "hip_abd_R": 8,
-             "spine_flex": c.rng.uniform(-5, 15) + c.noise(8, 0.15)}, np.full(c.n, 1.0))
+    c.blend(
+        {
+            "hip_flex_L": hf + c.noise(4),
+            "hip_flex_R": hf + c.noise(4),
+            "knee_L": kf + c.noise(8),
+            "knee_R": kf + c.noise(8),
+            "pelvis_tilt": -8,
+            "hip_abd_L": 8,
+            "hip_abd_R": 8,
+            "spine_flex": c.rng.uniform(-5, 15) + c.noise(8, 0.15),
+        },
+        np.full(c.n, 1.0),
+    )
     # Hands on the thighs.
     for s in "LR":
         c.blend({f"sh_flex_{s}": 25, f"elbow_{s}": 55, f"sh_rot_{s}": 20}, np.full(c.n, 0.8))
@@ -554,7 +696,7 @@ def fam_sitting(c: _Ctx) -> None:
             c.blend({"spine_flex": 35, "sh_flex_L": 45, "sh_flex_R": 45, "elbow_L": 70, "elbow_R": 70}, w)
         elif kind == 1:
             c.blend({"spine_flex": -12, "neck_flex": -10, f"sh_flex_{c.hand}": 60, f"elbow_{c.hand}": 120}, w)
-        else:   # one leg crossed or stretched
+        else:  # one leg crossed or stretched
             s = c.rng.choice(["L", "R"])
             c.blend({f"knee_{s}": 20, f"hip_flex_{s}": 70}, w)
     c.fidget(0.9)
@@ -567,17 +709,56 @@ def fam_sittingdown(c: _Ctx) -> None:
     t_up = c.dur * c.rng.uniform(0.75, 1.2)
     down = c.window(t_down + 1.0, t_up - 1.0, 1.0)
     mid = c.window(t_down + 0.3, t_down + 1.5, 0.5) + c.window(t_up - 1.5, t_up - 0.3, 0.5)
-    c.blend({"spine_flex": 45, "hip_flex_L": 70, "hip_flex_R": 70, "knee_L": 110, "knee_R": 110,
-             "sh_flex_L": 50, "sh_flex_R": 50, "elbow_L": 20, "elbow_R": 20, "ankle_L": 20, "ankle_R": 20},
-            np.clip(mid, 0, 1))
-    if c.rng.uniform() < 0.5:   # knees up, hands behind
-        floor = {"hip_flex_L": 105, "hip_flex_R": 100, "knee_L": 115, "knee_R": 105, "spine_flex": -15,
-                 "pelvis_tilt": -15, "sh_flex_L": -35, "sh_flex_R": -35, "elbow_L": 10, "elbow_R": 10,
-                 "sh_abd_L": 15, "sh_abd_R": 15, "ankle_L": 10, "ankle_R": 10}
-    else:                       # cross-legged
-        floor = {"hip_flex_L": 80, "hip_flex_R": 80, "hip_abd_L": 40, "hip_abd_R": 40, "hip_rot_L": 45,
-                 "hip_rot_R": 45, "knee_L": 135, "knee_R": 130, "spine_flex": 10, "pelvis_tilt": -5,
-                 "sh_flex_L": 30, "sh_flex_R": 30, "elbow_L": 60, "elbow_R": 60}
+    c.blend(
+        {
+            "spine_flex": 45,
+            "hip_flex_L": 70,
+            "hip_flex_R": 70,
+            "knee_L": 110,
+            "knee_R": 110,
+            "sh_flex_L": 50,
+            "sh_flex_R": 50,
+            "elbow_L": 20,
+            "elbow_R": 20,
+            "ankle_L": 20,
+            "ankle_R": 20,
+        },
+        np.clip(mid, 0, 1),
+    )
+    if c.rng.uniform() < 0.5:  # knees up, hands behind
+        floor = {
+            "hip_flex_L": 105,
+            "hip_flex_R": 100,
+            "knee_L": 115,
+            "knee_R": 105,
+            "spine_flex": -15,
+            "pelvis_tilt": -15,
+            "sh_flex_L": -35,
+            "sh_flex_R": -35,
+            "elbow_L": 10,
+            "elbow_R": 10,
+            "sh_abd_L": 15,
+            "sh_abd_R": 15,
+            "ankle_L": 10,
+            "ankle_R": 10,
+        }
+    else:  # cross-legged
+        floor = {
+            "hip_flex_L": 80,
+            "hip_flex_R": 80,
+            "hip_abd_L": 40,
+            "hip_abd_R": 40,
+            "hip_rot_L": 45,
+            "hip_rot_R": 45,
+            "knee_L": 135,
+            "knee_R": 130,
+            "spine_flex": 10,
+            "pelvis_tilt": -5,
+            "sh_flex_L": 30,
+            "sh_flex_R": 30,
+            "elbow_L": 60,
+            "elbow_R": 60,
+        }
     c.blend(floor, down)
     c.look_around(25)
     c.fidget(0.8)
@@ -586,16 +767,31 @@ def fam_sittingdown(c: _Ctx) -> None:
 def fam_posing(c: _Ctx) -> None:
     _standing(c, 8.0, 0.5)
     poses = (
-        {"sh_abd_L": 45, "sh_abd_R": 45, "sh_flex_L": -10, "sh_flex_R": -10, "elbow_L": 100, "elbow_R": 100,
-         "sh_rot_L": 40, "sh_rot_R": 40},
+        {
+            "sh_abd_L": 45,
+            "sh_abd_R": 45,
+            "sh_flex_L": -10,
+            "sh_flex_R": -10,
+            "elbow_L": 100,
+            "elbow_R": 100,
+            "sh_rot_L": 40,
+            "sh_rot_R": 40,
+        },
         {"sh_flex_L": 35, "sh_flex_R": 35, "sh_rot_L": 75, "sh_rot_R": 75, "elbow_L": 115, "elbow_R": 120},
         {"sh_flex_L": 165, "sh_abd_L": 20, "elbow_L": 10, "spine_lat": -10},
         {"sh_flex_R": 165, "sh_abd_R": 20, "elbow_R": 10, "spine_lat": 10},
         {"sh_abd_L": 90, "sh_abd_R": 90, "elbow_L": 5, "elbow_R": 5},
         {"sh_flex_L": 150, "sh_flex_R": 150, "sh_abd_L": 60, "sh_abd_R": 60, "elbow_L": 140, "elbow_R": 140},
         {"hip_flex_L": 25, "knee_L": 10, "sh_abd_R": 50, "elbow_R": 100, "sh_rot_R": 40, "spine_twist": 15},
-        {f"sh_flex_{c.hand}": 60, f"elbow_{c.hand}": 140, f"sh_rot_{c.hand}": 40, "neck_flex": 15,
-         f"sh_flex_{c.other}": 40, f"elbow_{c.other}": 100, f"sh_rot_{c.other}": 70},
+        {
+            f"sh_flex_{c.hand}": 60,
+            f"elbow_{c.hand}": 140,
+            f"sh_rot_{c.hand}": 40,
+            "neck_flex": 15,
+            f"sh_flex_{c.other}": 40,
+            f"elbow_{c.other}": 100,
+            f"sh_rot_{c.other}": 70,
+        },
     )
     for t0, t1 in c.schedule(1.0, (1.5, 3.0)):
         c.blend(poses[c.rng.integers(len(poses))], c.window(t0, t1, 0.5))
@@ -604,14 +800,33 @@ def fam_posing(c: _Ctx) -> None:
 
 def fam_photo(c: _Ctx) -> None:
     _standing(c, 6.0, 0.6)
-    camera = {"sh_flex_L": 60, "sh_flex_R": 60, "sh_abd_L": 5, "sh_abd_R": 5, "sh_rot_L": 55, "sh_rot_R": 55,
-              "elbow_L": 125, "elbow_R": 125, "neck_flex": 5}
+    camera = {
+        "sh_flex_L": 60,
+        "sh_flex_R": 60,
+        "sh_abd_L": 5,
+        "sh_abd_R": 5,
+        "sh_rot_L": 55,
+        "sh_rot_R": 55,
+        "elbow_L": 125,
+        "elbow_R": 125,
+        "neck_flex": 5,
+    }
     for t0, t1 in c.schedule(2.0, (1.5, 3.5)):
         w = c.window(t0, t1, 0.4)
         c.blend(camera, w)
         if c.rng.uniform() < 0.4:  # crouch for the shot
-            c.blend({"hip_flex_L": 60, "hip_flex_R": 60, "knee_L": 80, "knee_R": 80, "ankle_L": 20, "ankle_R": 20,
-                     "spine_flex": 15}, w * c.rng.uniform(0.5, 1.0))
+            c.blend(
+                {
+                    "hip_flex_L": 60,
+                    "hip_flex_R": 60,
+                    "knee_L": 80,
+                    "knee_R": 80,
+                    "ankle_L": 20,
+                    "ankle_R": 20,
+                    "spine_flex": 15,
+                },
+                w * c.rng.uniform(0.5, 1.0),
+            )
     c.turns(4.0, 70.0)
     c.fidget(1.0)
 
@@ -622,12 +837,23 @@ def fam_purchases(c: _Ctx) -> None:
         w = c.window(t0, t1, 0.45)
         kind = c.rng.integers(3)
         s = c.hand if c.rng.uniform() < 0.7 else c.other
-        if kind == 0:      # reach down to a shelf
-            c.blend({"spine_flex": c.rng.uniform(35, 70), "hip_flex_L": 25, "hip_flex_R": 25, "knee_L": 25,
-                     "knee_R": 25, f"sh_flex_{s}": 70, f"elbow_{s}": 15, "neck_flex": 10}, w)
-        elif kind == 1:    # reach forward/up
+        if kind == 0:  # reach down to a shelf
+            c.blend(
+                {
+                    "spine_flex": c.rng.uniform(35, 70),
+                    "hip_flex_L": 25,
+                    "hip_flex_R": 25,
+                    "knee_L": 25,
+                    "knee_R": 25,
+                    f"sh_flex_{s}": 70,
+                    f"elbow_{s}": 15,
+                    "neck_flex": 10,
+                },
+                w,
+            )
+        elif kind == 1:  # reach forward/up
             c.blend({f"sh_flex_{s}": c.rng.uniform(80, 140), f"elbow_{s}": 15, "spine_flex": 10}, w)
-        else:              # carry a bag, look at it
+        else:  # carry a bag, look at it
             c.blend({f"elbow_{s}": 90, f"sh_flex_{s}": 20, f"sh_rot_{s}": 30, "neck_flex": 30}, w)
     c.turns(4.0, 60.0)
     c.look_around(20)
@@ -638,23 +864,38 @@ def fam_exercise(c: _Ctx) -> None:
     kind = c.rng.integers(4)
     f = c.rng.uniform(0.35, 0.6) * c.tempo
     wave = 0.5 - 0.5 * np.cos(2 * np.pi * f * c.t)
-    if kind == 0:      # squats
-        c.blend({"hip_flex_L": 95, "hip_flex_R": 95, "knee_L": 110, "knee_R": 110, "ankle_L": 25, "ankle_R": 25,
-                 "spine_flex": 25, "sh_flex_L": 90, "sh_flex_R": 90, "elbow_L": 5, "elbow_R": 5}, wave * c.amp)
-    elif kind == 1:    # jumping jacks
+    if kind == 0:  # squats
+        c.blend(
+            {
+                "hip_flex_L": 95,
+                "hip_flex_R": 95,
+                "knee_L": 110,
+                "knee_R": 110,
+                "ankle_L": 25,
+                "ankle_R": 25,
+                "spine_flex": 25,
+                "sh_flex_L": 90,
+                "sh_flex_R": 90,
+                "elbow_L": 5,
+                "elbow_R": 5,
+            },
+            wave * c.amp,
+        )
+    elif kind == 1:  # jumping jacks
         w2 = 0.5 - 0.5 * np.cos(2 * np.pi * 2 * f * c.t)
-        c.blend({"sh_abd_L": 165, "sh_abd_R": 165, "elbow_L": 10, "elbow_R": 10, "hip_abd_L": 15,
-                 "hip_abd_R": 15}, w2)
+        c.blend({"sh_abd_L": 165, "sh_abd_R": 165, "elbow_L": 10, "elbow_R": 10, "hip_abd_L": 15, "hip_abd_R": 15}, w2)
         c.add("lift", 80 * np.abs(np.sin(2 * np.pi * 2 * f * c.t)))
-    elif kind == 2:    # side bends, arms up
+    elif kind == 2:  # side bends, arms up
         c.blend({"sh_flex_L": 170, "sh_flex_R": 170, "elbow_L": 5, "elbow_R": 5}, np.full(c.n, 0.9))
         c.add("spine_lat", 30 * np.sin(2 * np.pi * f * c.t))
-    else:              # lunges
+    else:  # lunges
         s = np.sin(2 * np.pi * f * c.t)
         c.blend({"hip_flex_L": 80, "knee_L": 90, "hip_flex_R": -15, "knee_R": 80, "ankle_R": -20}, np.clip(s, 0, 1))
         c.blend({"hip_flex_R": 80, "knee_R": 90, "hip_flex_L": -15, "knee_L": 80, "ankle_L": -20}, np.clip(-s, 0, 1))
-        c.blend({"sh_abd_L": 45, "sh_abd_R": 45, "elbow_L": 100, "elbow_R": 100, "sh_rot_L": 40, "sh_rot_R": 40},
-                np.full(c.n, 1.0))
+        c.blend(
+            {"sh_abd_L": 45, "sh_abd_R": 45, "elbow_L": 100, "elbow_R": 100, "sh_rot_L": 40, "sh_rot_R": 40},
+            np.full(c.n, 1.0),
+        )
     c.turns(8.0, 30.0)
     c.fidget(0.8)
 
@@ -662,21 +903,43 @@ def fam_exercise(c: _Ctx) -> None:
 def fam_sports(c: _Ctx) -> None:
     kind = c.rng.integers(3)
     f = c.rng.uniform(0.6, 1.2) * c.tempo
-    if kind == 0:      # boxing
-        c.blend({"hip_flex_L": 15, "hip_flex_R": 15, "knee_L": 25, "knee_R": 25, "spine_flex": 15,
-                 "sh_flex_L": 50, "sh_flex_R": 50, "elbow_L": 130, "elbow_R": 130, "sh_abd_L": 25, "sh_abd_R": 25},
-                np.full(c.n, 1.0))
+    if kind == 0:  # boxing
+        c.blend(
+            {
+                "hip_flex_L": 15,
+                "hip_flex_R": 15,
+                "knee_L": 25,
+                "knee_R": 25,
+                "spine_flex": 15,
+                "sh_flex_L": 50,
+                "sh_flex_R": 50,
+                "elbow_L": 130,
+                "elbow_R": 130,
+                "sh_abd_L": 25,
+                "sh_abd_R": 25,
+            },
+            np.full(c.n, 1.0),
+        )
         for t0, t1 in c.schedule(0.6 / f, (0.2, 0.4)):
             s = c.rng.choice(["L", "R"])
-            c.blend({f"sh_flex_{s}": 90, f"elbow_{s}": 5, "spine_twist": 25 if s == "R" else -25},
-                    c.window(t0, t1, 0.12))
-    elif kind == 1:    # kicks
+            c.blend(
+                {f"sh_flex_{s}": 90, f"elbow_{s}": 5, "spine_twist": 25 if s == "R" else -25}, c.window(t0, t1, 0.12)
+            )
+    elif kind == 1:  # kicks
         c.weight_shift(3.0, 0.5)
         for t0, t1 in c.schedule(1.2 / f, (0.4, 0.8)):
             s = c.rng.choice(["L", "R"])
-            c.blend({f"hip_flex_{s}": c.rng.uniform(60, 100), f"knee_{s}": 10, "spine_flex": -10,
-                     "sh_abd_L": 40, "sh_abd_R": 40}, c.window(t0, t1, 0.2))
-    else:              # jogging in place / throwing
+            c.blend(
+                {
+                    f"hip_flex_{s}": c.rng.uniform(60, 100),
+                    f"knee_{s}": 10,
+                    "spine_flex": -10,
+                    "sh_abd_L": 40,
+                    "sh_abd_R": 40,
+                },
+                c.window(t0, t1, 0.2),
+            )
+    else:  # jogging in place / throwing
         c.gait(np.full(c.n, 30.0), 1000.0, 1.0, (0.0, 0.0), 0.0)
         c.set("root_x", c.d["root_x"][0])
         c.set("root_y", c.d["root_y"][0])
@@ -697,9 +960,22 @@ def fam_crouch(c: _Ctx) -> None:
     for t0, t1 in c.schedule(2.0, (1.5, 3.0)):
         w = c.window(t0, t1, 0.6)
         if c.rng.uniform() < 0.6:
-            c.blend({"hip_flex_L": 110, "hip_flex_R": 110, "knee_L": 135, "knee_R": 135, "ankle_L": 28,
-                     "ankle_R": 28, "spine_flex": 30, "sh_flex_L": 50, "sh_flex_R": 50, "elbow_L": 40,
-                     "elbow_R": 40}, w)
+            c.blend(
+                {
+                    "hip_flex_L": 110,
+                    "hip_flex_R": 110,
+                    "knee_L": 135,
+                    "knee_R": 135,
+                    "ankle_L": 28,
+                    "ankle_R": 28,
+                    "spine_flex": 30,
+                    "sh_flex_L": 50,
+                    "sh_flex_R": 50,
+                    "elbow_L": 40,
+                    "elbow_R": 40,
+                },
+                w,
+            )
         else:
             s = c.hand
             c.blend({f"sh_flex_{s}": 170, f"elbow_{s}": 5, "ankle_L": -25, "ankle_R": -25, "neck_flex": -25}, w)
@@ -708,13 +984,35 @@ def fam_crouch(c: _Ctx) -> None:
 
 def fam_floor(c: _Ctx) -> None:
     kind = c.rng.integers(2)
-    if kind == 0:      # kneeling
-        pose = {"hip_flex_L": 5, "hip_flex_R": 5, "knee_L": 95, "knee_R": 95, "ankle_L": -30, "ankle_R": -30,
-                "spine_flex": 10, "sh_flex_L": 30, "sh_flex_R": 30, "elbow_L": 40, "elbow_R": 40}
-    else:              # sitting on the floor, legs stretched, leaning on the hands
-        pose = {"hip_flex_L": 85, "hip_flex_R": 85, "knee_L": 10, "knee_R": 25, "spine_flex": -10,
-                "pelvis_tilt": -10, "sh_flex_L": -30, "sh_flex_R": -30, "elbow_L": 5, "elbow_R": 5,
-                "sh_abd_L": 15, "sh_abd_R": 15}
+    if kind == 0:  # kneeling
+        pose = {
+            "hip_flex_L": 5,
+            "hip_flex_R": 5,
+            "knee_L": 95,
+            "knee_R": 95,
+            "ankle_L": -30,
+            "ankle_R": -30,
+            "spine_flex": 10,
+            "sh_flex_L": 30,
+            "sh_flex_R": 30,
+            "elbow_L": 40,
+            "elbow_R": 40,
+        }
+    else:  # sitting on the floor, legs stretched, leaning on the hands
+        pose = {
+            "hip_flex_L": 85,
+            "hip_flex_R": 85,
+            "knee_L": 10,
+            "knee_R": 25,
+            "spine_flex": -10,
+            "pelvis_tilt": -10,
+            "sh_flex_L": -30,
+            "sh_flex_R": -30,
+            "elbow_L": 5,
+            "elbow_R": 5,
+            "sh_abd_L": 15,
+            "sh_abd_R": 15,
+        }
     c.blend(pose, np.full(c.n, 1.0))
     for s in "LR":
         c.add(f"sh_flex_{s}", c.noise(15, 0.3))
@@ -724,29 +1022,58 @@ def fam_floor(c: _Ctx) -> None:
 
 
 FAMILIES = {
-    "Directions": fam_directions, "Discussion": fam_discussion, "Eating": fam_eating, "Greeting": fam_greeting,
-    "Phoning": fam_phoning, "Photo": fam_photo, "Posing": fam_posing, "Purchases": fam_purchases,
-    "Sitting": fam_sitting, "SittingDown": fam_sittingdown, "Smoking": fam_smoking, "Waiting": fam_waiting,
-    "WalkDog": fam_walkdog, "Walking": fam_walking, "WalkTogether": fam_walktogether,
-    "Exercise": fam_exercise, "Sports": fam_sports, "Crouch": fam_crouch, "Floor": fam_floor,
+    "Directions": fam_directions,
+    "Discussion": fam_discussion,
+    "Eating": fam_eating,
+    "Greeting": fam_greeting,
+    "Phoning": fam_phoning,
+    "Photo": fam_photo,
+    "Posing": fam_posing,
+    "Purchases": fam_purchases,
+    "Sitting": fam_sitting,
+    "SittingDown": fam_sittingdown,
+    "Smoking": fam_smoking,
+    "Waiting": fam_waiting,
+    "WalkDog": fam_walkdog,
+    "Walking": fam_walking,
+    "WalkTogether": fam_walktogether,
+    "Exercise": fam_exercise,
+    "Sports": fam_sports,
+    "Crouch": fam_crouch,
+    "Floor": fam_floor,
 }
 assert set(skeleton.H36M_ACTIONS) <= set(FAMILIES)
 
 
-def action_motion(person: Person, family: str, rng: np.random.Generator, n: int, fps: float,
-                  home: tuple[float, float] | None = None, heading: float | None = None,
-                  area: Area = Area()) -> Motion:
+def action_motion(
+    person: Person,
+    family: str,
+    rng: np.random.Generator,
+    n: int,
+    fps: float,
+    home: tuple[float, float] | None = None,
+    heading: float | None = None,
+    area: Area = Area(),
+) -> Motion:
     """One clip of ``family`` performed by ``person``: ``n`` frames at ``fps``, in the capture ``area``."""
     home = _home(rng, area) if home is None else home
     heading = float(rng.uniform(-180, 180)) if heading is None else heading
     c = _Ctx(person, rng, n, fps, home, heading, area)
     FAMILIES[family](c)
-    return Motion(dofs=clip_dofs(c.d), fps=fps, chair=c.chair, activity=np.full(n, ACTIVITY_OF[family], np.int64),
-                  family=family)
+    return Motion(
+        dofs=clip_dofs(c.d), fps=fps, chair=c.chair, activity=np.full(n, ACTIVITY_OF[family], np.int64), family=family
+    )
 
 
-def composite_motion(person: Person, families: list[str], rng: np.random.Generator, n: int, fps: float,
-                     crossfade: float = 0.6, area: Area = Area()) -> Motion:
+def composite_motion(
+    person: Person,
+    families: list[str],
+    rng: np.random.Generator,
+    n: int,
+    fps: float,
+    crossfade: float = 0.6,
+    area: Area = Area(),
+) -> Motion:
     """Several families in a row (3DHP test sequences), cross-faded; at most one chair, at the home position."""
     home = _home(rng, area, 0.5)
     heading = float(rng.uniform(-180, 180))
@@ -779,7 +1106,7 @@ def composite_motion(person: Person, families: list[str], rng: np.random.Generat
                 v = v - 360.0 * np.round((v[0] - ref) / 360.0)
             dofs[k][lo:hi] += w * v
         weight[lo:hi] += w
-        activity[a:b] = seg.activity[a - lo:b - lo]
+        activity[a:b] = seg.activity[a - lo : b - lo]
         last = min(b, n) - 1 - lo
         state_home = (float(seg.dofs["root_x"][last]), float(seg.dofs["root_y"][last]))
         state_heading = float(seg.dofs["heading"][last])
@@ -791,14 +1118,15 @@ def composite_motion(person: Person, families: list[str], rng: np.random.Generat
 
 # --- real motion: loading and retargeting -------------------------------------------------------------------------
 
+
 class MotionFileError(KspbenchError):
     """A ``--motion`` file is unreadable or not a (N, 17, 3) pose track; the message is one line."""
 
 
 @dataclass(frozen=True)
 class MotionTrack:
-    positions: np.ndarray      # (N, 17, 3) mm, z up
-    clip_id: np.ndarray        # (N,) int: contiguous clips
+    positions: np.ndarray  # (N, 17, 3) mm, z up
+    clip_id: np.ndarray  # (N,) int: contiguous clips
     fps: float
     path: str
 
@@ -811,8 +1139,9 @@ def load_motion_file(path: str) -> MotionTrack:
     try:
         with np.load(path, allow_pickle=False) as z:
             if "positions" not in z.files:
-                raise MotionFileError(f"{path}: no array 'positions' (expected (N, 17, 3) mm); keys: "
-                                      f"{', '.join(z.files) or 'none'}")
+                raise MotionFileError(
+                    f"{path}: no array 'positions' (expected (N, 17, 3) mm); keys: {', '.join(z.files) or 'none'}"
+                )
             pos = np.asarray(z["positions"], np.float64)
             clip = np.asarray(z["clip_id"]) if "clip_id" in z.files else np.zeros(len(pos), np.int64)
             fps = float(z["fps"]) if "fps" in z.files else 30.0
@@ -857,7 +1186,7 @@ def retarget(person: Person, positions: np.ndarray) -> np.ndarray:
     lengths = person_bone_lengths(person)
     out = np.zeros_like(positions)
     out[:, 0] = positions[:, 0]
-    for j in range(1, skeleton.NUM_JOINTS):   # parents come first in the Human3.6M order
+    for j in range(1, skeleton.NUM_JOINTS):  # parents come first in the Human3.6M order
         p = skeleton.PARENTS[j]
         v = positions[:, j] - positions[:, p]
         out[:, j] = out[:, p] + lengths[j] * v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
@@ -911,8 +1240,14 @@ def body_from_joints(person: Person, joints: np.ndarray) -> Body:
     return Body(points=P, frames=F, centres=centres, rots=rots, semi=semi, joints=J.copy())
 
 
-def motion_window(track: MotionTrack, rng: np.random.Generator, n: int, fps: float,
-                  clips: np.ndarray | None = None, area: Area = Area()) -> np.ndarray:
+def motion_window(
+    track: MotionTrack,
+    rng: np.random.Generator,
+    n: int,
+    fps: float,
+    clips: np.ndarray | None = None,
+    area: Area = Area(),
+) -> np.ndarray:
     """``n`` frames at ``fps`` from one clip of the track (resampled, looped if short), recentred near the origin,
     turned by a random heading: (n, 17, 3) mm."""
     ids = np.unique(track.clip_id) if clips is None else np.asarray(clips)

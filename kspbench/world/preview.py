@@ -7,6 +7,7 @@ Rows, top to bottom (the legend printed by ``kspbench world preview`` names them
 * full frames: for one sequence of each of h36m-train, 3dhp-test and dunp, re-rendered from the store's manifest
   (profile and seed; the world is deterministic), with the stored person box drawn in yellow.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,7 +35,7 @@ def _dot(img: np.ndarray, x: float, y: float, colour, r: int = 1) -> None:
     if not (np.isfinite(x) and np.isfinite(y)):
         return
     xi, yi = int(round(x)), int(round(y))
-    img[max(yi - r, 0):max(yi + r + 1, 0), max(xi - r, 0):max(xi + r + 1, 0)] = colour
+    img[max(yi - r, 0) : max(yi + r + 1, 0), max(xi - r, 0) : max(xi + r + 1, 0)] = colour
 
 
 def _joint_colour(j: int):
@@ -48,10 +49,10 @@ def _rect(img: np.ndarray, box, colour) -> None:
     ya, yb = np.clip([y0, y1], 0, H - 1)
     for y in (y0, y1):
         if 0 <= y < H:
-            img[y, xa:xb + 1] = colour
+            img[y, xa : xb + 1] = colour
     for x in (x0, x1):
         if 0 <= x < W:
-            img[ya:yb + 1, x] = colour
+            img[ya : yb + 1, x] = colour
 
 
 def _pad_row(tiles: list, width: int, height: int) -> np.ndarray:
@@ -60,13 +61,14 @@ def _pad_row(tiles: list, width: int, height: int) -> np.ndarray:
     for t in tiles:
         if x + t.shape[1] > width:
             break
-        row[:t.shape[0], x:x + t.shape[1]] = t
+        row[: t.shape[0], x : x + t.shape[1]] = t
         x += t.shape[1] + 2
     return row
 
 
-def contact_sheet(store_path: str | os.PathLike, *, per_role: int = 10, tile: int = 96,
-                  full_frames: bool = True) -> tuple[np.ndarray, list[str]]:
+def contact_sheet(
+    store_path: str | os.PathLike, *, per_role: int = 10, tile: int = 96, full_frames: bool = True
+) -> tuple[np.ndarray, list[str]]:
     """The sheet as an (H, W, 3) uint8 image, and one legend line per row."""
     rows, legend = [], []
     width = per_role * (tile + 2)
@@ -135,8 +137,10 @@ def _full_frames(store_path, manifest: dict, width: int) -> tuple[list, list]:
                 w = int(round(img.shape[1] * height / img.shape[0]))
                 tiles.append(_resize(img, height, w))
             rows.append(_pad_row(tiles, width, height))
-            legend.append(f"full frames: {role} {plan.subject}/{plan.sequence}, frame {plan.n // 2}, cameras "
-                          f"{', '.join(kept)} (person box in yellow)")
+            legend.append(
+                f"full frames: {role} {plan.subject}/{plan.sequence}, frame {plan.n // 2}, cameras "
+                f"{', '.join(kept)} (person box in yellow)"
+            )
     return rows, legend
 
 

@@ -5,6 +5,7 @@ path of a YAML file with the same keys, and raises :class:`~kspbench.errors.Conf
 path) on anything impossible: the dataclasses below are the schema :func:`kspbench.infra.config.parse` checks (ranges
 included), and :func:`_check` the rules that involve several fields.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -56,7 +57,7 @@ class H36MRoles:
     train_subjects: tuple[str, ...]
     val_subjects: tuple[str, ...]
     test_subjects: tuple[str, ...]
-    actions: tuple[str, ...] = setting(choices=skeleton.H36M_ACTIONS)   # a file may say `all`
+    actions: tuple[str, ...] = setting(choices=skeleton.H36M_ACTIONS)  # a file may say `all`
     takes: int = setting(minimum=1, maximum=9)
     seconds: float = _seconds()
     cameras: tuple[str, ...] = setting(choices=H36M_CAMERAS)
@@ -92,7 +93,7 @@ class WorldProfile:
     crop_size: int = setting(minimum=MIN_CROP, maximum=MAX_CROP)
     frame_scale: FrameScale
     median_frames: int = setting(minimum=1)
-    noise_sd: float = setting(minimum=0, maximum=50)   # grey levels
+    noise_sd: float = setting(minimum=0, maximum=50)  # grey levels
     # Older profile files have no `background`: they get the default (the clean scene).
     background: str = setting(default="clean", choices=BACKGROUNDS)
     box_jitter: tuple[float, float] = setting(minimum=0, maximum=0.5)
@@ -139,7 +140,7 @@ def profile_from_dict(d: dict) -> WorldProfile:
 
 def _parse(name: str, raw: Any, where: str) -> WorldProfile:
     h36m = raw.get("h36m") if isinstance(raw, dict) else None
-    if isinstance(h36m, dict) and h36m.get("actions") == "all":   # the one shorthand a file may use
+    if isinstance(h36m, dict) and h36m.get("actions") == "all":  # the one shorthand a file may use
         raw = {**raw, "h36m": {**h36m, "actions": list(skeleton.H36M_ACTIONS)}}
     prof = parse(WorldProfile, raw, where, kind="profile", given={"name": name})
     _check(prof, where)
@@ -166,11 +167,18 @@ def _check(p: WorldProfile, where: str) -> None:
     for s in subjects:
         if not s or "/" in s:
             bad(f"subject name {s!r} is not usable")
-    for label, names, least in (("h36m.actions", h.actions, 1), ("h36m.cameras", h.cameras, 1),
-                                ("mpi3dhp_test.sequences", p.mpi3dhp_test.sequences, 0)):
+    for label, names, least in (
+        ("h36m.actions", h.actions, 1),
+        ("h36m.cameras", h.cameras, 1),
+        ("mpi3dhp_test.sequences", p.mpi3dhp_test.sequences, 0),
+    ):
         if len(set(names)) != len(names) or len(names) < least:
             bad(f"{label} must be {'at least one, ' if least else ''}distinct, got {list(names)}")
-    for label, seconds in (("h36m", h.seconds), ("dunp", p.dunp.seconds), ("mpi3dhp_train", p.mpi3dhp_train.seconds),
-                           ("mpi3dhp_test", p.mpi3dhp_test.seconds)):
+    for label, seconds in (
+        ("h36m", h.seconds),
+        ("dunp", p.dunp.seconds),
+        ("mpi3dhp_train", p.mpi3dhp_train.seconds),
+        ("mpi3dhp_test", p.mpi3dhp_test.seconds),
+    ):
         if seconds * p.fps < 2 or seconds * p.fps > MAX_FRAMES_PER_CLIP:
             bad(f"{label} seconds must give 2..{MAX_FRAMES_PER_CLIP} frames at {p.fps} fps, got {seconds}")

@@ -8,6 +8,7 @@ millimetre coordinates, so they move with the body. Vectorised numpy; the only P
 
 Pixel convention: pixel (row j, column i) is sampled at its centre (u, v) = (i, j), as in :mod:`kspbench.core.crops`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -67,8 +68,17 @@ def _pattern(kind: int, q: np.ndarray, semi: np.ndarray, period: float) -> np.nd
     return np.floor((lz + arc) / (1.4 * period)) % 2
 
 
-def render_person(image: np.ndarray, depth: np.ndarray, ids: np.ndarray, view: View, centres: np.ndarray,
-                  rots: np.ndarray, semi: np.ndarray, mats: dict, light_world: np.ndarray) -> tuple[slice, slice]:
+def render_person(
+    image: np.ndarray,
+    depth: np.ndarray,
+    ids: np.ndarray,
+    view: View,
+    centres: np.ndarray,
+    rots: np.ndarray,
+    semi: np.ndarray,
+    mats: dict,
+    light_world: np.ndarray,
+) -> tuple[slice, slice]:
     """Draw one person into ``image`` (H, W, 3) float [0, 1], in place, against ``depth``/``ids`` (updated too).
 
     Args:
@@ -83,10 +93,10 @@ def render_person(image: np.ndarray, depth: np.ndarray, ids: np.ndarray, view: V
     R, t = view.rotation, view.translation
     fx, fy = view.focal
     cx, cy = view.center
-    cc = centres @ R.T + t                                   # (K, 3) camera-frame centres
-    rc = np.einsum("ij,kjl->kil", R, rots)                   # (K, 3, 3) camera-frame axes
-    M = np.transpose(rc, (0, 2, 1)) / semi[:, :, None]       # camera offset -> unit-sphere coordinates
-    o = -np.einsum("kij,kj->ki", M, cc)                      # ray origin (camera centre) in unit-sphere coords
+    cc = centres @ R.T + t  # (K, 3) camera-frame centres
+    rc = np.einsum("ij,kjl->kil", R, rots)  # (K, 3, 3) camera-frame axes
+    M = np.transpose(rc, (0, 2, 1)) / semi[:, :, None]  # camera offset -> unit-sphere coordinates
+    o = -np.einsum("kij,kj->ki", M, cc)  # ray origin (camera centre) in unit-sphere coords
     light = R @ np.asarray(light_world, float)
     rmax = semi.max(axis=1)
     z = cc[:, 2]

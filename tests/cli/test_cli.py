@@ -1,4 +1,5 @@
 """The kspbench CLI end to end: help, version, and `data validate` / `data info` on real and broken stores."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,8 @@ import pytest
 from factories import make_sequence
 from kspbench import __version__
 from kspbench.cli import main
-from kspbench.errors import KspbenchError
 from kspbench.data.store import StoreWriter
+from kspbench.errors import KspbenchError
 
 
 @pytest.fixture()

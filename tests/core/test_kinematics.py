@@ -1,8 +1,8 @@
 """Tests for kspbench.core.kinematics: Tfk, its inverse, the camera rotation and Tc."""
+
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -73,7 +73,7 @@ def test_bone_lengths_preserved(frame: str, dtype: torch.dtype) -> None:
     gen = torch.Generator().manual_seed(1)
     vk = random_vk(gen, 256, dtype)
     # Raw vectors from 1e-30 to 1e30: the normalisation must neither underflow nor overflow.
-    scale = 10.0 ** ((torch.rand(256, 13, 1, generator=gen, dtype=torch.float64) * 60 - 30)).to(dtype)
+    scale = 10.0 ** (torch.rand(256, 13, 1, generator=gen, dtype=torch.float64) * 60 - 30).to(dtype)
     vk[:, 1:] = (vk[:, 1:].unflatten(-1, (13, 3)) * scale).flatten(-2)
     lengths = random_lengths(gen, 256, dtype)
     p3d = forward_kinematics(vk, lengths, frame=frame)
@@ -95,7 +95,7 @@ def test_bone_lengths_preserved(frame: str, dtype: torch.dtype) -> None:
 def test_bone_length_any_magnitude_float32(exponent: float, raw: list[float], joint: int, frame: str) -> None:
     vk = torch.zeros(skeleton.VK_DIM)
     vk[1:] = 1.0
-    vk[1 + 3 * joint: 4 + 3 * joint] = torch.tensor(raw) * 10.0**exponent
+    vk[1 + 3 * joint : 4 + 3 * joint] = torch.tensor(raw) * 10.0**exponent
     lengths = canonical_bone_lengths()
     p3d = forward_kinematics(vk, lengths, frame=frame)
     j = skeleton.PREDICTED_JOINTS[joint]
@@ -147,7 +147,7 @@ def test_local_frame_hand_cases() -> None:
     vec = {j: k for k, j in enumerate(skeleton.PREDICTED_JOINTS)}
 
     def put(joint: int, v: tuple[float, float, float]) -> None:
-        vk[1 + 3 * vec[joint]: 4 + 3 * vec[joint]] = torch.tensor(v, dtype=torch.float64)
+        vk[1 + 3 * vec[joint] : 4 + 3 * vec[joint]] = torch.tensor(v, dtype=torch.float64)
 
     for j in skeleton.PREDICTED_JOINTS:
         put(j, (0.0, 0.0, 1.0))  # straight on along the parent bone
@@ -195,8 +195,11 @@ def test_broadcast_leading_shapes() -> None:
         for frame in FRAMES:
             p3d = forward_kinematics(vk, lengths, frame=frame)
             assert p3d.shape == (2, 3, 17, 3)
-            flat = forward_kinematics(vk.reshape(6, -1), lengths.expand(2, 3, 17).reshape(6, 17) if lengths.dim() == 2
-                                      else lengths, frame=frame)
+            flat = forward_kinematics(
+                vk.reshape(6, -1),
+                lengths.expand(2, 3, 17).reshape(6, 17) if lengths.dim() == 2 else lengths,
+                frame=frame,
+            )
             torch.testing.assert_close(p3d.reshape(6, 17, 3), flat)
 
 
@@ -319,8 +322,9 @@ def test_zero_angles_base_view() -> None:
 def test_hand_computed_angles() -> None:
     # Elevation 30 deg: C (0,0,1) -> R0 (0,-1,0) -> Rx (0,-cos30,-sin30); +t: Y = -0.866, Z = 9.5.
     p2d = default_projection(c6_from_angles(eps=math.radians(30)), pose_with({8: (0.0, 0.0, 1.0)}))
-    torch.testing.assert_close(p2d[8], torch.tensor([0.0, -4.4 * math.cos(math.radians(30)) / 9.5],
-                                                    dtype=torch.float64))
+    torch.testing.assert_close(
+        p2d[8], torch.tensor([0.0, -4.4 * math.cos(math.radians(30)) / 9.5], dtype=torch.float64)
+    )
     # Elevation 90 deg: looking straight down, the point in front of the subject is at the image bottom.
     p2d = default_projection(c6_from_angles(eps=math.pi / 2), pose_with({8: (0.0, 0.0, 1.0), 3: (1.0, 0.0, 0.0)}))
     torch.testing.assert_close(p2d[8], torch.zeros(2, dtype=torch.float64))
@@ -334,8 +338,7 @@ def test_hand_computed_angles() -> None:
     torch.testing.assert_close(p2d[4], torch.zeros(2, dtype=torch.float64))  # left side now faces away
     # Elevation 30 deg then roll 90 deg: (0,-cos30,-sin30) -> Rz(90) -> (cos30, 0, -sin30); the other order gives 0.44.
     p2d = default_projection(c6_from_angles(eps=math.radians(30), rho=math.pi / 2), pose_with({8: (0.0, 0.0, 1.0)}))
-    torch.testing.assert_close(p2d[8], torch.tensor([4.4 * math.cos(math.radians(30)) / 9.5, 0.0],
-                                                    dtype=torch.float64))
+    torch.testing.assert_close(p2d[8], torch.tensor([4.4 * math.cos(math.radians(30)) / 9.5, 0.0], dtype=torch.float64))
     # Azimuth 90 deg then elevation 30 deg, composed in the documented order: C (1,0,0) -> (0,1,0) -> R0 (1,0,0).
     p2d = default_projection(c6_from_angles(psi=math.pi / 2, eps=math.radians(30)), pose_with({3: (1.0, 0.0, 0.0)}))
     torch.testing.assert_close(p2d[3], torch.tensor([0.44, 0.0], dtype=torch.float64))

@@ -1,4 +1,5 @@
 """skeleton.py: the tables agree with each other and with the published layouts they cite."""
+
 from __future__ import annotations
 
 import numpy as np

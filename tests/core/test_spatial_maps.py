@@ -1,4 +1,5 @@
 """Tests for kspbench.core.spatial_maps: the paper's Tm (joint heatmaps and limb maps)."""
+
 from __future__ import annotations
 
 import math

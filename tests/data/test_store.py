@@ -1,4 +1,5 @@
 """store.py: write -> read round trips, atomic writes, resume, and validate() rejecting broken stores."""
+
 from __future__ import annotations
 
 import h5py
@@ -19,9 +20,11 @@ def _write(path, seqs, **kw):
 @pytest.fixture()
 def seqs():
     rng = np.random.default_rng(0)
-    return [make_sequence(rng, images=(8, 8)),
-            make_sequence(rng, subject="S11", sequence="Eating 2", n=7, cameras=("55011271",)),
-            make_sequence(rng, subject="S1", sequence="Directions 1", role="h36m-train")]
+    return [
+        make_sequence(rng, images=(8, 8)),
+        make_sequence(rng, subject="S11", sequence="Eating 2", n=7, cameras=("55011271",)),
+        make_sequence(rng, subject="S1", sequence="Directions 1", role="h36m-train"),
+    ]
 
 
 def test_write_then_read_back_equal(tmp_path, seqs):
@@ -32,7 +35,10 @@ def test_write_then_read_back_equal(tmp_path, seqs):
         assert store.attrs["joint_names"] == list(skeleton.JOINT_NAMES)
         assert store.attrs["dataset"] == "unit-test"
         assert [(i.subject, i.sequence) for i in store.sequences()] == [
-            ("S1", "Directions 1"), ("S11", "Eating 2"), ("S9", "Walking 1")]
+            ("S1", "Directions 1"),
+            ("S11", "Eating 2"),
+            ("S9", "Walking 1"),
+        ]
         for want in seqs:
             got = store.load_sequence(want.subject, want.sequence, images=True)
             assert (got.action, got.role, got.fps, got.n_frames) == (want.action, want.role, want.fps, want.n_frames)
@@ -103,17 +109,26 @@ def test_incomplete_sequence_is_dropped_on_resume(tmp_path, seqs):
     assert validate(path) == []
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda h5: h5["sequences/S9/Walking 1/cameras/54138969"].__delitem__("pose_2d"), "missing array 'pose_2d'"),
-    (lambda h5: h5.attrs.__delitem__("joint_names"), "missing store attribute 'joint_names'"),
-    (lambda h5: _replace(h5, "sequences/S9/Walking 1/cameras/54138969/camera_3d", np.zeros((12, 16, 3))),
-     "camera_3d has shape (12, 16, 3), expected (12, 17, 3)"),
-    (lambda h5: _replace(h5, "sequences/S9/Walking 1/world_3d", np.full((12, 17, 3), np.nan)),
-     "world_3d has non-finite values in 12 valid frame(s)"),
-    (lambda h5: _replace(h5, "sequences/S9/Walking 1/cameras/54138969/rotation", np.eye(3) * 2),
-     "rotation is not orthonormal"),
-    (lambda h5: h5.attrs.__setitem__("layout_version", 99), "layout_version is 99"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda h5: h5["sequences/S9/Walking 1/cameras/54138969"].__delitem__("pose_2d"), "missing array 'pose_2d'"),
+        (lambda h5: h5.attrs.__delitem__("joint_names"), "missing store attribute 'joint_names'"),
+        (
+            lambda h5: _replace(h5, "sequences/S9/Walking 1/cameras/54138969/camera_3d", np.zeros((12, 16, 3))),
+            "camera_3d has shape (12, 16, 3), expected (12, 17, 3)",
+        ),
+        (
+            lambda h5: _replace(h5, "sequences/S9/Walking 1/world_3d", np.full((12, 17, 3), np.nan)),
+            "world_3d has non-finite values in 12 valid frame(s)",
+        ),
+        (
+            lambda h5: _replace(h5, "sequences/S9/Walking 1/cameras/54138969/rotation", np.eye(3) * 2),
+            "rotation is not orthonormal",
+        ),
+        (lambda h5: h5.attrs.__setitem__("layout_version", 99), "layout_version is 99"),
+    ],
+)
 def test_validate_rejects_broken_stores(tmp_path, seqs, mutate, message):
     path = tmp_path / "s.h5"
     _write(path, seqs[:1])
@@ -183,9 +198,9 @@ def test_deep_validate_finds_a_bit_rotted_image_chunk(tmp_path):
         ds = h5["sequences/S9/Walking 1/cameras/54138969/images"]
         offset, size = ds.id.get_chunk_info(2).byte_offset, ds.id.get_chunk_info(2).size
     raw = bytearray(path.read_bytes())
-    raw[offset:offset + size] = b"\0" * size   # the gzip stream of one chunk is gone
+    raw[offset : offset + size] = b"\0" * size  # the gzip stream of one chunk is gone
     path.write_bytes(bytes(raw))
-    assert validate(path) == [] and check_store(path) is None   # metadata and poses are intact
+    assert validate(path) == [] and check_store(path) is None  # metadata and poses are intact
     problems = validate(path, deep=True)
     assert len(problems) == 1 and "images: 1 unreadable chunk(s), first at frames 2..2" in problems[0], problems
 
@@ -197,10 +212,19 @@ def test_a_second_writer_of_one_store_is_refused(tmp_path):
     from kspbench.infra.atomic import OutputError
 
     path = tmp_path / "s.h5"
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); "
-        "fcntl.flock(fd, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(30)"), str(path) + ".lock"],
-        stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); "
+                "fcntl.flock(fd, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(30)"
+            ),
+            str(path) + ".lock",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(OutputError, match="another kspbench process is writing"):
@@ -210,6 +234,6 @@ def test_a_second_writer_of_one_store_is_refused(tmp_path):
     finally:
         holder.kill()
         holder.wait()
-    with StoreWriter(path, dataset="unit", source="tests") as w:   # the lock died with its holder
+    with StoreWriter(path, dataset="unit", source="tests") as w:  # the lock died with its holder
         w.add_sequence(make_sequence(np.random.default_rng(0), n=4))
     assert path.exists() and not (tmp_path / "s.h5.lock").exists()

@@ -1,5 +1,6 @@
 """Honest coverage and named rows: a result missing part of its protocol is refused or labelled partial; outside
 models are rows named by their model block; `eval` scores several protocols of one file."""
+
 from __future__ import annotations
 
 import json
@@ -41,11 +42,24 @@ def _preds(full, path, *, noise=10.0, seed=1, keep=None, model=None, attrs=None)
 
 
 def _eval(full, pred, out, *extra):
-    return main(["eval", "--protocol", "h36m-p2", "--predictions", str(pred), "--store", str(full["store"]),
-                 "--out", str(out), *extra])
+    return main(
+        [
+            "eval",
+            "--protocol",
+            "h36m-p2",
+            "--predictions",
+            str(pred),
+            "--store",
+            str(full["store"]),
+            "--out",
+            str(out),
+            *extra,
+        ]
+    )
 
 
 # --- refusal and labels ---------------------------------------------------------------------------------------------
+
 
 def test_missing_subject_camera_and_action_are_refused_then_labelled(full, tmp_path, capsys):
     keep = lambda p: (p.subject == "S9") & (p.camera != "60457274") & (p.sequence != "Eating 1")  # noqa: E731
@@ -53,8 +67,9 @@ def test_missing_subject_camera_and_action_are_refused_then_labelled(full, tmp_p
     out = tmp_path / "r.json"
     # Frames are missing too: --allow-missing alone scores the rest, but the protocol is still not covered.
     assert _eval(full, pred, out, "--allow-missing") == 2
-    _one_line(capsys, "h36m-p2 is not covered", "no subject S11", "no camera 60457274", "no action Eating",
-              "--allow-partial")
+    _one_line(
+        capsys, "h36m-p2 is not covered", "no subject S11", "no camera 60457274", "no action Eating", "--allow-partial"
+    )
     assert not out.exists()
     assert _eval(full, pred, out, "--allow-missing", "--allow-partial") == 0
     assert "partial: no subject S11; no camera 60457274; no action Eating" in capsys.readouterr().out
@@ -90,11 +105,17 @@ def test_one_frame_in_k_gets_a_stride_hint(full, tmp_path, capsys):
 
 # --- rows named by the model block ----------------------------------------------------------------------------------
 
+
 def test_two_outside_models_are_two_rows_named_by_their_blocks(full, tmp_path, capsys):
     results = tmp_path / "results"
     for k, name in enumerate(("Model A", "Model B")):
-        pred = _preds(full, tmp_path / f"{k}.npz", noise=10.0 + 5 * k, seed=k,
-                      model={"name": name, "supervision": "Full-3D", "trainset": "H36M"})
+        pred = _preds(
+            full,
+            tmp_path / f"{k}.npz",
+            noise=10.0 + 5 * k,
+            seed=k,
+            model={"name": name, "supervision": "Full-3D", "trainset": "H36M"},
+        )
         # The same result file name in two folders: the rows are the models, never the file.
         assert _eval(full, pred, results / f"m{k}" / "h36m-p2.json") == 0
     found = discover(results)
@@ -137,14 +158,42 @@ def test_unnamed_outside_predictions_need_a_name_to_be_written(full, tmp_path, c
 def test_several_protocols_of_one_complete_file_go_into_a_folder(full, tmp_path, capsys):
     pred = _preds(full, tmp_path / "p.npz", model={"name": "both"})
     out = tmp_path / "results" / "both"
-    assert main(["eval", "--protocol", "h36m-p1,h36m-p2", "--predictions", str(pred), "--store",
-                 str(full["store"]), "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--protocol",
+                "h36m-p1,h36m-p2",
+                "--predictions",
+                str(pred),
+                "--store",
+                str(full["store"]),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert "partial" not in capsys.readouterr().out
     assert sorted(p.name for p in out.glob("*.json")) == ["h36m-p1.json", "h36m-p2.json"]
     p1, p2 = load_result(out / "h36m-p1.json"), load_result(out / "h36m-p2.json")
     assert (p1.row, p2.row, p1.protocol, p2.protocol) == ("both", "both", "h36m-p1", "h36m-p2")
-    assert main(["eval", "--protocol", "h36m-p1,h36m-p2", "--predictions", str(pred), "--store",
-                 str(full["store"]), "--out", str(tmp_path / "r.json")]) == 2
+    assert (
+        main(
+            [
+                "eval",
+                "--protocol",
+                "h36m-p1,h36m-p2",
+                "--predictions",
+                str(pred),
+                "--store",
+                str(full["store"]),
+                "--out",
+                str(tmp_path / "r.json"),
+            ]
+        )
+        == 2
+    )
     _one_line(capsys, "with several protocols --out is a folder")
     assert p1.metrics["mpjpe_mm"] == pytest.approx(p2.metrics["mpjpe_mm"])
     cov = p2.data["coverage"]

@@ -1,4 +1,5 @@
 """evaluate.py and `kspbench eval`: matching, aggregation, intervals, result files, and every bad input."""
+
 from __future__ import annotations
 
 import csv
@@ -10,13 +11,13 @@ import pytest
 
 import factories
 from factories import EVAL, make_sequence
-from kspbench.core import skeleton
 from kspbench.cli import main
+from kspbench.core import skeleton
+from kspbench.data.predictions import Predictions, read_predictions, write_predictions
+from kspbench.data.store import StoreWriter
 from kspbench.evaluation.evaluate import EvaluationError, Matched, _match, evaluate, score
 from kspbench.evaluation.metrics import UnknownAlignmentError
-from kspbench.data.predictions import Predictions, read_predictions, write_predictions
 from kspbench.evaluation.protocol import load_protocol
-from kspbench.data.store import StoreWriter
 
 CAMS = ("54138969", "60457274")
 
@@ -57,14 +58,19 @@ def test_spread_ratio_is_recorded_for_h36m_protocols(h36m_store, protocol):
     p = load_protocol(protocol)
     truth = evaluate(p, h36m_store, truth_predictions(h36m_store), allow_partial=True)
     const = evaluate(p, h36m_store, _constant(truth_predictions(h36m_store)), allow_partial=True)
-    assert truth.metrics["spread_ratio"] == pytest.approx(1.0, abs=1e-6)   # float32 storage of the truth
+    assert truth.metrics["spread_ratio"] == pytest.approx(1.0, abs=1e-6)  # float32 storage of the truth
     assert const.metrics["spread_ratio"] == pytest.approx(0.0, abs=1e-9)
     assert "spread_ratio" not in truth.ci95 and "spread_ratio" not in truth.per_frame
 
 
 def test_spread_ratio_is_undefined_and_left_out_on_a_single_frame(h36m_store):
-    ev = evaluate(load_protocol("h36m-p2").with_overrides(subjects=["S11"], cameras=["54138969"], frame_stride=10),
-                  h36m_store, truth_predictions(h36m_store), allow_missing=True, allow_partial=True)
+    ev = evaluate(
+        load_protocol("h36m-p2").with_overrides(subjects=["S11"], cameras=["54138969"], frame_stride=10),
+        h36m_store,
+        truth_predictions(h36m_store),
+        allow_missing=True,
+        allow_partial=True,
+    )
     assert ev.coverage["evaluated_frames"] == 1 and "spread_ratio" not in ev.metrics
 
 
@@ -105,8 +111,11 @@ def test_match_pairs_frames_and_numbers_blocks_per_track(h36m_store):
     assert m.blocks.tolist() == [b for b, n in enumerate([10, 10, 20, 20, 30, 30]) for _ in range(n)]
     assert list(m.labels) == ["action", "sequence", "subject"]
     assert m.labels["action"].tolist() == [q.split()[0] for _, q, _ in expected_keys]
-    assert (m.coverage["expected_frames"], m.coverage["evaluated_frames"], m.coverage["missing_by_track"]) == \
-        (120, 120, {})
+    assert (m.coverage["expected_frames"], m.coverage["evaluated_frames"], m.coverage["missing_by_track"]) == (
+        120,
+        120,
+        {},
+    )
     with pytest.raises(dataclasses.FrozenInstanceError):
         m.pred = m.gt
 
@@ -149,8 +158,22 @@ def test_cli_writes_result_and_per_frame_file(h36m_store, tmp_path, capsys):
     pred_path = tmp_path / "preds.h5"
     write_predictions(pred_path, preds)
     out = tmp_path / "res" / "p2.json"
-    assert main([*EVAL, "--protocol", "h36m-p2", "--predictions", str(pred_path), "--store", str(h36m_store),
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                *EVAL,
+                "--protocol",
+                "h36m-p2",
+                "--predictions",
+                str(pred_path),
+                "--store",
+                str(h36m_store),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "p_mpjpe_mm" in printed and "action: Walking" in printed
     res = json.loads(out.read_text())
@@ -174,14 +197,33 @@ def test_cli_overrides_recorded(h36m_store, tmp_path):
     pred_path = tmp_path / "preds.npz"
     write_predictions(pred_path, truth_predictions(h36m_store))
     out = tmp_path / "p2.json"
-    assert main([*EVAL, "--protocol", "h36m-p2", "--predictions", str(pred_path), "--store", str(h36m_store),
-                 "--out", str(out), "--cameras", "60457274", "--stride", "5"]) == 0
+    assert (
+        main(
+            [
+                *EVAL,
+                "--protocol",
+                "h36m-p2",
+                "--predictions",
+                str(pred_path),
+                "--store",
+                str(h36m_store),
+                "--out",
+                str(out),
+                "--cameras",
+                "60457274",
+                "--stride",
+                "5",
+            ]
+        )
+        == 0
+    )
     res = json.loads(out.read_text())
     assert res["protocol"]["overrides"] == {"cameras": ["60457274"], "frame_stride": 5}
     assert res["protocol"]["split"]["cameras"] == ["60457274"] and res["n_frames"] == 12
 
 
 # --- bad input: exit 2, one line, nothing written ---------------------------------------------------------------
+
 
 def _run_bad(args, tmp_path, capsys, expect):
     out = tmp_path / "out" / "r.json"
@@ -198,63 +240,98 @@ def _write_bad(tmp_path, preds, name="bad.npz"):
     return path
 
 
-@pytest.mark.parametrize("mutate, expect", [
-    (lambda p: setattr(p, "poses_3d", p.poses_3d[:, :16]), "has 16 joints, expected 17"),
-    (lambda p: setattr(p, "poses_3d", np.concatenate([p.poses_3d, p.poses_3d[:, :1]], axis=1)),
-     "has 18 joints, expected 17"),
-    (lambda p: p.poses_3d.__setitem__((3, 4, 1), np.nan), "NaN or inf in 1 of"),
-    (lambda p: p.poses_3d.__setitem__((3, 4, 1), np.inf), "NaN or inf in 1 of"),
-    (lambda p: setattr(p, "poses_3d", p.poses_3d / 1000.0), "looks like metres"),
-    (lambda p: setattr(p, "frame", np.where(p.frame == 0, 1, p.frame)), "duplicate row(s)"),
-    (lambda p: setattr(p, "frame", p.frame + 1), "frames the store does not have"),
-    (lambda p: setattr(p, "subject", np.where(p.subject == "S9", "S99", p.subject)), "has no such sequence"),
-])
+@pytest.mark.parametrize(
+    "mutate, expect",
+    [
+        (lambda p: setattr(p, "poses_3d", p.poses_3d[:, :16]), "has 16 joints, expected 17"),
+        (
+            lambda p: setattr(p, "poses_3d", np.concatenate([p.poses_3d, p.poses_3d[:, :1]], axis=1)),
+            "has 18 joints, expected 17",
+        ),
+        (lambda p: p.poses_3d.__setitem__((3, 4, 1), np.nan), "NaN or inf in 1 of"),
+        (lambda p: p.poses_3d.__setitem__((3, 4, 1), np.inf), "NaN or inf in 1 of"),
+        (lambda p: setattr(p, "poses_3d", p.poses_3d / 1000.0), "looks like metres"),
+        (lambda p: setattr(p, "frame", np.where(p.frame == 0, 1, p.frame)), "duplicate row(s)"),
+        (lambda p: setattr(p, "frame", p.frame + 1), "frames the store does not have"),
+        (lambda p: setattr(p, "subject", np.where(p.subject == "S9", "S99", p.subject)), "has no such sequence"),
+    ],
+)
 def test_bad_predictions_exit_2(h36m_store, tmp_path, capsys, mutate, expect):
     preds = truth_predictions(h36m_store)
     mutate(preds)
     path = _write_bad(tmp_path, preds)
-    _run_bad([*EVAL, "--protocol", "h36m-p2", "--predictions", str(path), "--store", str(h36m_store)],
-             tmp_path, capsys, expect)
+    _run_bad(
+        [*EVAL, "--protocol", "h36m-p2", "--predictions", str(path), "--store", str(h36m_store)],
+        tmp_path,
+        capsys,
+        expect,
+    )
 
 
 def test_missing_frames_exit_2_unless_allowed(h36m_store, tmp_path, capsys):
     preds = truth_predictions(h36m_store)
     keep = ~((preds.sequence == "Walking 2") & (preds.frame >= 4))
-    preds = Predictions(**{k: getattr(preds, k)[keep] for k in ("poses_3d", "subject", "sequence", "camera",
-                                                               "frame")})
+    preds = Predictions(**{k: getattr(preds, k)[keep] for k in ("poses_3d", "subject", "sequence", "camera", "frame")})
     path = _write_bad(tmp_path, preds)
     args = [*EVAL, "--protocol", "h36m-p2", "--predictions", str(path), "--store", str(h36m_store)]
     _run_bad(args, tmp_path, capsys, "miss 12 of the 120 frames")
     out = tmp_path / "ok.json"
     assert main(args + ["--allow-missing", "--out", str(out), "--name", "gappy"]) == 0
     cov = json.loads(out.read_text())["coverage"]
-    assert cov["evaluated_frames"] == 108 and cov["missing_by_track"] == {"S11/Walking 2/54138969": 6,
-                                                                          "S11/Walking 2/60457274": 6}
+    assert cov["evaluated_frames"] == 108 and cov["missing_by_track"] == {
+        "S11/Walking 2/54138969": 6,
+        "S11/Walking 2/60457274": 6,
+    }
 
 
 def test_unknown_protocol_and_unreadable_files(h36m_store, tmp_path, capsys):
     good = tmp_path / "good.npz"
     write_predictions(good, truth_predictions(h36m_store))
-    _run_bad([*EVAL, "--protocol", "h36m-p9", "--predictions", str(good), "--store", str(h36m_store)],
-             tmp_path, capsys, "unknown protocol 'h36m-p9'; use one of 3dhp")
+    _run_bad(
+        [*EVAL, "--protocol", "h36m-p9", "--predictions", str(good), "--store", str(h36m_store)],
+        tmp_path,
+        capsys,
+        "unknown protocol 'h36m-p9'; use one of 3dhp",
+    )
     truncated = tmp_path / "t.h5"
     truncated.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 64)
-    _run_bad([*EVAL, "--protocol", "h36m-p2", "--predictions", str(truncated), "--store", str(h36m_store)],
-             tmp_path, capsys, "not a readable HDF5 file")
+    _run_bad(
+        [*EVAL, "--protocol", "h36m-p2", "--predictions", str(truncated), "--store", str(h36m_store)],
+        tmp_path,
+        capsys,
+        "not a readable HDF5 file",
+    )
     cut = tmp_path / "cut.npz"
     cut.write_bytes(good.read_bytes()[:200])
-    _run_bad([*EVAL, "--protocol", "h36m-p2", "--predictions", str(cut), "--store", str(h36m_store)],
-             tmp_path, capsys, "not a readable .npz file")
-    _run_bad([*EVAL, "--protocol", "h36m-p2", "--predictions", str(good), "--store", str(tmp_path / "x.h5")],
-             tmp_path, capsys, "no such store")
-    _run_bad([*EVAL, "--protocol", "h36m-p2", "--predictions", str(tmp_path / "none.h5"), "--store",
-              str(h36m_store)], tmp_path, capsys, "no such predictions file")
+    _run_bad(
+        [*EVAL, "--protocol", "h36m-p2", "--predictions", str(cut), "--store", str(h36m_store)],
+        tmp_path,
+        capsys,
+        "not a readable .npz file",
+    )
+    _run_bad(
+        [*EVAL, "--protocol", "h36m-p2", "--predictions", str(good), "--store", str(tmp_path / "x.h5")],
+        tmp_path,
+        capsys,
+        "no such store",
+    )
+    _run_bad(
+        [*EVAL, "--protocol", "h36m-p2", "--predictions", str(tmp_path / "none.h5"), "--store", str(h36m_store)],
+        tmp_path,
+        capsys,
+        "no such predictions file",
+    )
     np.savez(tmp_path / "nokey.npz", poses_3d=np.zeros((3, 17, 3)))
-    _run_bad([*EVAL, "--protocol", "h36m-p2", "--predictions", str(tmp_path / "nokey.npz"), "--store",
-              str(h36m_store)], tmp_path, capsys, "missing key(s) subject, sequence, camera, frame")
+    _run_bad(
+        [*EVAL, "--protocol", "h36m-p2", "--predictions", str(tmp_path / "nokey.npz"), "--store", str(h36m_store)],
+        tmp_path,
+        capsys,
+        "missing key(s) subject, sequence, camera, frame",
+    )
 
 
 # --- MPI-INF-3DHP -----------------------------------------------------------------------------------------------
+
 
 @pytest.fixture()
 def mpi_store(tmp_path):
@@ -302,20 +379,42 @@ def test_3dhp_joint_order_and_csv_reports(mpi_store, tmp_path):
     preds = truth_predictions(mpi_store, role="3dhp-test", key="extras/univ_annot3")
     preds.poses_3d[:, skeleton.JOINT_NAMES.index("HeadTop"), 0] += 160.0
     path = tmp_path / "p3dhp.npz"
-    reordered = Predictions(poses_3d=preds.poses_3d[:, list(skeleton.H36M_TO_MPI3DHP)], subject=preds.subject,
-                            sequence=preds.sequence, camera=preds.camera, frame=preds.frame)
+    reordered = Predictions(
+        poses_3d=preds.poses_3d[:, list(skeleton.H36M_TO_MPI3DHP)],
+        subject=preds.subject,
+        sequence=preds.sequence,
+        camera=preds.camera,
+        frame=preds.frame,
+    )
     write_predictions(path, reordered)
     np.testing.assert_allclose(read_predictions(path, joint_order="3dhp").poses_3d, preds.poses_3d)
     out = tmp_path / "r3dhp.json"
-    assert main([*EVAL, "--protocol", "3dhp", "--predictions", str(path), "--joint-order", "3dhp",
-                 "--store", str(mpi_store), "--out", str(out), "--name", "reordered"]) == 0
+    assert (
+        main(
+            [
+                *EVAL,
+                "--protocol",
+                "3dhp",
+                "--predictions",
+                str(path),
+                "--joint-order",
+                "3dhp",
+                "--store",
+                str(mpi_store),
+                "--out",
+                str(out),
+                "--name",
+                "reordered",
+            ]
+        )
+        == 0
+    )
     assert json.loads(out.read_text())["metrics"]["pck150"] == pytest.approx(100 * 16 / 17)
     rows = list(csv.reader(open(out.with_name("r3dhp.sequencewise.csv"))))
     assert rows[0][1] == "head_top" and rows[0][-1] == "Average" and rows[1][0] == "TestSeq1"
     assert float(rows[1][1]) == pytest.approx(160.0, abs=1e-3)  # head_top column
     pck_header = rows.index(next(r for r in rows if r and r[0] == "PCK"))
-    assert rows[pck_header][1:] == ["Head", "Neck", "Shou", "Elbow", "Wrist", "spine", "Hip", "Knee", "Ankle",
-                                    "Total"]
+    assert rows[pck_header][1:] == ["Head", "Neck", "Shou", "Elbow", "Wrist", "spine", "Hip", "Knee", "Ankle", "Total"]
     assert float(rows[pck_header + 1][1]) == pytest.approx(50.0)  # Head group = head_top + head: one of two fails
     assert float(rows[pck_header + 1][-1]) == pytest.approx(100 * 16 / 17)
     act = list(csv.reader(open(out.with_name("r3dhp.activitywise.csv"))))

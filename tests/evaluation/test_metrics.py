@@ -1,4 +1,5 @@
 """metrics.py: hand-computed cases, invariances, reflections, agreement with a slow SVD reference, PCK/AUC, errors."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,6 +14,7 @@ ATOL_MM = 1e-9
 
 
 # --- a slow, independent reference --------------------------------------------------------------------------------
+
 
 def reference_p_mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """Per-frame loop: centre by the joint mean, SVD of the 3x3 cross-covariance, det-sign fix, optimal scale.
@@ -30,13 +32,18 @@ def reference_p_mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
         d = np.ones(3)
         d[2] = np.sign(np.linalg.det(u @ vt))
         rot = u @ np.diag(d) @ vt
-        scale = np.sum(d * s) / np.sum(y0 ** 2)
+        scale = np.sum(d * s) / np.sum(y0**2)
         out[i] = np.linalg.norm(scale * y0 @ rot - x0, axis=1)
     return out
 
 
-def similarity(rng: np.random.Generator, poses: np.ndarray, *, log10_scale: tuple[float, float] = (-1.0, 1.0),
-               shift_mm: float = 1000.0) -> np.ndarray:
+def similarity(
+    rng: np.random.Generator,
+    poses: np.ndarray,
+    *,
+    log10_scale: tuple[float, float] = (-1.0, 1.0),
+    shift_mm: float = 1000.0,
+) -> np.ndarray:
     """Each frame moved by its own random similarity transform (proper rotation, uniform scale, translation)."""
     n = len(poses)
     scale = 10.0 ** rng.uniform(*log10_scale, size=(n, 1, 1))
@@ -49,6 +56,7 @@ def rng() -> np.random.Generator:
 
 
 # --- MPJPE and N-MPJPE --------------------------------------------------------------------------------------------
+
 
 def test_mpjpe_of_a_translated_pose_is_the_translation(rng):
     gt = random_world_poses(rng, 5)
@@ -74,6 +82,7 @@ def test_n_mpjpe_is_scale_invariant_but_not_rotation_invariant(rng):
 
 
 # --- P-MPJPE: hand cases ------------------------------------------------------------------------------------------
+
 
 def test_p_mpjpe_of_a_similar_copy_is_zero(rng):
     gt = random_world_poses(rng, 200)
@@ -132,8 +141,12 @@ def test_the_private_entry_points_are_the_public_functions_plus_knobs(rng):
     stats: dict = {}
     errors = M._p_mpjpe(pred, gt, stats=stats)
     assert errors.tobytes() == M.p_mpjpe(pred, gt).tobytes()  # bit for bit
-    assert stats == {"frames": 300, "zero_norm_frames": 0, "max_newton_iterations": stats["max_newton_iterations"],
-                     "fallback_frames": 0}
+    assert stats == {
+        "frames": 300,
+        "zero_norm_frames": 0,
+        "max_newton_iterations": stats["max_newton_iterations"],
+        "fallback_frames": 0,
+    }
     assert 1 <= stats["max_newton_iterations"] <= 16
     public, private = M.similarity_transform(pred, gt), M._similarity_transform(pred, gt)
     assert all(a.tobytes() == b.tobytes() for a, b in zip(public, private))
@@ -141,6 +154,7 @@ def test_the_private_entry_points_are_the_public_functions_plus_knobs(rng):
 
 
 # --- P-MPJPE: invariances and reflections -------------------------------------------------------------------------
+
 
 def test_p_mpjpe_is_invariant_to_similarity_transforms_of_the_prediction(rng):
     gt = random_world_poses(rng, 300)
@@ -164,6 +178,7 @@ def test_a_mirrored_prediction_is_not_aligned_by_a_reflection(rng):
 
 
 # --- P-MPJPE: agreement with the reference, near-degenerate frames included --------------------------------------
+
 
 def near_degenerate_frames(rng: np.random.Generator, n: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """(pred, gt) pairs of kinds where a rotation solver can go wrong; each kind has a determined answer."""
@@ -203,8 +218,9 @@ def test_p_mpjpe_matches_the_reference_on_random_frames(rng):
     assert stats["frames"] == 2000 and stats["fallback_frames"] == 0
 
 
-@pytest.mark.parametrize("kind", ["coplanar", "collinear-ish", "point+noise", "isotropic", "mirrored",
-                                  "mirrored-coplanar"])
+@pytest.mark.parametrize(
+    "kind", ["coplanar", "collinear-ish", "point+noise", "isotropic", "mirrored", "mirrored-coplanar"]
+)
 def test_p_mpjpe_matches_the_reference_on_near_degenerate_frames(rng, kind):
     pred, gt = near_degenerate_frames(rng, 200)[kind]
     stats: dict = {}
@@ -223,8 +239,11 @@ def test_fast_path_and_fallback_agree_in_between(rng):
     # Gaps just above and below the threshold: forcing every frame onto the SVD changes nothing.
     gt = random_world_poses(rng, 500)
     squash = 10.0 ** rng.uniform(-3.0, 0.0, size=(500, 1, 1))
-    pred = similarity(rng, (gt - gt.mean(axis=1, keepdims=True)) * np.concatenate(
-        [np.ones_like(squash), squash, squash], axis=2) + rng.normal(scale=0.5, size=gt.shape))
+    pred = similarity(
+        rng,
+        (gt - gt.mean(axis=1, keepdims=True)) * np.concatenate([np.ones_like(squash), squash, squash], axis=2)
+        + rng.normal(scale=0.5, size=gt.shape),
+    )
     fast_stats: dict = {}
     fast = M._p_mpjpe(pred, gt, stats=fast_stats)
     svd_stats: dict = {}
@@ -244,7 +263,7 @@ def test_a_non_unique_optimum_still_gives_the_optimal_objective(rng):
     err = M._p_mpjpe(pred, gt, stats=stats)
     ref = reference_p_mpjpe(pred, gt)
     assert stats["fallback_frames"] == 100
-    assert np.allclose((err ** 2).sum(axis=1), (ref ** 2).sum(axis=1), rtol=1e-12, atol=0)
+    assert np.allclose((err**2).sum(axis=1), (ref**2).sum(axis=1), rtol=1e-12, atol=0)
 
 
 def test_so3_newton_step_converges_quadratically(rng):
@@ -311,6 +330,7 @@ def test_blocks_layout_and_dtype_do_not_change_results(rng):
 
 # --- Procrustes mean and spread ratio -----------------------------------------------------------------------------
 
+
 def noisy_copies(rng: np.random.Generator, n: int, noise_mm: float = 40.0) -> tuple[np.ndarray, np.ndarray]:
     """A base pose (17, 3) and (n, 17, 3) Gaussian deviations from it, mm: a population of one shape family."""
     return random_world_poses(rng, 1)[0], rng.normal(scale=noise_mm, size=(n, 17, 3))
@@ -325,7 +345,7 @@ def test_procrustes_mean_of_similar_copies_is_the_shape(rng):
     assert M.p_mpjpe(mean[None], base[None]).max() < 1e-9
     assert np.abs(aligned - mean).max() < 1e-9 * np.abs(copies).max()
     rms = np.sqrt(((copies - copies.mean(axis=1, keepdims=True)) ** 2).sum(-1).mean(-1))
-    assert np.sqrt((mean ** 2).sum(-1).mean()) == pytest.approx(rms.mean(), rel=1e-12)
+    assert np.sqrt((mean**2).sum(-1).mean()) == pytest.approx(rms.mean(), rel=1e-12)
     assert np.abs(mean.mean(axis=0)).max() < 1e-9
 
 
@@ -334,7 +354,7 @@ def test_procrustes_mean_rigid_keeps_sizes_and_beats_the_plain_mean(rng):
     poses = similarity(rng, base + dev, log10_scale=(0.0, 0.0))
     mean, aligned = M.procrustes_mean(poses, scale=False)
     size = lambda x: np.sqrt(((x - x.mean(axis=-2, keepdims=True)) ** 2).sum(-1).mean(-1))  # noqa: E731
-    np.testing.assert_allclose(size(aligned), size(poses), rtol=1e-12)   # rotation only: sizes untouched
+    np.testing.assert_allclose(size(aligned), size(poses), rtol=1e-12)  # rotation only: sizes untouched
     # The Procrustes mean is a pose of the family; the plain mean of randomly rotated poses is a blur.
     assert M.p_mpjpe(mean[None], base[None]).mean() < 10.0
     assert M.p_mpjpe(poses.mean(0)[None], base[None]).mean() > 50.0
@@ -362,13 +382,13 @@ def test_spread_ratio_of_the_truth_is_one(rng):
     base, dev = noisy_copies(rng, 400)
     gt = similarity(rng, base + dev)
     assert M.spread_ratio(gt, gt) == pytest.approx(1.0, abs=1e-12)
-    wild = random_world_poses(rng, 300)   # random bone directions: far from one shape family
+    wild = random_world_poses(rng, 300)  # random bone directions: far from one shape family
     assert M.spread_ratio(wild, wild) == pytest.approx(1.0, abs=1e-12)
 
 
 def test_spread_ratio_ignores_per_frame_similarity_transforms(rng):
     for gt in (np.add(*noisy_copies(rng, 400)), random_world_poses(rng, 300)):
-        pred = similarity(rng, gt)   # its own rotation, scale in [0.1, 10] and shift per frame
+        pred = similarity(rng, gt)  # its own rotation, scale in [0.1, 10] and shift per frame
         assert M.spread_ratio(pred, gt) == pytest.approx(1.0, abs=1e-6)
 
 
@@ -400,6 +420,7 @@ def test_spread_ratio_is_undefined_without_truth_spread(rng):
 
 # --- PCK and AUC --------------------------------------------------------------------------------------------------
 
+
 def test_auc_grid_is_the_matlab_grid():
     assert M.AUC_THRESHOLDS_MM.shape == (31,)
     assert M.AUC_THRESHOLDS_MM[0] == 0.0 and M.AUC_THRESHOLDS_MM[-1] == 150.0
@@ -412,8 +433,9 @@ def test_pck_is_strict_at_the_threshold():
     assert M.pck(errors, threshold_mm=5.0).tolist() == [1 / 5]
 
 
-@pytest.mark.parametrize("e, above", [(0.0, 30), (4.9, 30), (5.0, 29), (72.5, 16), (75.0, 15), (149.0, 1),
-                                      (150.0, 0), (1000.0, 0)])
+@pytest.mark.parametrize(
+    "e, above", [(0.0, 30), (4.9, 30), (5.0, 29), (72.5, 16), (75.0, 15), (149.0, 1), (150.0, 0), (1000.0, 0)]
+)
 def test_auc_of_a_constant_error_counts_the_thresholds_above_it(e, above):
     # With every error equal to e, PCK(t) is 1 for t > e and 0 otherwise: AUC = #{t in 0:5:150 : t > e} / 31.
     errors = np.full((2, 17), e)
@@ -435,6 +457,7 @@ def test_pck_curve_and_auc_agree_with_a_brute_force_count(rng):
 
 
 # --- input errors -------------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("fn", [M.mpjpe, M.n_mpjpe, M.p_mpjpe, M.procrustes_align, M.spread_ratio])
 def test_shape_errors_name_the_shapes(fn):

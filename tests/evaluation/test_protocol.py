@@ -1,8 +1,8 @@
 """protocol.py and protocols/*.yaml: every definition loads, and none changes without a version bump."""
+
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import pytest
 
@@ -26,8 +26,10 @@ def test_protocol_content_is_pinned_to_its_version(name):
     sha = hashlib.sha256((protocols_dir() / f"{name}.yaml").read_bytes()).hexdigest()
     version, pinned = PINS[name]
     assert p.version == version, f"{name}: version {p.version} but the pin says {version}; update the pin"
-    assert sha == pinned, (f"{name}.yaml changed without a version bump: bump `version` in the file, then "
-                           f"update REGISTERED[{name!r}] in kspbench/evaluation/protocol.py to ({p.version + 1}, {sha!r})")
+    assert sha == pinned, (
+        f"{name}.yaml changed without a version bump: bump `version` in the file, then "
+        f"update REGISTERED[{name!r}] in kspbench/evaluation/protocol.py to ({p.version + 1}, {sha!r})"
+    )
     assert p.name == name and p.sha256 == sha
 
 
@@ -68,20 +70,34 @@ def test_malformed_protocol_file(tmp_path):
 SOURCE = REPO / "protocols"
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda t: t + "colour: red\n", r"^protocol .*p\.yaml: unknown key 'colour' \(known: name, version,"),
-    (lambda t: t.replace("ground_truth: camera_3d\n", ""), r"^protocol .*p\.yaml: missing key 'ground_truth'$"),
-    (lambda t: t.replace("frame_stride: 1", "frame_stride: 0"),
-     r"^protocol .*p\.yaml\.split\.frame_stride: must be an integer >= 1, got 0$"),
-    (lambda t: t.replace("alignment: procrustes", "alignment: affine"),
-     r"^protocol .*p\.yaml\.metrics\.p_mpjpe_mm\.alignment: must be one of root, scale, procrustes, got 'affine'$"),
-    (lambda t: t.replace("joints: all", "joints: [0, 17]"),
-     r"^protocol .*p\.yaml\.joints: must be 'all' or indices in 0\.\.16, got \[0, 17\]$"),
-    (lambda t: t.replace("primary: p_mpjpe_mm", "primary: auc"),
-     r"^protocol .*p\.yaml\.primary: 'auc' is not among its metrics$"),
-    (lambda t: t.replace("{overall: mean_of_groups, by: action}", "{overall: mean_of_groups}"),
-     r"^protocol .*p\.yaml\.aggregation: mean_of_groups needs by: one of action, sequence"),
-], ids=["unknown-key", "missing-key", "out-of-range", "choice", "joints", "primary", "aggregation"])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda t: t + "colour: red\n", r"^protocol .*p\.yaml: unknown key 'colour' \(known: name, version,"),
+        (lambda t: t.replace("ground_truth: camera_3d\n", ""), r"^protocol .*p\.yaml: missing key 'ground_truth'$"),
+        (
+            lambda t: t.replace("frame_stride: 1", "frame_stride: 0"),
+            r"^protocol .*p\.yaml\.split\.frame_stride: must be an integer >= 1, got 0$",
+        ),
+        (
+            lambda t: t.replace("alignment: procrustes", "alignment: affine"),
+            r"^protocol .*p\.yaml\.metrics\.p_mpjpe_mm\.alignment: must be one of root, scale, procrustes, got 'affine'$",
+        ),
+        (
+            lambda t: t.replace("joints: all", "joints: [0, 17]"),
+            r"^protocol .*p\.yaml\.joints: must be 'all' or indices in 0\.\.16, got \[0, 17\]$",
+        ),
+        (
+            lambda t: t.replace("primary: p_mpjpe_mm", "primary: auc"),
+            r"^protocol .*p\.yaml\.primary: 'auc' is not among its metrics$",
+        ),
+        (
+            lambda t: t.replace("{overall: mean_of_groups, by: action}", "{overall: mean_of_groups}"),
+            r"^protocol .*p\.yaml\.aggregation: mean_of_groups needs by: one of action, sequence",
+        ),
+    ],
+    ids=["unknown-key", "missing-key", "out-of-range", "choice", "joints", "primary", "aggregation"],
+)
 def test_malformed_definitions_are_one_config_error_line(tmp_path, edit, message):
     config_error(load_protocol, tmp_path / "p.yaml", edit((SOURCE / "h36m-p2.yaml").read_text()), message)
 
@@ -100,11 +116,15 @@ def test_unmodified_copy_is_the_registered_protocol(tmp_path, monkeypatch):
     assert load_protocol("h36m-p1").name == "h36m-p1"
 
 
-@pytest.mark.parametrize("edit", [
-    lambda t: t.replace("frame_stride: 1", "frame_stride: 5"),
-    lambda t: t.replace("alignment: procrustes", "alignment: scale"),
-    lambda t: t + "\n# a comment is a change too\n",
-], ids=["stride", "alignment", "comment"])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda t: t.replace("frame_stride: 1", "frame_stride: 5"),
+        lambda t: t.replace("alignment: procrustes", "alignment: scale"),
+        lambda t: t + "\n# a comment is a change too\n",
+    ],
+    ids=["stride", "alignment", "comment"],
+)
 def test_modified_file_is_a_custom_protocol(tmp_path, monkeypatch, edit):
     path = _copy(tmp_path, "h36m-p2", edit)
     assert path.read_text() != (SOURCE / "h36m-p2.yaml").read_text()

@@ -1,5 +1,6 @@
 """The protocol pin at run time: an edited protocol file scores as `custom:<name>`, and compare, table and
 leaderboard refuse to pair or merge results whose protocol sha256 differ."""
+
 from __future__ import annotations
 
 import hashlib
@@ -9,14 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from factories import EVAL, make_sequence, truth_predictions
-from factories import REPO
+from factories import EVAL, REPO, make_sequence, truth_predictions
 from kspbench.cli import main
-from kspbench.evaluation.evaluate import integrity_digest
 from kspbench.data.predictions import write_predictions
+from kspbench.data.store import StoreWriter
+from kspbench.evaluation.evaluate import integrity_digest
 from kspbench.evaluation.protocol import REGISTERED
 from kspbench.evaluation.results import load_result
-from kspbench.data.store import StoreWriter
 
 SOURCE = REPO / "protocols" / "h36m-p2.yaml"
 CAMS = ("54138969",)
@@ -39,14 +39,20 @@ def scored(tmp_path_factory):
     protos = tmp / "protocols"
     protos.mkdir()
     text = SOURCE.read_text()
-    files = {"copy": text, "aligned": text.replace("alignment: procrustes", "alignment: scale"),
-             "commented": text + "\n# edited\n"}
+    files = {
+        "copy": text,
+        "aligned": text.replace("alignment: procrustes", "alignment: scale"),
+        "commented": text + "\n# edited\n",
+    }
     for name, body in files.items():
         (protos / f"{name}.yaml").write_text(body)
     out = {"store": store, "protos": protos, "dir": tmp / "results", "stderr": {}}
-    for row, proto, noise in (("genuine", "h36m-p2", 10.0), ("copy", str(protos / "copy.yaml"), 12.0),
-                              ("aligned", str(protos / "aligned.yaml"), 10.0),
-                              ("commented", str(protos / "commented.yaml"), 10.0)):
+    for row, proto, noise in (
+        ("genuine", "h36m-p2", 10.0),
+        ("copy", str(protos / "copy.yaml"), 12.0),
+        ("aligned", str(protos / "aligned.yaml"), 10.0),
+        ("commented", str(protos / "commented.yaml"), 10.0),
+    ):
         p = truth_predictions(store, "h36m-test", "camera_3d")
         p.poses_3d = p.poses_3d + np.random.default_rng(1).normal(scale=noise, size=p.poses_3d.shape)
         p.attrs = {"card": f"row_{row}", "seed": 0}
@@ -60,8 +66,19 @@ def scored(tmp_path_factory):
 
 
 def _eval(scored, row, capsys, out=None):
-    rc = main([*EVAL, "--protocol", scored[row + "_proto"], "--predictions", str(scored[row + "_pred"]),
-               "--store", str(scored["store"]), "--out", str(out or scored[row])])
+    rc = main(
+        [
+            *EVAL,
+            "--protocol",
+            scored[row + "_proto"],
+            "--predictions",
+            str(scored[row + "_pred"]),
+            "--store",
+            str(scored["store"]),
+            "--out",
+            str(out or scored[row]),
+        ]
+    )
     assert rc == 0
     return capsys.readouterr().err
 

@@ -3,6 +3,7 @@
 Children are forked from the test process (``multiprocessing`` "fork"), so each runs ``kspbench.cli.main`` without
 paying the interpreter's start-up: the kills then land across the evaluation and the write, not in imports.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,8 @@ import pytest
 import factories
 from factories import EVAL, make_sequence
 from kspbench.data.predictions import write_predictions
-from kspbench.evaluation.results import frames_path, load_result
 from kspbench.data.store import StoreWriter
+from kspbench.evaluation.results import frames_path, load_result
 
 pytestmark = pytest.mark.skipif("fork" not in mp.get_all_start_methods(), reason="needs fork")
 CAMS = ("54138969", "60457274")
@@ -82,16 +83,21 @@ def test_kill_9_while_rewriting_a_result_leaves_old_or_new(setup):
     outcomes = []
     delays = np.linspace(0.1, 1.1, 12) * span
     for delay in delays:
-        want = "old" if _card(out) == "new" else "new"   # always rewrite the result with the other one
+        want = "old" if _card(out) == "new" else "new"  # always rewrite the result with the other one
         before = _card(out)
         p = _start(_argv(store, preds[want], out))
         time.sleep(delay)
         os.kill(p.pid, signal.SIGKILL)
         p.join(300)
-        got = _card(out)   # raises if the pair is broken
+        got = _card(out)  # raises if the pair is broken
         assert got in (before, want)
-        outcomes.append("killed-old" if p.exitcode == -signal.SIGKILL and got == before else
-                        "killed-new" if p.exitcode == -signal.SIGKILL else "finished")
+        outcomes.append(
+            "killed-old"
+            if p.exitcode == -signal.SIGKILL and got == before
+            else "killed-new"
+            if p.exitcode == -signal.SIGKILL
+            else "finished"
+        )
     sys.stderr.write(f"kill -9 outcomes over {len(delays)} delays: {outcomes}\n")
     assert len(delays) >= 8 and outcomes.count("finished") < len(delays)
     # Leftovers of killed writers (temporary files, orphan per-frame files) are swept by the next writer.

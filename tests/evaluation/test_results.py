@@ -1,4 +1,5 @@
 """results.py: result files read back through `kspbench eval` output, validation, row identity, seed grouping."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,8 @@ import pytest
 from factories import EVAL, make_sequence, truth_predictions
 from kspbench.cli import main
 from kspbench.data.predictions import Predictions, write_predictions
-from kspbench.evaluation.results import ResultError, by_row, discover, load_result, per_frame, row_stats
 from kspbench.data.store import StoreWriter
+from kspbench.evaluation.results import ResultError, by_row, discover, load_result, per_frame, row_stats
 
 CAMS = ("54138969", "60457274")
 
@@ -39,8 +40,23 @@ def _score(tmp, store, name, attrs, noise, noise_seed, out_dir="results", protoc
     write_predictions(pred, p)
     out = tmp / out_dir / f"{name}.json"
     named = [] if {"card", "baseline"} & set(attrs) else ["--name", name]  # an outside model names itself
-    assert main([*EVAL, "--protocol", protocol, "--predictions", str(pred), "--store", str(store),
-                 "--out", str(out), *named]) == 0
+    assert (
+        main(
+            [
+                *EVAL,
+                "--protocol",
+                protocol,
+                "--predictions",
+                str(pred),
+                "--store",
+                str(store),
+                "--out",
+                str(out),
+                *named,
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -71,6 +87,7 @@ def _copy_result(src, dst_dir):
 
 # --- identity of a result ---------------------------------------------------------------------------------------
 
+
 def test_model_result_identity(res):
     r = load_result(res["s1"])
     assert (r.row, r.kind, r.seed, r.protocol, r.dataset) == ("unsup", "model", 1, "h36m-p2", "unit-h36m")
@@ -87,8 +104,7 @@ def test_baseline_and_external_identity(res):
     assert (b.row, b.kind, b.seed, b.protocol, b.dataset) == ("mean", "baseline", None, "h36m-p2", "unit-h36m")
     assert b.label == "mean pose (h36m-train)" and b.profile is None
     e = load_result(res["ext"])
-    assert (e.row, e.kind, e.seed, e.protocol, e.dataset) == ("someone-else", "external", None, "h36m-p2",
-                                                              "unit-h36m")
+    assert (e.row, e.kind, e.seed, e.protocol, e.dataset) == ("someone-else", "external", None, "h36m-p2", "unit-h36m")
     assert e.label == "someone-else" and e.model == {"name": "someone-else"} and b.model == {}
 
 
@@ -100,6 +116,7 @@ def test_per_frame_reads_the_frames_file(res):
 
 
 # --- refusals -----------------------------------------------------------------------------------------------------
+
 
 def test_hand_edited_metric_is_refused_naming_the_file(res, tmp_path):
     f = _copy_result(res["s0"], tmp_path / "r")
@@ -137,10 +154,13 @@ def test_truncated_json_is_refused(res, tmp_path):
     assert str(f) in str(err.value)
 
 
-@pytest.mark.parametrize("mutate, expect", [
-    (lambda d: d.pop("ci95"), "missing ci95"),
-    (lambda d: d.__setitem__("schema_version", 99), "result schema 99"),
-])
+@pytest.mark.parametrize(
+    "mutate, expect",
+    [
+        (lambda d: d.pop("ci95"), "missing ci95"),
+        (lambda d: d.__setitem__("schema_version", 99), "result schema 99"),
+    ],
+)
 def test_incomplete_or_foreign_json_is_refused(res, tmp_path, mutate, expect):
     f = _copy_result(res["s0"], tmp_path / "r")
     data = json.loads(f.read_text())
@@ -196,10 +216,10 @@ def test_discover_raises_on_one_bad_file_and_never_skips(res, tmp_path):
 
 # --- grouping and statistics ----------------------------------------------------------------------------------
 
+
 def test_by_row_groups_seeds_sorted(res):
     groups = by_row(discover(res["dir"]))
-    assert set(groups) == {("unsup", "h36m-p2"), ("unsup", "h36m-p1"), ("mean", "h36m-p2"),
-                           ("someone-else", "h36m-p2")}
+    assert set(groups) == {("unsup", "h36m-p2"), ("unsup", "h36m-p1"), ("mean", "h36m-p2"), ("someone-else", "h36m-p2")}
     assert [r.seed for r in groups[("unsup", "h36m-p2")]] == [0, 1, 2]
     assert [r.seed for r in groups[("mean", "h36m-p2")]] == [None]
     # Order of the input does not matter.

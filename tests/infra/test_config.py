@@ -1,4 +1,5 @@
 """kspbench.infra.config: one typed loader; every problem is one ConfigError line naming the key path."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,16 +25,20 @@ class Ranged:
     jitter: tuple[float, float] = setting(default=(0.0, 0.0), minimum=0, maximum=0.5)
 
 
-@pytest.mark.parametrize("raw, message", [
-    ({"fps": 0.1}, "clip r.fps: must be a number in [0.5, 200], got 0.1"),
-    ({"fps": 201}, "clip r.fps: must be a number in [0.5, 200], got 201"),
-    ({"scale": 0}, "clip r.scale: must be a number in (0.0, 2], got 0"),
-    ({"takes": 10}, "clip r.takes: must be an integer <= 9, got 10"),
-    ({"jitter": [0.1, 0.6]}, "clip r.jitter[1]: must be a number in [0, 0.5], got 0.6"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ({"fps": 0.1}, "clip r.fps: must be a number in [0.5, 200], got 0.1"),
+        ({"fps": 201}, "clip r.fps: must be a number in [0.5, 200], got 201"),
+        ({"scale": 0}, "clip r.scale: must be a number in (0.0, 2], got 0"),
+        ({"takes": 10}, "clip r.takes: must be an integer <= 9, got 10"),
+        ({"jitter": [0.1, 0.6]}, "clip r.jitter[1]: must be a number in [0, 0.5], got 0.6"),
+    ],
+)
 def test_maximum_bounds_every_value(raw, message):
-    assert parse(Ranged, {"fps": 200, "scale": 2, "takes": 9, "jitter": [0, 0.5]}, "r", kind="clip") == \
-        Ranged(200.0, 2.0, 9, (0.0, 0.5))
+    assert parse(Ranged, {"fps": 200, "scale": 2, "takes": 9, "jitter": [0, 0.5]}, "r", kind="clip") == Ranged(
+        200.0, 2.0, 9, (0.0, 0.5)
+    )
     with pytest.raises(ConfigError) as err:
         parse(Ranged, raw, "r", kind="clip")
     assert str(err.value) == message
@@ -64,20 +69,23 @@ def test_parse_builds_typed_frozen_objects_with_defaults():
         out.name = "y"  # frozen
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"colour": 1}, "profile p: unknown key 'colour' (known: name, mode,"),
-    ({"mode": "c"}, "profile p.mode: must be one of a, b, got 'c'"),
-    ({"inner": {"size": 1, "rate": 0.5}}, "profile p.inner.size: must be an integer >= 2, got 1"),
-    ({"inner": {"size": 4, "rate": 0}}, "profile p.inner.rate: must be a number > 0.0, got 0"),
-    ({"inner": {"size": True, "rate": 1}}, "profile p.inner.size: must be an integer, got True"),
-    ({"inner": {"size": 4}}, "profile p.inner: missing key 'rate'"),
-    ({"blocks": [1, 2]}, "profile p.blocks: must be a list of 3 values, got [1, 2]"),
-    ({"blocks": [1, 2, "x"]}, "profile p.blocks[2]: must be an integer, got 'x'"),
-    ({"flag": "yes"}, "profile p.flag: must be true or false, got 'yes'"),
-    ({"pool": "max"}, "profile p.pool: must be one of avg, flatten, got 'max'"),
-    ({"inner": [1]}, "profile p.inner: expected a mapping, got list"),
-    ({"batch": 1.5}, "profile p.batch: must be an integer, got 1.5"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"colour": 1}, "profile p: unknown key 'colour' (known: name, mode,"),
+        ({"mode": "c"}, "profile p.mode: must be one of a, b, got 'c'"),
+        ({"inner": {"size": 1, "rate": 0.5}}, "profile p.inner.size: must be an integer >= 2, got 1"),
+        ({"inner": {"size": 4, "rate": 0}}, "profile p.inner.rate: must be a number > 0.0, got 0"),
+        ({"inner": {"size": True, "rate": 1}}, "profile p.inner.size: must be an integer, got True"),
+        ({"inner": {"size": 4}}, "profile p.inner: missing key 'rate'"),
+        ({"blocks": [1, 2]}, "profile p.blocks: must be a list of 3 values, got [1, 2]"),
+        ({"blocks": [1, 2, "x"]}, "profile p.blocks[2]: must be an integer, got 'x'"),
+        ({"flag": "yes"}, "profile p.flag: must be true or false, got 'yes'"),
+        ({"pool": "max"}, "profile p.pool: must be one of avg, flatten, got 'max'"),
+        ({"inner": [1]}, "profile p.inner: expected a mapping, got list"),
+        ({"batch": 1.5}, "profile p.batch: must be an integer, got 1.5"),
+    ],
+)
 def test_every_problem_is_one_config_error_naming_the_key(change, message):
     with pytest.raises(ConfigError) as err:
         parse(Outer, dict(GOOD, **change), "p", kind="profile")
@@ -116,11 +124,14 @@ def test_load_named_from_a_folder_a_catalogue_file_and_a_path(tmp_path):
         load_named("gpu", catalogue, "profile")
     with pytest.raises(ConfigError, match=r"unknown protocol 'three'; use one of one, two"):
         load_named("three", folder, "protocol")
-    for empty in (tmp_path / "none", tmp_path / "empty"):   # a missing or empty folder offers no names
+    for empty in (tmp_path / "none", tmp_path / "empty"):  # a missing or empty folder offers no names
         (tmp_path / "empty").mkdir(exist_ok=True)
         assert names_in(empty, "protocol") == ()
-        with pytest.raises(ConfigError, match=rf"^unknown protocol 'one'; there is none in .*{empty.name}; give the "
-                                              "path of a YAML file$"):
+        with pytest.raises(
+            ConfigError,
+            match=rf"^unknown protocol 'one'; there is none in .*{empty.name}; give the "
+            "path of a YAML file$",
+        ):
             load_named("one", empty, "protocol")
 
 

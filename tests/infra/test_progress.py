@@ -1,4 +1,5 @@
 """Progress: tqdm's bar on a terminal, plain timed lines (no carriage returns) anywhere else."""
+
 from __future__ import annotations
 
 import io
@@ -42,20 +43,21 @@ def test_format_seconds():
 def test_plain_lines_every_interval_then_done_without_carriage_returns(clock):
     out = io.StringIO()
     with Progress("train unsup seed 3", 100, stream=out, every=30.0) as bar:
-        for _ in range(10):          # 10 steps in 10 s: no line before the interval has passed
+        for _ in range(10):  # 10 steps in 10 s: no line before the interval has passed
             clock.now += 1.0
             bar.update()
         assert out.getvalue() == ""
-        clock.now += 25.0            # 35 s since the start
+        clock.now += 25.0  # 35 s since the start
         bar.note(stage="pose", prior=0.123456)
         bar.update()
         clock.now += 5.0
-        bar.update()                 # 5 s after that line: none
+        bar.update()  # 5 s after that line: none
     lines = out.getvalue().splitlines()
     assert "\r" not in out.getvalue()
     # 11 steps in 35 s: 89 to go at 35/11 s each.
-    assert lines[0] == ("kspbench: train unsup seed 3: step 11/100 (11%), 0:35 elapsed, ETA 4:43 "
-                        "(stage pose, prior 0.1235)")
+    assert lines[0] == (
+        "kspbench: train unsup seed 3: step 11/100 (11%), 0:35 elapsed, ETA 4:43 (stage pose, prior 0.1235)"
+    )
     assert lines[1].startswith("kspbench: train unsup seed 3: done, step 12/100 (12%), 0:40 elapsed")
     assert len(lines) == 2
 
@@ -82,7 +84,7 @@ def test_resumed_run_estimates_from_this_sessions_rate(clock):
     out = io.StringIO()
     bar = Progress("train semi seed 0", 200, initial=100, stream=out, every=0.0)
     clock.now += 10.0
-    bar.update(50)                   # 50 steps in 10 s this session; 50 left
+    bar.update(50)  # 50 steps in 10 s this session; 50 left
     assert out.getvalue().splitlines()[-1].endswith("step 150/200 (75%), 0:10 elapsed, ETA 0:10")
 
 
@@ -113,9 +115,9 @@ def test_heartbeat_writes_lines_without_updates_until_closed(monkeypatch):
     bar = Progress("world build cpu seed 0", 3, unit="sequence", stream=out, every=0.0)
     bar.note(phase="datasheet")
     bar.update(3)
-    monkeypatch.setattr(bar, "every", 0.0)     # the heartbeat waits at least 1 s between lines
+    monkeypatch.setattr(bar, "every", 0.0)  # the heartbeat waits at least 1 s between lines
     bar.heartbeat()
-    bar.heartbeat()                             # a second call starts no second thread
+    bar.heartbeat()  # a second call starts no second thread
     threads = [t for t in threading.enumerate() if t.name == "kspbench-progress"]
     assert len(threads) == 1
     deadline = time.monotonic() + 10
@@ -125,7 +127,7 @@ def test_heartbeat_writes_lines_without_updates_until_closed(monkeypatch):
     assert not threads[0].is_alive()
     lines = out.getvalue().splitlines()
     assert len(lines) >= 3 and all(ln.endswith("(phase datasheet)") for ln in lines)
-    assert lines[1].startswith("kspbench: world build cpu seed 0: sequence 3/3 (100%)")   # a beat, no update
+    assert lines[1].startswith("kspbench: world build cpu seed 0: sequence 3/3 (100%)")  # a beat, no update
     assert lines[-1].startswith("kspbench: world build cpu seed 0: done, sequence 3/3")
 
 
@@ -157,15 +159,37 @@ def test_terminal_gets_the_tqdm_bar_not_plain_lines():
 def test_world_build_into_a_pipe_prints_plain_lines(tmp_path):
     """What `dvc repro` sees: stderr is a pipe, so lines, not a bar (a line per sequence here: interval 0)."""
     env = {**os.environ, EVERY_ENV: "0"}
-    proc = subprocess.run([sys.executable, "-m", "kspbench", "world", "build", "--profile", "tiny", "--seed", "0",
-                           "--out", str(tmp_path / "w.h5"), "--jobs", "1"],
-                          capture_output=True, text=True, env=env, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kspbench",
+            "world",
+            "build",
+            "--profile",
+            "tiny",
+            "--seed",
+            "0",
+            "--out",
+            str(tmp_path / "w.h5"),
+            "--jobs",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "\r" not in proc.stderr
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("kspbench: world build tiny seed 0:")]
-    assert re.fullmatch(r"kspbench: world build tiny seed 0: sequence 1/(\d+) \(\d+%\), \d+:\d\d elapsed, ETA .*",
-                        lines[0]), lines
-    assert len(lines) >= int(re.search(r"/(\d+)", lines[0]).group(1)) + 1   # each sequence (+ beats), then done
+    assert re.fullmatch(
+        r"kspbench: world build tiny seed 0: sequence 1/(\d+) \(\d+%\), \d+:\d\d elapsed, ETA .*", lines[0]
+    ), lines
+    assert len(lines) >= int(re.search(r"/(\d+)", lines[0]).group(1)) + 1  # each sequence (+ beats), then done
     # The last sequence's line and the end name the phase that followed: the datasheet.
-    assert re.fullmatch(r"kspbench: world build tiny seed 0: done, sequence (\d+)/\1 \(100%\), \d+:\d\d elapsed "
-                        r"\(phase datasheet\)", lines[-1]), lines
+    assert re.fullmatch(
+        r"kspbench: world build tiny seed 0: done, sequence (\d+)/\1 \(100%\), \d+:\d\d elapsed "
+        r"\(phase datasheet\)",
+        lines[-1],
+    ), lines

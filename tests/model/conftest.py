@@ -1,11 +1,12 @@
 """Fixtures of the model tests: one tiny store per session, cards and profiles."""
+
 from __future__ import annotations
 
 import pytest
 
-from model_fixtures import build_store
 from kspbench.model.cards import Card, load_card
 from kspbench.model.profiles import load_profile
+from model_fixtures import build_store
 
 
 @pytest.fixture(scope="session")
@@ -25,8 +26,9 @@ def all_losses_card():
     card["losses"]["sup2d"] = {"weight": 1.0, "optimiser": None}
     card["losses"]["sup3d"] = {"w3d": 1.0, "w2d": 1.0, "optimiser": None}
     card["data"]["supervised"] = ["h36m-train"]
-    card["schedule"]["stages"] = [{"name": "all", "steps": 1,
-                                   "cycle": ["prior", "paired", "unpaired", "sup2d", "sup3d"]}]
+    card["schedule"]["stages"] = [
+        {"name": "all", "steps": 1, "cycle": ["prior", "paired", "unpaired", "sup2d", "sup3d"]}
+    ]
     for cfg in card["losses"].values():
         cfg["optimiser"] = {"name": "adam", "lr": 3e-3}
     return Card.from_dict(card)

@@ -1,4 +1,5 @@
 """benchmarks/train_side_by_side.py: the per-part split of a profiled step and the report (tiny profile, in-process)."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -21,9 +22,14 @@ def worker(store):
     w.out.cleanup()
 
 
-@pytest.mark.parametrize("loss, parts", [("prior", ("EP", "Tfk", "Tc", "data", "optimiser")),
-                                         ("paired", ("EP", "EA", "DI", "f2D convs", "Tfk", "Tc", "Tm", "optimiser")),
-                                         ("unpaired", ("EP", "EA", "DI", "Tm", "optimiser"))])
+@pytest.mark.parametrize(
+    "loss, parts",
+    [
+        ("prior", ("EP", "Tfk", "Tc", "data", "optimiser")),
+        ("paired", ("EP", "EA", "DI", "f2D convs", "Tfk", "Tc", "Tm", "optimiser")),
+        ("unpaired", ("EP", "EA", "DI", "Tm", "optimiser")),
+    ],
+)
 def test_profiled_step_is_split_into_the_parts_that_loss_runs(worker, loss, parts):
     forward_kinematics = kinematics.forward_kinematics
     split = worker.profile(loss, 2)
@@ -43,11 +49,21 @@ def test_steps_report_wall_and_cpu_seconds(worker):
 
 
 def test_report_gives_per_round_ratios_and_the_cycle():
-    rates = {"old": {"prior": [100.0, 50.0], "paired": [10.0, 10.0]},
-             "new": {"prior": [200.0, 100.0], "paired": [20.0, 10.0]}}
-    res = {"baseline": "abc", "candidate": "working tree", "threads": 1, "batch": 16, "rates": rates,
-           "cpu_rates": rates, "shares": {}, "rss_after_load_mib": {"old": 1.0, "new": 2.0},
-           "peak_rss_mib": {"old": 3.0, "new": 4.0}}
+    rates = {
+        "old": {"prior": [100.0, 50.0], "paired": [10.0, 10.0]},
+        "new": {"prior": [200.0, 100.0], "paired": [20.0, 10.0]},
+    }
+    res = {
+        "baseline": "abc",
+        "candidate": "working tree",
+        "threads": 1,
+        "batch": 16,
+        "rates": rates,
+        "cpu_rates": rates,
+        "shares": {},
+        "rss_after_load_mib": {"old": 1.0, "new": 2.0},
+        "peak_rss_mib": {"old": 3.0, "new": 4.0},
+    }
     text = bench.report(res)
     assert "new/old 2.00 [2.00, 2.00]" in text  # prior doubled in both rounds
     assert "new/old 1.50 [1.00, 2.00]" in text  # paired: 2x then 1x

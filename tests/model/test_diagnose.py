@@ -1,9 +1,9 @@
 """``kspbench diagnose``: tuples, true masks, PCI of a pose-ignoring and of an oracle decoder, the report, the CLI."""
+
 from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import h5py
 import numpy as np
@@ -12,12 +12,12 @@ import torch
 import yaml
 
 from kspbench.cli import main
+from kspbench.data.store import PoseStore
 from kspbench.model import data as D
 from kspbench.model import diagnose as DG
 from kspbench.model.predict import load_model
 from kspbench.model.profiles import load_profile
 from kspbench.model.train import train
-from kspbench.data.store import PoseStore
 from model_fixtures import build_store
 
 N = 48  # tuples per test measurement: enough for the bootstrap, fast on one thread
@@ -70,12 +70,14 @@ def test_tuples_are_seeded_same_clip_far_apart_and_distinct(bench):
     assert np.unique(DG.draw_tuples(frames, 10, seed=0).target).size == 10
     # Every eligible target is drawn, and only those (a brute-force count of far partners in the same clip).
     u = np.flatnonzero(frames.usable)
-    far = ((frames.clip[u, None] == frames.clip[None, u])
-           & (np.abs(frames.time[u, None] - frames.time[None, u]) >= DG.MIN_GAP_SECONDS - 1e-9))
+    far = (frames.clip[u, None] == frames.clip[None, u]) & (
+        np.abs(frames.time[u, None] - frames.time[None, u]) >= DG.MIN_GAP_SECONDS - 1e-9
+    )
     many = DG.draw_tuples(frames, 3000, seed=0)
     assert set(many.target.tolist()) == set(u[far.sum(axis=1) >= 2].tolist())
     assert {(int(a), int(b)) for a, b in zip(many.target, many.source)} == {
-        (int(u[i]), int(u[j])) for i, j in zip(*np.nonzero(far)) if far[i].sum() >= 2}
+        (int(u[i]), int(u[j])) for i, j in zip(*np.nonzero(far)) if far[i].sum() >= 2
+    }
     with pytest.raises(DG.DiagnoseError, match="two others of its clip"):
         DG.draw_tuples(frames, 4, seed=0, min_gap=5.0)
 
@@ -83,9 +85,9 @@ def test_tuples_are_seeded_same_clip_far_apart_and_distinct(bench):
 def test_true_mask_is_the_thresholded_rgb_sum_of_the_difference_with_the_clean_background():
     bg = torch.full((1, 3, 2, 2), 100, dtype=torch.uint8)
     img = bg.clone()
-    img[0, :, 0, 0] = torch.tensor([104, 104, 104])   # sum 12: not above the threshold
-    img[0, :, 0, 1] = torch.tensor([104, 104, 105])   # sum 13
-    img[0, 0, 1, 1] = 87                               # one channel, 13 grey levels down
+    img[0, :, 0, 0] = torch.tensor([104, 104, 104])  # sum 12: not above the threshold
+    img[0, :, 0, 1] = torch.tensor([104, 104, 105])  # sum 13
+    img[0, 0, 1, 1] = 87  # one channel, 13 grey levels down
     assert DG.person_masks(img, bg)[0, 0].tolist() == [[False, True], [False, True]]
 
 
@@ -113,8 +115,8 @@ def _oracle(frames: D.Frames):
         best, j = dist.min(dim=1)
         hit = (best < 1e-6)[:, None, None, None]
         mask = masks[j] & hit
-        return {"image": torch.where(mask, images[j], background), "mask": mask.float(),
-                "foreground": images[j]}
+        return {"image": torch.where(mask, images[j], background), "mask": mask.float(), "foreground": images[j]}
+
     return render
 
 
@@ -123,7 +125,7 @@ def test_an_oracle_decoder_drawing_the_true_pose_has_pci_near_one(bench, monkeyp
     monkeypatch.setattr(model, "render", _oracle(_frames(bench)))
     report, examples = DG.diagnose(bench["ckpt"], bench["clean"], n_tuples=N, threads=1, model=model, examples=3)
     tf, ep = report["modes"]["teacher_forced"], report["modes"]["ep"]
-    assert tf["pci"] > 0.99 and tf["pci_ci95"][0] > 0.99, tf        # Î(B) = It exactly: e(B) = 0
+    assert tf["pci"] > 0.99 and tf["pci_ci95"][0] > 0.99, tf  # Î(B) = It exactly: e(B) = 0
     assert tf["e_b"] < 1e-9 < 0.01 < tf["e_b_prime"]
     assert tf["mask_iou"] == pytest.approx(1.0) and tf["mask_inside"] == pytest.approx(1.0)
     assert tf["mask_outside"] == pytest.approx(0.0)
@@ -139,8 +141,17 @@ def test_report_on_the_real_decoder_has_every_figure(bench):
     assert report["store"]["background_estimate"] == "clean" and report["role"] == "h36m-val"
     assert report["has_decoder_mask"] is True and report["warnings"] == []
     for m in report["modes"].values():
-        assert set(m) == {"e_b", "e_b_prime", "pci", "pci_ci95", "mask_iou", "mask_inside", "mask_outside",
-                          "ep_pck_decoded", "ep_error_px_decoded"}
+        assert set(m) == {
+            "e_b",
+            "e_b_prime",
+            "pci",
+            "pci_ci95",
+            "mask_iou",
+            "mask_inside",
+            "mask_outside",
+            "ep_pck_decoded",
+            "ep_error_px_decoded",
+        }
         assert m["pci"] == pytest.approx(1 - m["e_b"] / m["e_b_prime"])
         assert m["pci_ci95"][0] <= m["pci"] <= m["pci_ci95"][1]
         assert 0 <= m["mask_iou"] <= 1 and 0 <= m["ep_pck_decoded"] <= 1 and m["ep_error_px_decoded"] > 0
@@ -160,22 +171,52 @@ def test_cli_writes_the_report_and_figure_deterministically(bench, capsys):
     outs = []
     for k in range(2):
         out, fig = bench["root"] / f"diag{k}.json", bench["root"] / f"diag{k}.png"
-        assert main(["diagnose", "--checkpoint", str(bench["ckpt"]), "--store", str(bench["clean"]), "--tuples",
-                     str(N), "--seed", "1", "--threads", "1", "--out", str(out), "--figure", str(fig)]) == 0
+        assert (
+            main(
+                [
+                    "diagnose",
+                    "--checkpoint",
+                    str(bench["ckpt"]),
+                    "--store",
+                    str(bench["clean"]),
+                    "--tuples",
+                    str(N),
+                    "--seed",
+                    "1",
+                    "--threads",
+                    "1",
+                    "--out",
+                    str(out),
+                    "--figure",
+                    str(fig),
+                ]
+            )
+            == 0
+        )
         stdout = capsys.readouterr().out
         assert "teacher-forced" in stdout and f"wrote {out}" in stdout and f"wrote {fig}" in stdout
         assert fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         outs.append(json.loads(out.read_text()))
     assert _numbers(outs[0]) == _numbers(outs[1])
     assert outs[0]["seed"] == 1 and outs[0]["n_tuples"] == N
-    assert sorted(p.name for p in bench["root"].glob("diag*")) == ["diag0.json", "diag0.png", "diag1.json",
-                                                                   "diag1.png"]
+    assert sorted(p.name for p in bench["root"].glob("diag*")) == ["diag0.json", "diag0.png", "diag1.json", "diag1.png"]
 
 
 def test_cli_refuses_backgrounds_that_are_not_clean_unless_allowed(bench, capsys, tmp_path):
     out = tmp_path / "d.json"
-    args = ["diagnose", "--checkpoint", str(bench["ckpt"]), "--store", str(bench["median"]), "--tuples", "8",
-            "--threads", "1", "--out", str(out)]
+    args = [
+        "diagnose",
+        "--checkpoint",
+        str(bench["ckpt"]),
+        "--store",
+        str(bench["median"]),
+        "--tuples",
+        "8",
+        "--threads",
+        "1",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 2
     _one_line_error(capsys, "not clean", "median:9", "rebuild the world")
     assert not out.exists()

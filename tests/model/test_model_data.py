@@ -1,5 +1,6 @@
 """Data machinery: labels agree with images and with the model's camera, flips swap left and right, T^-1 inverts T,
 pairs keep their time gap, the supervised subset is made of whole time blocks."""
+
 from __future__ import annotations
 
 import math
@@ -10,10 +11,10 @@ import torch
 
 from assertions import assert_close
 from kspbench.core import skeleton
-from kspbench.model import data as D
-from kspbench.model import transforms as T
 from kspbench.core.kinematics import DEFAULT_CAMERA_DISTANCE, DEFAULT_FOCAL
 from kspbench.data.store import PoseStore, StoreWriter
+from kspbench.model import data as D
+from kspbench.model import transforms as T
 from model_fixtures import make_clip
 
 
@@ -40,8 +41,13 @@ def _limb_colour_at(images: torch.Tensor, p2d: np.ndarray, bone: int) -> np.ndar
 def test_labels_are_crop_coordinates_of_the_drawn_limbs(frames):
     # The fixture draws the limbs at the labelled crop coordinates over the background estimate: under every bone's
     # midpoint the image differs from the background, and away from the person it does not.
-    hits = [np.abs(_limb_colour_at(frames.images, frames.p2d, b) - _limb_colour_at(frames.backgrounds, frames.p2d, b))
-            .max(axis=1) > 0.1 for b in range(skeleton.NUM_BONES)]
+    hits = [
+        np.abs(_limb_colour_at(frames.images, frames.p2d, b) - _limb_colour_at(frames.backgrounds, frames.p2d, b)).max(
+            axis=1
+        )
+        > 0.1
+        for b in range(skeleton.NUM_BONES)
+    ]
     assert np.mean(hits) > 0.95
     corner = np.full((len(frames), 2), -0.95)
     assert_close(_pixel(frames.images, corner), _pixel(frames.backgrounds, corner), atol=0.02)
@@ -64,8 +70,12 @@ def test_mirroring_swaps_left_and_right_consistently_with_flip_permutation(frame
     u8 = (fi * 255).round().to(torch.uint8)
     for bone in range(skeleton.NUM_BONES):
         src_bone = skeleton.LIMB_FLIP_PERMUTATION[bone]
-        assert_close(_limb_colour_at(u8, fp.numpy(), bone), _limb_colour_at(frames.images[:n], p2d.numpy(), src_bone),
-                     atol=0.02, what=f"bone {bone}")
+        assert_close(
+            _limb_colour_at(u8, fp.numpy(), bone),
+            _limb_colour_at(frames.images[:n], p2d.numpy(), src_bone),
+            atol=0.02,
+            what=f"bone {bone}",
+        )
     # 3D: mirrored like 2D (x negated, joints relabelled); mirroring twice is the identity.
     f3 = T.apply_p3d(p3d, flip, zero)
     assert torch.equal(f3[..., 0], -p3d[:, perm, 0]) and torch.equal(f3[..., 1:], p3d[:, perm, 1:])
@@ -98,7 +108,7 @@ def test_inverse_transform_undoes_the_transform():
     g = torch.Generator().manual_seed(0)
     p = torch.rand(6, 17, 2, generator=g) * 2 - 1
     flip = torch.tensor([True, False, True, False, True, False])
-    angle = (torch.rand(6, generator=g) - 0.5)
+    angle = torch.rand(6, generator=g) - 0.5
     assert_close(T.invert_p2d(T.apply_p2d(p, flip, angle), flip, angle), p, atol=1e-6)
 
 

@@ -1,4 +1,5 @@
 """The decoder's pose conditioning: silhouette prior on the mask, no background shortcut, pooled appearance."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -22,8 +23,9 @@ def _model(profile, seed=0, **decoder):
 def _pose(profile, b=2):
     m = _model(profile)
     with torch.no_grad():
-        return m.pose(torch.rand(b, 3, profile.input_size, profile.input_size, generator=torch.Generator()
-                                 .manual_seed(1)))
+        return m.pose(
+            torch.rand(b, 3, profile.input_size, profile.input_size, generator=torch.Generator().manual_seed(1))
+        )
 
 
 def test_mask_starts_on_the_pose_silhouette_not_on_copy_bt(tiny):

@@ -2,6 +2,7 @@
 
 Slow-ish (process start-up and torch import in each worker): marked ``slow``, still part of the default run.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,9 @@ def _card(cycle: tuple[str, ...] = CYCLE) -> Card:
     return Card.from_dict(card)
 
 
-def _train_on_doubled_batches(rank: int, world: int, port: int, store: str, out: str,
-                              cycle: tuple[str, ...] = CYCLE) -> None:
+def _train_on_doubled_batches(
+    rank: int, world: int, port: int, store: str, out: str, cycle: tuple[str, ...] = CYCLE
+) -> None:
     """Run ``cycle`` on drawn batches: one process trains on each batch as drawn; N processes train on a global
     batch of N copies of it, so that every rank's shard is that batch. The mean gradient, the BatchNorm statistics
     (per rank on CPU) and every running buffer are then the same as in one process, and DDP must reproduce the
@@ -45,8 +47,9 @@ def _train_on_doubled_batches(rank: int, world: int, port: int, store: str, out:
     from kspbench.model import distributed as DIST
 
     if world > 1:
-        os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
-                          LOCAL_RANK=str(rank))
+        os.environ.update(
+            MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank)
+        )
     ctx = DIST.context_from_env("cpu")
     trainer = Trainer(_card(cycle), store, Path(out) / f"rank{rank}", profile="tiny", threads=1, dist=ctx)
     with deterministic(1, "cpu"):
@@ -57,8 +60,9 @@ def _train_on_doubled_batches(rank: int, world: int, port: int, store: str, out:
             half = trainer._batch(loss)
             trainer.train_step(loss, {k: torch.cat([v] * world) for k, v in half.items()})
     if ctx.is_main:
-        torch.save({k: v.detach().clone() for k, v in trainer.model.state_dict().items()},
-                   Path(out) / f"world{world}.pt")
+        torch.save(
+            {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}, Path(out) / f"world{world}.pt"
+        )
     DIST.shutdown(ctx)
 
 
@@ -79,9 +83,26 @@ def test_two_processes_equal_one_process_on_the_same_global_batches(store, tmp_p
 
 
 def _torchrun(store: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "kspbench.cli",
-           "train", "--card", "unsup", "--profile", "tiny", "--store", str(store), "--out", str(out), "--quiet",
-           *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "kspbench.cli",
+        "train",
+        "--card",
+        "unsup",
+        "--profile",
+        "tiny",
+        "--store",
+        str(store),
+        "--out",
+        str(out),
+        "--quiet",
+        *extra,
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
 
@@ -103,5 +124,21 @@ def test_torchrun_two_processes_train_deterministically_with_one_writer(store, t
     # Resuming a two-process run with one process is refused: the global batch would split differently.
     from kspbench.cli import main
 
-    assert main(["train", "--card", "unsup", "--profile", "tiny", "--store", str(store), "--out",
-                 str(tmp_path / "a"), "--resume", "--quiet"]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--card",
+                "unsup",
+                "--profile",
+                "tiny",
+                "--store",
+                str(store),
+                "--out",
+                str(tmp_path / "a"),
+                "--resume",
+                "--quiet",
+            ]
+        )
+        == 2
+    )

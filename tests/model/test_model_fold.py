@@ -1,4 +1,5 @@
 """BatchNorm folding for inference: the folded model predicts what the unfolded one does, with no BatchNorm left."""
+
 from __future__ import annotations
 
 import copy

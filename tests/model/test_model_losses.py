@@ -1,4 +1,5 @@
 """Losses: each one can be driven down on four samples; LUNP leaves the frozen generator untouched."""
+
 from __future__ import annotations
 
 import pytest
@@ -31,13 +32,17 @@ def test_each_loss_falls_by_more_than_half_when_overfitting_four_samples(trainer
 
 def test_lunp_step_leaves_the_generator_unchanged_and_moves_the_encoders(trainer):
     m = trainer.model
-    frozen_before = {f"{name}.{k}": v.clone() for name, mod in (("maps", m.pose_maps), ("di", m.di))
-                     for k, v in mod.state_dict().items()}
+    frozen_before = {
+        f"{name}.{k}": v.clone()
+        for name, mod in (("maps", m.pose_maps), ("di", m.di))
+        for k, v in mod.state_dict().items()
+    }
     ep_before = {k: v.clone() for k, v in m.ep.state_dict().items()}
     ea_before = {k: v.clone() for k, v in m.ea.state_dict().items()}
     trainer.train_step("unpaired")
-    after = {f"{name}.{k}": v for name, mod in (("maps", m.pose_maps), ("di", m.di))
-             for k, v in mod.state_dict().items()}
+    after = {
+        f"{name}.{k}": v for name, mod in (("maps", m.pose_maps), ("di", m.di)) for k, v in mod.state_dict().items()
+    }
     for k, v in frozen_before.items():
         assert torch.equal(v, after[k]), f"{k} changed in an LUNP step"
     assert any(not torch.equal(v, m.ep.state_dict()[k]) for k, v in ep_before.items() if v.is_floating_point())
@@ -46,8 +51,11 @@ def test_lunp_step_leaves_the_generator_unchanged_and_moves_the_encoders(trainer
     assert all(p.requires_grad for p in m.parameters()) and m.di.training
     # ... and an LP step does move DI.
     trainer.train_step("paired")
-    assert any(not torch.equal(v, m.di.state_dict()[k.split(".", 1)[1]]) for k, v in frozen_before.items()
-               if k.startswith("di.") and v.is_floating_point())
+    assert any(
+        not torch.equal(v, m.di.state_dict()[k.split(".", 1)[1]])
+        for k, v in frozen_before.items()
+        if k.startswith("di.") and v.is_floating_point()
+    )
 
 
 def test_lunp_gradients_flow_through_the_frozen_decoder(trainer):
@@ -58,8 +66,9 @@ def test_lunp_gradients_flow_through_the_frozen_decoder(trainer):
 
     with L.frozen(m.generator_modules()):
         m.zero_grad(set_to_none=True)
-        value, _ = L.unpaired_loss(m, batch["source"], batch["target"], batch["background"], batch["flip"],
-                                   batch["angle"], lambda2=0.0)
+        value, _ = L.unpaired_loss(
+            m, batch["source"], batch["target"], batch["background"], batch["flip"], batch["angle"], lambda2=0.0
+        )
         value.backward()
     assert all(p.grad is None for p in m.di.parameters())
     assert m.ep.trunk.conv1.weight.grad is not None and float(m.ep.trunk.conv1.weight.grad.abs().sum()) > 0

@@ -1,4 +1,5 @@
 """Networks: torchvision-compatible ResNet trunk, strict weight loading, seeded init, shapes, Tfk bone ratios."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -26,10 +27,15 @@ def _model(profile, ablation="none", seed=0):
 def test_full_width_trunk_has_torchvision_names_and_shapes():
     sd = ResNetTrunk(64, (3, 4, 6), True).state_dict()
     expected = {
-        "conv1.weight": (64, 3, 7, 7), "bn1.running_var": (64,), "layer1.0.conv1.weight": (64, 64, 1, 1),
-        "layer1.0.downsample.0.weight": (256, 64, 1, 1), "layer1.0.downsample.1.weight": (256,),
-        "layer2.0.conv2.weight": (128, 128, 3, 3), "layer2.3.bn3.bias": (512,),
-        "layer3.0.downsample.0.weight": (1024, 512, 1, 1), "layer3.5.conv3.weight": (1024, 256, 1, 1),
+        "conv1.weight": (64, 3, 7, 7),
+        "bn1.running_var": (64,),
+        "layer1.0.conv1.weight": (64, 64, 1, 1),
+        "layer1.0.downsample.0.weight": (256, 64, 1, 1),
+        "layer1.0.downsample.1.weight": (256,),
+        "layer2.0.conv2.weight": (128, 128, 3, 3),
+        "layer2.3.bn3.bias": (512,),
+        "layer3.0.downsample.0.weight": (1024, 512, 1, 1),
+        "layer3.5.conv3.weight": (1024, 256, 1, 1),
         "layer3.5.bn3.num_batches_tracked": (),
     }
     for key, shape in expected.items():
@@ -78,8 +84,7 @@ def test_init_weights_wrong_shape_is_refused_naming_the_parameter(tiny, tmp_path
     assert torch.equal(small.conv1.weight, before)  # nothing copied
     # A file with fewer blocks than the trunk: the missing parameter is named.
     with pytest.raises(WeightsError, match="missing"):
-        load_torchvision_weights(ResNetTrunk(4, (2, 1, 1), False),
-                                 ResNetTrunk(4, (1, 1, 1), False).state_dict())
+        load_torchvision_weights(ResNetTrunk(4, (2, 1, 1), False), ResNetTrunk(4, (1, 1, 1), False).state_dict())
 
 
 @pytest.mark.parametrize("ablation", ABLATIONS)
@@ -113,8 +118,12 @@ def test_tfk_output_bone_ratios_equal_the_cards(tiny):
     for j in range(1, skeleton.NUM_JOINTS):
         if j == 8:  # the thorax sits on the trunk (canonical rule): spine -> thorax is a limb map only
             continue
-        assert_close(lengths[:, j] / trunk, torch.full((5,), ratios[j], dtype=torch.float64), atol=1e-5,
-                     what=skeleton.JOINT_NAMES[j])
+        assert_close(
+            lengths[:, j] / trunk,
+            torch.full((5,), ratios[j], dtype=torch.float64),
+            atol=1e-5,
+            what=skeleton.JOINT_NAMES[j],
+        )
     # The default card uses Human3.6M S1's ratios.
     d = build_model(load_card("unsup"), tiny)
     assert_close(d.bone_lengths[1:8], torch.tensor(skeleton.BONE_LENGTH_RATIOS[1:8], dtype=torch.float32))

@@ -1,5 +1,6 @@
 """Model profiles through the one config loader: every problem is one ConfigError line naming the key path, and a
 checkpoint's recorded profile (older ones without the newer keys) still loads."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,17 +17,26 @@ def _tiny() -> dict:
     return raw
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda r: r.update(colour=1), r"^profile p: unknown key 'colour' \(known: description, input_size,"),
-    (lambda r: r["maps"].pop("alpha"), r"^profile p\.maps: missing key 'alpha'$"),
-    (lambda r: r["maps"].update(size=1), r"^profile p\.maps\.size: must be an integer >= 2, got 1$"),
-    (lambda r: r["optimiser"].update(lr=0), r"^profile p\.optimiser\.lr: must be a number > 0\.0, got 0$"),
-    (lambda r: r["resnet"].update(blocks=[1, 1]), r"^profile p\.resnet\.blocks: must be a list of 3 values"),
-    (lambda r: r["ep_head"].update(pool="max"), r"^profile p\.ep_head\.pool: must be one of avg, flatten, keypoints"),
-    (lambda r: r["decoder"].update(mask_composite=False, mask_prior=2.0),
-     r"^profile p\.decoder\.mask_prior: needs mask_composite: true \(or set it to 0\)$"),
-    (lambda r: r.update(input_size=36), r"^profile p: input_size 36 must be a multiple of the trunk's stride 8"),
-], ids=["unknown-key", "missing-key", "out-of-range", "not-positive", "blocks", "choice", "mask-prior", "geometry"])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda r: r.update(colour=1), r"^profile p: unknown key 'colour' \(known: description, input_size,"),
+        (lambda r: r["maps"].pop("alpha"), r"^profile p\.maps: missing key 'alpha'$"),
+        (lambda r: r["maps"].update(size=1), r"^profile p\.maps\.size: must be an integer >= 2, got 1$"),
+        (lambda r: r["optimiser"].update(lr=0), r"^profile p\.optimiser\.lr: must be a number > 0\.0, got 0$"),
+        (lambda r: r["resnet"].update(blocks=[1, 1]), r"^profile p\.resnet\.blocks: must be a list of 3 values"),
+        (
+            lambda r: r["ep_head"].update(pool="max"),
+            r"^profile p\.ep_head\.pool: must be one of avg, flatten, keypoints",
+        ),
+        (
+            lambda r: r["decoder"].update(mask_composite=False, mask_prior=2.0),
+            r"^profile p\.decoder\.mask_prior: needs mask_composite: true \(or set it to 0\)$",
+        ),
+        (lambda r: r.update(input_size=36), r"^profile p: input_size 36 must be a multiple of the trunk's stride 8"),
+    ],
+    ids=["unknown-key", "missing-key", "out-of-range", "not-positive", "blocks", "choice", "mask-prior", "geometry"],
+)
 def test_impossible_profiles_are_one_config_error_line(tmp_path, edit, message):
     raw = _tiny()
     edit(raw)
@@ -48,7 +58,13 @@ def test_checkpoint_profiles_round_trip_and_old_ones_get_the_legacy_defaults():
     old = tiny.to_dict()
     del old["ea_pool"], old["ep_head"]["pool"], old["decoder"]["mask_prior"], old["optimiser"]["per_loss"]
     legacy = ModelProfile.from_dict(old)
-    assert (legacy.ea_pool, legacy.ep_head.pool, legacy.decoder.mask_prior, legacy.optimiser.per_loss) == \
-        (False, "avg", 0.0, True)
-    assert legacy.name == "tiny" and ModelProfile.from_dict({k: v for k, v in old.items() if k != "name"}).name \
-        == "checkpoint"
+    assert (legacy.ea_pool, legacy.ep_head.pool, legacy.decoder.mask_prior, legacy.optimiser.per_loss) == (
+        False,
+        "avg",
+        0.0,
+        True,
+    )
+    assert (
+        legacy.name == "tiny"
+        and ModelProfile.from_dict({k: v for k, v in old.items() if k != "name"}).name == "checkpoint"
+    )

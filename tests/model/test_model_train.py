@@ -1,4 +1,5 @@
 """Training runs: determinism, bit-identical resume (also after kill -9), checkpoints, predict, cards, the CLI."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -15,13 +16,13 @@ import torch
 import yaml
 
 from kspbench.cli import main
+from kspbench.data.predictions import read_predictions
+from kspbench.data.store import PoseStore, StoreWriter
 from kspbench.errors import ConfigError
+from kspbench.infra.provenance import file_sha256
 from kspbench.model.cards import card_names, load_card
 from kspbench.model.profiles import load_profile
 from kspbench.model.train import CHECKPOINT_NAME, LOG_COLUMNS, TrainingError, load_checkpoint, train
-from kspbench.data.predictions import read_predictions
-from kspbench.infra.provenance import file_sha256
-from kspbench.data.store import PoseStore, StoreWriter
 from model_fixtures import make_clip
 
 REPO = Path(__file__).resolve().parents[2]
@@ -81,8 +82,12 @@ def test_kill_9_then_resume_ends_at_the_uninterrupted_parameters(store, tmp_path
     args = ["train", "--card", "dp-only", "--store", str(store), "--profile", str(prof_path), "--quiet"]
     out_killed = tmp_path / "killed"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "kspbench.cli", *args, "--out", str(out_killed)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kspbench.cli", *args, "--out", str(out_killed)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     ckpt = out_killed / CHECKPOINT_NAME
     deadline = time.time() + 60
     while time.time() < deadline and proc.poll() is None:
@@ -102,17 +107,61 @@ def test_kill_9_then_resume_ends_at_the_uninterrupted_parameters(store, tmp_path
 
 def test_init_from_and_predict_write_a_valid_predictions_file(store, tmp_path, capsys):
     runs = tmp_path / "runs"
-    assert main(["train", "--card", "unsup", "--store", str(store), "--out", str(runs / "unsup"),
-                 "--profile", "tiny", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--card",
+                "unsup",
+                "--store",
+                str(store),
+                "--out",
+                str(runs / "unsup"),
+                "--profile",
+                "tiny",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     # weakly starts from runs/unsup (found beside its own run folder).
-    assert main(["train", "--card", "models/weakly.yaml", "--store", str(store), "--out", str(runs / "weakly"),
-                 "--profile", "tiny", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--card",
+                "models/weakly.yaml",
+                "--store",
+                str(store),
+                "--out",
+                str(runs / "weakly"),
+                "--profile",
+                "tiny",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     ck = load_checkpoint(runs / "weakly" / CHECKPOINT_NAME)
     assert ck["init"]["init_from"] == "unsup"
     assert ck["init"]["checkpoint_sha256"] == file_sha256(runs / "unsup" / CHECKPOINT_NAME)
     out = tmp_path / "preds.h5"
-    assert main(["predict", "--checkpoint", str(runs / "weakly" / CHECKPOINT_NAME), "--store", str(store),
-                 "--role", "h36m-test", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                "--checkpoint",
+                str(runs / "weakly" / CHECKPOINT_NAME),
+                "--store",
+                str(store),
+                "--role",
+                "h36m-test",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     preds = read_predictions(out)
     with PoseStore(store) as s:
         expected = sum(i.n_frames * len(i.cameras) for i in s.sequences(role="h36m-test"))
@@ -124,8 +173,25 @@ def test_init_from_and_predict_write_a_valid_predictions_file(store, tmp_path, c
     trunk = np.linalg.norm(preds.poses_3d[:, 8] - preds.poses_3d[:, 0], axis=-1)
     assert np.allclose(trunk, 490.56, rtol=1e-4)
     capsys.readouterr()
-    assert main(["eval", "--allow-partial", "--protocol", "h36m-p2", "--predictions", str(out), "--store", str(store),
-                 "--subjects", "S9", "--cameras", "c0,c1"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--allow-partial",
+                "--protocol",
+                "h36m-p2",
+                "--predictions",
+                str(out),
+                "--store",
+                str(store),
+                "--subjects",
+                "S9",
+                "--cameras",
+                "c0,c1",
+            ]
+        )
+        == 0
+    )
 
 
 def test_seeds_layout_from_train_to_predict_to_eval(store, tmp_path, capsys):
@@ -142,24 +208,94 @@ def test_seeds_layout_from_train_to_predict_to_eval(store, tmp_path, capsys):
     a = load_checkpoint(runs / "unsup" / "s0" / CHECKPOINT_NAME)["model"]
     b = load_checkpoint(runs / "unsup" / "s1" / CHECKPOINT_NAME)["model"]
     assert any(not torch.equal(a[k], b[k]) for k in a)  # two seeds, two different models
-    assert main(["predict", "--run", str(runs / "weakly"), "--store", str(store), "--role", "h36m-test,3dhp-test",
-                 "--out", str(preds / "weakly")]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                "--run",
+                str(runs / "weakly"),
+                "--store",
+                str(store),
+                "--role",
+                "h36m-test,3dhp-test",
+                "--out",
+                str(preds / "weakly"),
+            ]
+        )
+        == 0
+    )
     assert sorted(p.relative_to(preds).as_posix() for p in preds.rglob("*.h5")) == [
-        "weakly/s0/3dhp-test.h5", "weakly/s0/h36m-test.h5", "weakly/s1/3dhp-test.h5", "weakly/s1/h36m-test.h5"]
+        "weakly/s0/3dhp-test.h5",
+        "weakly/s0/h36m-test.h5",
+        "weakly/s1/3dhp-test.h5",
+        "weakly/s1/h36m-test.h5",
+    ]
     assert read_predictions(preds / "weakly" / "s1" / "h36m-test.h5").attrs["seed"] == 1
-    assert main(["eval", "--allow-partial", "--protocol", "h36m-p1,h36m-p2", "--predictions", str(preds / "weakly"),
-                 "--role", "h36m-test", "--store", str(store), "--out", str(results / "weakly" / "h36m"),
-                 "--cameras", "c0,c1"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--allow-partial",
+                "--protocol",
+                "h36m-p1,h36m-p2",
+                "--predictions",
+                str(preds / "weakly"),
+                "--role",
+                "h36m-test",
+                "--store",
+                str(store),
+                "--out",
+                str(results / "weakly" / "h36m"),
+                "--cameras",
+                "c0,c1",
+            ]
+        )
+        == 0
+    )
     got = sorted(p.relative_to(results).as_posix() for p in results.rglob("*.json"))
-    assert got == ["weakly/h36m/s0/h36m-p1.json", "weakly/h36m/s0/h36m-p2.json", "weakly/h36m/s1/h36m-p1.json",
-                   "weakly/h36m/s1/h36m-p2.json"]
+    assert got == [
+        "weakly/h36m/s0/h36m-p1.json",
+        "weakly/h36m/s0/h36m-p2.json",
+        "weakly/h36m/s1/h36m-p1.json",
+        "weakly/h36m/s1/h36m-p2.json",
+    ]
     capsys.readouterr()
     # A folder needs --role; --role needs a folder; --seeds with --seed is refused.
-    assert main(["eval", "--allow-partial", "--protocol", "h36m-p2", "--predictions", str(preds / "weakly"),
-                 "--store", str(store), "--out", str(results / "x")]) == 2
+    assert (
+        main(
+            [
+                "eval",
+                "--allow-partial",
+                "--protocol",
+                "h36m-p2",
+                "--predictions",
+                str(preds / "weakly"),
+                "--store",
+                str(store),
+                "--out",
+                str(results / "x"),
+            ]
+        )
+        == 2
+    )
     _one_line_error(capsys, "--role")
-    assert main(["eval", "--allow-partial", "--protocol", "h36m-p1,h36m-p2", "--predictions",
-                 str(preds / "weakly" / "s0" / "h36m-test.h5"), "--role", "h36m-test", "--store", str(store)]) == 2
+    assert (
+        main(
+            [
+                "eval",
+                "--allow-partial",
+                "--protocol",
+                "h36m-p1,h36m-p2",
+                "--predictions",
+                str(preds / "weakly" / "s0" / "h36m-test.h5"),
+                "--role",
+                "h36m-test",
+                "--store",
+                str(store),
+            ]
+        )
+        == 2
+    )
     _one_line_error(capsys, "predictions folder")
     assert main(["train", "--card", "unsup", "--seed", "3", "--out", str(runs / "y"), *common]) == 2
     _one_line_error(capsys, "--seeds")
@@ -169,8 +305,18 @@ def test_seeds_layout_from_train_to_predict_to_eval(store, tmp_path, capsys):
 
 def test_cards_all_load_and_init_from_names_an_existing_card():
     names = card_names()
-    assert set(names) >= {"unsup", "weakly", "semi", "unsup-3dhp", "weakly-3dhp", "semi-3dhp", "dp-only", "no-tfk",
-                          "no-tm", "full-3d"}
+    assert set(names) >= {
+        "unsup",
+        "weakly",
+        "semi",
+        "unsup-3dhp",
+        "weakly-3dhp",
+        "semi-3dhp",
+        "dp-only",
+        "no-tfk",
+        "no-tm",
+        "full-3d",
+    }
     for name in names:
         card = load_card(name)
         assert card.table_row and card.profile == "cpu"
@@ -208,8 +354,10 @@ def test_cli_bad_inputs_exit_2_with_one_line(store, tmp_path, capsys):
     _one_line_error(capsys, "missing.h5", "no such store")
     assert main([*base, "--store", str(store), "--profile", "huge"]) == 2
     _one_line_error(capsys, "unknown model profile 'huge'")
-    assert main(["train", "--card", "weakly", "--store", str(store), "--out", str(tmp_path / "w"),
-                 "--profile", "tiny"]) == 2
+    assert (
+        main(["train", "--card", "weakly", "--store", str(store), "--out", str(tmp_path / "w"), "--profile", "tiny"])
+        == 2
+    )
     _one_line_error(capsys, "train unsup first")
     # --init-weights with a wrong-shaped state dict: refused, naming the parameter.
     from kspbench.model.resnet import ResNetTrunk
@@ -225,17 +373,65 @@ def test_cli_bad_inputs_exit_2_with_one_line(store, tmp_path, capsys):
         cam.images = cam.backgrounds = None
     with StoreWriter(bare, dataset="t", source="t") as w:
         w.add_sequence(seq)
-    assert main(["train", "--card", "unsup", "--store", str(store), "--out", str(tmp_path / "ok"),
-                 "--profile", "tiny", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--card",
+                "unsup",
+                "--store",
+                str(store),
+                "--out",
+                str(tmp_path / "ok"),
+                "--profile",
+                "tiny",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     ckpt = str(tmp_path / "ok" / CHECKPOINT_NAME)
-    assert main(["predict", "--checkpoint", ckpt, "--store", str(bare), "--role", "h36m-test",
-                 "--out", str(tmp_path / "p.h5")]) == 2
+    assert (
+        main(
+            [
+                "predict",
+                "--checkpoint",
+                ckpt,
+                "--store",
+                str(bare),
+                "--role",
+                "h36m-test",
+                "--out",
+                str(tmp_path / "p.h5"),
+            ]
+        )
+        == 2
+    )
     _one_line_error(capsys, "has images")
-    assert main(["predict", "--checkpoint", ckpt, "--store", str(store), "--role", "nope",
-                 "--out", str(tmp_path / "p.h5")]) == 2
+    assert (
+        main(
+            ["predict", "--checkpoint", ckpt, "--store", str(store), "--role", "nope", "--out", str(tmp_path / "p.h5")]
+        )
+        == 2
+    )
     _one_line_error(capsys, "no sequence has role 'nope'")
-    assert main(["train", "--card", "unsup", "--store", str(bare), "--out", str(tmp_path / "b"),
-                 "--profile", "tiny", "--quiet"]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--card",
+                "unsup",
+                "--store",
+                str(bare),
+                "--out",
+                str(tmp_path / "b"),
+                "--profile",
+                "tiny",
+                "--quiet",
+            ]
+        )
+        == 2
+    )
     _one_line_error(capsys, "h36m-train")
     assert not (tmp_path / "p.h5").exists()

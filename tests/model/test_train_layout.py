@@ -1,4 +1,5 @@
 """The trainer's memory layout on CPU: channels-last model and image batches, layout-free checkpoint bytes."""
+
 from __future__ import annotations
 
 import torch
@@ -17,8 +18,11 @@ def _trainer(card, store, tmp_path, tiny) -> Trainer:
 def test_cpu_trainer_keeps_model_and_image_batches_channels_last(all_losses_card, store, tmp_path, tiny):
     t = _trainer(all_losses_card, store, tmp_path, tiny)
     convs = [p for p in t.model.parameters() if p.dim() == 4]
-    assert convs and all(p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
-                         for p in convs if p.shape[2] * p.shape[3] > 1)
+    assert convs and all(
+        p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
+        for p in convs
+        if p.shape[2] * p.shape[3] > 1
+    )
     for loss in ("prior", "paired", "unpaired"):
         images = [v for v in t._batch(loss).values() if v.dim() == 4]
         assert images and all(v.is_contiguous(memory_format=torch.channels_last) for v in images)
@@ -31,14 +35,20 @@ def test_checkpoint_tensors_are_contiguous_after_channels_last_training(all_loss
     t.out.mkdir(parents=True, exist_ok=True)
     ckpt = load_checkpoint(t.save_checkpoint())
     weights = [v for v in ckpt["model"].values() if v.dim() == 4]
-    moments = [v for opt in ckpt["optimisers"].values() for st in opt["state"].values() for v in st.values()
-               if isinstance(v, torch.Tensor) and v.dim() == 4]
+    moments = [
+        v
+        for opt in ckpt["optimisers"].values()
+        for st in opt["state"].values()
+        for v in st.values()
+        if isinstance(v, torch.Tensor) and v.dim() == 4
+    ]
     assert weights and moments
     assert all(v.is_contiguous() for v in weights + moments)
 
 
-def test_restored_optimiser_moments_take_their_parameters_layout_for_the_fused_adam(all_losses_card, store,
-                                                                                    tmp_path, tiny):
+def test_restored_optimiser_moments_take_their_parameters_layout_for_the_fused_adam(
+    all_losses_card, store, tmp_path, tiny
+):
     t = _trainer(all_losses_card, store, tmp_path, tiny)
     assert all(o.defaults["fused"] for o in t.optimisers.values())
     for loss in ("prior", "paired", "unpaired"):

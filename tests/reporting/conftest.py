@@ -1,4 +1,5 @@
 """Fixtures of the reporting tests shared by more than one module."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,6 +23,8 @@ def mpi(tmp_path_factory):
             cam.extras = {"univ_annot3": cam.camera_3d * 0.9, "activity": (np.arange(n) // 5) % 7 + 1}
             w.add_sequence(seq)
     kw = dict(role="3dhp-test", key="extras/univ_annot3")
-    return {"dir": tmp / "results",
-            "sharp": scored_result(tmp, store, "3dhp", "sharp", "sharp", 0, 25.0, 5, **kw),
-            "blurry": scored_result(tmp, store, "3dhp", "blurry", "blurry", 0, 70.0, 6, **kw)}
+    return {
+        "dir": tmp / "results",
+        "sharp": scored_result(tmp, store, "3dhp", "sharp", "sharp", 0, 25.0, 5, **kw),
+        "blurry": scored_result(tmp, store, "3dhp", "blurry", "blurry", 0, 70.0, 6, **kw),
+    }

@@ -1,4 +1,5 @@
 """The files DVC reads: a metrics JSON per row and protocol, wide plot tables (a column per series)."""
+
 from __future__ import annotations
 
 import csv
@@ -20,20 +21,27 @@ def test_path_name_keeps_safe_names_and_replaces_the_rest():
 
 
 def test_write_metrics_one_small_json_per_row_and_protocol(tmp_path):
-    summary = {"unsup": {"h36m-p2": {"p_mpjpe_mm": 101.5, "mpjpe_mm": 150.25},
-                         "3dhp": {"pck150": 50.1, "auc": 20.2}},
-               "custom:x": {"custom:h36m-p2": {"p_mpjpe_mm": 99.0}}}
+    summary = {
+        "unsup": {"h36m-p2": {"p_mpjpe_mm": 101.5, "mpjpe_mm": 150.25}, "3dhp": {"pck150": 50.1, "auc": 20.2}},
+        "custom:x": {"custom:h36m-p2": {"p_mpjpe_mm": 99.0}},
+    }
     folder = tmp_path / "reports" / "metrics"
     written = write_metrics(summary, folder)
     assert [p.relative_to(folder).as_posix() for p in written] == [
-        "custom_x/custom_h36m-p2.json", "unsup/3dhp.json", "unsup/h36m-p2.json"]
+        "custom_x/custom_h36m-p2.json",
+        "unsup/3dhp.json",
+        "unsup/h36m-p2.json",
+    ]
     text = (folder / "unsup" / "h36m-p2.json").read_text()
     assert json.loads(text) == {"mpjpe_mm": 150.25, "p_mpjpe_mm": 101.5}
-    assert list(json.loads(text)) == ["mpjpe_mm", "p_mpjpe_mm"]   # sorted keys: stable diffs
+    assert list(json.loads(text)) == ["mpjpe_mm", "p_mpjpe_mm"]  # sorted keys: stable diffs
     assert json.loads((folder / "unsup" / "3dhp.json").read_text()) == {"auc": 20.2, "pck150": 50.1}
     # No temporary file is left beside them.
-    assert sorted(p.name for p in folder.rglob("*") if p.is_file()) == ["3dhp.json", "custom_h36m-p2.json",
-                                                                       "h36m-p2.json"]
+    assert sorted(p.name for p in folder.rglob("*") if p.is_file()) == [
+        "3dhp.json",
+        "custom_h36m-p2.json",
+        "h36m-p2.json",
+    ]
 
 
 def test_write_metrics_with_nothing_still_makes_the_folder(tmp_path):
@@ -54,8 +62,8 @@ def _parse(text: str) -> list[list[str]]:
 def test_wide_csv_has_an_x_column_then_one_column_per_series():
     series = {"unsup": {0.0: 1.5, 5.0: 20.25, 10.0: 60.0}, "const": {0.0: 0.0, 5.0: 10.0}}
     rows = _parse(wide_csv("threshold_mm", series))
-    assert rows[0] == ["threshold_mm", "unsup", "const"]          # the series in the order given
-    assert rows[1:] == [["0", "1.5", "0.0"], ["5", "20.25", "10.0"], ["10", "60.0", ""]]   # missing: empty cell
+    assert rows[0] == ["threshold_mm", "unsup", "const"]  # the series in the order given
+    assert rows[1:] == [["0", "1.5", "0.0"], ["5", "20.25", "10.0"], ["10", "60.0", ""]]  # missing: empty cell
 
 
 def test_wide_csv_numbers_round_trip_and_fractional_x_is_kept():

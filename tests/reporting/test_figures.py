@@ -1,8 +1,9 @@
 """``kspbench figures``: every figure from a tiny trained card and its results, the DVC tables, skips and errors."""
+
 from __future__ import annotations
 
-import dataclasses
 import csv
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -12,14 +13,14 @@ import pytest
 import yaml
 
 from factories import EVAL
-from model_fixtures import make_clip
-from kspbench.reporting import figures as F
+from kspbench.data.predictions import Predictions, write_predictions
+from kspbench.data.store import PoseStore, StoreWriter
 from kspbench.model.cards import load_card
 from kspbench.model.predict import predict
 from kspbench.model.profiles import load_profile
 from kspbench.model.train import train
-from kspbench.data.predictions import Predictions, write_predictions
-from kspbench.data.store import PoseStore, StoreWriter
+from kspbench.reporting import figures as F
+from model_fixtures import make_clip
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SEEDS = (0, 1)
@@ -36,10 +37,10 @@ def _build_store(path: Path) -> Path:
         w.add_sequence(make_clip(rng, subject="S9", sequence="Walking 1", role="h36m-test", n=10, invalid=(3,)))
         w.add_sequence(make_clip(rng, subject="S9", sequence="Eating 1", role="h36m-test", n=10))
         for i in range(2):
-            w.add_sequence(make_clip(rng, subject=f"U{i}", sequence="clip", role="dunp", n=10, cameras=1,
-                                     backgrounds=False))
-        w.add_sequence(make_clip(rng, subject="P", sequence="prior", role="prior", n=20, cameras=1,
-                                 independent=True))
+            w.add_sequence(
+                make_clip(rng, subject=f"U{i}", sequence="clip", role="dunp", n=10, cameras=1, backgrounds=False)
+            )
+        w.add_sequence(make_clip(rng, subject="P", sequence="prior", role="prior", n=20, cameras=1, independent=True))
         seq = make_clip(rng, subject="TS1", sequence="TS1", role="3dhp-test", n=10, cameras=1)
         cam = seq.cameras.pop("c0")
         cam.camera_id = "0"
@@ -64,8 +65,6 @@ def _noisy_truth(store: Path, role: str, out: Path, rng: np.random.Generator) ->
     cat = {k: np.concatenate(v) for k, v in parts.items()}
     write_predictions(out, Predictions(**cat, attrs={"card": "noisy", "seed": 0}))
     return out
-
-
 
 
 @pytest.fixture()
@@ -98,28 +97,103 @@ def bench(tmp_path_factory):
     prof_path.write_text(yaml.safe_dump(prof))
     runs, preds, results = root / "runs", root / "predictions", root / "results"
     for seed in SEEDS:
-        train(dataclasses.replace(load_card("unsup"), seed=seed), store, runs / "unsup" / f"s{seed}", profile=str(prof_path), progress=False)
+        train(
+            dataclasses.replace(load_card("unsup"), seed=seed),
+            store,
+            runs / "unsup" / f"s{seed}",
+            profile=str(prof_path),
+            progress=False,
+        )
         for role in ("h36m-test", "3dhp-test"):
-            predict(runs / "unsup" / f"s{seed}" / "checkpoint.pt", store, role,
-                    preds / "unsup" / f"s{seed}" / f"{role}.h5")
+            predict(
+                runs / "unsup" / f"s{seed}" / "checkpoint.pt", store, role, preds / "unsup" / f"s{seed}" / f"{role}.h5"
+            )
     ev = ["--store", str(store)]
-    assert main([*EVAL, "--protocol", "h36m-p2", "--predictions", str(preds / "unsup"), "--role", "h36m-test",
-                 "--out", str(results / "unsup" / "h36m"), "--cameras", "c0,c1", *ev]) == 0
-    assert main([*EVAL, "--protocol", "3dhp,3dhp-pa", "--predictions", str(preds / "unsup"), "--role",
-                 "3dhp-test", "--out", str(results / "unsup" / "3dhp"), *ev]) == 0
+    assert (
+        main(
+            [
+                *EVAL,
+                "--protocol",
+                "h36m-p2",
+                "--predictions",
+                str(preds / "unsup"),
+                "--role",
+                "h36m-test",
+                "--out",
+                str(results / "unsup" / "h36m"),
+                "--cameras",
+                "c0,c1",
+                *ev,
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                *EVAL,
+                "--protocol",
+                "3dhp,3dhp-pa",
+                "--predictions",
+                str(preds / "unsup"),
+                "--role",
+                "3dhp-test",
+                "--out",
+                str(results / "unsup" / "3dhp"),
+                *ev,
+            ]
+        )
+        == 0
+    )
     rng = np.random.default_rng(1)
     noisy_h36m = _noisy_truth(store, "h36m-test", preds / "noisy-h36m.npz", rng)
     noisy_3dhp = _noisy_truth(store, "3dhp-test", preds / "noisy-3dhp.npz", rng)
-    assert main([*EVAL, "--protocol", "h36m-p2", "--predictions", str(noisy_h36m), "--cameras", "c0,c1",
-                 "--out", str(results / "noisy" / "h36m" / "h36m-p2.json"), *ev]) == 0
+    assert (
+        main(
+            [
+                *EVAL,
+                "--protocol",
+                "h36m-p2",
+                "--predictions",
+                str(noisy_h36m),
+                "--cameras",
+                "c0,c1",
+                "--out",
+                str(results / "noisy" / "h36m" / "h36m-p2.json"),
+                *ev,
+            ]
+        )
+        == 0
+    )
     for protocol in ("3dhp", "3dhp-pa"):
-        assert main([*EVAL, "--protocol", protocol, "--predictions", str(noisy_3dhp),
-                     "--out", str(results / "noisy" / "3dhp" / f"{protocol}.json"), *ev]) == 0
+        assert (
+            main(
+                [
+                    *EVAL,
+                    "--protocol",
+                    protocol,
+                    "--predictions",
+                    str(noisy_3dhp),
+                    "--out",
+                    str(results / "noisy" / "3dhp" / f"{protocol}.json"),
+                    *ev,
+                ]
+            )
+            == 0
+        )
     log: list[str] = []
     written = F.make_all(results, runs, store, root / "figures", root / "plots", log=log.append)
     torch.set_num_threads(old_threads)
-    return {"root": root, "store": store, "runs": runs, "results": results, "written": written, "log": log,
-            "figures": root / "figures", "plots": root / "plots"}
+    return {
+        "root": root,
+        "store": store,
+        "runs": runs,
+        "results": results,
+        "written": written,
+        "log": log,
+        "figures": root / "figures",
+        "plots": root / "plots",
+    }
 
 
 def _read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
@@ -159,8 +233,9 @@ def test_val_curves_csv_is_wide_a_column_per_card_with_the_seed_mean(bench):
     assert columns == ["step", "unsup"]
     assert json.loads((bench["runs"] / "unsup" / "s0" / "run.json").read_text())["total_steps"] == VAL_STEPS
     assert [int(r["step"]) for r in rows] == list(range(1, VAL_STEPS + 1))
-    per_seed = [[float(r["p_mpjpe_mm"]) for r in _read_csv(bench["runs"] / "unsup" / f"s{s}" / "val.csv")[1]]
-                for s in SEEDS]
+    per_seed = [
+        [float(r["p_mpjpe_mm"]) for r in _read_csv(bench["runs"] / "unsup" / f"s{s}" / "val.csv")[1]] for s in SEEDS
+    ]
     np.testing.assert_allclose([float(r["unsup"]) for r in rows], np.mean(per_seed, axis=0), rtol=0, atol=1e-12)
 
 
@@ -168,12 +243,14 @@ def test_pck_csv_per_protocol_has_a_column_per_row_with_the_seed_mean(bench):
     for protocol, alignment in (("3dhp", "root"), ("3dhp-pa", "procrustes")):
         columns, rows = _read_csv(bench["plots"] / f"pck_{protocol}.csv")
         assert columns[0] == "threshold_mm" and sorted(columns[1:]) == ["noisy", "unsup"]
-        seeds = [json.loads((bench["results"] / "unsup" / "3dhp" / f"s{s}" / f"{protocol}.json").read_text())
-                 for s in SEEDS]
+        seeds = [
+            json.loads((bench["results"] / "unsup" / "3dhp" / f"s{s}" / f"{protocol}.json").read_text()) for s in SEEDS
+        ]
         curves = [d["curves"][f"pck_vs_threshold:{alignment}"] for d in seeds]
-        assert [float(r["threshold_mm"]) for r in rows] == curves[0]["thresholds_mm"]   # 0:5:150, one line each
-        np.testing.assert_allclose([float(r["unsup"]) for r in rows], np.mean([c["pck"] for c in curves], axis=0),
-                                   rtol=0, atol=1e-12)
+        assert [float(r["threshold_mm"]) for r in rows] == curves[0]["thresholds_mm"]  # 0:5:150, one line each
+        np.testing.assert_allclose(
+            [float(r["unsup"]) for r in rows], np.mean([c["pck"] for c in curves], axis=0), rtol=0, atol=1e-12
+        )
     _, rows = _read_csv(bench["plots"] / "pck_3dhp.csv")
     noisy = [float(r["noisy"]) for r in rows]
     assert noisy[0] < 10.0 and noisy[-1] > 90.0 and noisy == sorted(noisy)  # only the root is exact at 0 mm
@@ -181,8 +258,24 @@ def test_pck_csv_per_protocol_has_a_column_per_row_with_the_seed_mean(bench):
 
 def test_cli_is_deterministic_and_says_what_it_wrote(bench, cli, capsys):
     out, plots = bench["root"] / "figures2", bench["root"] / "plots2"
-    assert cli(["figures", "--results", str(bench["results"]), "--runs", str(bench["runs"]), "--store",
-                str(bench["store"]), "--out", str(out), "--plots", str(plots)]) == 0
+    assert (
+        cli(
+            [
+                "figures",
+                "--results",
+                str(bench["results"]),
+                "--runs",
+                str(bench["runs"]),
+                "--store",
+                str(bench["store"]),
+                "--out",
+                str(out),
+                "--plots",
+                str(plots),
+            ]
+        )
+        == 0
+    )
     stdout = capsys.readouterr().out
     for name in F.FIGURES:
         assert f"wrote {out / name}" in stdout
@@ -201,8 +294,22 @@ def _one_line_error(capsys, *needles: str) -> None:
 
 
 def test_missing_results_folder_exits_2_with_one_line(cli, capsys, tmp_path):
-    assert cli(["figures", "--results", str(tmp_path / "nowhere"), "--runs", str(tmp_path),
-                "--out", str(tmp_path / "f"), "--plots", str(tmp_path / "p")]) == 2
+    assert (
+        cli(
+            [
+                "figures",
+                "--results",
+                str(tmp_path / "nowhere"),
+                "--runs",
+                str(tmp_path),
+                "--out",
+                str(tmp_path / "f"),
+                "--plots",
+                str(tmp_path / "p"),
+            ]
+        )
+        == 2
+    )
     _one_line_error(capsys, "nowhere", "no such results folder")
     assert not (tmp_path / "f").exists() and not (tmp_path / "p").exists()
 
@@ -210,9 +317,26 @@ def test_missing_results_folder_exits_2_with_one_line(cli, capsys, tmp_path):
 def test_unreadable_checkpoint_exits_2_with_one_line(bench, cli, capsys, tmp_path):
     bad = tmp_path / "checkpoint.pt"
     bad.write_bytes(b"not a checkpoint")
-    assert cli(["figures", "--results", str(bench["results"]), "--runs", str(bench["runs"]), "--store",
-                str(bench["store"]), "--out", str(tmp_path / "f"), "--plots", str(tmp_path / "p"),
-                "--checkpoint", str(bad)]) == 2
+    assert (
+        cli(
+            [
+                "figures",
+                "--results",
+                str(bench["results"]),
+                "--runs",
+                str(bench["runs"]),
+                "--store",
+                str(bench["store"]),
+                "--out",
+                str(tmp_path / "f"),
+                "--plots",
+                str(tmp_path / "p"),
+                "--checkpoint",
+                str(bad),
+            ]
+        )
+        == 2
+    )
     _one_line_error(capsys, str(bad), "checkpoint")
 
 
@@ -221,18 +345,34 @@ def test_absent_inputs_skip_their_figures_and_the_tables_are_header_only(cli, ca
     out = tmp_path / "figures"
     out.mkdir()
     (out / "fig4_skeletons.png").write_bytes(PNG_MAGIC)  # stale, from an earlier run
-    (out / "fig4_skeletons.pdf").write_bytes(b"%PDF-")   # stale copies of every format go
+    (out / "fig4_skeletons.pdf").write_bytes(b"%PDF-")  # stale copies of every format go
     (tmp_path / "plots").mkdir()
     (tmp_path / "plots" / "pck_curves.csv").write_text("row,protocol,threshold_mm,pck\n")  # the old long table
-    assert cli(["figures", "--results", str(tmp_path / "results"), "--runs", str(tmp_path / "runs"), "--store",
-                str(tmp_path / "none.h5"), "--out", str(out), "--plots", str(tmp_path / "plots")]) == 0
+    assert (
+        cli(
+            [
+                "figures",
+                "--results",
+                str(tmp_path / "results"),
+                "--runs",
+                str(tmp_path / "runs"),
+                "--store",
+                str(tmp_path / "none.h5"),
+                "--out",
+                str(out),
+                "--plots",
+                str(tmp_path / "plots"),
+            ]
+        )
+        == 0
+    )
     stdout = capsys.readouterr().out
     for name in F.FIGURES:
         assert f"skipped {name}: " in stdout, stdout
     assert "removed its stale copy" in stdout
     assert list(out.iterdir()) == []
     assert (tmp_path / "plots" / "val_curves.csv").read_text() == "step\n"
-    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["val_curves.csv"]   # no curve, no PCK table
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["val_curves.csv"]  # no curve, no PCK table
     assert f"removed {tmp_path / 'plots' / 'pck_curves.csv'}" in stdout
 
 
@@ -240,9 +380,26 @@ def test_every_figure_in_png_pdf_and_svg(bench, cli, capsys):
     from xml.etree import ElementTree
 
     out = bench["root"] / "figures_all"
-    assert cli(["figures", "--results", str(bench["results"]), "--runs", str(bench["runs"]), "--store",
-                str(bench["store"]), "--out", str(out), "--plots", str(bench["root"] / "plots3"),
-                "--format", "pdf, svg,png"]) == 0
+    assert (
+        cli(
+            [
+                "figures",
+                "--results",
+                str(bench["results"]),
+                "--runs",
+                str(bench["runs"]),
+                "--store",
+                str(bench["store"]),
+                "--out",
+                str(out),
+                "--plots",
+                str(bench["root"] / "plots3"),
+                "--format",
+                "pdf, svg,png",
+            ]
+        )
+        == 0
+    )
     stdout = capsys.readouterr().out
     assert f"{len(F.FIGURES)} figure(s) in {out} (pdf, svg, png)" in stdout
     for name in F.FIGURES:
@@ -263,16 +420,30 @@ def test_vector_figures_are_reproducible_and_stale_copies_of_every_format_go(ben
     curves = F.pck_curve_data(discover(bench["results"]))
     a = F.plot_pck_curves(curves, tmp_path / "a" / "pck.svg", formats=("svg", "pdf"))
     b = F.plot_pck_curves(curves, tmp_path / "b" / "pck.svg", formats=("svg", "pdf"))
-    assert a.suffix == ".svg" and a.read_bytes() == b.read_bytes()   # no date, fixed ids: same bytes
+    assert a.suffix == ".svg" and a.read_bytes() == b.read_bytes()  # no date, fixed ids: same bytes
     assert a.with_suffix(".pdf").read_bytes() == b.with_suffix(".pdf").read_bytes()
-    assert F.plot_pck_curves(curves, tmp_path / "c" / "pck.pdf").suffix == ".pdf"   # format from the suffix
+    assert F.plot_pck_curves(curves, tmp_path / "c" / "pck.pdf").suffix == ".pdf"  # format from the suffix
     assert (tmp_path / "c" / "pck.pdf").read_bytes()[:5] == b"%PDF-" and not (tmp_path / "c" / "pck.png").exists()
 
 
 def test_unknown_figure_format_exits_2_with_one_line(cli, capsys, tmp_path):
     (tmp_path / "results").mkdir()
-    assert cli(["figures", "--results", str(tmp_path / "results"), "--out", str(tmp_path / "f"),
-                "--plots", str(tmp_path / "p"), "--format", "png,jpg"]) == 2
+    assert (
+        cli(
+            [
+                "figures",
+                "--results",
+                str(tmp_path / "results"),
+                "--out",
+                str(tmp_path / "f"),
+                "--plots",
+                str(tmp_path / "p"),
+                "--format",
+                "png,jpg",
+            ]
+        )
+        == 2
+    )
     _one_line_error(capsys, "--format", "jpg", "png, pdf, svg")
     assert not (tmp_path / "f").exists()
 

@@ -1,4 +1,5 @@
 """leaderboard.py and `kspbench leaderboard` / `kspbench compare`: paired bootstrap, ranking, refusals."""
+
 from __future__ import annotations
 
 import csv
@@ -10,12 +11,19 @@ import numpy as np
 import pytest
 
 from factories import EVAL, truth_predictions
-from kspbench.cli import main as run_cli
-from leaderboard_fixtures import h36m_store, scored_result
 from kspbench import cli as kcli
-from kspbench.reporting.leaderboard import LeaderboardError, _blocks, _pair_loaded, leaderboard, paired_bootstrap, paired_frames
+from kspbench.cli import main as run_cli
 from kspbench.data.predictions import Predictions, write_predictions
 from kspbench.evaluation.results import discover, load_result, per_frame
+from kspbench.reporting.leaderboard import (
+    LeaderboardError,
+    _blocks,
+    _pair_loaded,
+    leaderboard,
+    paired_bootstrap,
+    paired_frames,
+)
+from leaderboard_fixtures import h36m_store, scored_result
 
 
 def _truth(store_path, role="h36m-test", key="camera_3d") -> Predictions:
@@ -39,10 +47,11 @@ def h36m(tmp_path_factory):
 
 # --- paired bootstrap -------------------------------------------------------------------------------------------
 
+
 def test_difference_is_the_difference_of_overall_metrics_and_rows_reproduce_their_ci(h36m):
     a, b = load_result(h36m["good"]), load_result(h36m["worse"])
     pairing = paired_frames(a, b)
-    for m in a.data["protocol"]["metrics"]:   # the protocol's metrics (spread_ratio has no per-frame values)
+    for m in a.data["protocol"]["metrics"]:  # the protocol's metrics (spread_ratio has no per-frame values)
         t = paired_bootstrap(a, b, m, pairing=pairing)
         assert abs(t["difference"] - (b.metrics[m] - a.metrics[m])) < 1e-9
         # Same blocks, strata and draws as `kspbench eval`: each row's resampled interval is its own ci95.
@@ -104,6 +113,7 @@ def test_different_frame_sets_protocols_or_datasets_are_refused(h36m, tmp_path):
 
 
 # --- leaderboard ------------------------------------------------------------------------------------------------
+
 
 def test_leaderboard_ranks_groups_seeds_and_shows_refusals(h36m):
     entries = leaderboard(discover(h36m["dir"]), "h36m-p2")
@@ -172,8 +182,12 @@ def _constant_row(tmp, store, name, attrs):
     pred.parent.mkdir(exist_ok=True)
     write_predictions(pred, p)
     out = tmp / "results" / f"{name}.json"
-    assert kcli.main([*EVAL, "--protocol", "h36m-p2", "--predictions", str(pred), "--store", str(store),
-                      "--out", str(out)]) == 0
+    assert (
+        kcli.main(
+            [*EVAL, "--protocol", "h36m-p2", "--predictions", str(pred), "--store", str(store), "--out", str(out)]
+        )
+        == 0
+    )
     return out
 
 
@@ -189,16 +203,19 @@ def test_collapsed_rows_are_marked_but_keep_their_rank(h36m, tmp_path, capsys):
     assert not entries["const"]["collapsed"] and entries["const"]["label"].startswith("constant pose")
     good = entries["good"]
     assert not good["collapsed"] and good["spread_ratio"] > COLLAPSE_SPREAD_RATIO
-    assert good["spread_ratio"] == pytest.approx(np.mean([load_result(h36m[k]).metrics["spread_ratio"]
-                                                          for k in ("good", "good_s1")]))
+    assert good["spread_ratio"] == pytest.approx(
+        np.mean([load_result(h36m[k]).metrics["spread_ratio"] for k in ("good", "good_s1")])
+    )
     assert run_cli(["leaderboard", "--results", str(tmp_path / "results"), "--protocol", "h36m-p2"]) == 0
     md = capsys.readouterr().out
     lines = [ln for ln in md.splitlines() if ln.startswith("|")]
     assert "spread ratio" in lines[0]
     assert sum("(collapsed)" in ln for ln in lines) == 1 and "flat (collapsed)" in md
     assert COLLAPSE_NOTE in md and "< 0.3" in COLLAPSE_NOTE
-    assert run_cli(["leaderboard", "--results", str(tmp_path / "results"), "--protocol", "h36m-p2",
-                    "--format", "csv"]) == 0
+    assert (
+        run_cli(["leaderboard", "--results", str(tmp_path / "results"), "--protocol", "h36m-p2", "--format", "csv"])
+        == 0
+    )
     rows = {r["row"]: r for r in csv.DictReader(io.StringIO(capsys.readouterr().out))}
     assert rows["flat"]["collapsed"] == "True" and rows["good"]["collapsed"] == "False"
     assert float(rows["flat"]["spread_ratio"]) < 1e-9

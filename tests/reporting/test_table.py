@@ -1,4 +1,5 @@
 """table.py and `kspbench table`: published rows beside measured rows, intervals, dataset notes, formats, refusals."""
+
 from __future__ import annotations
 
 import csv
@@ -15,18 +16,18 @@ import yaml
 from factories import EVAL, make_sequence, truth_predictions
 from kspbench.cli import main
 from kspbench.data.predictions import Predictions, write_predictions
-from kspbench.evaluation.results import discover
 from kspbench.data.store import StoreWriter
+from kspbench.evaluation.results import discover
 from kspbench.reporting.table import build_tables, metrics_summary, reference, render
 
 CAMS = ("54138969", "60457274")
-ACTIONS = ("Walking", "Eating", "Sitting")     # Human3.6M action names: per_group "action" keys match Table 2
+ACTIONS = ("Walking", "Eating", "Sitting")  # Human3.6M action names: per_group "action" keys match Table 2
 SYNTHETIC = "kspbench-synthetic-world"
 NOT_COMPARABLE = "not comparable with the paper"
 H36M = ("h36m-test", "camera_3d")
 MPI = ("3dhp-test", "extras/univ_annot3")
 PROTO_ROLE = {"h36m-p2": H36M, "3dhp": MPI, "3dhp-pa": MPI}
-N_VALUE_COLUMNS = {"table2": 18, "table3": 4, "table4": 4}   # 15 actions + Avg. + N-MPJPE + Spread; 3 + 1; 3 + 1
+N_VALUE_COLUMNS = {"table2": 18, "table3": 4, "table4": 4}  # 15 actions + Avg. + N-MPJPE + Spread; 3 + 1; 3 + 1
 TITLES = {"table2": "## Table 2:", "table3": "## Table 3:", "table4": "## Table 4:"}
 
 
@@ -66,8 +67,9 @@ def _score(tmp, store, row, protocol, attrs, noise, noise_seed, constant=False):
     if not pred.exists():
         write_predictions(pred, p)
     out = tmp / "results" / row / sub / f"{protocol}.json"
-    assert main([*EVAL, "--protocol", protocol, "--predictions", str(pred), "--store", str(store),
-                 "--out", str(out)]) == 0
+    assert (
+        main([*EVAL, "--protocol", protocol, "--predictions", str(pred), "--store", str(store), "--out", str(out)]) == 0
+    )
     return out
 
 
@@ -82,10 +84,14 @@ def unit(tmp_path_factory):
     store = _world(tmp / "world.h5", "unit-h36m")
     files = {}
     all_protocols = ("h36m-p2", "3dhp", "3dhp-pa")
-    jobs = [("unsup", _card("unsup", 0), 20.0, all_protocols), ("unsup", _card("unsup", 1), 30.0, all_protocols),
-            ("weakly", _card("weakly", 0), 15.0, ("h36m-p2",)), ("no-tfk", _card("no-tfk", 0), 35.0, ("h36m-p2",)),
-            ("mean", {"baseline": "mean"}, 60.0, all_protocols),
-            ("prior-only", _card("prior-only", 0), 45.0, all_protocols)]
+    jobs = [
+        ("unsup", _card("unsup", 0), 20.0, all_protocols),
+        ("unsup", _card("unsup", 1), 30.0, all_protocols),
+        ("weakly", _card("weakly", 0), 15.0, ("h36m-p2",)),
+        ("no-tfk", _card("no-tfk", 0), 35.0, ("h36m-p2",)),
+        ("mean", {"baseline": "mean"}, 60.0, all_protocols),
+        ("prior-only", _card("prior-only", 0), 45.0, all_protocols),
+    ]
     for k, (row, attrs, noise, protos) in enumerate(jobs):
         for proto in protos:
             files[(row, attrs.get("seed"), proto)] = _score(tmp, store, row, proto, attrs, noise, 10 + k)
@@ -96,8 +102,13 @@ def unit(tmp_path_factory):
 def synthetic(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("table_synth")
     store = _world(tmp / "world.h5", SYNTHETIC)
-    for k, (row, attrs, noise) in enumerate([("unsup", _card("unsup", 0), 20.0), ("mean", {"baseline": "mean"}, 60.0),
-                                             ("prior-only", _card("prior-only", 0), 45.0)]):
+    for k, (row, attrs, noise) in enumerate(
+        [
+            ("unsup", _card("unsup", 0), 20.0),
+            ("mean", {"baseline": "mean"}, 60.0),
+            ("prior-only", _card("prior-only", 0), 45.0),
+        ]
+    ):
         for proto in ("h36m-p2", "3dhp", "3dhp-pa"):
             _score(tmp, store, row, proto, attrs, noise, 10 + k)
     return {"tmp": tmp, "dir": tmp / "results"}
@@ -108,10 +119,14 @@ def collapse(tmp_path_factory):
     """unsup predicting one pose for every frame (collapsed), the const baseline (one pose by design), mean."""
     tmp = tmp_path_factory.mktemp("table_collapse")
     store = _world(tmp / "world.h5", SYNTHETIC)
-    for k, (row, attrs, noise, constant) in enumerate([("unsup", _card("unsup", 0), 20.0, True),
-                                                       ("no-tfk", _card("no-tfk", 0), 20.0, False),
-                                                       ("const", {"baseline": "const"}, 0.0, True),
-                                                       ("mean", {"baseline": "mean"}, 60.0, False)]):
+    for k, (row, attrs, noise, constant) in enumerate(
+        [
+            ("unsup", _card("unsup", 0), 20.0, True),
+            ("no-tfk", _card("no-tfk", 0), 20.0, False),
+            ("const", {"baseline": "const"}, 0.0, True),
+            ("mean", {"baseline": "mean"}, 60.0, False),
+        ]
+    ):
         for proto in ("h36m-p2", "3dhp", "3dhp-pa"):
             _score(tmp, store, row, proto, attrs, noise, 10 + k, constant=constant)
     return {"tmp": tmp, "dir": tmp / "results", "md": _table_md(tmp / "results", tmp / "tables.md")}
@@ -136,7 +151,7 @@ def _sections(md: str) -> dict[str, str]:
     """table key -> the Markdown from its heading to the next table's heading."""
     starts = {k: md.index(title) for k, title in TITLES.items()}
     order = sorted(starts, key=starts.get)
-    return {k: md[starts[k]: starts[order[i + 1]] if i + 1 < len(order) else len(md)] for i, k in enumerate(order)}
+    return {k: md[starts[k] : starts[order[i + 1]] if i + 1 < len(order) else len(md)] for i, k in enumerate(order)}
 
 
 def _rows(section: str) -> list[dict[str, str]]:
@@ -172,13 +187,18 @@ def _measured(rows):
 
 
 def _by_label(rows, needle, source_has=None):
-    hits = [r for r in rows if needle in r["Method"] and (source_has is None or source_has in r["Source"]
-                                                          or source_has in r.get("Alignment", ""))]
+    hits = [
+        r
+        for r in rows
+        if needle in r["Method"]
+        and (source_has is None or source_has in r["Source"] or source_has in r.get("Alignment", ""))
+    ]
     assert len(hits) == 1, (needle, [r["Method"] for r in rows])
     return hits[0]
 
 
 # --- published rows -----------------------------------------------------------------------------------------------
+
 
 def test_every_published_row_appears_in_its_table(unit_md):
     ref = reference()["tables"]
@@ -207,11 +227,17 @@ def test_published_rows_without_results_still_render(tmp_path):
 
 # --- measured rows --------------------------------------------------------------------------------------------------
 
+
 def test_measured_rows_name_card_and_dataset(unit_md):
     sections = _sections(unit_md)
     t2 = _measured(_rows(sections["table2"]))
-    assert [r["Method"] for r in t2] == ["Ours (weakly-sup.) → card weakly", "Ours (unsup.) → card unsup", "no-tfk",
-                                         "Lprior only (20 labelled samples)", "mean pose (h36m-train)"]
+    assert [r["Method"] for r in t2] == [
+        "Ours (weakly-sup.) → card weakly",
+        "Ours (unsup.) → card unsup",
+        "no-tfk",
+        "Lprior only (20 labelled samples)",
+        "mean pose (h36m-train)",
+    ]
     for key in ("table2", "table3", "table4"):
         rows = _measured(_rows(sections[key]))
         assert rows, key
@@ -225,8 +251,12 @@ def test_measured_rows_name_card_and_dataset(unit_md):
     assert _by_label(t2, "card weakly")["Source"] == "measured: unit-h36m, cpu, 1 seed"
     assert _by_label(t2, "mean pose")["Source"] == "measured: unit-h36m"
     t4 = _measured(_rows(sections["table4"]))
-    assert [r["Method"] for r in t4] == ["Ours w/o Tfk → card no-tfk", "Ours(unsup.) → card unsup",
-                                         "Lprior only (20 labelled samples)", "mean pose (h36m-train)"]
+    assert [r["Method"] for r in t4] == [
+        "Ours w/o Tfk → card no-tfk",
+        "Ours(unsup.) → card unsup",
+        "Lprior only (20 labelled samples)",
+        "mean pose (h36m-train)",
+    ]
     t3 = _measured(_rows(sections["table3"]))
     assert _by_label(t3, "card unsup", "(3dhp)")["Alignment"] == "root (none) (3dhp)"
     assert _by_label(t3, "card unsup", "(3dhp-pa)")["Alignment"] == "Procrustes (3dhp-pa)"
@@ -245,7 +275,7 @@ def test_two_seed_row_shows_mean_and_sd_of_the_seeds(unit, unit_md):
     for action, col in (("Walking", "Walk"), ("Eating", "Eat"), ("Sitting", "Sit")):
         m, sd = _mean_sd([_metric(f[("unsup", s, "h36m-p2")], "p_mpjpe_mm", action) for s in (0, 1)])
         assert unsup[col] == f"{m:.1f} ± {sd:.1f}", col
-    for col in ("Direct.", "Disc.", "Greet", "WalkD", "WalkT"):   # actions the store does not have
+    for col in ("Direct.", "Disc.", "Greet", "WalkD", "WalkT"):  # actions the store does not have
         assert unsup[col] == "–"
     # Table 4's H36M column is the same P-MPJPE average; Table 3 takes PCK from 3dhp and 3dhp-pa.
     t4 = _by_label(_measured(_rows(sections["table4"])), "card unsup")
@@ -277,7 +307,7 @@ def test_mean_pose_and_prior_only_in_every_table_with_measured_rows(unit_md, syn
             rows = _measured(_rows(section))
             assert rows, key
             labels = [r["Method"] for r in rows]
-            n = 2 if key == "table3" else 1   # Table 3: one block per alignment (3dhp, 3dhp-pa)
+            n = 2 if key == "table3" else 1  # Table 3: one block per alignment (3dhp, 3dhp-pa)
             assert labels.count("mean pose (h36m-train)") == n, (key, labels)
             assert labels.count("Lprior only (20 labelled samples)") == n, (key, labels)
 
@@ -314,18 +344,18 @@ def test_spread_ratio_column_beside_the_errors(unit, unit_md):
     sections = _sections(unit_md)
     unsup = _by_label(_measured(_rows(sections["table2"])), "card unsup")
     m, sd = _mean_sd([_metric(f[("unsup", s, "h36m-p2")], "spread_ratio") for s in (0, 1)])
-    assert unsup["Spread"] == f"{m:.2f} ± {sd:.2f}"            # two decimals; no interval (none is computed)
+    assert unsup["Spread"] == f"{m:.2f} ± {sd:.2f}"  # two decimals; no interval (none is computed)
     weakly = _by_label(_measured(_rows(sections["table2"])), "card weakly")
     assert weakly["Spread"] == f"{_metric(f[('weakly', 0, 'h36m-p2')], 'spread_ratio'):.2f}"
     t4 = _by_label(_measured(_rows(sections["table4"])), "card unsup")
-    assert t4["Spread"] == unsup["Spread"]                      # Table 4: the h36m-p2 spread ratio
+    assert t4["Spread"] == unsup["Spread"]  # Table 4: the h36m-p2 spread ratio
     t3 = _by_label(_measured(_rows(sections["table3"])), "card unsup", "(3dhp-pa)")
     m, sd = _mean_sd([_metric(f[("unsup", s, "3dhp-pa")], "spread_ratio") for s in (0, 1)])
     assert t3["Spread"] == f"{m:.2f} ± {sd:.2f}"
     for key in ("table2", "table3", "table4"):
         assert all(r["Spread"] == "–" for r in _rows(sections[key]) if r["Source"] == "published")
         assert "- Spread: the spread ratio" in sections[key]
-        assert "(collapsed)" not in sections[key]                # truth + noise varies with the input
+        assert "(collapsed)" not in sections[key]  # truth + noise varies with the input
 
 
 def test_collapsed_row_is_marked_with_a_note_in_every_table(collapse):
@@ -348,26 +378,34 @@ def test_collapsed_row_is_marked_with_a_note_in_every_table(collapse):
 def test_const_sits_with_the_other_baselines(collapse):
     t2 = [r["Method"] for r in _measured(_rows(_sections(collapse["md"])["table2"]))]
     assert t2[-2:] == ["constant pose (Procrustes mean of training poses)", "mean pose (h36m-train)"]
-    assert _by_label(_measured(_rows(_sections(collapse["md"])["table2"])), "constant pose")["Sup."] == \
-        "Full-3D (train Procrustes mean)"
+    assert (
+        _by_label(_measured(_rows(_sections(collapse["md"])["table2"])), "constant pose")["Sup."]
+        == "Full-3D (train Procrustes mean)"
+    )
 
 
 # --- formats --------------------------------------------------------------------------------------------------------
 
+
 def test_csv_has_one_record_per_cell(unit, unit_md, tmp_path, capsys):
     out = tmp_path / "tables.csv"
-    assert main(["table", "--results", str(unit["dir"]), "--out", str(out)]) == 0   # format from the suffix
+    assert main(["table", "--results", str(unit["dir"]), "--out", str(out)]) == 0  # format from the suffix
     records = list(csv.DictReader(io.StringIO(out.read_text())))
     sections = _sections(unit_md)
     expected = sum(len(_rows(sections[k])) * N_VALUE_COLUMNS[k] for k in sections)
     assert len(records) == expected
     # Each record is one distinct cell: rows with the same label differ in their descriptive columns.
-    cells = {(r["table"], r["row"], r["source"], r["trainset"], r["alignment"], r["training set"], r["column"])
-             for r in records}
+    cells = {
+        (r["table"], r["row"], r["source"], r["trainset"], r["alignment"], r["training set"], r["column"])
+        for r in records
+    }
     assert len(cells) == len(records)
     f = unit["files"]
-    avg = [r for r in records if r["table"] == "table2" and r["card"] == "unsup" and r["column"] == "Avg."
-           and r["source"] == "unit-h36m"]
+    avg = [
+        r
+        for r in records
+        if r["table"] == "table2" and r["card"] == "unsup" and r["column"] == "Avg." and r["source"] == "unit-h36m"
+    ]
     assert len(avg) == 1
     m, sd = _mean_sd([_metric(f[("unsup", s, "h36m-p2")], "p_mpjpe_mm") for s in (0, 1)])
     assert float(avg[0]["value"]) == pytest.approx(m, rel=1e-12) and float(avg[0]["sd"]) == pytest.approx(sd)
@@ -382,8 +420,9 @@ def test_json_and_latex(unit, tmp_path, capsys):
     data = json.loads(capsys.readouterr().out)
     assert {"tables", "notes", "cell_notes"} <= set(data)
     assert {r["table"] for r in data["tables"]} == {"table2", "table3", "table4"}
-    weakly = [r for r in data["tables"] if r["card"] == "weakly" and r["column"] == "Avg."
-              and r["source"] == "unit-h36m"]
+    weakly = [
+        r for r in data["tables"] if r["card"] == "weakly" and r["column"] == "Avg." and r["source"] == "unit-h36m"
+    ]
     v = json.loads(unit["files"][("weakly", 0, "h36m-p2")].read_text())
     assert len(weakly) == 1 and weakly[0]["value"] == v["metrics"]["p_mpjpe_mm"]
     assert [weakly[0]["ci95_low"], weakly[0]["ci95_high"]] == v["ci95"]["p_mpjpe_mm"]
@@ -402,8 +441,9 @@ def test_render_refuses_unknown_format(unit):
 def test_metrics_file_has_row_protocol_metric_means(unit, tmp_path):
     m_path = tmp_path / "reports" / "m.json"
     m_path.parent.mkdir()
-    assert main(["table", "--results", str(unit["dir"]), "--out", str(tmp_path / "t.md"),
-                 "--metrics", str(m_path)]) == 0
+    assert (
+        main(["table", "--results", str(unit["dir"]), "--out", str(tmp_path / "t.md"), "--metrics", str(m_path)]) == 0
+    )
     got = json.loads(m_path.read_text())
     assert set(got) == {"unsup", "weakly", "no-tfk", "mean", "prior-only"}
     assert set(got["unsup"]) == {"h36m-p2", "3dhp", "3dhp-pa"} and set(got["weakly"]) == {"h36m-p2"}
@@ -437,6 +477,7 @@ def test_metrics_folder_has_one_small_json_per_row_and_protocol(unit, tmp_path, 
 
 
 # --- refusals -------------------------------------------------------------------------------------------------------
+
 
 def test_hand_edited_result_stops_the_table(unit, tmp_path, capsys):
     folder = tmp_path / "results"
@@ -473,11 +514,15 @@ def _tex_floats(tex: str) -> list[dict]:
     out = []
     for block in tex.split("\\begin{table}")[1:]:
         body = block.split("\\midrule")[1].split("\\bottomrule")[0]
-        out.append({"caption": block.split("\\caption{")[1].split("}\n")[0],
-                    "label": block.split("\\label{")[1].split("}")[0],
-                    "spec": block.split("\\begin{tabular}{")[1].split("}")[0],
-                    "rows": [line.rstrip(" \\").split(" & ") for line in body.strip().splitlines()],
-                    "end": "\\end{table}" in block})
+        out.append(
+            {
+                "caption": block.split("\\caption{")[1].split("}\n")[0],
+                "label": block.split("\\label{")[1].split("}")[0],
+                "spec": block.split("\\begin{tabular}{")[1].split("}")[0],
+                "rows": [line.rstrip(" \\").split(" & ") for line in body.strip().splitlines()],
+                "end": "\\end{table}" in block,
+            }
+        )
     return out
 
 
@@ -490,7 +535,7 @@ def test_latex_is_table_floats_ascii_right_aligned_best_bold(unit, tmp_path):
     out = tmp_path / "tables.tex"
     assert main(["table", "--results", str(unit["dir"]), "--out", str(out)]) == 0
     tex = out.read_text()
-    assert tex.isascii() and "±" not in tex and "$\\pm$" in tex and "--" in tex   # sd of unsup's 2 seeds; blanks
+    assert tex.isascii() and "±" not in tex and "$\\pm$" in tex and "--" in tex  # sd of unsup's 2 seeds; blanks
     floats = _tex_floats(tex)
     assert [f["label"] for f in floats] == ["tab:ksp-table2", "tab:ksp-table3", "tab:ksp-table4"]
     tables = {t.key: t for t in build_tables(discover(unit["dir"]))}
@@ -506,7 +551,7 @@ def test_latex_is_table_floats_ascii_right_aligned_best_bold(unit, tmp_path):
             values = [_tex_value(c) for c in cells]
             higher = t.higher_is_better.get(col)
             if higher is None:
-                assert not bold, (key, col)   # the spread ratio is not a score: never bold
+                assert not bold, (key, col)  # the spread ratio is not a score: never bold
                 continue
             known = [v for v in values if v is not None]
             best = max(known) if higher else min(known)
@@ -518,8 +563,23 @@ def test_latex_escape_leaves_ascii_only():
 
     text = escape("a ± b – c × 2 µm → Dp ∪ Dunp 5%_x & {y} é ↓ ¹ #1 $ ~ ^ \\ ≤")
     assert text.isascii()
-    for want in ("$\\pm$", "--", "$\\times$", "$\\mu$", "$\\to$", "$\\cup$", "5\\%\\_x", "\\&", "\\{y\\}", " e ",
-                 "$\\downarrow$", "\\#1", "\\$", "\\textbackslash{}", "$\\leq$"):
+    for want in (
+        "$\\pm$",
+        "--",
+        "$\\times$",
+        "$\\mu$",
+        "$\\to$",
+        "$\\cup$",
+        "5\\%\\_x",
+        "\\&",
+        "\\{y\\}",
+        " e ",
+        "$\\downarrow$",
+        "\\#1",
+        "\\$",
+        "\\textbackslash{}",
+        "$\\leq$",
+    ):
         assert want in text, want
 
 
@@ -529,9 +589,16 @@ def test_latex_compiles_with_pdflatex(unit, tmp_path):
 
     tex = render(build_tables(discover(unit["dir"])), "latex")
     doc = tmp_path / "doc.tex"
-    doc.write_text("\\documentclass{article}\\usepackage{booktabs}\\usepackage[margin=5mm,landscape]{geometry}"
-                   "\\begin{document}\n" + tex + "\n\\end{document}\n")
-    done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc.name], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
+    doc.write_text(
+        "\\documentclass{article}\\usepackage{booktabs}\\usepackage[margin=5mm,landscape]{geometry}"
+        "\\begin{document}\n" + tex + "\n\\end{document}\n"
+    )
+    done = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc.name],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout[-3000:]
     assert (tmp_path / "doc.pdf").read_bytes()[:5] == b"%PDF-"

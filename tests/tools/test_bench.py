@@ -1,12 +1,13 @@
 """bench.py and `kspbench bench`: the workload computes real gradients and the CLI writes figures with provenance."""
+
 from __future__ import annotations
 
 import json
 
 import torch
 
-from kspbench.tools.bench import bench_kinematic_core, forward_backward_workload
 from kspbench.cli import main
+from kspbench.tools.bench import bench_kinematic_core, forward_backward_workload
 
 
 def test_workload_gives_finite_nonzero_gradients():

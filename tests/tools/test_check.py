@@ -4,6 +4,7 @@ The smoke pipeline itself (run_smoke: dvc repro with the smoke profiles) is slow
 Here record(), smoke_findings() and loss_trends() read a workdir built by hand: results written by `kspbench eval`
 and log.csv files with known losses.
 """
+
 from __future__ import annotations
 
 import csv
@@ -15,14 +16,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from factories import EVAL, make_sequence
-from factories import REPO
-from kspbench.tools.check import (FLOOR, CheckError, floor_baselines, floor_findings, golden_findings, loss_trends, record,
-                            smoke_findings, spread_bound)
+from factories import EVAL, REPO, make_sequence
 from kspbench.cli import main
 from kspbench.data.predictions import Predictions, write_predictions
 from kspbench.data.store import PoseStore, StoreWriter
-
+from kspbench.tools.check import (
+    FLOOR,
+    CheckError,
+    floor_baselines,
+    floor_findings,
+    golden_findings,
+    loss_trends,
+    record,
+    smoke_findings,
+    spread_bound,
+)
 
 GOLDEN = REPO / "baselines" / "golden"
 CAMS = ("54138969", "60457274")
@@ -30,14 +38,19 @@ CAMS = ("54138969", "60457274")
 
 # --- (a) golden ---------------------------------------------------------------------------------------------------
 
+
 def test_committed_golden_results_reproduce_exactly():
     findings = golden_findings(GOLDEN)
     assert len(findings) == 4 == len(list((GOLDEN / "results").glob("*.json")))
     for f in findings:
         assert f.check == "golden" and f.ok, f
         assert f.delta is not None and f.delta <= 1e-9 and f.tolerance == 1e-9
-    assert sorted(f.what.split(" ")[0] for f in findings) == ["nn2d.3dhp", "nn2d.3dhp-pa", "nn2d.h36m-p1",
-                                                              "nn2d.h36m-p2"]
+    assert sorted(f.what.split(" ")[0] for f in findings) == [
+        "nn2d.3dhp",
+        "nn2d.3dhp-pa",
+        "nn2d.h36m-p1",
+        "nn2d.h36m-p2",
+    ]
 
 
 @pytest.fixture()
@@ -104,7 +117,7 @@ def test_cli_golden_only_fails_on_a_tampered_copy(golden_copy, capsys):
     out = capsys.readouterr().out
     fail_rows = [ln for ln in out.splitlines() if ln.startswith("|") and "FAIL" in ln]
     assert len(fail_rows) == 1 and "nn2d.h36m-p2" in fail_rows[0]
-    assert [c.strip() for c in fail_rows[0].strip("|").split("|")][4] == "0.5"   # the delta column
+    assert [c.strip() for c in fail_rows[0].strip("|").split("|")][4] == "0.5"  # the delta column
     assert "golden: 3/4 ok" in out
 
 
@@ -116,21 +129,31 @@ def test_cli_cannot_run_without_golden(tmp_path, capsys):
 
 # --- (b, c) record / smoke_findings / loss_trends on a fake smoke workdir ------------------------------------------
 
+
 def _truth(store_path) -> Predictions:
     rows = {k: [] for k in ("poses_3d", "subject", "sequence", "camera", "frame")}
     with PoseStore(store_path) as store:
         for info in store.sequences(role="h36m-test"):
             for cam in info.cameras:
-                rows["poses_3d"].append(store.read(info.subject, info.sequence, "camera_3d", camera=cam)
-                                        .astype(np.float64))
+                rows["poses_3d"].append(
+                    store.read(info.subject, info.sequence, "camera_3d", camera=cam).astype(np.float64)
+                )
                 for k, v in (("subject", info.subject), ("sequence", info.sequence), ("camera", cam)):
                     rows[k].append(np.full(info.n_frames, v))
                 rows["frame"].append(np.arange(info.n_frames))
     return Predictions(**{k: np.concatenate(v) for k, v in rows.items()})
 
 
-def _eval(work: Path, store: Path, row: str, attrs: dict, noise: float, noise_seed: int, sub: str | None,
-          constant: bool = False) -> Path:
+def _eval(
+    work: Path,
+    store: Path,
+    row: str,
+    attrs: dict,
+    noise: float,
+    noise_seed: int,
+    sub: str | None,
+    constant: bool = False,
+) -> Path:
     """Truth + noise (``constant``: the first true pose for every frame) scored under h36m-p2 into ``work``."""
     p = _truth(store)
     p.poses_3d = p.poses_3d + np.random.default_rng(noise_seed).normal(scale=noise, size=p.poses_3d.shape)
@@ -141,8 +164,10 @@ def _eval(work: Path, store: Path, row: str, attrs: dict, noise: float, noise_se
     pred.parent.mkdir(parents=True, exist_ok=True)
     write_predictions(pred, p)
     out = work / "results" / row / "h36m" / (sub or "") / "h36m-p2.json"
-    assert main([*EVAL, "--protocol", "h36m-p2", "--predictions", str(pred), "--store", str(store),
-                 "--out", str(out)]) == 0
+    assert (
+        main([*EVAL, "--protocol", "h36m-p2", "--predictions", str(pred), "--store", str(store), "--out", str(out)])
+        == 0
+    )
     return out
 
 
@@ -161,7 +186,7 @@ def _log(path: Path, losses: dict[str, list[float]]) -> None:
                     step += 1
 
 
-FALLING = [8.0, 7.0, 6.0, 5.0, 4.0, 3.0, 2.0, 1.0]      # first quarter 7.5, last quarter 1.5
+FALLING = [8.0, 7.0, 6.0, 5.0, 4.0, 3.0, 2.0, 1.0]  # first quarter 7.5, last quarter 1.5
 RISING = [1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7]
 FLAT = [2.0] * 8
 
@@ -175,13 +200,14 @@ def smoke(tmp_path_factory):
     with StoreWriter(store, dataset="kspbench-synthetic-world", source="tests") as w:
         w.add_sequence(make_sequence(rng, subject="S9", sequence="Walking 1", n=40, cameras=CAMS))
         w.add_sequence(make_sequence(rng, subject="S11", sequence="Eating 1", n=30, cameras=CAMS))
-    files = {k: _eval(work, store, "unsup", {"card": "unsup", "seed": k, "profile": "smoke"}, noise, 10 + k, f"s{k}")
-             for k, noise in enumerate((10.0, 14.0, 19.0))}
+    files = {
+        k: _eval(work, store, "unsup", {"card": "unsup", "seed": k, "profile": "smoke"}, noise, 10 + k, f"s{k}")
+        for k, noise in enumerate((10.0, 14.0, 19.0))
+    }
     files["mean"] = _eval(work, store, "mean", {"baseline": "mean"}, 50.0, 20, None)
     runs = work / "runs"
     _log(runs / "unsup" / "s0" / "log.csv", {"prior": FALLING, "paired": FALLING, "unpaired": FLAT})
-    _log(runs / "unsup" / "s1" / "log.csv", {"prior": [v * 2 for v in FALLING], "paired": FALLING,
-                                             "unpaired": FALLING})
+    _log(runs / "unsup" / "s1" / "log.csv", {"prior": [v * 2 for v in FALLING], "paired": FALLING, "unpaired": FALLING})
     _log(runs / "unsup" / "s2" / "log.csv", {"prior": FALLING[:4], "paired": RISING, "unpaired": FALLING})
     _log(runs / "weakly" / "s0" / "log.csv", {"sup2d": FALLING, "prior": RISING})
     return {"work": work, "files": files}
@@ -198,13 +224,15 @@ def test_loss_trends_first_and_last_quarter(smoke):
     t = loss_trends(smoke["work"] / "runs")
     assert t[("unsup", 0, "prior")] == (7.5, 1.5)
     assert t[("unsup", 1, "prior")] == (15.0, 3.0)
-    assert t[("unsup", 2, "prior")] == (8.0, 5.0)            # 4 steps: quarter = 1 step
+    assert t[("unsup", 2, "prior")] == (8.0, 5.0)  # 4 steps: quarter = 1 step
     assert t[("unsup", 0, "unpaired")] == (2.0, 2.0)
     a, b = t[("unsup", 2, "paired")]
     assert a == pytest.approx(1.05) and b == pytest.approx(1.65)
-    assert set(t) == {(c, s, l) for c, s, l in [("unsup", s, l) for s in (0, 1, 2) for l in ("prior", "paired",
-                                                                                             "unpaired")]
-                      + [("weakly", 0, "sup2d"), ("weakly", 0, "prior")]}
+    assert set(t) == {
+        (c, s, l)
+        for c, s, l in [("unsup", s, l) for s in (0, 1, 2) for l in ("prior", "paired", "unpaired")]
+        + [("weakly", 0, "sup2d"), ("weakly", 0, "prior")]
+    }
 
 
 def test_record_values_tolerances_and_falling_losses(smoke):
@@ -222,8 +250,11 @@ def test_record_values_tolerances_and_falling_losses(smoke):
         assert b["tolerance"] == pytest.approx(max(3 * sd, FLOOR), rel=1e-9)
         n_tol_from_sd += 3 * sd > FLOOR
     # Seeds with 10, 14 and 19 mm noise: the three errors spread above the floor; the spread ratio (near 1) not.
-    assert n_tol_from_sd == 3 and FLOOR == 0.05 and rec["metrics"]["unsup"]["h36m-p2"]["spread_ratio"]["tolerance"] \
-        == FLOOR
+    assert (
+        n_tol_from_sd == 3
+        and FLOOR == 0.05
+        and rec["metrics"]["unsup"]["h36m-p2"]["spread_ratio"]["tolerance"] == FLOOR
+    )
     mean = json.loads(smoke["files"]["mean"].read_text())["metrics"]
     for m, b in rec["metrics"]["mean"]["h36m-p2"].items():
         assert b == {"value": mean[m], "seed_sd": 0.0, "seeds": 1, "tolerance": FLOOR}
@@ -241,7 +272,7 @@ def test_smoke_findings_all_ok_against_own_record(smoke):
     metric = [f for f in findings if f.check == "metric"]
     loss = [f for f in findings if f.check == "loss"]
     collapse = [f for f in findings if f.check == "collapse"]
-    assert len(metric) == 8 and len(loss) == 2 and len(collapse) == 1   # 4 metrics (spread_ratio too) x 2 rows
+    assert len(metric) == 8 and len(loss) == 2 and len(collapse) == 1  # 4 metrics (spread_ratio too) x 2 rows
     assert all(f.ok for f in findings) and all(f.delta == 0.0 for f in metric)
 
 
@@ -249,9 +280,9 @@ def test_smoke_findings_flag_a_moved_metric(smoke):
     base = record(smoke["work"], 3)
     ms = base["metrics"]["unsup"]["h36m-p2"]
     tol = ms["p_mpjpe_mm"]["tolerance"]
-    ms["p_mpjpe_mm"]["value"] += 1.5 * tol          # beyond the tolerance
-    ms["mpjpe_mm"]["value"] -= 0.5 * ms["mpjpe_mm"]["tolerance"]   # within it
-    base["metrics"]["mean"]["h36m-p2"]["n_mpjpe_mm"]["value"] += 0.06   # beyond the 0.05 floor
+    ms["p_mpjpe_mm"]["value"] += 1.5 * tol  # beyond the tolerance
+    ms["mpjpe_mm"]["value"] -= 0.5 * ms["mpjpe_mm"]["tolerance"]  # within it
+    base["metrics"]["mean"]["h36m-p2"]["n_mpjpe_mm"]["value"] += 0.06  # beyond the 0.05 floor
     base["metrics"]["gone"] = {"h36m-p2": {"mpjpe_mm": {"value": 1.0, "tolerance": 1.0}}}
     by = {f.what: f for f in smoke_findings(smoke["work"], base)}
     moved = by["unsup h36m-p2 p_mpjpe_mm"]
@@ -259,8 +290,11 @@ def test_smoke_findings_flag_a_moved_metric(smoke):
     assert by["unsup h36m-p2 mpjpe_mm"].ok
     assert not by["mean h36m-p2 n_mpjpe_mm"].ok and by["mean h36m-p2 n_mpjpe_mm"].tolerance == FLOOR
     assert not by["gone h36m-p2 mpjpe_mm"].ok and by["gone h36m-p2 mpjpe_mm"].got == "missing"
-    assert sorted(w for w, f in by.items() if not f.ok) == ["gone h36m-p2 mpjpe_mm", "mean h36m-p2 n_mpjpe_mm",
-                                                            "unsup h36m-p2 p_mpjpe_mm"]
+    assert sorted(w for w, f in by.items() if not f.ok) == [
+        "gone h36m-p2 mpjpe_mm",
+        "mean h36m-p2 n_mpjpe_mm",
+        "unsup h36m-p2 p_mpjpe_mm",
+    ]
 
 
 def test_smoke_findings_flag_a_loss_that_stopped_falling(smoke, tmp_path):
@@ -282,18 +316,21 @@ def test_smoke_findings_refuse_an_edited_result(smoke, tmp_path):
     from kspbench.evaluation.results import ResultError
 
     work = _copy_work(smoke, tmp_path)
-    _edit(work / "results" / "unsup" / "h36m" / "s0" / "h36m-p2.json",
-          lambda d: d["metrics"].__setitem__("mpjpe_mm", d["metrics"]["mpjpe_mm"] + 0.001))
+    _edit(
+        work / "results" / "unsup" / "h36m" / "s0" / "h36m-p2.json",
+        lambda d: d["metrics"].__setitem__("mpjpe_mm", d["metrics"]["mpjpe_mm"] + 0.001),
+    )
     with pytest.raises(ResultError, match="edited"):
         smoke_findings(work, record(smoke["work"], 3))
 
 
 # --- (d) floors: collapse onto one pose, falling behind const ------------------------------------------------------
 
+
 def test_spread_bound_rule():
-    assert spread_bound([0.9, 0.8, 1.0]) == pytest.approx(0.4)      # half the lowest seed
-    assert spread_bound([0.08, 0.5]) == 0.05                          # never below 0.05 ...
-    assert spread_bound([0.03, 0.5]) == 0.03                          # ... nor above the lowest recorded value
+    assert spread_bound([0.9, 0.8, 1.0]) == pytest.approx(0.4)  # half the lowest seed
+    assert spread_bound([0.08, 0.5]) == 0.05  # never below 0.05 ...
+    assert spread_bound([0.03, 0.5]) == 0.03  # ... nor above the lowest recorded value
 
 
 def _values(spreads: dict, errors: dict) -> dict:
@@ -310,19 +347,36 @@ def _values(spreads: dict, errors: dict) -> dict:
 
 def test_floor_baselines_and_findings_flag_a_constant_predictor():
     kinds = {"unsup": "model", "weakly": "model", "slow": "model", "const": "baseline", "nn2d": "baseline"}
-    recorded = _values({"unsup": {0: 0.9, 1: 0.8, 2: 0.85}, "weakly": {0: 0.7, 1: 0.75, 2: 0.72},
-                        "slow": {0: 0.5, 1: 0.6, 2: 0.55}, "const": {None: 0.0}, "nn2d": {None: 1.0}},
-                       {"unsup": {0: 80.0, 1: 85.0, 2: 90.0}, "weakly": {0: 70.0, 1: 72.0, 2: 71.0},
-                        "slow": {0: 99.0, 1: 120.0, 2: 98.0}, "const": {None: 105.0}, "nn2d": {None: 50.0}})
+    recorded = _values(
+        {
+            "unsup": {0: 0.9, 1: 0.8, 2: 0.85},
+            "weakly": {0: 0.7, 1: 0.75, 2: 0.72},
+            "slow": {0: 0.5, 1: 0.6, 2: 0.55},
+            "const": {None: 0.0},
+            "nn2d": {None: 1.0},
+        },
+        {
+            "unsup": {0: 80.0, 1: 85.0, 2: 90.0},
+            "weakly": {0: 70.0, 1: 72.0, 2: 71.0},
+            "slow": {0: 99.0, 1: 120.0, 2: 98.0},
+            "const": {None: 105.0},
+            "nn2d": {None: 50.0},
+        },
+    )
     bounds, beats = floor_baselines(recorded, kinds)
-    assert bounds == {"unsup": {"h36m-p2": pytest.approx(0.4)}, "weakly": {"h36m-p2": pytest.approx(0.35)},
-                      "slow": {"h36m-p2": pytest.approx(0.25)}}          # baselines get no bound
-    assert beats == ["unsup", "weakly"]                                  # slow lost to const in seed 1
+    assert bounds == {
+        "unsup": {"h36m-p2": pytest.approx(0.4)},
+        "weakly": {"h36m-p2": pytest.approx(0.35)},
+        "slow": {"h36m-p2": pytest.approx(0.25)},
+    }  # baselines get no bound
+    assert beats == ["unsup", "weakly"]  # slow lost to const in seed 1
     baseline = {"spread_bounds": bounds, "beats_const": beats}
     assert all(f.ok for f in floor_findings(recorded, baseline))
     # unsup now predicts one pose for every input: spread ratio 0 and an error no better than const's.
-    now = _values({"unsup": {0: 0.0}, "weakly": {0: 0.7}, "slow": {0: 0.5}, "const": {None: 0.0}},
-                  {"unsup": {0: 105.0}, "weakly": {0: 71.0}, "slow": {0: 99.0}, "const": {None: 105.0}})
+    now = _values(
+        {"unsup": {0: 0.0}, "weakly": {0: 0.7}, "slow": {0: 0.5}, "const": {None: 0.0}},
+        {"unsup": {0: 105.0}, "weakly": {0: 71.0}, "slow": {0: 99.0}, "const": {None: 105.0}},
+    )
     by = {(f.check, f.what.split(" ")[0]): f for f in floor_findings(now, baseline)}
     assert sorted(k for k, f in by.items() if not f.ok) == [("collapse", "unsup"), ("floor", "unsup")]
     assert by[("collapse", "unsup")].delta == pytest.approx(-0.4) and by[("collapse", "unsup")].got == "0.000"
@@ -330,8 +384,11 @@ def test_floor_baselines_and_findings_flag_a_constant_predictor():
     # A card or the const row missing from the smoke run fails; a smoke.json recorded before (d) has no findings.
     gone = {k: v for k, v in now.items() if k[0] not in ("weakly", "const")}
     assert {(f.check, f.what.split(" ")[0]): f.got for f in floor_findings(gone, baseline) if not f.ok} == {
-        ("collapse", "unsup"): "0.000", ("collapse", "weakly"): "missing", ("floor", "unsup"): "const missing",
-        ("floor", "weakly"): "weakly missing"}
+        ("collapse", "unsup"): "0.000",
+        ("collapse", "weakly"): "missing",
+        ("floor", "unsup"): "const missing",
+        ("floor", "weakly"): "weakly missing",
+    }
     assert floor_findings(now, {"metrics": {}, "falling_losses": {}}) == []
     assert floor_baselines({k: v for k, v in recorded.items() if k[0] != "const"}, kinds)[1] == []
 
@@ -349,21 +406,26 @@ def test_smoke_check_flags_a_card_that_collapsed_onto_one_pose(smoke, tmp_path):
     failed = {f.check: f for f in smoke_findings(work, base) if not f.ok and f.check in ("collapse", "floor")}
     assert set(failed) == {"collapse", "floor"}
     assert failed["collapse"].what == "unsup h36m-p2 spread_ratio" and float(failed["collapse"].got) < 1e-6
-    assert failed["floor"].delta == pytest.approx(0.0, abs=1e-9)     # the same pose as const: not better
+    assert failed["floor"].delta == pytest.approx(0.0, abs=1e-9)  # the same pose as const: not better
 
 
 def test_cli_summary_counts_collapse_and_floor(smoke, tmp_path, capsys, monkeypatch):
     from kspbench.tools import check as C
 
     base = record(smoke["work"], 3)
-    base["spread_bounds"]["unsup"]["h36m-p2"] = 5.0      # an impossible bound: the check must fail on it
+    base["spread_bounds"]["unsup"]["h36m-p2"] = 5.0  # an impossible bound: the check must fail on it
     (tmp_path / "baselines").mkdir()
     shutil.copytree(GOLDEN, tmp_path / "baselines" / "golden")
     (tmp_path / "baselines" / "smoke.json").write_text(json.dumps(base))
-    monkeypatch.setattr(C, "run_smoke", lambda repo, work, seeds=1: shutil.copytree(
-        smoke["work"], work, dirs_exist_ok=True))
-    assert main(["check", "--repo", str(REPO), "--baselines", str(tmp_path / "baselines"),
-                 "--workdir", str(tmp_path / "w")]) == 1
+    monkeypatch.setattr(
+        C, "run_smoke", lambda repo, work, seeds=1: shutil.copytree(smoke["work"], work, dirs_exist_ok=True)
+    )
+    assert (
+        main(
+            ["check", "--repo", str(REPO), "--baselines", str(tmp_path / "baselines"), "--workdir", str(tmp_path / "w")]
+        )
+        == 1
+    )
     out = capsys.readouterr().out
     assert "collapse: 0/1 ok" in out and "golden: 4/4 ok" in out
     assert any("FAIL" in ln and "unsup h36m-p2 spread_ratio" in ln for ln in out.splitlines())

@@ -1,4 +1,5 @@
 """Shared fixtures for the synthetic-world tests: one tiny world per session (seconds to build)."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """`kspbench world ...`: profiles, bad input (exit 2, one line, no store), and the commands end to end."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -38,8 +39,12 @@ def test_bad_profiles_exit_2_without_a_store(capsys, tmp_path):
     assert "unknown profile" in _bad(capsys, tmp_path, "--profile", "huge")
     assert "crop_size" in _bad(capsys, tmp_path, "--profile", "tiny", "--crop-size", "5000")
     raw = yaml.safe_load(PROFILES_FILE.read_text())["tiny"]
-    for change in ({"crop_size": 0}, {"frame_scale": {"h36m": 0.001, "mpi3dhp": 0.1, "dunp": 0.1}},
-                   {"fps": -1}, {"h36m": {**raw["h36m"], "seconds": 0}}):
+    for change in (
+        {"crop_size": 0},
+        {"frame_scale": {"h36m": 0.001, "mpi3dhp": 0.1, "dunp": 0.1}},
+        {"fps": -1},
+        {"h36m": {**raw["h36m"], "seconds": 0}},
+    ):
         path = tmp_path / "p.yaml"
         path.write_text(yaml.safe_dump({**raw, **change}))
         _bad(capsys, tmp_path, "--profile", str(path))
@@ -90,17 +95,47 @@ def test_commands_end_to_end(capsys, tmp_path, tiny_store):
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     w, h = struct.unpack(">II", data[16:24])
     assert w > 100 and h > 100
-    with Image.open(png) as img:   # the file holds exactly the sheet's pixels, 8-bit RGB
+    with Image.open(png) as img:  # the file holds exactly the sheet's pixels, 8-bit RGB
         assert img.mode == "RGB"
         np.testing.assert_array_equal(np.asarray(img), contact_sheet(store, per_role=4)[0])
     assert "full frames" in capsys.readouterr().out
     for kind in ("mean", "const", "nn2d"):
         out = tmp_path / f"{kind}.h5"
         assert main(["world", "baseline", "--store", str(store), "--kind", kind, "--out", str(out)]) == 0
-        assert main(["eval", "--allow-partial", "--protocol", "h36m-p2", "--predictions", str(out),
-                     "--store", str(store), "--out", str(tmp_path / f"{kind}.json")]) == 0
-    assert main(["world", "baseline", "--store", str(store), "--kind", "mean", "--role", "nope",
-                 "--out", str(tmp_path / "x.h5")]) == 2
+        assert (
+            main(
+                [
+                    "eval",
+                    "--allow-partial",
+                    "--protocol",
+                    "h36m-p2",
+                    "--predictions",
+                    str(out),
+                    "--store",
+                    str(store),
+                    "--out",
+                    str(tmp_path / f"{kind}.json"),
+                ]
+            )
+            == 0
+        )
+    assert (
+        main(
+            [
+                "world",
+                "baseline",
+                "--store",
+                str(store),
+                "--kind",
+                "mean",
+                "--role",
+                "nope",
+                "--out",
+                str(tmp_path / "x.h5"),
+            ]
+        )
+        == 2
+    )
 
 
 def test_build_with_a_motion_file_retargets_onto_the_people(tmp_path, capsys):
@@ -110,13 +145,30 @@ def test_build_with_a_motion_file_retargets_onto_the_people(tmp_path, capsys):
 
     rng = np.random.default_rng(0)
     src = people.sample_person(rng, "src")
-    clips = [motion.pose_body(src, motion.action_motion(src, fam, rng, 30, 30.0)).joints
-             for fam in ("Walking", "Greeting", "Sitting", "Photo")]
+    clips = [
+        motion.pose_body(src, motion.action_motion(src, fam, rng, 30, 30.0)).joints
+        for fam in ("Walking", "Greeting", "Sitting", "Photo")
+    ]
     track = tmp_path / "track.npz"
     np.savez(track, positions=np.concatenate(clips), clip_id=np.repeat(np.arange(4), 30), fps=30.0)
     out = tmp_path / "m.h5"
-    assert main(["world", "build", "--quiet", "--no-datasheet", "--profile", "tiny", "--motion", str(track),
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "world",
+                "build",
+                "--quiet",
+                "--no-datasheet",
+                "--profile",
+                "tiny",
+                "--motion",
+                str(track),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert validate(out) == []
     plans = build.plan_world(load_profile("tiny"), 0, motion.load_motion_file(str(track)))
     s1 = next(p.person for p in plans if p.subject == "S1")
@@ -124,5 +176,4 @@ def test_build_with_a_motion_file_retargets_onto_the_people(tmp_path, capsys):
         assert "retargeted from track.npz" in s.attrs["source"]
         w = s.read("S1", "Walking 1", "world_3d").astype(np.float64)
     lengths = np.linalg.norm(w[:, 1:] - w[:, list(skeleton.PARENTS[1:])], axis=-1)
-    np.testing.assert_allclose(lengths, np.broadcast_to(motion.person_bone_lengths(s1)[1:], lengths.shape),
-                               rtol=1e-4)
+    np.testing.assert_allclose(lengths, np.broadcast_to(motion.person_bone_lengths(s1)[1:], lengths.shape), rtol=1e-4)

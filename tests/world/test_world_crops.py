@@ -1,4 +1,5 @@
 """kspbench.core.crops: the square-box rule and bilinear crops shared by the world, the importers and the model."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -56,7 +57,7 @@ def test_to_crop_finds_a_marked_pixel():
     frames = np.zeros((1, 100, 120, 3), np.uint8)
     frames[0, 40, 70] = 255
     p = np.array([[[70.0, 40.0]]])
-    box = np.array([[49.5, 19.5, 89.5, 59.5]])     # 40 px box on pixel edges -> 40 px crop: pixel for pixel
+    box = np.array([[49.5, 19.5, 89.5, 59.5]])  # 40 px box on pixel edges -> 40 px crop: pixel for pixel
     crop = crop_images(frames, box, 40)
     uv = to_crop(p, box, 40)[0, 0]
     assert crop[0, int(round(uv[1])), int(round(uv[0]))].max() == 255

@@ -1,4 +1,5 @@
 """People (bodies, apparel, disjoint test people) and motion (families, limits, grounding, retargeting)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,7 +17,7 @@ def test_test_people_and_apparel_are_disjoint_from_training(tiny_plans):
     assert test and not set(test) & set(train)
     for a in test.values():
         for b in train.values():
-            if b.name == "P":   # the prior's flat clothes are not apparel; its body still counts
+            if b.name == "P":  # the prior's flat clothes are not apparel; its body still counts
                 assert people.body_distance(a, b) >= people.BODY_MIN_DISTANCE
                 continue
             assert people.apparel_distance(a, b) >= people.APPAREL_MIN_DISTANCE, (a.name, b.name)
@@ -29,12 +30,12 @@ def test_people_vary_within_human_ranges():
     heights = np.array([p.height for p in crowd])
     assert heights.min() >= 1500 and heights.max() <= 1950 and heights.std() > 40
     lengths = np.array([motion.person_bone_lengths(p) for p in crowd])
-    ratios = lengths / (lengths[:, 7] + lengths[:, 8])[:, None]   # per person, in trunk units
+    ratios = lengths / (lengths[:, 7] + lengths[:, 8])[:, None]  # per person, in trunk units
     spread = ratios[:, 1:].std(0) / ratios[:, 1:].mean(0)
-    assert (spread > 0.03).all()            # proportions depart per person
+    assert (spread > 0.03).all()  # proportions depart per person
     mean = lengths[:, [2, 3, 12, 13]].mean(0) / lengths[:, [2, 3, 12, 13]].mean(0)[0]
     canon = np.array(skeleton.BONE_LENGTHS_MM)[[2, 3, 12, 13]] / skeleton.BONE_LENGTHS_MM[2]
-    np.testing.assert_allclose(mean, canon, rtol=0.05)   # the average person has the canonical limb ratios
+    np.testing.assert_allclose(mean, canon, rtol=0.05)  # the average person has the canonical limb ratios
     assert len({p.materials["top"].colour for p in crowd}) == len(crowd)
 
 
@@ -48,7 +49,7 @@ def test_every_family_moves_within_limits_and_stands_on_the_floor(family):
         assert np.isfinite(v).all() and v.min() >= lo - 1e-9 and v.max() <= hi + 1e-9, k
     body = motion.pose_body(person, m)
     assert body.joints.shape == (24, 17, 3) and np.isfinite(body.joints).all()
-    assert np.abs(np.diff(body.joints, axis=0)).max() > 1.0        # it moves
+    assert np.abs(np.diff(body.joints, axis=0)).max() > 1.0  # it moves
     low = people.lowest_points(body.centres, body.rots, body.semi)
     ground = (m.dofs["lift"] == 0) & (m.dofs["sit"] == 0)
     assert_close(low[ground], 0.0, atol=1e-6)
@@ -68,7 +69,7 @@ def test_joints_sit_inside_their_body_parts():
         body = motion.pose_body(person, motion.action_motion(person, family, rng, 10, 8.0))
         for j, owners in enumerate(people.JOINT_OWNERS):
             idx = [people.PRIMITIVE_INDEX[n] for n in owners]
-            off = body.joints[:, j, None, :] - body.centres[:, idx]                  # (T, k, 3)
+            off = body.joints[:, j, None, :] - body.centres[:, idx]  # (T, k, 3)
             q = np.einsum("tkji,tkj->tki", body.rots[:, idx], off) / body.semi[idx]
             inside = (np.linalg.norm(q, axis=-1) <= 1.0 + 1e-6).any(axis=1)
             assert inside.all(), (family, skeleton.JOINT_NAMES[j])
@@ -78,10 +79,10 @@ def test_standing_joints_are_read_off_the_body():
     person = people.sample_person(np.random.default_rng(2), "X")
     m = motion.action_motion(person, "Waiting", np.random.default_rng(3), 4, 8.0)
     j = motion.pose_body(person, m).joints[0]
-    assert j[10, 2] == j[:, 2].max()                                 # head top is the highest joint
-    assert abs(j[10, 2] - person.height) < 0.06 * person.height      # ... at about the person's height
-    np.testing.assert_allclose(j[0], 0.5 * (j[1] + j[4]))            # pelvis = midpoint of the hips
-    assert j[8, 2] > j[7, 2] > j[0, 2]                               # thorax above spine above pelvis
+    assert j[10, 2] == j[:, 2].max()  # head top is the highest joint
+    assert abs(j[10, 2] - person.height) < 0.06 * person.height  # ... at about the person's height
+    np.testing.assert_allclose(j[0], 0.5 * (j[1] + j[4]))  # pelvis = midpoint of the hips
+    assert j[8, 2] > j[7, 2] > j[0, 2]  # thorax above spine above pelvis
 
 
 def test_retarget_keeps_directions_and_person_lengths():
@@ -92,8 +93,9 @@ def test_retarget_keeps_directions_and_person_lengths():
     parents = list(skeleton.PARENTS[1:])
     bones_out = out[:, 1:] - out[:, parents]
     bones_src = src[:, 1:] - src[:, parents]
-    np.testing.assert_allclose(np.linalg.norm(bones_out, axis=-1),
-                               np.broadcast_to(motion.person_bone_lengths(person)[1:], (6, 16)), rtol=1e-9)
+    np.testing.assert_allclose(
+        np.linalg.norm(bones_out, axis=-1), np.broadcast_to(motion.person_bone_lengths(person)[1:], (6, 16)), rtol=1e-9
+    )
     cos = (bones_out * bones_src).sum(-1) / np.linalg.norm(bones_out, axis=-1) / np.linalg.norm(bones_src, axis=-1)
     assert_close(cos, 1.0)
     body = motion.retargeted_body(person, src + [0, 0, 1000.0])

@@ -1,4 +1,5 @@
 """Rendered frames: joints on the person's pixels, occlusion flags, static backgrounds and their median."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +9,7 @@ from kspbench.world import build, people, render
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
 def _owners(j: int) -> set[int]:
@@ -30,7 +31,7 @@ def test_joints_lie_on_the_person_where_not_occluded(rendered):
                         continue
                     front = int(fr.ids[i, v, u])
                     if not occ[i, j]:
-                        near = fr.person[i, max(v - 1, 0):v + 2, max(u - 1, 0):u + 2]
+                        near = fr.person[i, max(v - 1, 0) : v + 2, max(u - 1, 0) : u + 2]
                         assert near.any(), (role, cam_id, i, j)
                         assert front == 0 or front in _owners(j), (role, cam_id, i, j, front)
                         checked += 1
@@ -45,19 +46,19 @@ def test_person_is_drawn_with_a_depth_buffer(rendered):
     share = fr.person.mean(axis=(1, 2))
     assert (share > 0.005).all() and (share < 0.5).all()
     ids = np.unique(fr.ids[fr.person])
-    assert len(ids) >= 10          # many body parts visible, each front-most somewhere
+    assert len(ids) >= 10  # many body parts visible, each front-most somewhere
 
 
 def test_static_clips_are_static_and_their_median_is_the_background(rendered):
     for role in ("h36m-train", "h36m-test", "3dhp-test"):
         plan, data, kept = rendered[role]
         for cam_id, fr in kept.items():
-            assert fr.background.ndim == 3             # one background per static track
+            assert fr.background.ndim == 3  # one background per static track
             free = ~fr.person.any(axis=0)
             diff = np.abs(fr.frames.astype(np.int16) - fr.background.astype(np.int16))[:, free]
-            assert diff.max() <= 8                     # only sensor noise where the person never is
+            assert diff.max() <= 8  # only sensor noise where the person never is
             median = np.median(fr.frames, axis=0).round().astype(np.uint8)
-            usable = fr.person.mean(axis=0) <= 0.5     # unoccluded in at least half of the frames
+            usable = fr.person.mean(axis=0) <= 0.5  # unoccluded in at least half of the frames
             assert psnr(median[usable], fr.background[usable]) >= 30.0, (role, cam_id)
 
 
@@ -66,8 +67,9 @@ def test_moving_clips_are_not_static(rendered):
     fr = kept["0"]
     cam = data.cameras["0"]
     assert cam.rotation.shape == (plan.n, 3, 3) and cam.backgrounds is None
-    assert not np.allclose(cam.rotation[0], cam.rotation[-1]) or not np.allclose(cam.translation[0],
-                                                                                 cam.translation[-1])
+    assert not np.allclose(cam.rotation[0], cam.rotation[-1]) or not np.allclose(
+        cam.translation[0], cam.translation[-1]
+    )
     bg = fr.background.astype(np.int16)
     assert np.abs(bg[0] - bg[-1]).mean() > 1.0
 
@@ -133,8 +135,9 @@ def test_stored_background_is_the_clean_scene_by_default_and_the_median_on_reque
     assert tiny_profile.background == "clean"
     for cam_id, fr in kept.items():
         cam = data.cameras[cam_id]
-        clean = crop_images(np.broadcast_to(fr.background, fr.frames.shape), cam.boxes.astype(np.float64),
-                            tiny_profile.crop_size)
+        clean = crop_images(
+            np.broadcast_to(fr.background, fr.frames.shape), cam.boxes.astype(np.float64), tiny_profile.crop_size
+        )
         np.testing.assert_array_equal(cam.backgrounds, clean)
     median_profile = dataclasses.replace(tiny_profile, background="median")
     res, kept_m = build.render_sequence(plan, median_profile, keep_frames=True)
@@ -151,6 +154,6 @@ def test_manifest_reports_the_median_leak_and_the_store_names_its_background(tin
     path, man = tiny_store
     leak = man["role_stats"]["h36m-train"]["median_leak"]
     assert 0.0 <= leak <= 1.0
-    assert man["role_stats"]["dunp"]["median_leak"] is None    # moving cameras have no median
+    assert man["role_stats"]["dunp"]["median_leak"] is None  # moving cameras have no median
     with h5py.File(path, "r") as f:
         assert f.attrs[build.BACKGROUND_ATTR] == "clean"

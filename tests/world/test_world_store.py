@@ -1,4 +1,5 @@
 """The tiny world as a store: deterministic, valid, labels consistent, roles as specified."""
+
 from __future__ import annotations
 
 import hashlib
@@ -39,8 +40,9 @@ def test_same_seed_same_bytes_other_seed_differs(tiny_store, tiny_profile, tmp_p
     assert _sha(other) != _sha(path)
     with PoseStore(path) as a, PoseStore(other) as b:
         info = a.sequences(role="h36m-train")[0]
-        assert not np.allclose(a.read(info.subject, info.sequence, "world_3d"),
-                               b.read(info.subject, info.sequence, "world_3d"))
+        assert not np.allclose(
+            a.read(info.subject, info.sequence, "world_3d"), b.read(info.subject, info.sequence, "world_3d")
+        )
 
 
 def test_projection_matches_labels(tiny_store):
@@ -49,12 +51,17 @@ def test_projection_matches_labels(tiny_store):
         for seq in s.iter_sequences():
             for cam in seq.cameras.values():
                 rot = cam.rotation if cam.rotation.ndim == 3 else np.broadcast_to(cam.rotation, (seq.n_frames, 3, 3))
-                t = cam.translation if cam.translation.ndim == 2 else np.broadcast_to(cam.translation,
-                                                                                       (seq.n_frames, 3))
+                t = (
+                    cam.translation
+                    if cam.translation.ndim == 2
+                    else np.broadcast_to(cam.translation, (seq.n_frames, 3))
+                )
                 c3 = np.einsum("nij,nkj->nki", rot, seq.world_3d.astype(np.float64)) + t[:, None]
-                np.testing.assert_allclose(c3, cam.camera_3d, atol=0.05)      # float32 storage, mm
-                uv = cam.camera_3d[..., :2].astype(np.float64) / cam.camera_3d[..., 2:3] * cam.intrinsics.focal \
+                np.testing.assert_allclose(c3, cam.camera_3d, atol=0.05)  # float32 storage, mm
+                uv = (
+                    cam.camera_3d[..., :2].astype(np.float64) / cam.camera_3d[..., 2:3] * cam.intrinsics.focal
                     + cam.intrinsics.center
+                )
                 assert np.abs(uv - cam.pose_2d).max() < 0.01, (seq.subject, seq.sequence, cam.camera_id)
                 assert (cam.camera_3d[..., 2] > 0).all()
                 assert np.all(cam.intrinsics.radial == 0)
@@ -81,7 +88,7 @@ def test_roles_extras_and_cameras(tiny_store):
             univ = s.read(info.subject, info.sequence, "extras/univ_annot3", camera="0")
             c3 = s.read(info.subject, info.sequence, "camera_3d", camera="0")
             ratio = np.linalg.norm(univ[:, 10] - univ[:, 0], axis=-1) / np.linalg.norm(c3[:, 10] - c3[:, 0], axis=-1)
-            assert_close(ratio, ratio[0], rtol=1e-4)    # one scale per person
+            assert_close(ratio, ratio[0], rtol=1e-4)  # one scale per person
             invalid += int((~s.read(info.subject, info.sequence, "valid", camera="0")).sum())
         assert invalid > 0
         for info in s.sequences(role="3dhp-train"):
@@ -95,8 +102,16 @@ def test_roles_extras_and_cameras(tiny_store):
 def test_datasheet_written_beside_the_store(tiny_store):
     path, _ = tiny_store
     text = path.with_suffix(".md").read_text()
-    for needle in ("oracle detector", "hidden by the depth buffer", "invalid frames", "kinematic ceiling",
-                   "Nearest train pose", "mean", "const", "nn2d"):
+    for needle in (
+        "oracle detector",
+        "hidden by the depth buffer",
+        "invalid frames",
+        "kinematic ceiling",
+        "Nearest train pose",
+        "mean",
+        "const",
+        "nn2d",
+    ):
         assert needle in text
 
 
@@ -111,5 +126,5 @@ def test_baselines_write_valid_predictions(tiny_store, tmp_path, kind):
     back = read_predictions(out)
     assert len(back) == len(preds) > 0
     assert_close(back.poses_3d, preds.poses_3d)
-    assert_close(back.poses_3d[:, 0], 0.0)     # root-relative
+    assert_close(back.poses_3d[:, 0], 0.0)  # root-relative
     assert score(path, back)["p_mpjpe_mm"] > 0

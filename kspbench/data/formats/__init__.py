@@ -7,6 +7,7 @@ do that). Every problem with an input file raises :class:`FormatError` with one 
 Shared here: the error type, the unit check, and the camera geometry of the store (``X_cam = R X_world + t``; the
 Human3.6M projection with radial and tangential distortion).
 """
+
 from __future__ import annotations
 
 import os
@@ -75,11 +76,14 @@ def check_units(pose: np.ndarray, expected: str, where: str | os.PathLike) -> No
     if looks is None:
         return  # no usable frame: nothing to judge (all-NaN frames are caught by the store's NaN policy)
     if looks != expected:
-        raise FormatError(f"{where}: median bone length is {med:.4g}, which looks like {UNIT_NAMES[looks]}; this "
-                          f"file must hold {UNIT_NAMES[expected]} (mixed units in one dataset are refused)")
+        raise FormatError(
+            f"{where}: median bone length is {med:.4g}, which looks like {UNIT_NAMES[looks]}; this "
+            f"file must hold {UNIT_NAMES[expected]} (mixed units in one dataset are refused)"
+        )
 
 
 # --- camera geometry -----------------------------------------------------------------------------------------------
+
 
 def world_to_camera(world: np.ndarray, rotation: np.ndarray, translation: np.ndarray) -> np.ndarray:
     """``(..., 3)`` world points -> camera frame: ``X_cam = R X_world + t`` (column vectors), same unit as ``t``."""
@@ -104,8 +108,8 @@ def project(cam: np.ndarray, intr: Intrinsics) -> np.ndarray:
         xy = cam[..., :2] / cam[..., 2:3]
     k = np.asarray(intr.radial, np.float64)
     p = np.asarray(intr.tangential, np.float64)
-    r2 = np.sum(xy ** 2, axis=-1, keepdims=True)
-    radial = 1.0 + k[0] * r2 + k[1] * r2 ** 2 + k[2] * r2 ** 3
+    r2 = np.sum(xy**2, axis=-1, keepdims=True)
+    radial = 1.0 + k[0] * r2 + k[1] * r2**2 + k[2] * r2**3
     tan = np.sum(p * xy, axis=-1, keepdims=True)
     xy_d = xy * (radial + tan) + p * r2
     return xy_d * np.asarray(intr.focal, np.float64) + np.asarray(intr.center, np.float64)

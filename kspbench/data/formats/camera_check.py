@@ -14,6 +14,7 @@ A dataset's 2D joints (px) should be its camera-frame 3D joints seen through its
 The limits are far above rounding (the published data reproject to well under 1 px) and far below what a wrong
 camera, unit, joint order or frame alignment produces (tens to hundreds of pixels).
 """
+
 from __future__ import annotations
 
 import os
@@ -40,8 +41,11 @@ class Reprojection:
 
     def attrs(self) -> dict[str, float | int]:
         """Camera-group attributes of the store (``reprojection_mean_px``, ``reprojection_worst_px``, ...)."""
-        return {"reprojection_mean_px": self.mean_px, "reprojection_worst_px": self.worst_px,
-                "reprojection_joints": self.joints}
+        return {
+            "reprojection_mean_px": self.mean_px,
+            "reprojection_worst_px": self.worst_px,
+            "reprojection_joints": self.joints,
+        }
 
     def text(self) -> str:
         return f"mean {self.mean_px:.3g} px, worst {self.worst_px:.3g} px over {self.joints} joints"
@@ -58,8 +62,9 @@ def _finite_pairs(cam3d: np.ndarray, pose2d: np.ndarray, frames: np.ndarray | No
     return cam3d[ok], pose2d[ok]
 
 
-def fit_pinhole(cam3d: np.ndarray, pose2d: np.ndarray, frames: np.ndarray | None = None
-                ) -> tuple[np.ndarray, np.ndarray]:
+def fit_pinhole(
+    cam3d: np.ndarray, pose2d: np.ndarray, frames: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Least-squares ``(focal (2,), center (2,))`` in pixels of a distortion-free pinhole camera.
 
     Args:
@@ -85,8 +90,9 @@ def fit_pinhole(cam3d: np.ndarray, pose2d: np.ndarray, frames: np.ndarray | None
     return focal, center
 
 
-def reprojection(cam3d: np.ndarray, pose2d: np.ndarray, intrinsics: Intrinsics,
-                 frames: np.ndarray | None = None) -> Reprojection:
+def reprojection(
+    cam3d: np.ndarray, pose2d: np.ndarray, intrinsics: Intrinsics, frames: np.ndarray | None = None
+) -> Reprojection:
     """Pixel distances between ``project(cam3d)`` and ``pose2d`` (``(N, J, 3)``, ``(N, J, 2)``) on ``frames``."""
     xyz, uv = _finite_pairs(cam3d, pose2d, frames)
     if not len(xyz):
@@ -100,6 +106,8 @@ def require(check: Reprojection, where: str | os.PathLike, camera: str) -> None:
     if check.joints == 0:
         raise FormatError(f"{where}: {camera}: no finite joint in front of the camera to check it with")
     if not (check.mean_px <= MAX_MEAN_PX and check.worst_px <= MAX_WORST_PX):
-        raise FormatError(f"{where}: {camera} does not reproduce the 2D annotations ({check.text()}; limits "
-                          f"{MAX_MEAN_PX:g} px mean, {MAX_WORST_PX:g} px worst): wrong camera, units, joint order "
-                          "or frames")
+        raise FormatError(
+            f"{where}: {camera} does not reproduce the 2D annotations ({check.text()}; limits "
+            f"{MAX_MEAN_PX:g} px mean, {MAX_WORST_PX:g} px worst): wrong camera, units, joint order "
+            "or frames"
+        )

@@ -20,6 +20,7 @@ Unlabelled clips (``kspbench data import frames``): every frame is cut to its la
 in ``boxes``) and resampled to ``size`` x ``size`` the same way; stored with ``kind="full"``, NaN poses and ``valid``
 all False.
 """
+
 from __future__ import annotations
 
 import math
@@ -40,7 +41,7 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 BOX_MARGIN = crops.DEFAULT_MARGIN
 MEDIAN_MAX_FRAMES = 50
 # Cap on the frames held in memory for one median (a 2048x2048 RGB frame is 12 MiB: about 40 frames).
-MEDIAN_MAX_BYTES = 512 * 2 ** 20
+MEDIAN_MAX_BYTES = 512 * 2**20
 _TRAILING_NUMBER = re.compile(r"(\d+)$")
 
 
@@ -81,9 +82,11 @@ def _open(path: Path, shrink: int = 1, expected_wh: tuple[int, int] | None = Non
         with Image.open(path) as im:
             full = im.size
             if expected_wh is not None and tuple(full) != tuple(expected_wh):
-                raise FormatError(f"{path}: frame is {full[0]}x{full[1]} px but the camera image is "
-                                  f"{expected_wh[0]}x{expected_wh[1]}; extract frames at the video's native "
-                                  "resolution")
+                raise FormatError(
+                    f"{path}: frame is {full[0]}x{full[1]} px but the camera image is "
+                    f"{expected_wh[0]}x{expected_wh[1]}; extract frames at the video's native "
+                    "resolution"
+                )
             if shrink > 1 and im.format == "JPEG":
                 im.draft("RGB", (math.ceil(full[0] / shrink), math.ceil(full[1] / shrink)))
             img = im.convert("RGB")
@@ -154,8 +157,13 @@ def boxes_from_2d(pose_2d: np.ndarray, image_wh: tuple[int, int], *, margin: flo
     return boxes.astype(np.float32)
 
 
-def median_background(paths: Sequence[Path], *, max_frames: int = MEDIAN_MAX_FRAMES,
-                      expected_wh: tuple[int, int] | None = None, workers: int | None = None) -> np.ndarray:
+def median_background(
+    paths: Sequence[Path],
+    *,
+    max_frames: int = MEDIAN_MAX_FRAMES,
+    expected_wh: tuple[int, int] | None = None,
+    workers: int | None = None,
+) -> np.ndarray:
     """Per-pixel temporal median of up to ``max_frames`` evenly spaced full frames: ``(H, W, 3)`` uint8."""
     w, h = expected_wh or image_size(paths[0])
     k = int(min(max_frames, len(paths), max(3, MEDIAN_MAX_BYTES // (w * h * 3))))
@@ -169,13 +177,19 @@ def median_background(paths: Sequence[Path], *, max_frames: int = MEDIAN_MAX_FRA
         stack = np.stack(list(pool.map(load, chosen)))
     out = np.empty((h, w, 3), np.uint8)
     for r in range(0, h, 64):  # strips keep the float temporaries small
-        out[r:r + 64] = np.round(np.median(stack[:, r:r + 64], axis=0)).astype(np.uint8)
+        out[r : r + 64] = np.round(np.median(stack[:, r : r + 64], axis=0)).astype(np.uint8)
     return out
 
 
-def cut_crops(paths: Sequence[Path], boxes: np.ndarray, size: int, *, background: bool = True,
-              expected_wh: tuple[int, int] | None = None,
-              workers: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+def cut_crops(
+    paths: Sequence[Path],
+    boxes: np.ndarray,
+    size: int,
+    *,
+    background: bool = True,
+    expected_wh: tuple[int, int] | None = None,
+    workers: int | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Crops of each frame (and of the median background) with that frame's box.
 
     Args:
@@ -218,8 +232,10 @@ def cut_crops(paths: Sequence[Path], boxes: np.ndarray, size: int, *, background
 
 # --- unlabelled clips ----------------------------------------------------------------------------------------------
 
-UNKNOWN_INTRINSICS_NOTE = ("unlabelled frames: camera unknown; focal and center are NaN, distortion 0, rotation "
-                           "identity, translation 0 (placeholders)")
+UNKNOWN_INTRINSICS_NOTE = (
+    "unlabelled frames: camera unknown; focal and center are NaN, distortion 0, rotation "
+    "identity, translation 0 (placeholders)"
+)
 
 
 def clip_folders(root: str | os.PathLike) -> list[Path]:
@@ -242,8 +258,7 @@ def load_clip(folder: Path, *, size: int, role: str, fps: float, workers: int | 
     w, h = image_size(paths[0])
     side = min(w, h)
     # The largest centred square, as a box in the crop convention (pixel centres at integers, edges at +-0.5).
-    box = np.array([(w - side) / 2 - 0.5, (h - side) / 2 - 0.5, (w + side) / 2 - 0.5, (h + side) / 2 - 0.5],
-                   np.float32)
+    box = np.array([(w - side) / 2 - 0.5, (h - side) / 2 - 0.5, (w + side) / 2 - 0.5, (h + side) / 2 - 0.5], np.float32)
     factor = shrink_factor(box, size)
 
     def one(p: Path) -> np.ndarray:
@@ -254,21 +269,36 @@ def load_clip(folder: Path, *, size: int, role: str, fps: float, workers: int | 
         images = np.stack(list(pool.map(one, paths))).astype(np.uint8)
     n, j = len(paths), skeleton.NUM_JOINTS
     cam = CameraData(
-        camera_id="0", camera_3d=np.full((n, j, 3), np.nan, np.float32), pose_2d=np.full((n, j, 2), np.nan, np.float32),
+        camera_id="0",
+        camera_3d=np.full((n, j, 3), np.nan, np.float32),
+        pose_2d=np.full((n, j, 2), np.nan, np.float32),
         intrinsics=Intrinsics(focal=np.full(2, np.nan), center=np.full(2, np.nan), width=w, height=h),
-        rotation=np.eye(3), translation=np.zeros(3), valid=np.zeros(n, bool), boxes=np.repeat(box[None], n, axis=0),
-        images=images, images_kind="full")
-    return SequenceData(subject=folder.name, sequence=folder.name, action=folder.name, role=role, fps=fps,
-                        cameras={"0": cam})
+        rotation=np.eye(3),
+        translation=np.zeros(3),
+        valid=np.zeros(n, bool),
+        boxes=np.repeat(box[None], n, axis=0),
+        images=images,
+        images_kind="full",
+    )
+    return SequenceData(
+        subject=folder.name, sequence=folder.name, action=folder.name, role=role, fps=fps, cameras={"0": cam}
+    )
 
 
-def scan_clips(root: str | os.PathLike, *, size: int, role: str, fps: float,
-               workers: int | None = None) -> list[SequenceJob]:
+def scan_clips(
+    root: str | os.PathLike, *, size: int, role: str, fps: float, workers: int | None = None
+) -> list[SequenceJob]:
     """One job per clip folder of ``root`` (see :func:`clip_folders`)."""
     jobs = []
     for folder in clip_folders(root):
         if "/" in folder.name or folder.name in (".", ".."):
             raise FormatError(f"{folder}: a clip folder name cannot be used as a store name")
-        jobs.append(SequenceJob(subject=folder.name, sequence=folder.name, label=folder.name,
-                                load=lambda f=folder: load_clip(f, size=size, role=role, fps=fps, workers=workers)))
+        jobs.append(
+            SequenceJob(
+                subject=folder.name,
+                sequence=folder.name,
+                label=folder.name,
+                load=lambda f=folder: load_clip(f, size=size, role=role, fps=fps, workers=workers),
+            )
+        )
     return jobs

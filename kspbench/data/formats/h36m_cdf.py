@@ -26,6 +26,7 @@ Check: where a take has ``D2_Positions`` files, its 3D camera-frame poses projec
 ``MAX_WORST_PX`` at the worst joint); worst and mean pixel errors go to the job's ``checks`` and each camera group's
 attributes. A take without 2D files gets its 2D by that projection, so there is nothing to check.
 """
+
 from __future__ import annotations
 
 import os
@@ -37,8 +38,16 @@ from typing import Callable
 import numpy as np
 
 from kspbench.core import skeleton
-from kspbench.data.formats import (FormatError, SequenceJob, camera_check, check_units, h36m_cameras, project, rigid_fit,
-                              world_to_camera)
+from kspbench.data.formats import (
+    FormatError,
+    SequenceJob,
+    camera_check,
+    check_units,
+    h36m_cameras,
+    project,
+    rigid_fit,
+    world_to_camera,
+)
 from kspbench.data.formats import frames as frames_mod
 from kspbench.data.store import CameraData, SequenceData
 
@@ -49,13 +58,13 @@ ACTION_ALIASES: dict[str, str] = {"TakingPhoto": "Photo", "WalkingDog": "WalkDog
 # (subject, sequence) -> what is wrong, in the release itself.
 KNOWN_DEFECTS: dict[tuple[str, str], str] = {
     ("S11", "Directions"): "the video of camera 54138969 is damaged in the release; the poses are intact and kept "
-                           "(VideoPose3D drops the whole take: use --drop-defective to do the same)",
+    "(VideoPose3D drops the whole take: use --drop-defective to do the same)",
 }
 # Reported, not corrected: isarandi/PosePile (posepile/ds/h36m/main.py, correct_world_coords) shifts these takes'
 # world poses by -200 mm in x because they are "horizontally shifted" relative to the images.
 REPORTED_SHIFTS: dict[tuple[str, str], str] = {
     ("S9", name): "ground truth reported horizontally shifted (~200 mm in x) relative to the video by "
-                  "isarandi/PosePile; kept as released"
+    "isarandi/PosePile; kept as released"
     for name in ("SittingDown 1", "Waiting 1", "Greeting")
 }
 DEFECTIVE_CAMERA = ("S11", "Directions", "54138969")
@@ -78,8 +87,10 @@ def canonical_name(stem: str, where: str | os.PathLike = "") -> tuple[str, str]:
     action = ACTION_ALIASES.get(m.group("action"), m.group("action")) if m else None
     if action not in skeleton.H36M_ACTIONS:
         known = ", ".join(skeleton.H36M_ACTIONS)
-        raise FormatError(f"{where or stem}: unknown action in file name {stem!r}; expected '<Action>[ <take>]' "
-                          f"with Action one of {known} (or TakingPhoto, WalkingDog)")
+        raise FormatError(
+            f"{where or stem}: unknown action in file name {stem!r}; expected '<Action>[ <take>]' "
+            f"with Action one of {known} (or TakingPhoto, WalkingDog)"
+        )
     take = m.group("take")
     return action, action if take is None else f"{action} {take}"
 
@@ -107,8 +118,10 @@ def read_pose_cdf(path: str | os.PathLike, dim: int, *, shape_only: bool = False
         var = cdf["Pose"]
         shape = tuple(var.shape)
         if len(shape) != 3 or shape[0] != 1 or shape[2] != 32 * dim:
-            raise FormatError(f"{path}: variable 'Pose' has shape {shape}, expected (1, N, {32 * dim}) "
-                              f"({'3D' if dim == 3 else '2D'} poses of 32 joints)")
+            raise FormatError(
+                f"{path}: variable 'Pose' has shape {shape}, expected (1, N, {32 * dim}) "
+                f"({'3D' if dim == 3 else '2D'} poses of 32 joints)"
+            )
         if shape_only:
             return int(shape[1])
         try:
@@ -139,13 +152,16 @@ def _subjects(root: Path, subjects: list[str] | None) -> list[Path]:
         raise FormatError(f"{root}: no such folder (expected the Human3.6M root holding S1, S5, ... folders)")
     found = {p.name: p for p in root.iterdir() if p.is_dir() and _SUBJECT.fullmatch(p.name)}
     if not found:
-        raise FormatError(f"{root}: no subject folders (S1, S5, ...); expected "
-                          f"{root}/S1/MyPoseFeatures/D3_Positions/Directions 1.cdf")
+        raise FormatError(
+            f"{root}: no subject folders (S1, S5, ...); expected {root}/S1/MyPoseFeatures/D3_Positions/Directions 1.cdf"
+        )
     if subjects:
         missing = [s for s in subjects if s not in found]
         if missing:
-            raise FormatError(f"{root}: subject folder(s) {', '.join(missing)} not found (found: "
-                              f"{', '.join(sorted(found, key=lambda s: int(s[1:])))})")
+            raise FormatError(
+                f"{root}: subject folder(s) {', '.join(missing)} not found (found: "
+                f"{', '.join(sorted(found, key=lambda s: int(s[1:])))})"
+            )
         return [found[s] for s in subjects]
     return [found[s] for s in sorted(found, key=lambda s: int(s[1:]))]
 
@@ -155,8 +171,9 @@ def _scan_subject(sdir: Path) -> dict[str, _Take]:
     feats = sdir / "MyPoseFeatures"
     folders = {k: feats / k for k in ("D3_Positions", "D3_Positions_mono", "D2_Positions")}
     if not any(f.is_dir() for f in folders.values()):
-        raise FormatError(f"{sdir}: no MyPoseFeatures/D3_Positions folder (extract Poses_D3_Positions_{subject}.tgz "
-                          "here)")
+        raise FormatError(
+            f"{sdir}: no MyPoseFeatures/D3_Positions folder (extract Poses_D3_Positions_{subject}.tgz here)"
+        )
     takes: dict[str, _Take] = {}
     seen: dict[tuple[str, str], tuple[str, Path]] = {}  # (folder + camera, sequence name) -> (stem, file)
 
@@ -166,8 +183,9 @@ def _scan_subject(sdir: Path) -> dict[str, _Take]:
         action, name = canonical_name(stem, path)
         other = seen.setdefault((slot, name), (stem, path))
         if other[0] != stem:  # e.g. "WalkDog 1" and "WalkingDog 1" in the same folder
-            raise FormatError(f"{path}: takes {other[0]!r} and {stem!r} both map to {subject}/{name} "
-                              f"({other[1].name}); keep one")
+            raise FormatError(
+                f"{path}: takes {other[0]!r} and {stem!r} both map to {subject}/{name} ({other[1].name}); keep one"
+            )
         t = takes.get(name)
         if t is None:
             t = takes[name] = _Take(subject=subject, stem=stem, action=action, name=name)
@@ -187,8 +205,9 @@ def _scan_subject(sdir: Path) -> dict[str, _Take]:
             if not stem:
                 raise FormatError(f"{p}: expected a per-camera file '<Action>[ <take>].<camera id>.cdf'")
             if cam not in h36m_cameras.CAMERA_IDS:
-                raise FormatError(f"{p}: unknown camera id {cam!r}; the Human3.6M cameras are "
-                                  f"{', '.join(h36m_cameras.CAMERA_IDS)}")
+                raise FormatError(
+                    f"{p}: unknown camera id {cam!r}; the Human3.6M cameras are {', '.join(h36m_cameras.CAMERA_IDS)}"
+                )
             t = take(stem, p, f"{key}.{cam}")
             if t is not None:
                 getattr(t, attr)[cam] = p
@@ -205,9 +224,17 @@ def _frame_folder(frames_root: Path, t: _Take, cam: str) -> Path | None:
     return None
 
 
-def scan(root: str | os.PathLike, *, subjects: list[str] | None = None, frames_root: str | os.PathLike | None = None,
-         drop_defective: bool = False, crop_size: int = 64, box_margin: float = frames_mod.BOX_MARGIN,
-         workers: int | None = None, warn: Callable[[str], None] | None = None) -> list[SequenceJob]:
+def scan(
+    root: str | os.PathLike,
+    *,
+    subjects: list[str] | None = None,
+    frames_root: str | os.PathLike | None = None,
+    drop_defective: bool = False,
+    crop_size: int = 64,
+    box_margin: float = frames_mod.BOX_MARGIN,
+    workers: int | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> list[SequenceJob]:
     """Find every take under ``root`` (cheap: reads CDF headers only) and return one job per sequence.
 
     Args:
@@ -235,18 +262,24 @@ def scan(root: str | os.PathLike, *, subjects: list[str] | None = None, frames_r
             if (subject, name) in REPORTED_SHIFTS:
                 notes.append(f"{where}: {REPORTED_SHIFTS[(subject, name)]}")
             if t.world is None and not t.mono:
-                raise FormatError(f"{sdir}/MyPoseFeatures: take {t.stem!r} has 2D files but no 3D file "
-                                  f"(D3_Positions/{t.stem}.cdf or D3_Positions_mono/{t.stem}.<camera>.cdf)")
+                raise FormatError(
+                    f"{sdir}/MyPoseFeatures: take {t.stem!r} has 2D files but no 3D file "
+                    f"(D3_Positions/{t.stem}.cdf or D3_Positions_mono/{t.stem}.<camera>.cdf)"
+                )
             if h36m_cameras.has_extrinsics(subject):
                 cams = list(h36m_cameras.CAMERA_IDS) if t.world is not None else sorted(t.mono)
             elif t.world is not None and t.mono:  # extrinsics estimated from the world/camera pairs
                 cams = sorted(t.mono)
-                notes.append(f"{where}: no published extrinsics for {subject}; estimated per camera by a rigid fit of "
-                             "D3_Positions to D3_Positions_mono")
+                notes.append(
+                    f"{where}: no published extrinsics for {subject}; estimated per camera by a rigid fit of "
+                    "D3_Positions to D3_Positions_mono"
+                )
             else:
-                raise FormatError(f"{sdir}: no published camera extrinsics for {subject} and take {t.stem!r} lacks "
-                                  "the D3_Positions + D3_Positions_mono pair to estimate them; leave the subject out "
-                                  "(--subjects)")
+                raise FormatError(
+                    f"{sdir}: no published camera extrinsics for {subject} and take {t.stem!r} lacks "
+                    "the D3_Positions + D3_Positions_mono pair to estimate them; leave the subject out "
+                    "(--subjects)"
+                )
             counts: dict[str, int] = {}
             if t.world is not None:
                 counts["D3_Positions"] = read_pose_cdf(t.world, 3, shape_only=True)
@@ -261,9 +294,11 @@ def scan(root: str | os.PathLike, *, subjects: list[str] | None = None, frames_r
                         if (subject, name, cam) == DEFECTIVE_CAMERA:
                             notes.append(f"{where}: no frames for camera {cam} (damaged video): no crops for it")
                             continue
-                        raise FormatError(f"{frames_root}: no frame folder for {subject} {t.stem!r} camera {cam} "
-                                          f"(expected {frames_root / subject / f'{t.stem}.{cam}'}/000001.jpg); "
-                                          "extract it or leave the subject out (--subjects)")
+                        raise FormatError(
+                            f"{frames_root}: no frame folder for {subject} {t.stem!r} camera {cam} "
+                            f"(expected {frames_root / subject / f'{t.stem}.{cam}'}/000001.jpg); "
+                            "extract it or leave the subject out (--subjects)"
+                        )
                     t.frames[cam] = folder
                     counts[f"frames.{cam}"] = len(frames_mod.list_images(folder))
             t.n = min(counts.values())
@@ -272,10 +307,18 @@ def scan(root: str | os.PathLike, *, subjects: list[str] | None = None, frames_r
             if len(set(counts.values())) > 1:
                 notes.append(f"{where}: frame counts differ ({_count_summary(counts)}); truncated to {t.n}")
             checks: list[str] = []
-            jobs.append(SequenceJob(
-                subject=subject, sequence=name, label=where, notes=notes, checks=checks,
-                load=lambda t=t, cams=cams, checks=checks: load_take(
-                    t, cams, crop_size=crop_size, box_margin=box_margin, workers=workers, warn=warn, checks=checks)))
+            jobs.append(
+                SequenceJob(
+                    subject=subject,
+                    sequence=name,
+                    label=where,
+                    notes=notes,
+                    checks=checks,
+                    load=lambda t=t, cams=cams, checks=checks: load_take(
+                        t, cams, crop_size=crop_size, box_margin=box_margin, workers=workers, warn=warn, checks=checks
+                    ),
+                )
+            )
     if not jobs:
         raise FormatError(f"{root}: no Human3.6M take found")
     return jobs
@@ -300,9 +343,16 @@ def _pose17(path: Path, dim: int, n: int) -> np.ndarray:
     return read_pose_cdf(path, dim)[:n, list(skeleton.H36M32_TO_17)]
 
 
-def load_take(t: _Take, cams: list[str], *, crop_size: int = 64, box_margin: float = frames_mod.BOX_MARGIN,
-              workers: int | None = None, warn: Callable[[str], None] | None = None,
-              checks: list[str] | None = None) -> SequenceData:
+def load_take(
+    t: _Take,
+    cams: list[str],
+    *,
+    crop_size: int = 64,
+    box_margin: float = frames_mod.BOX_MARGIN,
+    workers: int | None = None,
+    warn: Callable[[str], None] | None = None,
+    checks: list[str] | None = None,
+) -> SequenceData:
     """Read one take's files into a sequence of ``t.n`` frames (see :func:`scan`).
 
     The reprojection check of the 2D files (module docstring) appends one line to ``checks``.
@@ -328,31 +378,52 @@ def load_take(t: _Take, cams: list[str], *, crop_size: int = 64, box_margin: flo
         else:  # scan() guarantees world + mono here: estimate the rigid transform between them
             rot, trans, rms = rigid_fit(world.reshape(-1, 3), cam3d.reshape(-1, 3))
             if warn is not None:
-                warn(f"{t.subject}/{t.name} camera {cam}: extrinsics estimated from D3_Positions vs "
-                     f"D3_Positions_mono (rms {rms:.2f} mm)")
+                warn(
+                    f"{t.subject}/{t.name} camera {cam}: extrinsics estimated from D3_Positions vs "
+                    f"D3_Positions_mono (rms {rms:.2f} mm)"
+                )
         if cam3d is None:
             cam3d = world_to_camera(world, rot, trans)
         attrs: dict[str, str | int | float] = {"intrinsics_source": "published (kspbench/data/formats/h36m_cameras.py)"}
         if cam in t.d2:
             p2d = _pose17(t.d2[cam], 2, n)
             fits[cam] = camera_check.reprojection(cam3d, p2d, intr)
-            camera_check.require(fits[cam], t.d2[cam], f"the published camera {cam} (check the camera id in the "
-                                                       "file name)")
+            camera_check.require(
+                fits[cam], t.d2[cam], f"the published camera {cam} (check the camera id in the file name)"
+            )
             attrs.update(fits[cam].attrs())
         else:
             p2d = project(cam3d, intr)
-        data = CameraData(camera_id=cam, camera_3d=cam3d, pose_2d=p2d, intrinsics=intr, rotation=rot,
-                          translation=trans, valid=np.ones(n, bool), attrs=attrs)
+        data = CameraData(
+            camera_id=cam,
+            camera_3d=cam3d,
+            pose_2d=p2d,
+            intrinsics=intr,
+            rotation=rot,
+            translation=trans,
+            valid=np.ones(n, bool),
+            attrs=attrs,
+        )
         if cam in t.frames:
             paths = frames_mod.list_images(t.frames[cam])[:n]
             data.boxes = frames_mod.boxes_from_2d(p2d, (intr.width, intr.height), margin=box_margin)
             data.images, data.backgrounds = frames_mod.cut_crops(
-                paths, data.boxes, crop_size, expected_wh=(intr.width, intr.height), workers=workers)
+                paths, data.boxes, crop_size, expected_wh=(intr.width, intr.height), workers=workers
+            )
         cameras[cam] = data
     if checks is not None and fits:
         worst = max(fits, key=lambda c: fits[c].worst_px)
-        checks.append(f"{t.subject}/{t.name}: the 3D poses projected with the published cameras reproduce "
-                      f"D2_Positions: worst {fits[worst].worst_px:.3g} px (camera {worst}), mean "
-                      f"{np.mean([f.mean_px for f in fits.values()]):.3g} px over {len(fits)} camera(s), {n} frames")
-    return SequenceData(subject=t.subject, sequence=t.name, action=t.action, role=role_of(t.subject), fps=FPS,
-                        cameras=cameras, world_3d=world)
+        checks.append(
+            f"{t.subject}/{t.name}: the 3D poses projected with the published cameras reproduce "
+            f"D2_Positions: worst {fits[worst].worst_px:.3g} px (camera {worst}), mean "
+            f"{np.mean([f.mean_px for f in fits.values()]):.3g} px over {len(fits)} camera(s), {n} frames"
+        )
+    return SequenceData(
+        subject=t.subject,
+        sequence=t.name,
+        action=t.action,
+        role=role_of(t.subject),
+        fps=FPS,
+        cameras=cameras,
+        world_3d=world,
+    )

@@ -29,6 +29,7 @@ row. The pickles are read with the restricted unpickler of :mod:`kspbench.data.f
 projected with the file's camera must reproduce ``part`` (``camera_check.require``), and for Human3.6M each camera
 of the file is compared with the published calibration (:func:`h36m_cameras.differences`).
 """
+
 from __future__ import annotations
 
 import os
@@ -40,8 +41,15 @@ from typing import Callable
 import numpy as np
 
 from kspbench.core import skeleton
-from kspbench.data.formats import (FormatError, SequenceJob, camera_check, camera_to_world, check_units, h36m_cameras,
-                              mpi3dhp_mat)
+from kspbench.data.formats import (
+    FormatError,
+    SequenceJob,
+    camera_check,
+    camera_to_world,
+    check_units,
+    h36m_cameras,
+    mpi3dhp_mat,
+)
 from kspbench.data.formats import frames as frames_mod
 from kspbench.data.formats.h36m_cdf import FPS as H36M_FPS
 from kspbench.data.formats.h36m_cdf import canonical_name, role_of
@@ -68,7 +76,7 @@ class Row:
     sequence: str
     action: str
     camera: str
-    frame: int          # video frame index, from 0
+    frame: int  # video frame index, from 0
     camera_key: object  # key into the cameras pickle
 
 
@@ -87,8 +95,9 @@ def parse_h36m_name(imgname: str) -> Row:
         raise FormatError(f"image name {imgname!r} is not MMPose's '<S>_<Action>[_<take>].<camera>_<frame>.jpg'")
     subject, stem, camera, number = parts
     action, sequence = canonical_name(stem.replace("_", " "), imgname)
-    return Row(subject=subject, sequence=sequence, action=action, camera=camera, frame=number - 1,
-               camera_key=(subject, camera))
+    return Row(
+        subject=subject, sequence=sequence, action=action, camera=camera, frame=number - 1, camera_key=(subject, camera)
+    )
 
 
 def parse_3dhp_name(imgname: str) -> Row:
@@ -96,17 +105,31 @@ def parse_3dhp_name(imgname: str) -> Row:
     name = os.path.basename(imgname)
     m = _3DHP_TRAIN_NAME.fullmatch(name)
     if m is not None:
-        return Row(subject=m["subject"], sequence=m["seq"], action=m["seq"], camera=str(int(m["camera"])),
-                   frame=int(m["frame"]) - 1, camera_key=f"{m['subject']}_{m['seq']}_Cam{int(m['camera'])}")
+        return Row(
+            subject=m["subject"],
+            sequence=m["seq"],
+            action=m["seq"],
+            camera=str(int(m["camera"])),
+            frame=int(m["frame"]) - 1,
+            camera_key=f"{m['subject']}_{m['seq']}_Cam{int(m['camera'])}",
+        )
     m = _3DHP_TEST_NAME.fullmatch(name)
     if m is None:
-        raise FormatError(f"image name {imgname!r} is not MMPose's 'S<k>_Seq<j>_Cam<c>_<frame>.jpg' or "
-                          "'TS<k>_<frame>.jpg'")
-    return Row(subject=m["subject"], sequence=m["subject"], action=m["subject"], camera="0",
-               frame=int(m["frame"]) - 1, camera_key=m["subject"])
+        raise FormatError(
+            f"image name {imgname!r} is not MMPose's 'S<k>_Seq<j>_Cam<c>_<frame>.jpg' or 'TS<k>_<frame>.jpg'"
+        )
+    return Row(
+        subject=m["subject"],
+        sequence=m["subject"],
+        action=m["subject"],
+        camera="0",
+        frame=int(m["frame"]) - 1,
+        camera_key=m["subject"],
+    )
 
 
 # --- files ----------------------------------------------------------------------------------------------------------
+
 
 class Annotations:
     """One annotation npz, opened without pickles; arrays are read on first use (fps50 files are large)."""
@@ -118,8 +141,9 @@ class Annotations:
         self._arrays: dict[str, np.ndarray] = {}
         self.imgname = self._array("imgname")
         if self.imgname.ndim != 1 or self.imgname.dtype.kind not in "US":
-            raise FormatError(f"{self.path}: 'imgname' must be a 1-D array of strings, got {self.imgname.dtype} "
-                              f"{self.imgname.shape}")
+            raise FormatError(
+                f"{self.path}: 'imgname' must be a 1-D array of strings, got {self.imgname.dtype} {self.imgname.shape}"
+            )
         self.imgname = self.imgname.astype(str)
 
     def _array(self, key: str) -> np.ndarray:
@@ -127,29 +151,40 @@ class Annotations:
             try:
                 with np.load(self.path, allow_pickle=False) as npz:
                     if key not in npz.files:
-                        raise FormatError(f"{self.path}: no key {key!r} (keys: {', '.join(npz.files) or 'none'}); "
-                                          "not an MMPose annotation file")
+                        raise FormatError(
+                            f"{self.path}: no key {key!r} (keys: {', '.join(npz.files) or 'none'}); "
+                            "not an MMPose annotation file"
+                        )
                     self._arrays[key] = npz[key]
             except FormatError:
                 raise
             except ValueError as err:
                 if "allow_pickle" in str(err):
-                    raise FormatError(f"{self.path}: {key!r} holds pickled objects; MMPose annotation files never "
-                                      "do (refusing to unpickle)") from None
+                    raise FormatError(
+                        f"{self.path}: {key!r} holds pickled objects; MMPose annotation files never "
+                        "do (refusing to unpickle)"
+                    ) from None
                 raise FormatError(f"{self.path}: not a readable .npz file: truncated or corrupt ({err})") from None
             except Exception as err:  # zipfile.BadZipFile, EOFError, zlib.error, OSError ...
-                raise FormatError(f"{self.path}: not a readable .npz file: truncated or corrupt "
-                                  f"({type(err).__name__})") from None
+                raise FormatError(
+                    f"{self.path}: not a readable .npz file: truncated or corrupt ({type(err).__name__})"
+                ) from None
         return self._arrays[key]
 
     def joints(self, key: str, dim: int, rows: np.ndarray) -> np.ndarray:
         """``(len(rows), 17, dim)`` float64 of ``part`` (dim 2) or ``S`` (dim 3) at ``rows``, visibility dropped."""
         arr = self._array(key)
         m = len(self.imgname)
-        if arr.ndim != 3 or arr.shape[0] != m or arr.shape[1] != skeleton.NUM_JOINTS or arr.shape[2] not in (dim,
-                                                                                                            dim + 1):
-            raise FormatError(f"{self.path}: {key!r} has shape {arr.shape}, expected ({m}, 17, {dim} or {dim + 1}) "
-                              "(one row per image name)")
+        if (
+            arr.ndim != 3
+            or arr.shape[0] != m
+            or arr.shape[1] != skeleton.NUM_JOINTS
+            or arr.shape[2] not in (dim, dim + 1)
+        ):
+            raise FormatError(
+                f"{self.path}: {key!r} has shape {arr.shape}, expected ({m}, 17, {dim} or {dim + 1}) "
+                "(one row per image name)"
+            )
         return arr[rows, :, :dim].astype(np.float64)
 
     def boxes(self, rows: np.ndarray) -> np.ndarray:
@@ -157,8 +192,7 @@ class Annotations:
         center, scale = self._array("center"), self._array("scale")
         m = len(self.imgname)
         if center.shape != (m, 2) or scale.reshape(-1).shape != (m,):
-            raise FormatError(f"{self.path}: 'center' {center.shape} / 'scale' {scale.shape} must be ({m}, 2) / "
-                              f"({m},)")
+            raise FormatError(f"{self.path}: 'center' {center.shape} / 'scale' {scale.shape} must be ({m}, 2) / ({m},)")
         half = scale.reshape(-1, 1)[rows].astype(np.float64) * SCALE_PX / 2
         return np.concatenate([center[rows] - half, center[rows] + half], axis=1).astype(np.float32)
 
@@ -173,8 +207,9 @@ class Annotations:
         digits = np.char.isdigit(number)
         if not digits.all():
             i = int(np.flatnonzero(~digits)[0])
-            raise FormatError(f"{self.path}: row {i}: image name {self.imgname[i]!r} does not end in "
-                              "'_<frame number>.<ext>'")
+            raise FormatError(
+                f"{self.path}: row {i}: image name {self.imgname[i]!r} does not end in '_<frame number>.<ext>'"
+            )
         names, first, inverse = np.unique(video, return_index=True, return_inverse=True)
         rows = []
         for name, i in zip(names.tolist(), first.tolist()):
@@ -191,8 +226,7 @@ def read_cameras(paths: list[str | os.PathLike]) -> dict:
     for path in paths:
         obj = load_pickle_file(path, "an MMPose cameras file")
         if not isinstance(obj, dict) or not all(isinstance(v, dict) for v in obj.values()):
-            raise FormatError(f"{path}: an MMPose cameras file is a dict of per-camera dicts, got "
-                              f"{type(obj).__name__}")
+            raise FormatError(f"{path}: an MMPose cameras file is a dict of per-camera dicts, got {type(obj).__name__}")
         cams.update(obj)
     return cams
 
@@ -222,16 +256,21 @@ def camera_of(entry: dict, where: str, extrinsics: str | None) -> tuple[Intrinsi
     # ``p`` keeps metadata.xml's order, which is (p2, p1) of the Human3.6M model as kspbench (and VideoPose3D) write
     # it; MMPose's SimpleCamera reverses it too (``p[::-1]``). On MMPose's own real sample frames the reversed order
     # reproduces D2_Positions exactly, the stored order misses by up to 0.24 px.
-    intr = Intrinsics(focal=_vector(entry, "f", 2, where), center=_vector(entry, "c", 2, where), width=width,
-                      height=height, radial=_vector(entry, "k", 3, where, 0.0),
-                      tangential=_vector(entry, "p", 2, where, 0.0)[::-1].copy())
+    intr = Intrinsics(
+        focal=_vector(entry, "f", 2, where),
+        center=_vector(entry, "c", 2, where),
+        width=width,
+        height=height,
+        radial=_vector(entry, "k", 3, where, 0.0),
+        tangential=_vector(entry, "p", 2, where, 0.0)[::-1].copy(),
+    )
     if extrinsics is None:
         return intr, np.eye(3), np.zeros(3)
     rot = _vector(entry, "R", 9, where).reshape(3, 3)
     u, _, vt = np.linalg.svd(rot)
     if np.abs(rot - u @ vt).max() > 1e-4 or np.linalg.det(u @ vt) < 0:
         raise FormatError(f"{where}: 'R' is not a rotation matrix")
-    rot = u @ vt   # snapped: a pickle of float32 numbers is orthonormal to ~1e-7 only
+    rot = u @ vt  # snapped: a pickle of float32 numbers is orthonormal to ~1e-7 only
     t_mm = _vector(entry, "T", 3, where) * 1000.0
     if extrinsics == "camera_to_world":
         return intr, rot.T, -rot.T @ t_mm
@@ -245,14 +284,19 @@ def _frame_size(first_frame: Path, intr: Intrinsics, where: str, checks: list[st
     if (width, height) == (intr.width, intr.height):
         return intr
     if width != intr.width or not 0 < height - intr.height <= HEIGHT_SLACK_PX:
-        raise FormatError(f"{first_frame}: frame is {width}x{height} px but the cameras file says {intr.width}x"
-                          f"{intr.height}; extract frames at the video's native resolution")
-    checks.append(f"{where}: frames are {width}x{height} px, the cameras file says {intr.width}x{intr.height} "
-                  "(accepted: extra rows at the bottom leave pixel coordinates unchanged)")
+        raise FormatError(
+            f"{first_frame}: frame is {width}x{height} px but the cameras file says {intr.width}x"
+            f"{intr.height}; extract frames at the video's native resolution"
+        )
+    checks.append(
+        f"{where}: frames are {width}x{height} px, the cameras file says {intr.width}x{intr.height} "
+        "(accepted: extra rows at the bottom leave pixel coordinates unchanged)"
+    )
     return replace(intr, height=height)
 
 
 # --- scan -----------------------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Flavour:
@@ -260,15 +304,22 @@ class Flavour:
 
     dataset: str
     parse: Callable[[str], Row]
-    to_h36m: tuple[int, ...] | None         # joint reorder into Human3.6M-17 (None: already)
+    to_h36m: tuple[int, ...] | None  # joint reorder into Human3.6M-17 (None: already)
     extrinsics: Callable[[Row], str | None]
     role: Callable[[Row], str]
-    base_fps: Callable[[Row], float]         # fps of the video the rows were sampled from
-    compare_published: bool                  # compare with h36m_cameras
+    base_fps: Callable[[Row], float]  # fps of the video the rows were sampled from
+    compare_published: bool  # compare with h36m_cameras
 
 
-H36M = Flavour(dataset="h36m", parse=parse_h36m_name, to_h36m=None, extrinsics=lambda r: "camera_to_world",
-               role=lambda r: role_of(r.subject), base_fps=lambda r: H36M_FPS, compare_published=True)
+H36M = Flavour(
+    dataset="h36m",
+    parse=parse_h36m_name,
+    to_h36m=None,
+    extrinsics=lambda r: "camera_to_world",
+    role=lambda r: role_of(r.subject),
+    base_fps=lambda r: H36M_FPS,
+    compare_published=True,
+)
 
 
 def _3dhp_fps(row: Row) -> float:
@@ -277,10 +328,15 @@ def _3dhp_fps(row: Row) -> float:
     return 50.0 if (int(row.subject[1:]), int(row.sequence[3:])) in mpi3dhp_mat.TRAIN_FPS_50 else 25.0
 
 
-MPI3DHP = Flavour(dataset="mpi-inf-3dhp", parse=parse_3dhp_name, to_h36m=tuple(skeleton.MPI3DHP_TO_H36M),
-                  extrinsics=lambda r: None if r.subject.startswith("TS") else "world_to_camera",
-                  role=lambda r: mpi3dhp_mat.TEST_ROLE if r.subject.startswith("TS") else mpi3dhp_mat.TRAIN_ROLE,
-                  base_fps=_3dhp_fps, compare_published=False)
+MPI3DHP = Flavour(
+    dataset="mpi-inf-3dhp",
+    parse=parse_3dhp_name,
+    to_h36m=tuple(skeleton.MPI3DHP_TO_H36M),
+    extrinsics=lambda r: None if r.subject.startswith("TS") else "world_to_camera",
+    role=lambda r: mpi3dhp_mat.TEST_ROLE if r.subject.startswith("TS") else mpi3dhp_mat.TRAIN_ROLE,
+    base_fps=_3dhp_fps,
+    compare_published=False,
+)
 
 
 def _folder_fps(path: Path) -> int | None:
@@ -299,14 +355,23 @@ def _step(frames: np.ndarray, where: str) -> int:
         return 0
     diffs = np.diff(frames)
     if (diffs <= 0).any():
-        raise FormatError(f"{where}: rows are not in increasing frame order; the rows of one video must be "
-                          "consecutive, as MMPose writes them")
+        raise FormatError(
+            f"{where}: rows are not in increasing frame order; the rows of one video must be "
+            "consecutive, as MMPose writes them"
+        )
     return int(np.gcd.reduce(diffs))
 
 
-def scan(npz_paths: list[str | os.PathLike], camera_paths: list[str | os.PathLike], flavour: Flavour, *,
-         subjects: list[str] | None = None, images: str | os.PathLike | None = None, crop_size: int = 64,
-         workers: int | None = None) -> list[SequenceJob]:
+def scan(
+    npz_paths: list[str | os.PathLike],
+    camera_paths: list[str | os.PathLike],
+    flavour: Flavour,
+    *,
+    subjects: list[str] | None = None,
+    images: str | os.PathLike | None = None,
+    crop_size: int = 64,
+    workers: int | None = None,
+) -> list[SequenceJob]:
     """One job per (subject, sequence) found in the image names of ``npz_paths``.
 
     Args:
@@ -320,7 +385,7 @@ def scan(npz_paths: list[str | os.PathLike], camera_paths: list[str | os.PathLik
     for npz_path in map(Path, npz_paths):
         ann = Annotations(npz_path)
         videos, video_of, frame_of = ann.videos(flavour.parse)
-        order = np.argsort(video_of, kind="stable")   # rows of each video, in file order
+        order = np.argsort(video_of, kind="stable")  # rows of each video, in file order
         bounds = np.searchsorted(video_of[order], np.arange(len(videos) + 1))
         groups: dict[tuple[str, str], dict[str, Row]] = {}
         row_sets: dict[tuple[str, str, str], np.ndarray] = {}
@@ -329,33 +394,50 @@ def scan(npz_paths: list[str | os.PathLike], camera_paths: list[str | os.PathLik
                 continue
             cams = groups.setdefault((row.subject, row.sequence), {})
             if row.camera in cams:
-                raise FormatError(f"{npz_path}: {row.subject}/{row.sequence} camera {row.camera} appears under two "
-                                  "image-name spellings")
+                raise FormatError(
+                    f"{npz_path}: {row.subject}/{row.sequence} camera {row.camera} appears under two "
+                    "image-name spellings"
+                )
             cams[row.camera] = row
-            row_sets[(row.subject, row.sequence, row.camera)] = order[bounds[v]:bounds[v + 1]]
+            row_sets[(row.subject, row.sequence, row.camera)] = order[bounds[v] : bounds[v + 1]]
         for key in groups:
             if key in seen:
                 raise FormatError(f"{npz_path}: {key[0]}/{key[1]} is also in {seen[key]}; give each file once")
             seen[key] = npz_path
-        missing = sorted({str(r.camera_key) for cams in groups.values() for r in cams.values()
-                          if r.camera_key not in cameras})
+        missing = sorted(
+            {str(r.camera_key) for cams in groups.values() for r in cams.values() if r.camera_key not in cameras}
+        )
         if missing:
-            raise FormatError(f"{npz_path}: no camera {', '.join(missing[:4])} in "
-                              f"{', '.join(map(str, camera_paths))}")
+            raise FormatError(f"{npz_path}: no camera {', '.join(missing[:4])} in {', '.join(map(str, camera_paths))}")
         for (subject, sequence), cams in sorted(groups.items()):
             videos_here = {c: cams[c] for c in sorted(cams, key=lambda c: (len(c), c))}
             rows_here = {c: row_sets[(subject, sequence, c)] for c in videos_here}
             counts = {c: len(r) for c, r in rows_here.items()}
-            notes = ([f"{subject}/{sequence}: cameras have {', '.join(f'{c} {k}' for c, k in counts.items())} rows; "
-                      f"truncated to {min(counts.values())}"] if len(set(counts.values())) > 1 else [])
+            notes = (
+                [
+                    f"{subject}/{sequence}: cameras have {', '.join(f'{c} {k}' for c, k in counts.items())} rows; "
+                    f"truncated to {min(counts.values())}"
+                ]
+                if len(set(counts.values())) > 1
+                else []
+            )
             checks: list[str] = []
-            jobs.append(SequenceJob(
-                subject=subject, sequence=sequence, label=f"{subject}/{sequence}", notes=notes, checks=checks,
-                load=lambda ann=ann, v=videos_here, r=rows_here, f=frame_of, checks=checks: _load(
-                    ann, v, r, f, cameras, flavour, images, crop_size, workers, checks)))
+            jobs.append(
+                SequenceJob(
+                    subject=subject,
+                    sequence=sequence,
+                    label=f"{subject}/{sequence}",
+                    notes=notes,
+                    checks=checks,
+                    load=lambda ann=ann, v=videos_here, r=rows_here, f=frame_of, checks=checks: _load(
+                        ann, v, r, f, cameras, flavour, images, crop_size, workers, checks
+                    ),
+                )
+            )
     if not jobs:
-        raise FormatError(f"{', '.join(map(str, npz_paths))}: no rows" + (f" of subject(s) {', '.join(subjects)}"
-                                                                          if subjects else ""))
+        raise FormatError(
+            f"{', '.join(map(str, npz_paths))}: no rows" + (f" of subject(s) {', '.join(subjects)}" if subjects else "")
+        )
     if flavour.compare_published:
         compare_with_published(jobs, cameras)
     return jobs
@@ -375,18 +457,28 @@ def compare_with_published(jobs: list[SequenceJob], cameras: dict) -> None:
         for cam in h36m_cameras.CAMERA_IDS:
             if (subject, cam) not in cameras:
                 continue
-            intr, rot, trans = camera_of(cameras[(subject, cam)], f"cameras file [{subject}, {cam}]",
-                                         "camera_to_world")
+            intr, rot, trans = camera_of(cameras[(subject, cam)], f"cameras file [{subject}, {cam}]", "camera_to_world")
             for k, v in h36m_cameras.differences(subject, cam, intr, rot, trans).items():
                 worst[k] = max(worst.get(k, 0.0), v)
         if worst:
-            job.checks.append(f"{subject}: cameras file vs kspbench's published calibration: "
-                              + h36m_cameras.describe_differences(worst))
+            job.checks.append(
+                f"{subject}: cameras file vs kspbench's published calibration: "
+                + h36m_cameras.describe_differences(worst)
+            )
 
 
-def _load(ann: Annotations, videos: dict[str, Row], rows: dict[str, np.ndarray], frame_of: np.ndarray,
-          cameras: dict, flavour: Flavour, images: str | os.PathLike | None, crop_size: int, workers: int | None,
-          checks: list[str]) -> SequenceData:
+def _load(
+    ann: Annotations,
+    videos: dict[str, Row],
+    rows: dict[str, np.ndarray],
+    frame_of: np.ndarray,
+    cameras: dict,
+    flavour: Flavour,
+    images: str | os.PathLike | None,
+    crop_size: int,
+    workers: int | None,
+    checks: list[str],
+) -> SequenceData:
     """One sequence: ``videos`` (camera -> parsed name) with their ``rows`` (camera -> row indices in file order)."""
     first = next(iter(videos.values()))
     where = f"{ann.path} [{first.subject}/{first.sequence}]"
@@ -399,9 +491,11 @@ def _load(ann: Annotations, videos: dict[str, Row], rows: dict[str, np.ndarray],
         step = steps.pop()
         fps = flavour.base_fps(first) / step
         if folder_fps is not None and abs(folder_fps - fps) > 1e-6:
-            raise FormatError(f"{where}: rows are every {step}th frame of a {flavour.base_fps(first):g} fps video "
-                              f"({fps:g} fps) but the file is in folder fps{folder_fps}")
-    else:   # one row per camera: only the folder name tells the rate
+            raise FormatError(
+                f"{where}: rows are every {step}th frame of a {flavour.base_fps(first):g} fps video "
+                f"({fps:g} fps) but the file is in folder fps{folder_fps}"
+            )
+    else:  # one row per camera: only the folder name tells the rate
         fps = float(folder_fps) if folder_fps else flavour.base_fps(first)
     n = min(len(f) for f in frames.values())
     if any(not np.array_equal(f[:n], frames[next(iter(frames))][:n]) for f in frames.values()):
@@ -421,25 +515,46 @@ def _load(ann: Annotations, videos: dict[str, Row], rows: dict[str, np.ndarray],
         camera_check.require(fits[cam], where, f"camera {key} of the cameras file")
         if world is None and flavour.extrinsics(first) is not None:
             world = camera_to_world(cam3d, rot, trans)
-        data = CameraData(camera_id=cam, camera_3d=cam3d, pose_2d=pose2d, intrinsics=intr, rotation=rot,
-                          translation=trans, valid=np.ones(n, bool),
-                          extras={"frame": frames[cam][:n].astype(np.int32)},
-                          attrs={"intrinsics_source": "MMPose cameras file", **fits[cam].attrs()})
+        data = CameraData(
+            camera_id=cam,
+            camera_3d=cam3d,
+            pose_2d=pose2d,
+            intrinsics=intr,
+            rotation=rot,
+            translation=trans,
+            valid=np.ones(n, bool),
+            extras={"frame": frames[cam][:n].astype(np.int32)},
+            attrs={"intrinsics_source": "MMPose cameras file", **fits[cam].attrs()},
+        )
         if images is not None:
             paths = [Path(images) / ann.imgname[i] for i in idx]
             absent = [p for p in paths if not p.is_file()]
             if absent:
-                raise FormatError(f"{absent[0]}: no such image ({len(absent)} of {len(paths)} images of {where} "
-                                  f"camera {cam} missing)")
+                raise FormatError(
+                    f"{absent[0]}: no such image ({len(absent)} of {len(paths)} images of {where} camera {cam} missing)"
+                )
             data.intrinsics = _frame_size(paths[0], intr, f"{where} camera {cam}", checks)
             data.boxes = ann.boxes(idx)
             data.images, data.backgrounds = frames_mod.cut_crops(
-                paths, data.boxes, crop_size, expected_wh=(data.intrinsics.width, data.intrinsics.height),
-                workers=workers)
+                paths,
+                data.boxes,
+                crop_size,
+                expected_wh=(data.intrinsics.width, data.intrinsics.height),
+                workers=workers,
+            )
         out[cam] = data
     worst = max(fits, key=lambda c: fits[c].worst_px)
-    checks.append(f"{first.subject}/{first.sequence}: S projected with the cameras file reproduces part: worst "
-                  f"{fits[worst].worst_px:.3g} px (camera {worst}), mean "
-                  f"{np.mean([f.mean_px for f in fits.values()]):.3g} px over {len(fits)} camera(s), {n} frames")
-    return SequenceData(subject=first.subject, sequence=first.sequence, action=first.action, role=flavour.role(first),
-                        fps=fps, cameras=out, world_3d=world)
+    checks.append(
+        f"{first.subject}/{first.sequence}: S projected with the cameras file reproduces part: worst "
+        f"{fits[worst].worst_px:.3g} px (camera {worst}), mean "
+        f"{np.mean([f.mean_px for f in fits.values()]):.3g} px over {len(fits)} camera(s), {n} frames"
+    )
+    return SequenceData(
+        subject=first.subject,
+        sequence=first.sequence,
+        action=first.action,
+        role=flavour.role(first),
+        fps=fps,
+        cameras=out,
+        world_3d=world,
+    )

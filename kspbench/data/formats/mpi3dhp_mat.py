@@ -22,6 +22,7 @@ is the first selected camera's ``annot3`` moved to the world frame with its extr
 calibration must reproject ``annot3`` onto ``annot2`` within the limits of ``camera_check``. Optional images:
 ``Sk/Seqj/imageFrames/video_<camera>/frame_000001.jpg, ...`` (``ffmpeg -i video_0.avi frame_%06d.jpg``).
 """
+
 from __future__ import annotations
 
 import os
@@ -38,16 +39,32 @@ from kspbench.data.store import CameraData, Intrinsics, SequenceData
 
 TEST_SEQUENCES = tuple(f"TS{k}" for k in range(1, 7))
 TEST_RESOLUTION = {**{f"TS{k}": (2048, 2048) for k in range(1, 5)}, "TS5": (1920, 1080), "TS6": (1920, 1080)}
-TEST_FOCAL = {**{f"TS{k}": 2048 / 10 * 7.320339203 for k in range(1, 5)},
-              "TS5": 1920 / 10 * 8.770747185, "TS6": 1920 / 10 * 8.770747185}
+TEST_FOCAL = {
+    **{f"TS{k}": 2048 / 10 * 7.320339203 for k in range(1, 5)},
+    "TS5": 1920 / 10 * 8.770747185,
+    "TS6": 1920 / 10 * 8.770747185,
+}
 # Not stated in the official test README; the studio sequences are taken as 25 fps, the outdoor ones as 50 fps.
 TEST_FPS = {**{f"TS{k}": 25.0 for k in range(1, 5)}, "TS5": 50.0, "TS6": 50.0}
 # Video lengths (MMPose tools/dataset_converters/preprocess_mpi_inf_3dhp.py ``train_frame_nums``) and frame rates
 # (official util/mpii_get_sequence_info.m) of the training sequences.
 TRAIN_FRAME_COUNTS: dict[tuple[int, int], int] = {
-    (1, 1): 6416, (1, 2): 12430, (2, 1): 6502, (2, 2): 6081, (3, 1): 12488, (3, 2): 12283, (4, 1): 6171,
-    (4, 2): 6675, (5, 1): 12820, (5, 2): 12312, (6, 1): 6188, (6, 2): 6145, (7, 1): 6239, (7, 2): 6320,
-    (8, 1): 6468, (8, 2): 6054,
+    (1, 1): 6416,
+    (1, 2): 12430,
+    (2, 1): 6502,
+    (2, 2): 6081,
+    (3, 1): 12488,
+    (3, 2): 12283,
+    (4, 1): 6171,
+    (4, 2): 6675,
+    (5, 1): 12820,
+    (5, 2): 12312,
+    (6, 1): 6188,
+    (6, 2): 6145,
+    (7, 1): 6239,
+    (7, 2): 6320,
+    (8, 1): 6468,
+    (8, 2): 6054,
 }
 TRAIN_FPS_50 = {(1, 2), (3, 1), (3, 2), (5, 1), (5, 2)}
 DEFAULT_TRAIN_CAMERAS = (0, 1, 2, 4, 5, 6, 7, 8)
@@ -58,6 +75,7 @@ TEST17_TO_H36M: tuple[int, ...] = skeleton.MPI3DHP_TO_H36M
 
 
 # --- test set -------------------------------------------------------------------------------------------------------
+
 
 def _h5_array(h5, key: str, path: Path) -> np.ndarray:
     if key not in h5:
@@ -74,8 +92,9 @@ def _joints(arr: np.ndarray, dim: int, key: str, path: Path) -> np.ndarray:
         return arr[:, 0].astype(np.float64)
     if arr.ndim == 3 and arr.shape[1:] == (17, dim):
         return arr.astype(np.float64)
-    raise FormatError(f"{path}: {key!r} has shape {arr.shape} as read by h5py, expected (N, 1, 17, {dim}) "
-                      f"(MATLAB {dim}x17x1xN)")
+    raise FormatError(
+        f"{path}: {key!r} has shape {arr.shape} as read by h5py, expected (N, 1, 17, {dim}) (MATLAB {dim}x17x1xN)"
+    )
 
 
 def _per_frame(arr: np.ndarray, n: int, key: str, path: Path) -> np.ndarray:
@@ -94,26 +113,38 @@ def read_test_annot(path: str | os.PathLike) -> dict[str, np.ndarray]:
     try:
         h5 = h5py.File(path, "r")
     except OSError:
-        raise FormatError(f"{path}: not a readable MATLAB v7.3 (HDF5) file: truncated, corrupt, or saved in an "
-                          "older MAT format") from None
+        raise FormatError(
+            f"{path}: not a readable MATLAB v7.3 (HDF5) file: truncated, corrupt, or saved in an older MAT format"
+        ) from None
     with h5:
         annot2 = _joints(_h5_array(h5, "annot2", path), 2, "annot2", path)
         annot3 = _joints(_h5_array(h5, "annot3", path), 3, "annot3", path)
         univ = _joints(_h5_array(h5, "univ_annot3", path), 3, "univ_annot3", path)
         n = annot3.shape[0]
         if annot2.shape[0] != n or univ.shape[0] != n:
-            raise FormatError(f"{path}: annot2, annot3 and univ_annot3 have {annot2.shape[0]}, {n} and "
-                              f"{univ.shape[0]} frames; they must agree")
+            raise FormatError(
+                f"{path}: annot2, annot3 and univ_annot3 have {annot2.shape[0]}, {n} and "
+                f"{univ.shape[0]} frames; they must agree"
+            )
         valid = _per_frame(_h5_array(h5, "valid_frame", path), n, "valid_frame", path)
-        activity = (_per_frame(_h5_array(h5, "activity_annotation", path), n, "activity_annotation", path)
-                    if "activity_annotation" in h5 else np.zeros(n))
+        activity = (
+            _per_frame(_h5_array(h5, "activity_annotation", path), n, "activity_annotation", path)
+            if "activity_annotation" in h5
+            else np.zeros(n)
+        )
     valid = np.nan_to_num(valid.astype(np.float64)) != 0
-    return {"annot2": annot2, "annot3": annot3, "univ_annot3": univ, "valid": valid,
-            "activity": np.nan_to_num(activity.astype(np.float64)).astype(np.int16)}
+    return {
+        "annot2": annot2,
+        "annot3": annot3,
+        "univ_annot3": univ,
+        "valid": valid,
+        "activity": np.nan_to_num(activity.astype(np.float64)).astype(np.int16),
+    }
 
 
-def fit_test_camera(ts: str, annot3: np.ndarray, annot2: np.ndarray, valid: np.ndarray, where: str | os.PathLike
-                    ) -> tuple[Intrinsics, camera_check.Reprojection]:
+def fit_test_camera(
+    ts: str, annot3: np.ndarray, annot2: np.ndarray, valid: np.ndarray, where: str | os.PathLike
+) -> tuple[Intrinsics, camera_check.Reprojection]:
     """Intrinsics of test sequence ``ts`` fitted to its ``(N, 17, 3)`` mm / ``(N, 17, 2)`` px valid frames.
 
     Raises:
@@ -134,13 +165,22 @@ def describe_test_fit(ts: str, intr: Intrinsics, fit: camera_check.Reprojection)
     """One line for the import report: the fitted intrinsics against the official focal length and the centre."""
     (fx, fy), (cx, cy) = intr.focal, intr.center
     dx, dy = cx - intr.width / 2, cy - intr.height / 2
-    return (f"{ts}: intrinsics fitted to annot2/annot3 (valid frames): fx {fx:.3f}, fy {fy:.3f}, cx {cx:.3f}, "
-            f"cy {cy:.3f} px (principal point {dx:+.2f}, {dy:+.2f} px from the image centre; official focal "
-            f"{TEST_FOCAL[ts]:.3f}); reprojection {fit.text()}")
+    return (
+        f"{ts}: intrinsics fitted to annot2/annot3 (valid frames): fx {fx:.3f}, fy {fy:.3f}, cx {cx:.3f}, "
+        f"cy {cy:.3f} px (principal point {dx:+.2f}, {dy:+.2f} px from the image centre; official focal "
+        f"{TEST_FOCAL[ts]:.3f}); reprojection {fit.text()}"
+    )
 
 
-def load_test(folder: Path, *, images: bool, crop_size: int = 64, box_margin: float = frames_mod.BOX_MARGIN,
-              workers: int | None = None, checks: list[str] | None = None) -> SequenceData:
+def load_test(
+    folder: Path,
+    *,
+    images: bool,
+    crop_size: int = 64,
+    box_margin: float = frames_mod.BOX_MARGIN,
+    workers: int | None = None,
+    checks: list[str] | None = None,
+) -> SequenceData:
     """One test sequence ``folder`` = ``.../TSk`` (all N annotated frames; ``valid`` from ``valid_frame``).
 
     The camera is fitted to the valid frames (:func:`fit_test_camera`); its line goes to ``checks``.
@@ -155,23 +195,36 @@ def load_test(folder: Path, *, images: bool, crop_size: int = 64, box_margin: fl
     intr, fit = fit_test_camera(ts, annot3, annot2, a["valid"], path)
     if checks is not None:
         checks.append(describe_test_fit(ts, intr, fit))
-    cam = CameraData(camera_id="0", camera_3d=annot3, pose_2d=annot2, intrinsics=intr,
-                     rotation=np.eye(3), translation=np.zeros(3), valid=a["valid"],
-                     extras={"univ_annot3": a["univ_annot3"][:, order].astype(np.float32), "activity": a["activity"]},
-                     attrs={"intrinsics_source": "fitted to annot2/annot3 over the valid frames (linear least "
-                                                 "squares, no distortion)", **fit.attrs()})
+    cam = CameraData(
+        camera_id="0",
+        camera_3d=annot3,
+        pose_2d=annot2,
+        intrinsics=intr,
+        rotation=np.eye(3),
+        translation=np.zeros(3),
+        valid=a["valid"],
+        extras={"univ_annot3": a["univ_annot3"][:, order].astype(np.float32), "activity": a["activity"]},
+        attrs={
+            "intrinsics_source": "fitted to annot2/annot3 over the valid frames (linear least squares, no distortion)",
+            **fit.attrs(),
+        },
+    )
     if images:
         paths = frames_mod.list_images(folder / "imageSequence", what=f"{ts} images")
         if len(paths) < n:
-            raise FormatError(f"{folder / 'imageSequence'}: {len(paths)} images but annot_data.mat has {n} frames "
-                              "(incomplete extraction)")
+            raise FormatError(
+                f"{folder / 'imageSequence'}: {len(paths)} images but annot_data.mat has {n} frames "
+                "(incomplete extraction)"
+            )
         cam.boxes = frames_mod.boxes_from_2d(cam.pose_2d, (intr.width, intr.height), margin=box_margin)
-        cam.images, cam.backgrounds = frames_mod.cut_crops(paths[:n], cam.boxes, crop_size,
-                                                           expected_wh=(intr.width, intr.height), workers=workers)
+        cam.images, cam.backgrounds = frames_mod.cut_crops(
+            paths[:n], cam.boxes, crop_size, expected_wh=(intr.width, intr.height), workers=workers
+        )
     return SequenceData(subject=ts, sequence=ts, action=ts, role=TEST_ROLE, fps=TEST_FPS[ts], cameras={"0": cam})
 
 
 # --- training set ---------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class CalibCamera:
@@ -179,13 +232,17 @@ class CalibCamera:
 
     index: int
     size: tuple[int, int]
-    intrinsic: np.ndarray   # (4, 4)
-    extrinsic: np.ndarray   # (4, 4) world -> camera, translation mm
+    intrinsic: np.ndarray  # (4, 4)
+    extrinsic: np.ndarray  # (4, 4) world -> camera, translation mm
 
     def intrinsics(self) -> Intrinsics:
         k = self.intrinsic
-        return Intrinsics(focal=np.array([k[0, 0], k[1, 1]]), center=np.array([k[0, 2], k[1, 2]]),
-                          width=self.size[0], height=self.size[1])
+        return Intrinsics(
+            focal=np.array([k[0, 0], k[1, 1]]),
+            center=np.array([k[0, 2], k[1, 2]]),
+            width=self.size[0],
+            height=self.size[1],
+        )
 
     def rotation_translation(self) -> tuple[np.ndarray, np.ndarray]:
         """World -> camera ``(R, t mm)``; R is snapped to the nearest rotation (the file keeps ~7 digits)."""
@@ -212,8 +269,9 @@ def parse_calibration(path: str | os.PathLike) -> dict[int, CalibCamera]:
         raise FormatError(f"{path}: cannot read ({err})") from None
     body = [(i + 1, ln.split()) for i, ln in enumerate(lines) if ln.strip()]
     if not body or "skeletool camera calibration file" not in " ".join(body[0][1]).lower():
-        raise FormatError(f"{path}: not a camera calibration file (first line should be 'Skeletool Camera "
-                          "Calibration File V1.0')")
+        raise FormatError(
+            f"{path}: not a camera calibration file (first line should be 'Skeletool Camera Calibration File V1.0')"
+        )
     raw: dict[int, dict[str, list[float]]] = {}
     current: dict[str, list[float]] | None = None
     for lineno, words in body[1:]:
@@ -238,9 +296,12 @@ def parse_calibration(path: str | os.PathLike) -> dict[int, CalibCamera]:
         for key, count in (("size", 2), ("intrinsic", 16), ("extrinsic", 16)):
             if len(kv.get(key, [])) != count:
                 raise FormatError(f"{path}: camera {idx}: {key!r} needs {count} numbers, got {len(kv.get(key, []))}")
-        cams[idx] = CalibCamera(index=idx, size=(int(kv["size"][0]), int(kv["size"][1])),
-                                intrinsic=np.array(kv["intrinsic"]).reshape(4, 4),
-                                extrinsic=np.array(kv["extrinsic"]).reshape(4, 4))
+        cams[idx] = CalibCamera(
+            index=idx,
+            size=(int(kv["size"][0]), int(kv["size"][1])),
+            intrinsic=np.array(kv["intrinsic"]).reshape(4, 4),
+            extrinsic=np.array(kv["extrinsic"]).reshape(4, 4),
+        )
     if not cams:
         raise FormatError(f"{path}: no camera ('name' line) in the file")
     return cams
@@ -273,8 +334,10 @@ def read_train_annot(path: str | os.PathLike, cameras: tuple[int, ...]) -> dict[
         for key, dim in (("annot2", 2), ("annot3", 3), ("univ_annot3", 3)):
             cells = np.asarray(mat[key]).ravel()
             if cells.dtype != object or cells.size != len(index):
-                raise FormatError(f"{path}: {key!r} must be a cell array with one cell per camera ({len(index)}), "
-                                  f"got {np.asarray(mat[key]).dtype} {np.asarray(mat[key]).shape}")
+                raise FormatError(
+                    f"{path}: {key!r} must be a cell array with one cell per camera ({len(index)}), "
+                    f"got {np.asarray(mat[key]).dtype} {np.asarray(mat[key]).shape}"
+                )
             arr = np.asarray(cells[index.index(cam)], np.float64)
             if arr.ndim != 2 or arr.shape[1] != 28 * dim:
                 raise FormatError(f"{path}: {key!r} camera {cam} has shape {arr.shape}, expected (n, {28 * dim})")
@@ -289,9 +352,18 @@ def _train_ids(folder: Path) -> tuple[int, int]:
     return int(folder.parent.name[1:]), int(folder.name[3:])
 
 
-def load_train(folder: Path, n: int, cameras: tuple[int, ...], *, images: bool, crop_size: int = 64,
-               box_margin: float = frames_mod.BOX_MARGIN, workers: int | None = None,
-               warn: Callable[[str], None] | None = None, checks: list[str] | None = None) -> SequenceData:
+def load_train(
+    folder: Path,
+    n: int,
+    cameras: tuple[int, ...],
+    *,
+    images: bool,
+    crop_size: int = 64,
+    box_margin: float = frames_mod.BOX_MARGIN,
+    workers: int | None = None,
+    warn: Callable[[str], None] | None = None,
+    checks: list[str] | None = None,
+) -> SequenceData:
     """One training sequence: ``n`` frames (``-1``: all annotated frames) of the selected cameras.
 
     Each camera's calibration must reproject its ``annot3`` onto its ``annot2`` (``camera_check.require``); the
@@ -322,23 +394,40 @@ def load_train(folder: Path, n: int, cameras: tuple[int, ...], *, images: bool, 
         rot, trans = calib[cam].rotation_translation()
         if world is None:
             world = camera_to_world(a["annot3"], rot, trans)
-        data = CameraData(camera_id=str(cam), camera_3d=a["annot3"], pose_2d=a["annot2"], intrinsics=intr,
-                          rotation=rot, translation=trans, valid=np.ones(n, bool),
-                          extras={"univ_annot3": a["univ_annot3"].astype(np.float32)},
-                          attrs={"intrinsics_source": "camera.calibration", **fits[cam].attrs()})
+        data = CameraData(
+            camera_id=str(cam),
+            camera_3d=a["annot3"],
+            pose_2d=a["annot2"],
+            intrinsics=intr,
+            rotation=rot,
+            translation=trans,
+            valid=np.ones(n, bool),
+            extras={"univ_annot3": a["univ_annot3"].astype(np.float32)},
+            attrs={"intrinsics_source": "camera.calibration", **fits[cam].attrs()},
+        )
         if images:
             paths = frames_mod.list_images(folder / "imageFrames" / f"video_{cam}")[:n]
             data.boxes = frames_mod.boxes_from_2d(data.pose_2d, (intr.width, intr.height), margin=box_margin)
-            data.images, data.backgrounds = frames_mod.cut_crops(paths, data.boxes, crop_size,
-                                                                 expected_wh=(intr.width, intr.height), workers=workers)
+            data.images, data.backgrounds = frames_mod.cut_crops(
+                paths, data.boxes, crop_size, expected_wh=(intr.width, intr.height), workers=workers
+            )
         cams[str(cam)] = data
     if checks is not None:
         worst = max(fits, key=lambda c: fits[c].mean_px)
-        checks.append(f"S{subj}/Seq{seq}: camera.calibration reprojects annot3 onto annot2 with mean "
-                      f"{np.mean([f.mean_px for f in fits.values()]):.3g} px over {len(fits)} cameras (worst camera "
-                      f"{worst}: {fits[worst].text()})")
-    return SequenceData(subject=f"S{subj}", sequence=f"Seq{seq}", action=f"Seq{seq}", role=TRAIN_ROLE,
-                        fps=50.0 if (subj, seq) in TRAIN_FPS_50 else 25.0, cameras=cams, world_3d=world)
+        checks.append(
+            f"S{subj}/Seq{seq}: camera.calibration reprojects annot3 onto annot2 with mean "
+            f"{np.mean([f.mean_px for f in fits.values()]):.3g} px over {len(fits)} cameras (worst camera "
+            f"{worst}: {fits[worst].text()})"
+        )
+    return SequenceData(
+        subject=f"S{subj}",
+        sequence=f"Seq{seq}",
+        action=f"Seq{seq}",
+        role=TRAIN_ROLE,
+        fps=50.0 if (subj, seq) in TRAIN_FPS_50 else 25.0,
+        cameras=cams,
+        world_3d=world,
+    )
 
 
 def _train_frame_count(folder: Path, cameras: tuple[int, ...], images: bool, notes: list[str]) -> int:
@@ -378,9 +467,14 @@ def _train_frame_count(folder: Path, cameras: tuple[int, ...], images: bool, not
 
 # --- discovery ------------------------------------------------------------------------------------------------------
 
+
 def _test_dir(root: Path) -> Path | None:
-    for cand in (root / "mpi_inf_3dhp_test_set" / "mpi_inf_3dhp_test_set", root / "mpi_inf_3dhp_test_set",
-                 root / "test", root):
+    for cand in (
+        root / "mpi_inf_3dhp_test_set" / "mpi_inf_3dhp_test_set",
+        root / "mpi_inf_3dhp_test_set",
+        root / "test",
+        root,
+    ):
         if any((cand / ts).is_dir() for ts in TEST_SEQUENCES):
             return cand
     return None
@@ -393,9 +487,17 @@ def _train_dir(root: Path) -> Path | None:
     return None
 
 
-def scan(root: str | os.PathLike, *, split: str = "all", cameras: tuple[int, ...] = DEFAULT_TRAIN_CAMERAS,
-         images: bool = False, crop_size: int = 64, box_margin: float = frames_mod.BOX_MARGIN,
-         workers: int | None = None, warn: Callable[[str], None] | None = None) -> list[SequenceJob]:
+def scan(
+    root: str | os.PathLike,
+    *,
+    split: str = "all",
+    cameras: tuple[int, ...] = DEFAULT_TRAIN_CAMERAS,
+    images: bool = False,
+    crop_size: int = 64,
+    box_margin: float = frames_mod.BOX_MARGIN,
+    workers: int | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> list[SequenceJob]:
     """One job per test sequence (TS1..TS6) and per training sequence (S1..S8 x Seq1..2) found under ``root``.
 
     Args:
@@ -416,8 +518,10 @@ def scan(root: str | os.PathLike, *, split: str = "all", cameras: tuple[int, ...
     if split == "train" and train_dir is None:
         raise FormatError(f"{root}: no training set found (expected {root}/S1/Seq1/annot.mat)")
     if test_dir is None and train_dir is None:
-        raise FormatError(f"{root}: no MPI-INF-3DHP data found (expected {root}/mpi_inf_3dhp_test_set/TS1/"
-                          f"annot_data.mat or {root}/S1/Seq1/annot.mat)")
+        raise FormatError(
+            f"{root}: no MPI-INF-3DHP data found (expected {root}/mpi_inf_3dhp_test_set/TS1/"
+            f"annot_data.mat or {root}/S1/Seq1/annot.mat)"
+        )
     if test_dir is not None:
         for ts in TEST_SEQUENCES:
             folder = test_dir / ts
@@ -426,10 +530,17 @@ def scan(root: str | os.PathLike, *, split: str = "all", cameras: tuple[int, ...
             if not (folder / "annot_data.mat").is_file():
                 raise FormatError(f"{folder}: no annot_data.mat")
             checks: list[str] = []
-            jobs.append(SequenceJob(subject=ts, sequence=ts, label=ts, checks=checks,
-                                    load=lambda f=folder, c=checks: load_test(f, images=images, crop_size=crop_size,
-                                                                              box_margin=box_margin, workers=workers,
-                                                                              checks=c)))
+            jobs.append(
+                SequenceJob(
+                    subject=ts,
+                    sequence=ts,
+                    label=ts,
+                    checks=checks,
+                    load=lambda f=folder, c=checks: load_test(
+                        f, images=images, crop_size=crop_size, box_margin=box_margin, workers=workers, checks=c
+                    ),
+                )
+            )
     if train_dir is not None:
         for subj in range(1, 9):
             for seq in (1, 2):
@@ -443,11 +554,26 @@ def scan(root: str | os.PathLike, *, split: str = "all", cameras: tuple[int, ...
                     raise FormatError(f"{calib_path}: no camera {', '.join(map(str, missing))}")
                 n = _train_frame_count(folder, cameras, images, notes)
                 checks = []
-                jobs.append(SequenceJob(
-                    subject=f"S{subj}", sequence=f"Seq{seq}", label=f"S{subj}/Seq{seq}", notes=notes, checks=checks,
-                    load=lambda f=folder, n=n, c=checks: load_train(f, n, cameras, images=images, crop_size=crop_size,
-                                                                    box_margin=box_margin, workers=workers, warn=warn,
-                                                                    checks=c)))
+                jobs.append(
+                    SequenceJob(
+                        subject=f"S{subj}",
+                        sequence=f"Seq{seq}",
+                        label=f"S{subj}/Seq{seq}",
+                        notes=notes,
+                        checks=checks,
+                        load=lambda f=folder, n=n, c=checks: load_train(
+                            f,
+                            n,
+                            cameras,
+                            images=images,
+                            crop_size=crop_size,
+                            box_margin=box_margin,
+                            workers=workers,
+                            warn=warn,
+                            checks=c,
+                        ),
+                    )
+                )
     if not jobs:
         raise FormatError(f"{root}: no MPI-INF-3DHP sequence found")
     return jobs

@@ -5,6 +5,7 @@ numbers and numpy arrays. ``pickle.load`` / ``np.load(..., allow_pickle=True)`` 
 (``os.system``, ``builtins.eval``, ...); :class:`SafeUnpickler` builds only the types above and refuses every other
 global before it could be called.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,15 +18,30 @@ from kspbench.data.formats import FormatError
 # The only globals these pickles need: numpy arrays, dtypes and scalars (``_reconstruct`` up to pickle protocol 4,
 # ``_frombuffer`` at protocol 5; ``numpy.core`` before numpy 2, ``numpy._core`` from 2 on), and, in pickles written
 # by Python 2 era numpy, bytes rebuilt through ``_codecs.encode``.
-SAFE_GLOBALS = frozenset({
-    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-    ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
-    ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
-    ("builtins", "dict"), ("builtins", "list"), ("builtins", "tuple"), ("builtins", "str"), ("builtins", "int"),
-    ("builtins", "float"), ("builtins", "bool"), ("builtins", "bytes"),
-    ("__builtin__", "dict"), ("__builtin__", "list"), ("__builtin__", "tuple"),
-})
+SAFE_GLOBALS = frozenset(
+    {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+        ("numpy.core.numeric", "_frombuffer"),
+        ("numpy._core.numeric", "_frombuffer"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("_codecs", "encode"),
+        ("builtins", "dict"),
+        ("builtins", "list"),
+        ("builtins", "tuple"),
+        ("builtins", "str"),
+        ("builtins", "int"),
+        ("builtins", "float"),
+        ("builtins", "bool"),
+        ("builtins", "bytes"),
+        ("__builtin__", "dict"),
+        ("__builtin__", "list"),
+        ("__builtin__", "tuple"),
+    }
+)
 
 
 class UnsafePickle(Exception):
@@ -64,11 +80,14 @@ def load_pickle_file(path: str | os.PathLike, what: str) -> Any:
             obj = safe_load(f)
             trailing = f.read(1)
     except UnsafePickle as err:
-        raise FormatError(f"{path}: refusing to load: the pickle references {err}, which {what} never does (a "
-                          "crafted file?); nothing in it was run") from None
+        raise FormatError(
+            f"{path}: refusing to load: the pickle references {err}, which {what} never does (a "
+            "crafted file?); nothing in it was run"
+        ) from None
     except Exception as err:  # truncated or not a pickle: EOFError, UnpicklingError, ValueError, ...
-        raise FormatError(f"{path}: not a readable pickle ({what}): truncated, corrupt or another format "
-                          f"({type(err).__name__})") from None
+        raise FormatError(
+            f"{path}: not a readable pickle ({what}): truncated, corrupt or another format ({type(err).__name__})"
+        ) from None
     if trailing:
         raise FormatError(f"{path}: data after the end of the pickle ({what} is one pickled object)")
     return obj

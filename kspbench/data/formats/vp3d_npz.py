@@ -17,6 +17,7 @@ float32 array per camera]`` in metres, camera frame, Human3.6M-17 order; the lis
 array is frame ``i`` of the sequence, frames without a prediction are NaN and a camera without any prediction is an
 empty ``(0, 17, 3)`` array. Key ``metadata``: a dict with the camera order, the units and the frame counts.
 """
+
 from __future__ import annotations
 
 import os
@@ -66,8 +67,7 @@ def load_pickled_dict(path: str | os.PathLike, key: str) -> tuple[dict, dict[str
         raise FormatError(f"{path}: no such file")
     # np.load would unpickle a bare pickle file too: accept only zip archives (npz), as VideoPose3D writes them.
     if not zipfile.is_zipfile(path):
-        raise FormatError(f"{path}: not a readable .npz file (not a zip archive): truncated, corrupt or another "
-                          "format")
+        raise FormatError(f"{path}: not a readable .npz file (not a zip archive): truncated, corrupt or another format")
     try:
         with zipfile.ZipFile(path) as zf:
             members = {m[:-4]: m for m in zf.namelist() if m.endswith(".npy")}
@@ -76,18 +76,21 @@ def load_pickled_dict(path: str | os.PathLike, key: str) -> tuple[dict, dict[str
             wanted = {k: _read_member(zf, members[k]) for k in (key, "metadata") if k in members}
             for k, m in members.items():
                 if k not in wanted and _is_object_member(zf, m):
-                    _read_member(zf, m)   # unused, but a pickle that reaches for code means a crafted file
+                    _read_member(zf, m)  # unused, but a pickle that reaches for code means a crafted file
     except FormatError:
         raise
     except UnsafePickle as err:
-        raise FormatError(f"{path}: refusing to load: a pickle in it references {err}, which a VideoPose3D file "
-                          "never does (a crafted file?); nothing in it was run") from None
+        raise FormatError(
+            f"{path}: refusing to load: a pickle in it references {err}, which a VideoPose3D file "
+            "never does (a crafted file?); nothing in it was run"
+        ) from None
     except Exception as err:  # a truncated or corrupt member can raise anything (EOFError, ValueError, zlib.error)
         raise FormatError(f"{path}: not a readable .npz file: truncated or corrupt ({type(err).__name__})") from None
     arr = wanted[key]
     if arr.dtype != object or arr.shape != () or not isinstance(arr.item(), dict):
-        raise FormatError(f"{path}: {key!r} must be a pickled dict (subject -> action -> array), got "
-                          f"{arr.dtype} {arr.shape}")
+        raise FormatError(
+            f"{path}: {key!r} must be a pickled dict (subject -> action -> array), got {arr.dtype} {arr.shape}"
+        )
     others = {k: (v.item() if v.dtype == object and v.shape == () else v) for k, v in wanted.items() if k != key}
     return arr.item(), others
 
@@ -107,8 +110,13 @@ def _positions_17(arr: Any, where: str) -> np.ndarray:
     return arr[:, list(skeleton.H36M32_TO_17)] if arr.shape[1] == 32 else arr
 
 
-def scan(npz_3d: str | os.PathLike, npz_2d: str | os.PathLike | None = None, *, subjects: list[str] | None = None,
-         warn: Callable[[str], None] | None = None) -> list[SequenceJob]:
+def scan(
+    npz_3d: str | os.PathLike,
+    npz_2d: str | os.PathLike | None = None,
+    *,
+    subjects: list[str] | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> list[SequenceJob]:
     """One job per (subject, action) of ``positions_3d``; ``npz_2d`` supplies ``pose_2d`` (else projection)."""
     npz_3d = Path(npz_3d)
     pos3d, _ = load_pickled_dict(npz_3d, "positions_3d")
@@ -118,15 +126,18 @@ def scan(npz_3d: str | os.PathLike, npz_2d: str | os.PathLike | None = None, *, 
         meta = others.get("metadata") if isinstance(others.get("metadata"), dict) else {}
         layout = meta.get("layout_name", "h36m")
         if layout != "h36m" or int(meta.get("num_joints", 17)) != 17:
-            raise FormatError(f"{npz_2d}: 2D keypoints are in the {layout!r} layout with {meta.get('num_joints')} "
-                              "joints; only the Human3.6M 17-joint layout can be stored")
+            raise FormatError(
+                f"{npz_2d}: 2D keypoints are in the {layout!r} layout with {meta.get('num_joints')} "
+                "joints; only the Human3.6M 17-joint layout can be stored"
+            )
     if subjects:
         missing = [s for s in subjects if s not in pos3d]
         if missing:
-            raise FormatError(f"{npz_3d}: subject(s) {', '.join(missing)} not in positions_3d (has "
-                              f"{', '.join(map(str, pos3d))})")
+            raise FormatError(
+                f"{npz_3d}: subject(s) {', '.join(missing)} not in positions_3d (has {', '.join(map(str, pos3d))})"
+            )
     jobs = []
-    for subject in (subjects or sorted(pos3d, key=lambda s: (len(str(s)), str(s)))):
+    for subject in subjects or sorted(pos3d, key=lambda s: (len(str(s)), str(s))):
         actions = pos3d[subject]
         if not isinstance(actions, dict):
             raise FormatError(f"{npz_3d}: positions_3d[{subject!r}] must be a dict action -> array")
@@ -146,18 +157,35 @@ def scan(npz_3d: str | os.PathLike, npz_2d: str | os.PathLike | None = None, *, 
                     raise FormatError(f"{npz_2d} [{subject}/{action}]: expected a list of 4 per-camera arrays")
                 lengths = [int(np.shape(a)[0]) for a in p2]
                 if world_n >= 0 and any(n != world_n for n in lengths):
-                    notes.append(f"{subject}/{name}: frame counts differ (3D {world_n}, 2D {lengths}); "
-                                 f"truncated to {min([world_n, *lengths])}")
-            jobs.append(SequenceJob(subject=str(subject), sequence=name, label=f"{subject}/{name}", notes=notes,
-                                    load=lambda s=str(subject), pos=actions[action], act=act, name=name, p2=p2:
-                                    _load(pos, p2, s, act, name, npz_3d, npz_2d)))
+                    notes.append(
+                        f"{subject}/{name}: frame counts differ (3D {world_n}, 2D {lengths}); "
+                        f"truncated to {min([world_n, *lengths])}"
+                    )
+            jobs.append(
+                SequenceJob(
+                    subject=str(subject),
+                    sequence=name,
+                    label=f"{subject}/{name}",
+                    notes=notes,
+                    load=lambda s=str(subject), pos=actions[action], act=act, name=name, p2=p2: _load(
+                        pos, p2, s, act, name, npz_3d, npz_2d
+                    ),
+                )
+            )
     if not jobs:
         raise FormatError(f"{npz_3d}: positions_3d holds no sequence")
     return jobs
 
 
-def _load(positions: Any, p2: list | None, subject: str, action: str, name: str, npz_3d: Path,
-          npz_2d: str | os.PathLike | None) -> SequenceData:
+def _load(
+    positions: Any,
+    p2: list | None,
+    subject: str,
+    action: str,
+    name: str,
+    npz_3d: Path,
+    npz_2d: str | os.PathLike | None,
+) -> SequenceData:
     where = f"{npz_3d} [{subject}/{name}]"
     world_m = _positions_17(positions, where)
     check_units(world_m, "m", where)
@@ -168,8 +196,9 @@ def _load(positions: Any, p2: list | None, subject: str, action: str, name: str,
         for cam, a in zip(h36m_cameras.CAMERA_IDS, p2):
             a = np.asarray(a)
             if a.dtype.kind not in "fiu" or a.ndim != 3 or a.shape[1:] != (17, 2):
-                raise FormatError(f"{npz_2d} [{subject}/{name} camera {cam}]: expected (N, 17, 2) pixels, got "
-                                  f"{a.dtype} {a.shape}")
+                raise FormatError(
+                    f"{npz_2d} [{subject}/{name} camera {cam}]: expected (N, 17, 2) pixels, got {a.dtype} {a.shape}"
+                )
             arrays.append(a.astype(np.float64))
         n = min([n, *(a.shape[0] for a in arrays)])
     cams = {}
@@ -178,18 +207,27 @@ def _load(positions: Any, p2: list | None, subject: str, action: str, name: str,
         rot, trans = h36m_cameras.extrinsics(subject, cam)
         cam3d = world_to_camera(world[:n], rot, trans)
         p2d = arrays[k][:n] if p2 is not None else project(cam3d, intr)
-        cams[cam] = CameraData(camera_id=cam, camera_3d=cam3d, pose_2d=p2d, intrinsics=intr, rotation=rot,
-                               translation=trans, valid=np.ones(n, bool))
-    return SequenceData(subject=subject, sequence=name, action=action, role=role_of(subject), fps=FPS,
-                        cameras=cams, world_3d=world[:n])
+        cams[cam] = CameraData(
+            camera_id=cam,
+            camera_3d=cam3d,
+            pose_2d=p2d,
+            intrinsics=intr,
+            rotation=rot,
+            translation=trans,
+            valid=np.ones(n, bool),
+        )
+    return SequenceData(
+        subject=subject, sequence=name, action=action, role=role_of(subject), fps=FPS, cameras=cams, world_3d=world[:n]
+    )
 
 
 # --- export ---------------------------------------------------------------------------------------------------------
 
+
 def predictions_to_vp3d(preds) -> tuple[dict, dict]:
     """``kspbench.data.predictions.Predictions`` -> ``(positions_3d, metadata)`` (module docstring)."""
     cams_all = sorted(set(preds.camera.tolist()))
-    order = (list(h36m_cameras.CAMERA_IDS) if set(cams_all) <= set(h36m_cameras.CAMERA_IDS) else cams_all)
+    order = list(h36m_cameras.CAMERA_IDS) if set(cams_all) <= set(h36m_cameras.CAMERA_IDS) else cams_all
     out: dict[str, dict[str, list[np.ndarray]]] = {}
     counts: dict[str, dict[str, list[int]]] = {}
     missing = 0
@@ -209,9 +247,16 @@ def predictions_to_vp3d(preds) -> tuple[dict, dict]:
             lists.append(arr)
         out.setdefault(subject, {})[sequence] = lists
         counts.setdefault(subject, {})[sequence] = [int(a.shape[0]) for a in lists]
-    meta = {"camera_order": order, "units": "m", "frame": "camera", "joint_order": "h36m-17",
-            "num_joints": skeleton.NUM_JOINTS, "frames_per_camera": counts, "missing_frames_nan": int(missing),
-            "source_attrs": dict(preds.attrs)}
+    meta = {
+        "camera_order": order,
+        "units": "m",
+        "frame": "camera",
+        "joint_order": "h36m-17",
+        "num_joints": skeleton.NUM_JOINTS,
+        "frames_per_camera": counts,
+        "missing_frames_nan": int(missing),
+        "source_attrs": dict(preds.attrs),
+    }
     return out, meta
 
 
@@ -219,6 +264,10 @@ def export_predictions(preds, out: str | os.PathLike) -> dict:
     """Write :func:`predictions_to_vp3d` to ``out`` atomically (temporary file, then rename); returns the metadata."""
     out = Path(out)
     positions, meta = predictions_to_vp3d(preds)
-    write_with(out, lambda f: np.savez_compressed(f, positions_3d=np.array(positions, dtype=object),
-                                                  metadata=np.array(meta, dtype=object)))
+    write_with(
+        out,
+        lambda f: np.savez_compressed(
+            f, positions_3d=np.array(positions, dtype=object), metadata=np.array(meta, dtype=object)
+        ),
+    )
     return meta

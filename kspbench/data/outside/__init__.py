@@ -13,6 +13,7 @@ Shared (:mod:`kspbench.data.outside.common`): units (metres or millimetres, dete
 checked either way), the joint order, sequence names (MMPose's and the release's ``TakingPhoto``/``WalkingDog``
 become ``Photo``/``WalkDog``, ``Directions_1`` becomes ``Directions 1``) and the frame stride.
 """
+
 # Constants the command line needs without importing the readers (numpy, h5py): ``kspbench --help`` stays fast.
 UNITS = ("auto", "m", "mm")
 CSV_LAYOUTS = ("auto", "wide", "long")

@@ -1,4 +1,5 @@
 """Shared by the outside readers: units, joint order, sequence names, assembling tracks, the frame stride."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ class Imported:
     """What a reader made of a file: the predictions and one-line notes for the user (dropped rows, units)."""
 
     predictions: Predictions
-    units: str                                   # the units found in the file: "m" or "mm"
+    units: str  # the units found in the file: "m" or "mm"
     notes: list[str] = field(default_factory=list)
 
 
@@ -43,8 +44,10 @@ def to_millimetres(poses: np.ndarray, units: str, where: str) -> tuple[np.ndarra
     if looks is None:
         raise OutsideError(f"{where}: no pose with finite, distinct joints: cannot tell the units")
     if units != "auto" and units != looks:
-        raise OutsideError(f"{where}: --units {units} but the median bone length is {med:.4g}, which is "
-                           f"{UNIT_NAMES[looks]}; drop --units (detected) or fix the export")
+        raise OutsideError(
+            f"{where}: --units {units} but the median bone length is {med:.4g}, which is "
+            f"{UNIT_NAMES[looks]}; drop --units (detected) or fix the export"
+        )
     return (poses * 1000.0 if looks == "m" else poses), looks
 
 
@@ -66,8 +69,17 @@ def reorder(poses: np.ndarray, joint_order: str) -> np.ndarray:
     raise OutsideError(f"--joint-order must be h36m or 3dhp, got {joint_order!r}")
 
 
-def assemble(poses: list[np.ndarray], subject: list[str], sequence: list[str], camera: list[str],
-             frame: list[np.ndarray], *, units: str, joint_order: str, where: str) -> tuple[Predictions, str]:
+def assemble(
+    poses: list[np.ndarray],
+    subject: list[str],
+    sequence: list[str],
+    camera: list[str],
+    frame: list[np.ndarray],
+    *,
+    units: str,
+    joint_order: str,
+    where: str,
+) -> tuple[Predictions, str]:
     """Per-track parts -> one :class:`Predictions` (mm, H36M order, model block unset) and the units found.
 
     Args:
@@ -79,17 +91,22 @@ def assemble(poses: list[np.ndarray], subject: list[str], sequence: list[str], c
     counts = [p.shape[0] for p in poses]
     allp = reorder(np.concatenate(poses).astype(np.float64), joint_order)
     allp, found = to_millimetres(allp, units, where)
-    preds = Predictions(poses_3d=allp, subject=np.repeat(np.array(subject, dtype=str), counts),
-                        sequence=np.repeat(np.array(sequence, dtype=str), counts),
-                        camera=np.repeat(np.array(camera, dtype=str), counts),
-                        frame=np.concatenate(frame).astype(np.int64))
+    preds = Predictions(
+        poses_3d=allp,
+        subject=np.repeat(np.array(subject, dtype=str), counts),
+        sequence=np.repeat(np.array(sequence, dtype=str), counts),
+        camera=np.repeat(np.array(camera, dtype=str), counts),
+        frame=np.concatenate(frame).astype(np.int64),
+    )
     return preds, found
 
 
 def stride_hint(preds: Predictions) -> str | None:
-    """"every 5th frame: score with `kspbench eval --stride 5`" when the frames are every k-th (MMPose's fps10)."""
+    """ "every 5th frame: score with `kspbench eval --stride 5`" when the frames are every k-th (MMPose's fps10)."""
     k = frame_stride(preds)
     if k > 1:
-        return (f"the predictions hold one frame in {k} only (0, {k}, {2 * k}, ...): score them with "
-                f"`kspbench eval --stride {k}` (the protocols want every frame; the override is recorded)")
+        return (
+            f"the predictions hold one frame in {k} only (0, {k}, {2 * k}, ...): score them with "
+            f"`kspbench eval --stride {k}` (the protocols want every frame; the override is recorded)"
+        )
     return None

@@ -17,6 +17,7 @@ unless ``--frame-base 1``; sequence names as the store has them (``Directions 1`
 and ``Directions_1`` are renamed as for the other readers). Extra columns are refused (a typo would otherwise be
 silently ignored).
 """
+
 from __future__ import annotations
 
 import csv
@@ -54,9 +55,11 @@ def _layout(header: list[str], layout: str, path: Path) -> str:
         return layout
     want = {"wide": WIDE_COLUMNS, "long": LONG_COLUMNS}
     expected = " or ".join(f"{k}: {','.join(v[:6])}..." for k, v in want.items() if layout in ("auto", k))
-    raise OutsideError(f"{path}: header {','.join(header[:8])}{'...' if len(header) > 8 else ''} is not the "
-                       f"{'wide or long' if layout == 'auto' else layout} layout ({expected}); see "
-                       "`kspbench import-predictions csv --help`")
+    raise OutsideError(
+        f"{path}: header {','.join(header[:8])}{'...' if len(header) > 8 else ''} is not the "
+        f"{'wide or long' if layout == 'auto' else layout} layout ({expected}); see "
+        "`kspbench import-predictions csv --help`"
+    )
 
 
 def _numbers(cells: np.ndarray, path: Path, what: str) -> np.ndarray:
@@ -66,8 +69,14 @@ def _numbers(cells: np.ndarray, path: Path, what: str) -> np.ndarray:
         raise OutsideError(f"{path}: the {what} columns must hold numbers") from None
 
 
-def read_csv(path: str | os.PathLike, *, layout: str = "auto", frame_base: int = 0, units: str = "auto",
-             joint_order: str = "h36m") -> Imported:
+def read_csv(
+    path: str | os.PathLike,
+    *,
+    layout: str = "auto",
+    frame_base: int = 0,
+    units: str = "auto",
+    joint_order: str = "h36m",
+) -> Imported:
     """Read predictions from a CSV in the wide or long layout (module docstring).
 
     Raises:
@@ -98,9 +107,16 @@ def read_csv(path: str | os.PathLike, *, layout: str = "auto", frame_base: int =
     uniq, first, inv = np.unique(track, return_index=True, return_inverse=True)
     order = np.argsort(first)
     parts = [np.flatnonzero(inv == t) for t in order]
-    preds, found = assemble([poses[p] for p in parts], [keys[p[0], 0] for p in parts], [seq[p[0]] for p in parts],
-                            [keys[p[0], 2] for p in parts], [frame[p] for p in parts], units=units,
-                            joint_order=joint_order, where=str(path))
+    preds, found = assemble(
+        [poses[p] for p in parts],
+        [keys[p[0], 0] for p in parts],
+        [seq[p[0]] for p in parts],
+        [keys[p[0], 2] for p in parts],
+        [frame[p] for p in parts],
+        units=units,
+        joint_order=joint_order,
+        where=str(path),
+    )
     notes = [f"{layout} layout, frames {frame_base}-based"]
     hint = stride_hint(preds)
     if hint:
@@ -116,16 +132,21 @@ def _join(*columns: np.ndarray) -> np.ndarray:
     return out
 
 
-def _gather_long(path: Path, keys: np.ndarray, frame: np.ndarray, table: np.ndarray,
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _gather_long(
+    path: Path,
+    keys: np.ndarray,
+    frame: np.ndarray,
+    table: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Long rows -> (F, 3) keys, (F,) frames, (F, 17, 3) poses: one entry per frame, its 17 joints gathered."""
     names = {n.lower(): i for i, n in enumerate(skeleton.JOINT_NAMES)}
     names.update({str(i): i for i in range(skeleton.NUM_JOINTS)})
     joint_cells = np.char.lower(np.char.strip(table[:, 4]))
     unknown = sorted(set(joint_cells.tolist()) - set(names))
     if unknown:
-        raise OutsideError(f"{path}: unknown joint(s) {', '.join(unknown[:4])}; use 0..16 or "
-                           f"{', '.join(skeleton.JOINT_NAMES)}")
+        raise OutsideError(
+            f"{path}: unknown joint(s) {', '.join(unknown[:4])}; use 0..16 or {', '.join(skeleton.JOINT_NAMES)}"
+        )
     joint = np.array([names[c] for c in joint_cells], np.int64)
     xyz = _numbers(table[:, 5:8], path, "x, y, z")
     frame_key = _join(keys[:, 0], keys[:, 1], keys[:, 2], frame.astype(str))
@@ -135,8 +156,10 @@ def _gather_long(path: Path, keys: np.ndarray, frame: np.ndarray, table: np.ndar
     bad = np.flatnonzero((counts != 1).any(axis=1))
     if bad.size:
         s, q, c, f = uniq[bad[0]].split("\x1f")
-        raise OutsideError(f"{path}: {bad.size} frame(s) do not have each of the 17 joints exactly once, e.g. "
-                           f"({s}, {q}, camera {c}, frame {f})")
+        raise OutsideError(
+            f"{path}: {bad.size} frame(s) do not have each of the 17 joints exactly once, e.g. "
+            f"({s}, {q}, camera {c}, frame {f})"
+        )
     poses = np.empty((uniq.size, skeleton.NUM_JOINTS, 3))
     poses[inv, joint] = xyz
     return keys[first], frame[first], poses

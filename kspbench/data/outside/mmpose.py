@@ -19,6 +19,7 @@ Layout read (the image names of MMPose's ``tools/dataset_converters/preprocess_h
   11, ... are frames 0, 5, 10, ...; the reader reports the stride and ``kspbench import-predictions`` prints the
   ``kspbench eval --stride`` that scores them.
 """
+
 from __future__ import annotations
 
 import json
@@ -43,12 +44,14 @@ def parse_image_name(name: str, where: str) -> tuple[str, str, str, int]:
     Raises:
         OutsideError: a name not in MMPose's Human3.6M layout, or frame number 0 (the numbers are 1-based).
     """
-    parts = split_h36m_name(str(name))   # the importer's grammar of MMPose's Human3.6M image names
+    parts = split_h36m_name(str(name))  # the importer's grammar of MMPose's Human3.6M image names
     base = re.split(r"[\\/]", str(name))[-1]
     if parts is None:
-        raise OutsideError(f"{where}: image name {base!r} is not MMPose's Human3.6M layout "
-                           "'<subject>_<action>[_<take>].<camera>_<frame>.jpg', e.g. "
-                           "S9_Directions_1.54138969_000001.jpg")
+        raise OutsideError(
+            f"{where}: image name {base!r} is not MMPose's Human3.6M layout "
+            "'<subject>_<action>[_<take>].<camera>_<frame>.jpg', e.g. "
+            "S9_Directions_1.54138969_000001.jpg"
+        )
     subject, stem, camera, number = parts
     if number < 1:
         raise OutsideError(f"{where}: image {base!r} has frame number 0, but MMPose numbers frames from 1")
@@ -61,8 +64,9 @@ def _annotation_names(path: str | os.PathLike) -> np.ndarray:
     try:
         with np.load(path, allow_pickle=False) as npz:
             if "imgname" not in npz.files:
-                raise OutsideError(f"{path}: no key 'imgname' (keys: {', '.join(npz.files)}); pass MMPose's "
-                                   "h36m_test.npz")
+                raise OutsideError(
+                    f"{path}: no key 'imgname' (keys: {', '.join(npz.files)}); pass MMPose's h36m_test.npz"
+                )
             return np.asarray(npz["imgname"]).astype(str)
     except (OSError, ValueError, EOFError) as err:
         raise OutsideError(f"{path}: not a readable MMPose annotation npz ({type(err).__name__})") from None
@@ -86,8 +90,13 @@ def _keypoints(record: dict, where: str) -> np.ndarray:
     return kp[:, :3]
 
 
-def read_mmpose(path: str | os.PathLike, *, annotations: str | os.PathLike | None = None, units: str = "auto",
-                joint_order: str = "h36m") -> Imported:
+def read_mmpose(
+    path: str | os.PathLike,
+    *,
+    annotations: str | os.PathLike | None = None,
+    units: str = "auto",
+    joint_order: str = "h36m",
+) -> Imported:
     """Read MMPose-style per-image results (module docstring).
 
     Raises:
@@ -112,12 +121,15 @@ def read_mmpose(path: str | os.PathLike, *, annotations: str | os.PathLike | Non
             image = str(rec[name_key])
         elif "target_id" in rec:
             if names is None:
-                raise OutsideError(f"{where}: the records name images by target_id: pass --annotations with "
-                                   "MMPose's annotation file (h36m_test.npz) to look the names up")
+                raise OutsideError(
+                    f"{where}: the records name images by target_id: pass --annotations with "
+                    "MMPose's annotation file (h36m_test.npz) to look the names up"
+                )
             tid = rec["target_id"]
             if not isinstance(tid, int) or not 0 <= tid < names.size:
-                raise OutsideError(f"{where}: target_id {tid!r} is not an index into {annotations} "
-                                   f"({names.size} images)")
+                raise OutsideError(
+                    f"{where}: target_id {tid!r} is not an index into {annotations} ({names.size} images)"
+                )
             image = names[tid]
         else:
             raise OutsideError(f"{where}: no image name ({', '.join(NAME_KEYS)}) and no target_id")
@@ -126,9 +138,16 @@ def read_mmpose(path: str | os.PathLike, *, annotations: str | os.PathLike | Non
         frames.append(frame)
         poses.append(_keypoints(rec, where))
     keys = sorted(tracks)
-    preds, found = assemble([np.stack(tracks[k][1]) for k in keys], [k[0] for k in keys], [k[1] for k in keys],
-                            [k[2] for k in keys], [np.asarray(tracks[k][0]) for k in keys], units=units,
-                            joint_order=joint_order, where=str(path))
+    preds, found = assemble(
+        [np.stack(tracks[k][1]) for k in keys],
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+        [k[2] for k in keys],
+        [np.asarray(tracks[k][0]) for k in keys],
+        units=units,
+        joint_order=joint_order,
+        where=str(path),
+    )
     notes = ["frame numbers in the image names are 1-based: stored 0-based (number - 1)"]
     hint = stride_hint(preds)
     if hint:

@@ -18,6 +18,7 @@ list whose length differs from the camera order is refused. Actions become seque
 The pickles are read by :func:`kspbench.data.formats.vp3d_npz.load_pickled_dict`: only dicts, lists, strings, numbers
 and numpy arrays are built; a file whose pickles reference anything else is refused and nothing in it runs.
 """
+
 from __future__ import annotations
 
 import os
@@ -33,7 +34,6 @@ from kspbench.data.outside import VP3D_KEY
 from kspbench.data.outside.common import Imported, OutsideError, assemble, sequence_name
 
 
-
 def camera_order(cameras: list[str] | None, metadata: Any) -> tuple[list[str], str]:
     """The camera id of each array in a list, and where the order came from (for the summary line)."""
     if cameras:
@@ -43,8 +43,14 @@ def camera_order(cameras: list[str] | None, metadata: Any) -> tuple[list[str], s
     return list(h36m_cameras.CAMERA_IDS), "Human3.6M's order (default)"
 
 
-def read_videopose3d(path: str | os.PathLike, *, key: str = VP3D_KEY, cameras: list[str] | None = None,
-                     units: str = "auto", joint_order: str = "h36m") -> Imported:
+def read_videopose3d(
+    path: str | os.PathLike,
+    *,
+    key: str = VP3D_KEY,
+    cameras: list[str] | None = None,
+    units: str = "auto",
+    joint_order: str = "h36m",
+) -> Imported:
     """Read a VideoPose3D-style predictions npz (module docstring).
 
     Raises:
@@ -70,15 +76,18 @@ def read_videopose3d(path: str | os.PathLike, *, key: str = VP3D_KEY, cameras: l
                 arrays = [arrays]  # one camera: a bare array is its own list
             if not isinstance(arrays, (list, tuple, np.ndarray)) or len(arrays) != len(order):
                 got = len(arrays) if isinstance(arrays, (list, tuple, np.ndarray)) else type(arrays).__name__
-                raise OutsideError(f"{where}: {got} per-camera arrays but the camera order ({source}) has "
-                                   f"{len(order)}: {', '.join(order)}; pass --cameras with one id per array")
+                raise OutsideError(
+                    f"{where}: {got} per-camera arrays but the camera order ({source}) has "
+                    f"{len(order)}: {', '.join(order)}; pass --cameras with one id per array"
+                )
             for cam, arr in zip(order, arrays):
                 arr = np.asarray(arr)
                 if arr.size == 0:
                     continue
                 if arr.dtype.kind not in "fiu" or arr.ndim != 3 or arr.shape[1:] != (skeleton.NUM_JOINTS, 3):
-                    raise OutsideError(f"{where} camera {cam}: expected an (N, 17, 3) array of numbers, got "
-                                       f"{arr.dtype} {arr.shape}")
+                    raise OutsideError(
+                        f"{where} camera {cam}: expected an (N, 17, 3) array of numbers, got {arr.dtype} {arr.shape}"
+                    )
                 keep = np.isfinite(arr).all(axis=(1, 2))
                 dropped += int((~keep).sum())
                 if not keep.any():
@@ -88,10 +97,19 @@ def read_videopose3d(path: str | os.PathLike, *, key: str = VP3D_KEY, cameras: l
                 parts["sequence"].append(sequence_name(str(action)))
                 parts["camera"].append(cam)
                 parts["frame"].append(np.flatnonzero(keep))
-    preds, found = assemble(parts["poses"], parts["subject"], parts["sequence"], parts["camera"], parts["frame"],
-                            units=units, joint_order=joint_order, where=str(path))
+    preds, found = assemble(
+        parts["poses"],
+        parts["subject"],
+        parts["sequence"],
+        parts["camera"],
+        parts["frame"],
+        units=units,
+        joint_order=joint_order,
+        where=str(path),
+    )
     notes = [f"cameras in the order of {source}: {', '.join(order)}"]
     if dropped:
-        notes.append(f"{dropped} frame(s) held NaN (no prediction) and were left out; `kspbench eval` counts them "
-                     "as missing")
+        notes.append(
+            f"{dropped} frame(s) held NaN (no prediction) and were left out; `kspbench eval` counts them as missing"
+        )
     return Imported(preds, found, notes)

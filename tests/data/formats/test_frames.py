@@ -1,4 +1,5 @@
 """Image folders: listing, oracle boxes, crops, median backgrounds, unlabelled clips (kspbench.data.formats.frames)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -47,8 +48,7 @@ def test_crops_follow_the_shared_rule_and_outside_is_black(tmp_path):
     rng = np.random.default_rng(3)
     img = rng.integers(0, 255, (60, 80, 3), np.uint8)
     paths = write_frames(tmp_path / "f", np.repeat(img[None], 3, 0), pattern="{:06d}.png")
-    boxes = np.array([[10.2, 5.7, 40.2, 35.7], [-20.0, -20.0, 20.0, 20.0], [-100.0, -100.0, -50.0, -50.0]],
-                     np.float32)
+    boxes = np.array([[10.2, 5.7, 40.2, 35.7], [-20.0, -20.0, 20.0, 20.0], [-100.0, -100.0, -50.0, -50.0]], np.float32)
     got, _ = frames.cut_crops(paths, boxes, 16, background=False)  # boxes < 32 px: no pre-shrink
     np.testing.assert_array_equal(got, crops.crop_images(np.repeat(img[None], 3, 0), boxes, 16))
     assert (got[2] == 0).all() and (got[1, :7, :7] == 0).all()
@@ -66,15 +66,18 @@ def test_pre_shrink_keeps_the_geometry(tmp_path):
     for paths in (png, jpg):  # PNG: Pillow reduce; JPEG: DCT scaling 1/8 then reduce
         got, _ = frames.cut_crops(paths, box, 16, background=False)
         assert np.abs(got[0].astype(int) - direct).max() <= 4
-    np.testing.assert_array_equal(frames.crop_frame(img, box[0], 16), frames.cut_crops(png, box, 16,
-                                                                                        background=False)[0][0])
+    np.testing.assert_array_equal(
+        frames.crop_frame(img, box[0], 16), frames.cut_crops(png, box, 16, background=False)[0][0]
+    )
     # Geometry: a blob's centroid lands where kspbench.core.crops.to_crop puts its centre, after either shrink path.
     cx, cy = 301.3, 188.7
-    blob = 255 * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * 30.0 ** 2))
+    blob = 255 * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * 30.0**2))
     img = np.repeat(blob[..., None], 3, -1).astype(np.uint8)
     want = crops.to_crop(np.array([[[cx, cy]]]), box, 16)[0, 0]
-    for paths in (write_frames(tmp_path / "bp", img[None], pattern="{:06d}.png"),
-                  write_frames(tmp_path / "bj", img[None], pattern="{:06d}.jpg")):
+    for paths in (
+        write_frames(tmp_path / "bp", img[None], pattern="{:06d}.png"),
+        write_frames(tmp_path / "bj", img[None], pattern="{:06d}.jpg"),
+    ):
         got = frames.cut_crops(paths, box, 16, background=False)[0][0, :, :, 0].astype(float)
         gy, gx = np.mgrid[0:16, 0:16]
         centroid = np.array([(got * gx).sum(), (got * gy).sum()]) / got.sum()
@@ -86,7 +89,7 @@ def test_median_background_removes_a_moving_object(tmp_path):
     bg = rng.integers(0, 200, (40, 60, 3), np.uint8)
     seq = np.repeat(bg[None], 7, 0)
     for i in range(7):
-        seq[i, 10:20, 8 * i:8 * i + 8] = 255  # a white block moving right
+        seq[i, 10:20, 8 * i : 8 * i + 8] = 255  # a white block moving right
     paths = write_frames(tmp_path / "m", seq)
     np.testing.assert_array_equal(frames.median_background(paths), bg)
     assert frames.median_background(paths, max_frames=3).shape == (40, 60, 3)
@@ -114,12 +117,31 @@ def test_import_frames_cli(tmp_path, capsys):
     write_frames(root / "clipA", wide, pattern="frame_{:04d}.png")
     write_frames(root / "clipB", rng.integers(0, 255, (2, 40, 20, 3), np.uint8), pattern="{:03d}.jpg")
     out = tmp_path / "clips.h5"
-    assert run_cli(["data", "import", "frames", "--root", str(root), "--out", str(out), "--size", "10",
-                    "--role", "dunp", "--quiet"]) == 0
+    assert (
+        run_cli(
+            [
+                "data",
+                "import",
+                "frames",
+                "--root",
+                str(root),
+                "--out",
+                str(out),
+                "--size",
+                "10",
+                "--role",
+                "dunp",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert validate(out) == []
     with PoseStore(out) as store:
         assert [(i.subject, i.sequence, i.role, i.n_frames) for i in store.sequences()] == [
-            ("clipA", "clipA", "dunp", 3), ("clipB", "clipB", "dunp", 2)]
+            ("clipA", "clipA", "dunp", 3),
+            ("clipB", "clipB", "dunp", 2),
+        ]
         s = store.load_sequence("clipA", "clipA", images=True)
         c = s.cameras["0"]
         assert c.images.shape == (3, 10, 10, 3) and c.images_kind == "full"
@@ -131,14 +153,22 @@ def test_import_frames_cli(tmp_path, capsys):
 
 
 def test_import_frames_cli_errors(tmp_path, capsys):
-    assert run_cli(["data", "import", "frames", "--root", str(tmp_path / "none"), "--out", str(tmp_path / "o.h5"),
-                    "--quiet"]) == 2
+    assert (
+        run_cli(
+            ["data", "import", "frames", "--root", str(tmp_path / "none"), "--out", str(tmp_path / "o.h5"), "--quiet"]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "none: no such folder" in err
     paths = write_frames(tmp_path / "clips" / "c1", np.zeros((2, 8, 8, 3), np.uint8), pattern="{:02d}.png")
     paths[0].write_bytes(b"\x89PNG broken")
-    assert run_cli(["data", "import", "frames", "--root", str(tmp_path / "clips"), "--out",
-                    str(tmp_path / "o.h5"), "--quiet"]) == 2
+    assert (
+        run_cli(
+            ["data", "import", "frames", "--root", str(tmp_path / "clips"), "--out", str(tmp_path / "o.h5"), "--quiet"]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "01.png: not a readable image" in err
     assert not (tmp_path / "o.h5").exists()

@@ -1,13 +1,25 @@
 """Human3.6M: published cameras, CDF reading, names, roles, truncation, defects, crops (kspbench.data.formats.h36m_cdf)."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from assertions import assert_close
-from formats_fixtures import (CAM_IDS, S1_CAM0, gradient_background, paint_people, published_extrinsics, to32,
-                              vp3d_project_px, vp3d_world_to_camera, world_poses, write_cdf, write_frames,
-                              write_h36m_take)
+from formats_fixtures import (
+    CAM_IDS,
+    S1_CAM0,
+    gradient_background,
+    paint_people,
+    published_extrinsics,
+    to32,
+    vp3d_project_px,
+    vp3d_world_to_camera,
+    world_poses,
+    write_cdf,
+    write_frames,
+    write_h36m_take,
+)
 from kspbench.core import crops, skeleton
 from kspbench.data.formats import FormatError, h36m_cameras, h36m_cdf, project, world_to_camera
 from kspbench.data.formats import frames as frames_mod
@@ -19,6 +31,7 @@ def _load_all(jobs):
 
 
 # --- cameras -------------------------------------------------------------------------------------------------------
+
 
 def test_world_to_camera_fixture_point_s1_cam0():
     # protocols-notes 1.4: world (0, 0, 1.0) m through S1/cam0 -> (-0.32030331, -0.4352653, 5.2886616) m.
@@ -51,8 +64,7 @@ def test_matrix_extrinsics_equal_videopose3d_quaternion_formula(subject):
 def test_projection_fixture_pixel_and_videopose3d_agreement():
     intr = h36m_cameras.intrinsics("54138969")
     # protocols-notes 1.4: camera-frame (0.1, 0.2, 5.0) m through 54138969 -> (535.42904362, 561.17705923) px.
-    np.testing.assert_allclose(project(np.array([100.0, 200.0, 5000.0]), intr), [535.42904362, 561.17705923],
-                               atol=1e-5)
+    np.testing.assert_allclose(project(np.array([100.0, 200.0, 5000.0]), intr), [535.42904362, 561.17705923], atol=1e-5)
     rng = np.random.default_rng(2)
     pts = np.c_[rng.uniform(-1500, 1500, (50, 2)), rng.uniform(3000, 7000, 50)]
     for cam in h36m_cameras.CAMERA_IDS:
@@ -68,13 +80,21 @@ def test_unknown_camera_or_subject_raises():
 
 # --- names ---------------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("stem,want", [
-    ("Directions 1", ("Directions", "Directions 1")), ("Directions", ("Directions", "Directions")),
-    ("TakingPhoto 1", ("Photo", "Photo 1")), ("TakingPhoto", ("Photo", "Photo")),
-    ("WalkingDog 1", ("WalkDog", "WalkDog 1")), ("WalkDog", ("WalkDog", "WalkDog")),
-    ("Eating 2", ("Eating", "Eating 2")), ("SittingDown", ("SittingDown", "SittingDown")),
-    ("WalkTogether 2", ("WalkTogether", "WalkTogether 2")),
-])
+
+@pytest.mark.parametrize(
+    "stem,want",
+    [
+        ("Directions 1", ("Directions", "Directions 1")),
+        ("Directions", ("Directions", "Directions")),
+        ("TakingPhoto 1", ("Photo", "Photo 1")),
+        ("TakingPhoto", ("Photo", "Photo")),
+        ("WalkingDog 1", ("WalkDog", "WalkDog 1")),
+        ("WalkDog", ("WalkDog", "WalkDog")),
+        ("Eating 2", ("Eating", "Eating 2")),
+        ("SittingDown", ("SittingDown", "SittingDown")),
+        ("WalkTogether 2", ("WalkTogether", "WalkTogether 2")),
+    ],
+)
 def test_canonical_names(stem, want):
     assert h36m_cdf.canonical_name(stem) == want
 
@@ -87,10 +107,18 @@ def test_unknown_action_names_raise(stem):
 
 def test_roles():
     assert [h36m_cdf.role_of(s) for s in ("S1", "S5", "S8", "S9", "S11", "S2", "S10")] == [
-        "h36m-train", "h36m-train", "h36m-train", "h36m-test", "h36m-test", "h36m-other", "h36m-other"]
+        "h36m-train",
+        "h36m-train",
+        "h36m-train",
+        "h36m-test",
+        "h36m-test",
+        "h36m-other",
+        "h36m-other",
+    ]
 
 
 # --- reading -------------------------------------------------------------------------------------------------------
+
 
 @pytest.fixture()
 def h36m_root(tmp_path):
@@ -111,8 +139,13 @@ def test_import_values_units_mapping_and_projection(h36m_root):
     root, truth = h36m_root
     jobs = h36m_cdf.scan(root)
     assert sorted((j.subject, j.sequence) for j in jobs) == [
-        ("S1", "Directions 1"), ("S1", "Eating 2"), ("S1", "Photo"),
-        ("S9", "Directions 1"), ("S9", "Eating 2"), ("S9", "Photo")]
+        ("S1", "Directions 1"),
+        ("S1", "Eating 2"),
+        ("S1", "Photo"),
+        ("S9", "Directions 1"),
+        ("S9", "Eating 2"),
+        ("S9", "Photo"),
+    ]
     seqs = _load_all(jobs)
     s = seqs[("S9", "Photo")]
     assert (s.action, s.role, s.fps, s.n_frames) == ("Photo", "h36m-test", 50.0, 6)
@@ -188,8 +221,9 @@ def test_subject_without_published_extrinsics_estimates_them(tmp_path):
 
 def test_subject_without_extrinsics_and_mono_is_refused(tmp_path):
     root = tmp_path / "h36m"
-    write_h36m_take(root, "S3", "Posing 1", world_poses(np.random.default_rng(6), 4), published_extrinsics("S1"),
-                    mono=False)
+    write_h36m_take(
+        root, "S3", "Posing 1", world_poses(np.random.default_rng(6), 4), published_extrinsics("S1"), mono=False
+    )
     with pytest.raises(FormatError, match="no published camera extrinsics for S3"):
         h36m_cdf.scan(root)
 
@@ -244,18 +278,20 @@ def test_d2_files_are_checked_by_reprojection_and_reported(h36m_root, tmp_path):
     (line,) = job.checks
     assert line.startswith("S9/Photo: the 3D poses projected with the published cameras reproduce D2_Positions: worst")
     assert "over 4 camera(s), 6 frames" in line
-    for c in s.cameras.values():   # the figures of the report are those of the stored cameras
+    for c in s.cameras.values():  # the figures of the report are those of the stored cameras
         err = np.linalg.norm(project(c.camera_3d, c.intrinsics) - c.pose_2d, axis=-1)
         assert c.attrs["reprojection_joints"] == 6 * 17
-        np.testing.assert_allclose([c.attrs["reprojection_mean_px"], c.attrs["reprojection_worst_px"]],
-                                   [err.mean(), err.max()], rtol=1e-9)
+        np.testing.assert_allclose(
+            [c.attrs["reprojection_mean_px"], c.attrs["reprojection_worst_px"]], [err.mean(), err.max()], rtol=1e-9
+        )
         assert c.attrs["reprojection_worst_px"] < 0.5 < camera_check.MAX_MEAN_PX  # float32 files: rounding only
     worst = max(c.attrs["reprojection_worst_px"] for c in s.cameras.values())
     assert f"worst {worst:.3g} px" in line
     # Without 2D files the 2D poses are the projection: nothing to check, no line.
     other = tmp_path / "no2d"
-    write_h36m_take(other, "S9", "Walking 1", world_poses(np.random.default_rng(4), 3), published_extrinsics("S9"),
-                    d2=False)
+    write_h36m_take(
+        other, "S9", "Walking 1", world_poses(np.random.default_rng(4), 3), published_extrinsics("S9"), d2=False
+    )
     (job,) = h36m_cdf.scan(other)
     job.load()
     assert job.checks == []
@@ -272,8 +308,11 @@ def test_d2_file_of_another_camera_is_refused(tmp_path, capsys):
     d2 = root / "S9" / "MyPoseFeatures" / "D2_Positions" / "Walking 1.54138969.cdf"
     write_cdf(d2, to32(vp3d_project_px(vp3d_world_to_camera(w, *ext["55011271"]), "55011271")), dtype=np.float32)
     (job,) = h36m_cdf.scan(root)
-    with pytest.raises(FormatError, match=r"Walking 1\.54138969\.cdf: the published camera 54138969 .*does not "
-                                          r"reproduce the 2D annotations \(mean .* px, worst .* px"):
+    with pytest.raises(
+        FormatError,
+        match=r"Walking 1\.54138969\.cdf: the published camera 54138969 .*does not "
+        r"reproduce the 2D annotations \(mean .* px, worst .* px",
+    ):
         job.load()
     out = tmp_path / "h36m.h5"
     assert run_cli(["data", "import", "h36m", "--root", str(root), "--out", str(out), "--quiet"]) == 2
@@ -283,6 +322,7 @@ def test_d2_file_of_another_camera_is_refused(tmp_path, capsys):
 
 
 # --- frames --------------------------------------------------------------------------------------------------------
+
 
 def test_frames_give_oracle_crops_and_median_backgrounds(tmp_path):
     rng = np.random.default_rng(9)
@@ -337,8 +377,11 @@ def test_missing_frame_folder_is_an_error_except_for_the_damaged_video(tmp_path)
     write_h36m_take(root, "S11", "Directions", w, published_extrinsics("S11"), d2=False)
     for cam in CAM_IDS[1:]:
         res = h36m_cameras.intrinsics(cam)
-        write_frames(frames / "S11" / f"Directions.{cam}", np.zeros((3, res.height, res.width, 3), np.uint8),
-                     pattern="{:06d}.jpg")
+        write_frames(
+            frames / "S11" / f"Directions.{cam}",
+            np.zeros((3, res.height, res.width, 3), np.uint8),
+            pattern="{:06d}.jpg",
+        )
     (job,) = h36m_cdf.scan(root, frames_root=frames, crop_size=8)
     assert any("no frames for camera 54138969" in n for n in job.notes)
     s = job.load()
@@ -360,7 +403,8 @@ def test_spellings_may_differ_between_folders(tmp_path):
         p.rename(p.with_name(p.name.replace("WalkingDog", "WalkDog")))
     for cam in CAM_IDS:
         res = h36m_cameras.intrinsics(cam)
-        write_frames(frames / "S1" / f"WalkDog.{cam}", np.zeros((3, res.height, res.width, 3), np.uint8),
-                     pattern="{:06d}.jpg")
+        write_frames(
+            frames / "S1" / f"WalkDog.{cam}", np.zeros((3, res.height, res.width, 3), np.uint8), pattern="{:06d}.jpg"
+        )
     (job,) = h36m_cdf.scan(root, frames_root=frames, crop_size=4)
     assert (job.sequence, job.load().cameras["54138969"].images.shape) == ("WalkDog", (3, 4, 4, 3))

@@ -1,4 +1,5 @@
 """``kspbench data import``: end to end on official-format fixtures; bad input; skip, resume and --force."""
+
 from __future__ import annotations
 
 import json
@@ -7,8 +8,17 @@ import h5py
 import numpy as np
 import pytest
 
-from formats_fixtures import (published_extrinsics, run_cli, tiny_sequence, to32, world_poses, write_3dhp_test,
-                              write_3dhp_train, write_cdf, write_h36m_take)
+from formats_fixtures import (
+    published_extrinsics,
+    run_cli,
+    tiny_sequence,
+    to32,
+    world_poses,
+    write_3dhp_test,
+    write_3dhp_train,
+    write_cdf,
+    write_h36m_take,
+)
 from kspbench.data import importers
 from kspbench.data.formats import SequenceJob
 from kspbench.data.store import PoseStore, partial_path, validate
@@ -50,9 +60,11 @@ def test_h36m_end_to_end(tmp_path, capsys):
 
 
 def test_help_mentions_pickles_and_layouts(capsys):
-    for argv, needle in ((["data", "import", "videopose3d", "--help"], "restricted unpickler"),
-                         (["data", "import", "h36m", "--help"], "FRAMES/S9/Walking 1.54138969/000001.jpg"),
-                         (["data", "export", "videopose3d", "--help"], "allow_pickle=True")):
+    for argv, needle in (
+        (["data", "import", "videopose3d", "--help"], "restricted unpickler"),
+        (["data", "import", "h36m", "--help"], "FRAMES/S9/Walking 1.54138969/000001.jpg"),
+        (["data", "export", "videopose3d", "--help"], "allow_pickle=True"),
+    ):
         with pytest.raises(SystemExit) as exc:
             run_cli(argv)
         assert exc.value.code == 0
@@ -79,12 +91,15 @@ def _cdf_path(root, subj="S9", stem="Walking 1", kind="D3_Positions", cam=None):
     return root / subj / "MyPoseFeatures" / kind / name
 
 
-@pytest.mark.parametrize("breakage,needle", [
-    ("truncate", "truncated or corrupt CDF file"),
-    ("garbage", "not a readable CDF file"),
-    ("shape", "variable 'Pose' has shape (1, 5, 90), expected (1, N, 96)"),
-    ("metres", "looks like metres"),
-])
+@pytest.mark.parametrize(
+    "breakage,needle",
+    [
+        ("truncate", "truncated or corrupt CDF file"),
+        ("garbage", "not a readable CDF file"),
+        ("shape", "variable 'Pose' has shape (1, 5, 90), expected (1, N, 96)"),
+        ("metres", "looks like metres"),
+    ],
+)
 def test_broken_cdf_files(tmp_path, capsys, breakage, needle):
     root, out = tmp_path / "h36m", tmp_path / "o.h5"
     _h36m(root, takes=(("S9", "Walking 1"),))
@@ -150,7 +165,7 @@ def test_3dhp_end_to_end(tmp_path, capsys):
         assert store.read("TS1", "TS1", "extras/univ_annot3", camera="0").shape == (6, 17, 3)
         assert not store.read("TS1", "TS1", "valid", camera="0")[1]
         assert not store.has("TS1", "TS1", "world_3d") and store.has("S1", "Seq1", "world_3d")
-    assert run_cli(["data", "info", str(out)]) == 0   # the checks are part of the store's summary too
+    assert run_cli(["data", "info", str(out)]) == 0  # the checks are part of the store's summary too
     info = capsys.readouterr().out.splitlines()
     assert [ln.split(":")[1].strip() for ln in info if ln.startswith("check: ")] == ["TS1", "S1/Seq1"]
 
@@ -196,6 +211,7 @@ def test_interrupted_import_resumes(tmp_path):
             if fail:
                 raise KeyboardInterrupt
             return tiny_sequence("S9", name)
+
         return SequenceJob(subject="S9", sequence=name, label=name, load=load, notes=[f"note {name}"])
 
     out = tmp_path / "s.h5"
@@ -218,7 +234,7 @@ def test_interrupted_import_resumes(tmp_path):
 def test_3dhp_sequence_without_a_camera_is_refused(tmp_path, capsys):
     t = write_3dhp_test(tmp_path, "TS4", np.random.default_rng(9), n=8, invalid=())
     mat = tmp_path / "mpi_inf_3dhp_test_set" / "TS4" / "annot_data.mat"
-    with h5py.File(mat, "r+") as h5:   # the 2D joints of another sequence: no camera maps annot3 onto them
+    with h5py.File(mat, "r+") as h5:  # the 2D joints of another sequence: no camera maps annot3 onto them
         h5["annot2"][...] = t["annot2"][::-1, None]
     out = tmp_path / "3dhp.h5"
     assert _import(["3dhp", "--root", str(tmp_path)], out) == 2
@@ -234,14 +250,17 @@ def test_h36m_and_vp3d_compare_a_cameras_file(tmp_path, capsys):
     good = write_mmpose_h36m_cameras(tmp_path / "good" / "cameras.pkl", subjects=("S9",))
     bad = write_mmpose_h36m_cameras(tmp_path / "bad" / "cameras.pkl", subjects=("S9",), perturb={"c": 0.01})
     assert _import(["h36m", "--root", str(root), "--compare-cameras", str(good)], tmp_path / "a.h5") == 0
-    assert ("check: S9: cameras file vs kspbench's published calibration: largest differences: focal 0 px"
-            in capsys.readouterr().out)
+    assert (
+        "check: S9: cameras file vs kspbench's published calibration: largest differences: focal 0 px"
+        in capsys.readouterr().out
+    )
     assert _import(["h36m", "--root", str(root), "--compare-cameras", str(bad)], tmp_path / "b.h5") == 0
-    lines = [ln[len("check: "):] for ln in capsys.readouterr().out.splitlines() if ln.startswith("check: S9")]
+    lines = [ln[len("check: ") :] for ln in capsys.readouterr().out.splitlines() if ln.startswith("check: S9")]
     line = [ln for ln in lines if ln.startswith("S9: cameras file")][0]
     assert "principal point 0.01 px" in line and "DIFFERENT (principal point above" in line
-    with PoseStore(tmp_path / "b.h5") as store:   # the comparison reports; the published cameras are still used
-        np.testing.assert_allclose(store.intrinsics("S9", "Walking 1", "54138969").center,
-                                   [512.54150390625, 515.4514770507812])
+    with PoseStore(tmp_path / "b.h5") as store:  # the comparison reports; the published cameras are still used
+        np.testing.assert_allclose(
+            store.intrinsics("S9", "Walking 1", "54138969").center, [512.54150390625, 515.4514770507812]
+        )
         # Both checks are kept: the comparison and the D2_Positions reprojection of the take.
         assert sorted(json.loads(store.attrs["source"])["checks"]) == sorted(lines) and len(lines) == 2

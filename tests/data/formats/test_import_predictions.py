@@ -1,4 +1,5 @@
 """`kspbench import-predictions {videopose3d,mmpose,csv}`: outside predictions -> the interchange format."""
+
 from __future__ import annotations
 
 import io
@@ -38,8 +39,10 @@ def _save_vp3d(path, positions, **extra):
 def vp3d(tmp_path):
     """{subject: {action: [4 arrays]}} in metres: S9 'Directions 1' (5 frames), S11 'TakingPhoto' (3 frames)."""
     rng = np.random.default_rng(0)
-    mm = {("S9", "Directions 1"): [world_poses(rng, 5) for _ in CAMS],
-          ("S11", "TakingPhoto"): [world_poses(rng, 3) for _ in CAMS]}
+    mm = {
+        ("S9", "Directions 1"): [world_poses(rng, 5) for _ in CAMS],
+        ("S11", "TakingPhoto"): [world_poses(rng, 3) for _ in CAMS],
+    }
     positions: dict = {}
     for (s, a), arrays in mm.items():
         positions.setdefault(s, {})[a] = [(x / 1000).astype(np.float32) for x in arrays]
@@ -48,15 +51,28 @@ def vp3d(tmp_path):
 
 # --- names ----------------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("raw, name", [("Directions_1", "Directions 1"), ("TakingPhoto 1", "Photo 1"),
-                                       ("WalkingDog", "WalkDog"), ("Photo", "Photo"), ("TS3", "TS3")])
+
+@pytest.mark.parametrize(
+    "raw, name",
+    [
+        ("Directions_1", "Directions 1"),
+        ("TakingPhoto 1", "Photo 1"),
+        ("WalkingDog", "WalkDog"),
+        ("Photo", "Photo"),
+        ("TS3", "TS3"),
+    ],
+)
 def test_sequence_names_follow_the_store(raw, name):
     assert sequence_name(raw) == name
 
 
 def test_mmpose_image_names_are_parsed_one_based():
-    assert parse_image_name("images/S9/S9_TakingPhoto_1.54138969/S9_TakingPhoto_1.54138969_000006.jpg", "x") == \
-        ("S9", "Photo 1", "54138969", 5)
+    assert parse_image_name("images/S9/S9_TakingPhoto_1.54138969/S9_TakingPhoto_1.54138969_000006.jpg", "x") == (
+        "S9",
+        "Photo 1",
+        "54138969",
+        5,
+    )
     assert parse_image_name("S11_Directions.60457274_000001.jpg", "x") == ("S11", "Directions", "60457274", 0)
     with pytest.raises(OutsideError, match="numbers frames from 1"):
         parse_image_name("S9_Walking_1.54138969_000000.jpg", "x")
@@ -81,6 +97,7 @@ def test_units_are_detected_from_bone_lengths(scale, units):
 
 # --- VideoPose3D ----------------------------------------------------------------------------------------------------
 
+
 def test_videopose3d_metres_become_millimetres_in_camera_order(vp3d):
     got = read_videopose3d(vp3d["path"])
     p = got.predictions
@@ -104,9 +121,11 @@ def test_videopose3d_camera_order_is_explicit(vp3d, tmp_path):
     meta = np.array({"camera_order": reverse}, dtype=object)
     with_meta = _save_vp3d(tmp_path / "meta.npz", vp3d["positions"], metadata=meta)
     got = read_videopose3d(with_meta)
-    np.testing.assert_allclose(got.predictions.poses_3d[(got.predictions.subject == "S9")
-                                                        & (got.predictions.camera == reverse[0])],
-                               vp3d["mm"][("S9", "Directions 1")][0], atol=0.01)
+    np.testing.assert_allclose(
+        got.predictions.poses_3d[(got.predictions.subject == "S9") & (got.predictions.camera == reverse[0])],
+        vp3d["mm"][("S9", "Directions 1")][0],
+        atol=0.01,
+    )
     assert any("metadata.camera_order" in n for n in got.notes)
 
 
@@ -147,13 +166,15 @@ def test_videopose3d_crafted_pickle_runs_nothing(vp3d, tmp_path, capsys):
     evil = tmp_path / "evil.npz"
     with zipfile.ZipFile(evil, "w") as zf:
         zf.writestr("positions_3d.npy", buf.getvalue())
-    assert run_cli(["import-predictions", "videopose3d", str(evil), "--name", "x", "--out",
-                    str(tmp_path / "p.npz")]) == 2
+    assert (
+        run_cli(["import-predictions", "videopose3d", str(evil), "--name", "x", "--out", str(tmp_path / "p.npz")]) == 2
+    )
     _one_line(capsys, "refusing to load", "nothing in it was run")
     assert not marker.exists() and not (tmp_path / "p.npz").exists()
 
 
 # --- MMPose ---------------------------------------------------------------------------------------------------------
+
 
 def _mmpose_records(rng, sample_rate=5, n_frames=16, key="image_name", extra_dims=False):
     """Per-image records of two takes and two cameras, every ``sample_rate``-th frame, keypoints in metres."""
@@ -180,9 +201,9 @@ def test_mmpose_results_become_interchange_rows(tmp_path, key, extra_dims):
     assert got.units == "m" and len(p) == len(records)
     for (s, q, c), (frames, poses) in truth.items():
         sel = (p.subject == s) & (p.sequence == q) & (p.camera == c)
-        assert p.frame[sel].tolist() == frames          # 1-based names -> 0-based frames
+        assert p.frame[sel].tolist() == frames  # 1-based names -> 0-based frames
         np.testing.assert_allclose(p.poses_3d[sel], poses, atol=1e-9)
-    assert any("--stride 5" in n for n in got.notes)   # every 5th frame, as MMPose's fps10 files
+    assert any("--stride 5" in n for n in got.notes)  # every 5th frame, as MMPose's fps10 files
 
 
 def test_mmpose_target_ids_need_the_annotation_file(tmp_path):
@@ -191,8 +212,10 @@ def test_mmpose_target_ids_need_the_annotation_file(tmp_path):
     ann = tmp_path / "h36m_test.npz"
     np.savez(ann, imgname=np.array(names), S=np.zeros((len(names), 17, 4)))
     # As MMPose 0.x's result_keypoints.json: target_id, and keypoints (here as json_tricks writes numpy arrays).
-    by_id = [{"target_id": i, "keypoints": {"__ndarray__": r["keypoints_3d"], "dtype": "float32", "shape": [17, 3]}}
-             for i, r in enumerate(records)][::-1]
+    by_id = [
+        {"target_id": i, "keypoints": {"__ndarray__": r["keypoints_3d"], "dtype": "float32", "shape": [17, 3]}}
+        for i, r in enumerate(records)
+    ][::-1]
     path = tmp_path / "result_keypoints.json"
     path.write_text(json.dumps(by_id))
     with pytest.raises(OutsideError, match="--annotations"):
@@ -207,8 +230,10 @@ def test_mmpose_cli_prints_the_stride_hint_and_refuses_bad_records(tmp_path, cap
     path = tmp_path / "results.json"
     path.write_text(json.dumps(records))
     out = tmp_path / "mm.npz"
-    assert run_cli(["import-predictions", "mmpose", str(path), "--name", "SimpleBaseline (MMPose)",
-                    "--out", str(out)]) == 0
+    assert (
+        run_cli(["import-predictions", "mmpose", str(path), "--name", "SimpleBaseline (MMPose)", "--out", str(out)])
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "kspbench eval --stride 5" in printed and "units m (converted to mm)" in printed
     assert read_predictions(out).model == {"name": "SimpleBaseline (MMPose)"}
@@ -219,6 +244,7 @@ def test_mmpose_cli_prints_the_stride_hint_and_refuses_bad_records(tmp_path, cap
 
 
 # --- CSV ------------------------------------------------------------------------------------------------------------
+
 
 def _csv_frames(rng):
     """Two tracks in millimetres: (subject, sequence, camera, frame, (17, 3) pose) per frame."""
@@ -238,7 +264,7 @@ def _write_wide(path, rows, base=0):
 def _write_long(path, rows, base=0, names=False):
     lines = ["subject,sequence,camera,frame,joint,x,y,z"]
     for s, q, c, f, pose in rows:
-        for j in reversed(range(17)):   # any order of joints
+        for j in reversed(range(17)):  # any order of joints
             joint = skeleton.JOINT_NAMES[j] if names else str(j)
             lines.append(",".join([s, q, c, str(f + base), joint] + [f"{v:.6f}" for v in pose[j]]))
     path.write_text("\n".join(lines) + "\n")
@@ -265,47 +291,73 @@ def test_csv_refusals(tmp_path):
     rows = _csv_frames(np.random.default_rng(5))
     long = _write_long(tmp_path / "long.csv", rows)
     text = long.read_text().splitlines()
-    (tmp_path / "short.csv").write_text("\n".join(text[:-1]) + "\n")      # the last frame lacks a joint
+    (tmp_path / "short.csv").write_text("\n".join(text[:-1]) + "\n")  # the last frame lacks a joint
     with pytest.raises(OutsideError, match="17 joints exactly once"):
         read_csv(tmp_path / "short.csv")
     (tmp_path / "head.csv").write_text("subject,sequence,cam,frame,joint,x,y,z\n" + "\n".join(text[1:]))
     with pytest.raises(OutsideError, match="is not the wide or long layout"):
         read_csv(tmp_path / "head.csv")
     with pytest.raises(OutsideError, match="integers from 1"):
-        read_csv(long, frame_base=1)                                          # frame 0 in a 1-based file
+        read_csv(long, frame_base=1)  # frame 0 in a 1-based file
 
 
 # --- the command ----------------------------------------------------------------------------------------------------
 
+
 def test_cli_writes_a_model_block_with_commas_in_the_citation(vp3d, tmp_path, capsys):
     out = tmp_path / "mine.h5"
-    assert run_cli(["import-predictions", "videopose3d", str(vp3d["path"]), "--name", "VideoPose3D",
-                    "--meta", "supervision=Full-3D,trainset=H36M,citation=Pavllo et al., CVPR 2019,"
-                              "url=https://example.org/vp3d", "--out", str(out)]) == 0
+    assert (
+        run_cli(
+            [
+                "import-predictions",
+                "videopose3d",
+                str(vp3d["path"]),
+                "--name",
+                "VideoPose3D",
+                "--meta",
+                "supervision=Full-3D,trainset=H36M,citation=Pavllo et al., CVPR 2019,url=https://example.org/vp3d",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert f"wrote {out}: 32 predictions of 'VideoPose3D'" in capsys.readouterr().out
     p = read_predictions(out)
-    assert p.model == {"name": "VideoPose3D", "supervision": "Full-3D", "trainset": "H36M",
-                       "citation": "Pavllo et al., CVPR 2019", "url": "https://example.org/vp3d"}
+    assert p.model == {
+        "name": "VideoPose3D",
+        "supervision": "Full-3D",
+        "trainset": "H36M",
+        "citation": "Pavllo et al., CVPR 2019",
+        "url": "https://example.org/vp3d",
+    }
     assert p.attrs == {"imported_from": "videopose3d", "imported_units": "m"}
 
 
-@pytest.mark.parametrize("argv_tail, needle", [
-    (["--meta", "venue=CVPR"], "unknown key 'venue'"),
-    (["--meta", "supervision"], "is not key=value"),
-    (["--units", "mm"], "--units mm but"),
-])
+@pytest.mark.parametrize(
+    "argv_tail, needle",
+    [
+        (["--meta", "venue=CVPR"], "unknown key 'venue'"),
+        (["--meta", "supervision"], "is not key=value"),
+        (["--units", "mm"], "--units mm but"),
+    ],
+)
 def test_cli_refusals_are_one_line(vp3d, tmp_path, capsys, argv_tail, needle):
     out = tmp_path / "p.npz"
-    assert run_cli(["import-predictions", "videopose3d", str(vp3d["path"]), "--name", "x", "--out", str(out),
-                    *argv_tail]) == 2
+    assert (
+        run_cli(["import-predictions", "videopose3d", str(vp3d["path"]), "--name", "x", "--out", str(out), *argv_tail])
+        == 2
+    )
     _one_line(capsys, needle)
     assert not out.exists()
 
 
 def test_cli_never_writes_over_its_input(vp3d, capsys):
     before = vp3d["path"].read_bytes()
-    assert run_cli(["import-predictions", "videopose3d", str(vp3d["path"]), "--name", "x",
-                    "--out", str(vp3d["path"])]) == 2
+    assert (
+        run_cli(["import-predictions", "videopose3d", str(vp3d["path"]), "--name", "x", "--out", str(vp3d["path"])])
+        == 2
+    )
     _one_line(capsys, "would destroy the input")
     assert vp3d["path"].read_bytes() == before
 
@@ -323,7 +375,7 @@ def test_videopose3d_3dhp_dict_with_one_camera_and_the_3dhp_joint_order(tmp_path
     rng = np.random.default_rng(6)
     h36m = {ts: world_poses(rng, 4) for ts in ("TS1", "TS5")}
     order = list(skeleton.H36M_TO_MPI3DHP)
-    positions = {ts: {ts: [pose[:, order] / 1000]} for ts, pose in h36m.items()}   # 3DHP test order, metres
+    positions = {ts: {ts: [pose[:, order] / 1000]} for ts, pose in h36m.items()}  # 3DHP test order, metres
     path = _save_vp3d(tmp_path / "3dhp.npz", positions)
     with pytest.raises(OutsideError, match="1 per-camera arrays .* pass --cameras"):
         read_videopose3d(path)

@@ -1,4 +1,5 @@
 """MMPose's preprocessed files: h36m_*.npz + cameras.pkl, mpi_inf_3dhp_*.npz + cameras_*.pkl (formats.mmpose_npz)."""
+
 from __future__ import annotations
 
 import io
@@ -10,9 +11,18 @@ import re
 import numpy as np
 import pytest
 
-from formats_fixtures import (CAM_IDS, gradient_background, h36m_camera_matrix, paint_people, published_extrinsics,
-                              run_cli, world_poses, write_frames, write_mmpose_3dhp, write_mmpose_h36m,
-                              write_mmpose_h36m_cameras)
+from formats_fixtures import (
+    CAM_IDS,
+    gradient_background,
+    h36m_camera_matrix,
+    paint_people,
+    run_cli,
+    world_poses,
+    write_frames,
+    write_mmpose_3dhp,
+    write_mmpose_h36m,
+    write_mmpose_h36m_cameras,
+)
 from kspbench.data.formats import FormatError, camera_check, h36m_cameras, mmpose_npz
 from kspbench.data.formats.safe_pickle import UnsafePickle, load_pickle_file, safe_load
 from kspbench.data.store import PoseStore, validate
@@ -20,14 +30,18 @@ from kspbench.data.store import PoseStore, validate
 
 def _takes(n=6, seed=0):
     rng = np.random.default_rng(seed)
-    return {("S1", "Directions 1"): world_poses(rng, n), ("S9", "TakingPhoto"): world_poses(rng, n),
-            ("S9", "WalkingDog 1"): world_poses(rng, n)}
+    return {
+        ("S1", "Directions 1"): world_poses(rng, n),
+        ("S9", "TakingPhoto"): world_poses(rng, n),
+        ("S9", "WalkingDog 1"): world_poses(rng, n),
+    }
 
 
 def _h36m_files(tmp_path, *, sample_rate=1, n=6, perturb=None, folder=None):
     ann = tmp_path / "processed" / "annotation_body3d"
-    truth = write_mmpose_h36m(ann / (folder or f"fps{50 // sample_rate}") / "h36m_train.npz", _takes(n),
-                              sample_rate=sample_rate)
+    truth = write_mmpose_h36m(
+        ann / (folder or f"fps{50 // sample_rate}") / "h36m_train.npz", _takes(n), sample_rate=sample_rate
+    )
     cams = write_mmpose_h36m_cameras(ann / "cameras.pkl", perturb=perturb)
     return ann / (folder or f"fps{50 // sample_rate}") / "h36m_train.npz", cams, truth
 
@@ -53,19 +67,21 @@ def test_h36m_import_values_names_and_checks(tmp_path, capsys):
     assert _import(["mmpose-h36m", "--npz", str(npz), "--cameras", str(cams)], out) == 0
     printed = capsys.readouterr().out
     worst = _worst_px(printed)
-    assert len(worst) == 3 and max(worst) <= 0.5       # target: S reprojects onto part to 0.5 px
+    assert len(worst) == 3 and max(worst) <= 0.5  # target: S reprojects onto part to 0.5 px
     assert "S1: cameras file vs kspbench's published calibration" in printed
-    assert printed.count("equal within 1e-3 px / 1e-3 mm") == 2   # S1 and S9
+    assert printed.count("equal within 1e-3 px / 1e-3 mm") == 2  # S1 and S9
     assert validate(out) == []
     with PoseStore(out) as store:
         assert [(i.subject, i.sequence, i.role, i.fps) for i in store.sequences()] == [
-            ("S1", "Directions 1", "h36m-train", 50.0), ("S9", "Photo", "h36m-test", 50.0),
-            ("S9", "WalkDog 1", "h36m-test", 50.0)]
+            ("S1", "Directions 1", "h36m-train", 50.0),
+            ("S9", "Photo", "h36m-test", 50.0),
+            ("S9", "WalkDog 1", "h36m-test", 50.0),
+        ]
         s = store.load_sequence("S9", "Photo")
         assert list(s.cameras) == list(CAM_IDS)
         for cam, c in s.cameras.items():
             frames, cam3d, p2 = truth[("S9", "TakingPhoto", cam)]
-            np.testing.assert_allclose(c.camera_3d, cam3d, atol=1e-3)   # metres -> mm (float32 store)
+            np.testing.assert_allclose(c.camera_3d, cam3d, atol=1e-3)  # metres -> mm (float32 store)
             np.testing.assert_allclose(c.pose_2d, p2, atol=1e-3)
             rot, trans = h36m_cameras.extrinsics("S9", cam)
             np.testing.assert_allclose(c.rotation, rot, atol=1e-7)
@@ -85,7 +101,7 @@ def test_h36m_camera_file_round_trips(tmp_path):
     for cam, c in s.cameras.items():
         e = entries[("S1", cam)]
         # The stored world -> camera pair, turned back into MMPose's camera -> world R and centre T (metres).
-        np.testing.assert_allclose(c.rotation.T, e["R"], atol=1e-7)   # snapped: the quaternions are float32
+        np.testing.assert_allclose(c.rotation.T, e["R"], atol=1e-7)  # snapped: the quaternions are float32
         np.testing.assert_allclose(-c.rotation.T @ c.translation / 1000, e["T"].ravel(), atol=1e-12)
         np.testing.assert_allclose(np.r_[c.intrinsics.focal, c.intrinsics.center], np.r_[e["f"], e["c"]].ravel())
         # MMPose's p is metadata.xml's (p2, p1): read reversed, it is the published (p1, p2).
@@ -115,8 +131,11 @@ def test_h36m_fps10_sampling(tmp_path):
     np.testing.assert_array_equal(s.cameras["55011271"].extras["frame"], [0, 5, 10, 15, 20])
     npz50, _, _ = _h36m_files(tmp_path / "b", sample_rate=5, n=23, folder="fps50")
     job = mmpose_npz.scan([npz50], [cams], mmpose_npz.H36M)[0]
-    with pytest.raises(FormatError, match=r"every 5th frame of a 50 fps video \(10 fps\) but the file is in folder "
-                                          r"fps50"):
+    with pytest.raises(
+        FormatError,
+        match=r"every 5th frame of a 50 fps video \(10 fps\) but the file is in folder "
+        r"fps50",
+    ):
         job.load()
 
 
@@ -124,8 +143,12 @@ def test_h36m_wrong_camera_is_refused(tmp_path, capsys):
     npz, cams, _ = _h36m_files(tmp_path, perturb={"c": 30.0})
     out = tmp_path / "o.h5"
     assert _import(["mmpose-h36m", "--npz", str(npz), "--cameras", str(cams)], out) == 2
-    _one_line_error(capsys, "h36m_train.npz [S1/Directions 1]", "of the cameras file does not reproduce the 2D "
-                    "annotations", "px worst")
+    _one_line_error(
+        capsys,
+        "h36m_train.npz [S1/Directions 1]",
+        "of the cameras file does not reproduce the 2D annotations",
+        "px worst",
+    )
     assert not out.exists()
 
 
@@ -153,13 +176,16 @@ def test_safe_pickle_reads_numpy_at_every_protocol():
         safe_load(io.BytesIO(pickle.dumps(eval)))
 
 
-@pytest.mark.parametrize("damage,match", [
-    ("imgname", r"row 0: image name 'IMG_0001.jpg' is not MMPose's"),
-    ("S", r"'S' has shape \(18, 17, 4\), expected \(36, 17, 3 or 4\)"),
-    ("millimetres", "looks like millimetres; this file must hold metres"),
-    ("order", "rows are not in increasing frame order"),
-    ("pickled", "holds pickled objects"),
-])
+@pytest.mark.parametrize(
+    "damage,match",
+    [
+        ("imgname", r"row 0: image name 'IMG_0001.jpg' is not MMPose's"),
+        ("S", r"'S' has shape \(18, 17, 4\), expected \(36, 17, 3 or 4\)"),
+        ("millimetres", "looks like millimetres; this file must hold metres"),
+        ("order", "rows are not in increasing frame order"),
+        ("pickled", "holds pickled objects"),
+    ],
+)
 def test_bad_annotation_files(tmp_path, damage, match):
     npz, cams, _ = _h36m_files(tmp_path, n=3)
     with np.load(npz) as f:
@@ -182,18 +208,24 @@ def test_bad_annotation_files(tmp_path, damage, match):
 
 def test_h36m_images_give_crops_from_the_files_boxes(tmp_path):
     ann = tmp_path / "processed" / "annotation_body3d"
-    truth = write_mmpose_h36m(ann / "fps50" / "h36m_test.npz", {("S11", "Eating 2"): world_poses(
-        np.random.default_rng(3), 3)}, cameras=("58860488",))
+    truth = write_mmpose_h36m(
+        ann / "fps50" / "h36m_test.npz",
+        {("S11", "Eating 2"): world_poses(np.random.default_rng(3), 3)},
+        cameras=("58860488",),
+    )
     cams = write_mmpose_h36m_cameras(ann / "cameras.pkl", subjects=("S11",))
     _, _, p2 = truth[("S11", "Eating 2", "58860488")]
     images = tmp_path / "processed" / "images"
-    write_frames(images / "S11" / "S11_Eating_2.58860488", paint_people(gradient_background(1000, 1000), p2),
-                 pattern="S11_Eating_2.58860488_{:06d}.jpg")
+    write_frames(
+        images / "S11" / "S11_Eating_2.58860488",
+        paint_people(gradient_background(1000, 1000), p2),
+        pattern="S11_Eating_2.58860488_{:06d}.jpg",
+    )
     (job,) = mmpose_npz.scan([ann / "fps50" / "h36m_test.npz"], [cams], mmpose_npz.H36M, images=images, crop_size=16)
     c = job.load().cameras["58860488"]
     assert c.images.shape == (3, 16, 16, 3) and c.backgrounds.shape == (3, 16, 16, 3)
     side = 1.2 * (p2.max(1) - p2.min(1)).max(1)
-    np.testing.assert_allclose(c.boxes[:, 2] - c.boxes[:, 0], side, rtol=1e-5)   # MMPose's box, not kspbench's
+    np.testing.assert_allclose(c.boxes[:, 2] - c.boxes[:, 0], side, rtol=1e-5)  # MMPose's box, not kspbench's
     assert (c.images[:, 8, 8, 0] > 180).all()
     # Frames 2 rows taller than the cameras file says (as some real Human3.6M videos are): accepted, with a check.
     folder = images / "S11" / "S11_Eating_2.58860488"
@@ -213,9 +245,23 @@ def test_3dhp_train_and_test_round_trip_against_the_raw_importer(tmp_path, capsy
     truth = write_mmpose_3dhp(tmp_path, np.random.default_rng(4))
     ann = tmp_path / "annotations"
     out = tmp_path / "mm.h5"
-    assert _import(["mmpose-3dhp", "--npz", str(ann / "mpi_inf_3dhp_train.npz"), "--npz",
-                    str(ann / "mpi_inf_3dhp_test_valid.npz"), "--cameras", str(ann / "cameras_train.pkl"),
-                    "--cameras", str(ann / "cameras_test.pkl")], out) == 0
+    assert (
+        _import(
+            [
+                "mmpose-3dhp",
+                "--npz",
+                str(ann / "mpi_inf_3dhp_train.npz"),
+                "--npz",
+                str(ann / "mpi_inf_3dhp_test_valid.npz"),
+                "--cameras",
+                str(ann / "cameras_train.pkl"),
+                "--cameras",
+                str(ann / "cameras_test.pkl"),
+            ],
+            out,
+        )
+        == 0
+    )
     assert max(_worst_px(capsys.readouterr().out)) <= 0.5
     raw = tmp_path / "raw.h5"
     assert _import(["3dhp", "--root", str(tmp_path / "raw")], raw) == 0
@@ -241,27 +287,30 @@ def test_3dhp_train_and_test_round_trip_against_the_raw_importer(tmp_path, capsy
 
 
 def test_help_states_the_limits_and_layouts(capsys):
-    for command, needle in (("mmpose-h36m", "S9_Walking_1.54138969_000001.jpg"),
-                            ("mmpose-3dhp", "S1_Seq1_Cam0_000001.jpg, TS1_000001.jpg")):
+    for command, needle in (
+        ("mmpose-h36m", "S9_Walking_1.54138969_000001.jpg"),
+        ("mmpose-3dhp", "S1_Seq1_Cam0_000001.jpg, TS1_000001.jpg"),
+    ):
         with pytest.raises(SystemExit) as exc:
             run_cli(["data", "import", command, "--help"])
         assert exc.value.code == 0
         text = " ".join(capsys.readouterr().out.split())
         assert needle in text
-        assert (f"refused above {camera_check.MAX_MEAN_PX:g} px mean or {camera_check.MAX_WORST_PX:g} px worst"
-                in text)
+        assert f"refused above {camera_check.MAX_MEAN_PX:g} px mean or {camera_check.MAX_WORST_PX:g} px worst" in text
 
 
 def test_cameras_with_more_rows_are_cut_with_a_note(tmp_path):
     npz, cams, _ = _h36m_files(tmp_path, n=5)
     with np.load(npz) as f:
         arrays = dict(f)
-    last = [i for i, name in enumerate(arrays["imgname"].tolist())
-            if name.startswith("S1/") and ".60457274_" in name][-1]
+    last = [i for i, name in enumerate(arrays["imgname"].tolist()) if name.startswith("S1/") and ".60457274_" in name][
+        -1
+    ]
     np.savez(npz, **{k: np.delete(v, last, axis=0) for k, v in arrays.items()})
     (job,) = mmpose_npz.scan([npz], [cams], mmpose_npz.H36M, subjects=["S1"])
-    assert job.notes == ["S1/Directions 1: cameras have 54138969 5, 55011271 5, 58860488 5, 60457274 4 rows; "
-                         "truncated to 4"]
+    assert job.notes == [
+        "S1/Directions 1: cameras have 54138969 5, 55011271 5, 58860488 5, 60457274 4 rows; truncated to 4"
+    ]
     s = job.load()
     assert s.n_frames == 4 and all(c.camera_3d.shape[0] == 4 for c in s.cameras.values())
 
@@ -271,19 +320,30 @@ def test_cameras_with_more_rows_are_cut_with_a_note(tmp_path):
 # VideoPose3D, so agreement checks both the table and the reading of MMPose's conventions (R camera -> world, T the
 # centre in metres, p reversed).
 REAL_S9_55011271 = {
-    "R": [[0.9315720471487059, 0.06810069482701912, -0.35712157080642226],
-          [0.36348288012373176, -0.19426747906725159, 0.911120377575769],
-          [-0.007329176497134756, -0.9785818524481906, -0.20572758986325015]],
+    "R": [
+        [0.9315720471487059, 0.06810069482701912, -0.35712157080642226],
+        [0.36348288012373176, -0.19426747906725159, 0.911120377575769],
+        [-0.007329176497134756, -0.9785818524481906, -0.20572758986325015],
+    ],
     "T": [[1.9909596621548], [-5.12381055155997], [1.56880481574437]],
-    "c": [[508.848621645943], [508.064917088557]], "f": [[1149.67569986785], [1147.59161666764]],
+    "c": [[508.848621645943], [508.064917088557]],
+    "f": [[1149.67569986785], [1147.59161666764]],
     "k": [[-0.194213629607385], [0.240408539138292], [0.00681997559022603]],
-    "p": [[-0.0027408943961907], [-0.001619026613787]], "w": 1000, "h": 1000, "name": "camera2", "id": "55011271"}
+    "p": [[-0.0027408943961907], [-0.001619026613787]],
+    "w": 1000,
+    "h": 1000,
+    "name": "camera2",
+    "id": "55011271",
+}
 
 
 def test_a_real_mmpose_camera_entry_equals_the_published_calibration(tmp_path):
     path = tmp_path / "cameras.pkl"
-    path.write_bytes(pickle.dumps({("S9", "55011271"): {k: (np.array(v) if isinstance(v, list) else v)
-                                                       for k, v in REAL_S9_55011271.items()}}))
+    path.write_bytes(
+        pickle.dumps(
+            {("S9", "55011271"): {k: (np.array(v) if isinstance(v, list) else v) for k, v in REAL_S9_55011271.items()}}
+        )
+    )
     entry = mmpose_npz.read_cameras([path])[("S9", "55011271")]
     intr, rot, trans = mmpose_npz.camera_of(entry, "S9 55011271", "camera_to_world")
     diff = h36m_cameras.differences("S9", "55011271", intr, rot, trans)

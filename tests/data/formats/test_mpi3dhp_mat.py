@@ -1,12 +1,21 @@
 """MPI-INF-3DHP: test annot_data.mat (v7.3/HDF5), training annot.mat + camera.calibration (formats.mpi3dhp_mat)."""
+
 from __future__ import annotations
 
 import h5py
 import numpy as np
 import pytest
 
-from formats_fixtures import (MATLAB_HEADER, gradient_background, paint_people, write_3dhp_test, write_3dhp_train,
-                              write_calibration, write_frames, write_mat73)
+from formats_fixtures import (
+    MATLAB_HEADER,
+    gradient_background,
+    paint_people,
+    write_3dhp_test,
+    write_3dhp_train,
+    write_calibration,
+    write_frames,
+    write_mat73,
+)
 from kspbench.core import skeleton
 from kspbench.data.formats import FormatError, camera_check, camera_to_world, mpi3dhp_mat, project
 from kspbench.data.store import Intrinsics
@@ -28,7 +37,7 @@ def test_joint_tables():
 def test_v73_fixture_is_hdf5_with_a_matlab_header(tmp_path):
     path = tmp_path / "a.mat"
     write_mat73(path, {"x": np.ones((3, 1, 17, 3))})
-    assert path.read_bytes()[:len(MATLAB_HEADER)] == MATLAB_HEADER
+    assert path.read_bytes()[: len(MATLAB_HEADER)] == MATLAB_HEADER
     with h5py.File(path, "r") as h5:
         assert h5.userblock_size == 512 and h5["x"].shape == (3, 1, 17, 3)
 
@@ -60,11 +69,21 @@ def test_test_set_values_mapping_validity_and_intrinsics(tmp_path):
 
 def test_test_set_wrong_dims_and_missing_keys(tmp_path):
     folder = tmp_path / "mpi_inf_3dhp_test_set" / "TS2"
-    write_mat73(folder / "annot_data.mat", {"annot2": np.ones((4, 1, 17, 2)), "annot3": np.ones((3, 17, 1, 4)),
-                                            "univ_annot3": np.ones((4, 1, 17, 3)), "valid_frame": np.ones((4, 1))})
+    write_mat73(
+        folder / "annot_data.mat",
+        {
+            "annot2": np.ones((4, 1, 17, 2)),
+            "annot3": np.ones((3, 17, 1, 4)),
+            "univ_annot3": np.ones((4, 1, 17, 3)),
+            "valid_frame": np.ones((4, 1)),
+        },
+    )
     (job,) = mpi3dhp_mat.scan(tmp_path)
-    with pytest.raises(FormatError, match=r"'annot3' has shape \(3, 17, 1, 4\) as read by h5py, expected "
-                                          r"\(N, 1, 17, 3\)"):
+    with pytest.raises(
+        FormatError,
+        match=r"'annot3' has shape \(3, 17, 1, 4\) as read by h5py, expected "
+        r"\(N, 1, 17, 3\)",
+    ):
         job.load()
     write_mat73(folder / "annot_data.mat", {"annot2": np.ones((4, 1, 17, 2)), "annot3": np.ones((4, 1, 17, 3))})
     with pytest.raises(FormatError, match="no variable 'univ_annot3'"):
@@ -75,8 +94,11 @@ def test_test_set_images_give_crops(tmp_path):
     rng = np.random.default_rng(1)
     t = write_3dhp_test(tmp_path, "TS5", rng, n=3, invalid=())
     annot2 = t["annot2"][:, list(skeleton.MPI3DHP_TO_H36M)]
-    write_frames(tmp_path / "mpi_inf_3dhp_test_set" / "TS5" / "imageSequence",
-                 paint_people(gradient_background(1920, 1080), annot2), pattern="img_{:06d}.jpg")
+    write_frames(
+        tmp_path / "mpi_inf_3dhp_test_set" / "TS5" / "imageSequence",
+        paint_people(gradient_background(1920, 1080), annot2),
+        pattern="img_{:06d}.jpg",
+    )
     (job,) = mpi3dhp_mat.scan(tmp_path, images=True, crop_size=16)
     c = job.load().cameras["0"]
     assert c.images.shape == (3, 16, 16, 3) and c.backgrounds.shape == (3, 16, 16, 3) and c.images_kind == "crop"
@@ -85,14 +107,18 @@ def test_test_set_images_give_crops(tmp_path):
 
 def test_test_set_too_few_images_is_an_error(tmp_path):
     write_3dhp_test(tmp_path, "TS6", np.random.default_rng(2), n=4)
-    write_frames(tmp_path / "mpi_inf_3dhp_test_set" / "TS6" / "imageSequence", np.zeros((2, 1080, 1920, 3), np.uint8),
-                 pattern="img_{:06d}.jpg")
+    write_frames(
+        tmp_path / "mpi_inf_3dhp_test_set" / "TS6" / "imageSequence",
+        np.zeros((2, 1080, 1920, 3), np.uint8),
+        pattern="img_{:06d}.jpg",
+    )
     (job,) = mpi3dhp_mat.scan(tmp_path, images=True)
     with pytest.raises(FormatError, match="2 images but annot_data.mat has 4 frames"):
         job.load()
 
 
 # --- training set --------------------------------------------------------------------------------------------------
+
 
 def test_train_values_cameras_world_and_fps(tmp_path):
     rng = np.random.default_rng(3)
@@ -135,8 +161,11 @@ def test_train_images_with_frame_count_note(tmp_path):
     rng = np.random.default_rng(6)
     t = write_3dhp_train(tmp_path, 7, 2, rng, n=5)
     for cam in (0, 1):
-        write_frames(t["folder"] / "imageFrames" / f"video_{cam}", rng.integers(0, 255, (4, 120, 160, 3), np.uint8),
-                     pattern="frame_{:06d}.jpg")
+        write_frames(
+            t["folder"] / "imageFrames" / f"video_{cam}",
+            rng.integers(0, 255, (4, 120, 160, 3), np.uint8),
+            pattern="frame_{:06d}.jpg",
+        )
     (job,) = mpi3dhp_mat.scan(tmp_path, cameras=(0, 1), images=True, crop_size=8)
     assert any("frames video_0 4" in n and "truncated to 4" in n for n in job.notes)
     s = job.load()
@@ -151,8 +180,17 @@ def test_calibration_parsed_by_keyword(tmp_path):
     np.testing.assert_allclose(cams[0].rotation_translation()[0], rot)
     # Tabs, no indentation, keys in another order, an unknown key, CRLF line ends: same result.
     lines = path.read_text().splitlines()
-    shuffled = [lines[0], lines[1].replace("          ", "\t"), lines[6].strip(), lines[5].strip(), "comment x",
-                lines[3].strip(), lines[2].strip(), lines[4].strip(), lines[7].strip()]
+    shuffled = [
+        lines[0],
+        lines[1].replace("          ", "\t"),
+        lines[6].strip(),
+        lines[5].strip(),
+        "comment x",
+        lines[3].strip(),
+        lines[2].strip(),
+        lines[4].strip(),
+        lines[7].strip(),
+    ]
     path.write_text("\r\n".join(shuffled) + "\r\n")
     again = mpi3dhp_mat.parse_calibration(path)[0]
     np.testing.assert_allclose(again.intrinsic, cams[0].intrinsic)
@@ -161,12 +199,19 @@ def test_calibration_parsed_by_keyword(tmp_path):
     assert tuple(again.intrinsics().center) == (1024.5, 1000.25)
 
 
-@pytest.mark.parametrize("text,match", [
-    ("name 0\n size 10 10\n", "not a camera calibration file"),
-    ("Skeletool Camera Calibration File V1.0\nname 0\n size 10 ten\n", r":3: 'size' must be followed by numbers"),
-    ("Skeletool Camera Calibration File V1.0\nname 0\n size 10 10\n intrinsic 1 2 3\n extrinsic "
-     + " ".join(["1"] * 16) + "\n", "camera 0: 'intrinsic' needs 16 numbers, got 3"),
-])
+@pytest.mark.parametrize(
+    "text,match",
+    [
+        ("name 0\n size 10 10\n", "not a camera calibration file"),
+        ("Skeletool Camera Calibration File V1.0\nname 0\n size 10 ten\n", r":3: 'size' must be followed by numbers"),
+        (
+            "Skeletool Camera Calibration File V1.0\nname 0\n size 10 10\n intrinsic 1 2 3\n extrinsic "
+            + " ".join(["1"] * 16)
+            + "\n",
+            "camera 0: 'intrinsic' needs 16 numbers, got 3",
+        ),
+    ],
+)
 def test_bad_calibration(tmp_path, text, match):
     path = tmp_path / "camera.calibration"
     path.write_text(text)
@@ -180,8 +225,10 @@ def test_train_annot_errors(tmp_path):
         mpi3dhp_mat.read_train_annot(t["folder"] / "annot.mat", (14,))
     import scipy.io
 
-    scipy.io.savemat(t["folder"] / "annot.mat", {"annot2": np.ones((3, 56)), "annot3": np.ones((3, 84)),
-                                                 "univ_annot3": np.ones((3, 84))})
+    scipy.io.savemat(
+        t["folder"] / "annot.mat",
+        {"annot2": np.ones((3, 56)), "annot3": np.ones((3, 84)), "univ_annot3": np.ones((3, 84))},
+    )
     with pytest.raises(FormatError, match="must be a cell array"):
         mpi3dhp_mat.read_train_annot(t["folder"] / "annot.mat", (0,))
 
@@ -198,16 +245,22 @@ def test_nothing_found(tmp_path):
 
 # The fixtures' cameras: MMPose's published fits of the real sequences (open-mmlab/mmpose
 # tests/data/mpi_inf_3dhp/cameras_test.pkl, rounded): fx != fy, principal points 7-20 px from the image centre.
-FIT_TRUTH = {"TS1": ((1500.07, 1500.66), (-6.62, 19.06)), "TS2": ((1503.78, 1501.27), (-8.77, 14.68)),
-             "TS3": ((1500.04, 1500.59), (-6.61, 19.05)), "TS4": ((1499.93, 1500.76), (-6.63, 18.99)),
-             "TS5": ((1683.48, 1671.93), (-20.07, 20.21)), "TS6": ((1683.98, 1672.67), (-20.15, 20.12))}
+FIT_TRUTH = {
+    "TS1": ((1500.07, 1500.66), (-6.62, 19.06)),
+    "TS2": ((1503.78, 1501.27), (-8.77, 14.68)),
+    "TS3": ((1500.04, 1500.59), (-6.61, 19.05)),
+    "TS4": ((1499.93, 1500.76), (-6.63, 18.99)),
+    "TS5": ((1683.48, 1671.93), (-20.07, 20.21)),
+    "TS6": ((1683.98, 1672.67), (-20.15, 20.12)),
+}
 
 
 def test_test_cameras_fitted_per_sequence(tmp_path):
     rng = np.random.default_rng(11)
     for ts, (focal, offset) in FIT_TRUTH.items():
-        write_3dhp_test(tmp_path, ts, rng, n=40, invalid=(3, 17), focal=focal, center_offset=offset, noise_px=0.3,
-                        junk_invalid=True)
+        write_3dhp_test(
+            tmp_path, ts, rng, n=40, invalid=(3, 17), focal=focal, center_offset=offset, noise_px=0.3, junk_invalid=True
+        )
     for job in mpi3dhp_mat.scan(tmp_path, split="test"):
         c = job.load().cameras["0"]
         focal, offset = FIT_TRUTH[job.subject]
@@ -241,16 +294,26 @@ def test_inconsistent_test_sequence_is_refused(tmp_path, damage):
     t = write_3dhp_test(tmp_path, "TS2", np.random.default_rng(13), n=12, invalid=())
     path = tmp_path / "mpi_inf_3dhp_test_set" / "TS2" / "annot_data.mat"
     annot2 = t["annot2"].copy()
-    if damage == "swapped joints":   # the 2D of half the frames in another joint order
+    if damage == "swapped joints":  # the 2D of half the frames in another joint order
         annot2[:6] = annot2[:6, ::-1]
-    else:                            # 2D from another camera position: no pinhole explains it
+    else:  # 2D from another camera position: no pinhole explains it
         annot2[::2] += 60.0
     test_order = t["h36m"][:, list(skeleton.H36M_TO_MPI3DHP)]
-    write_mat73(path, {"annot2": annot2[:, None], "annot3": test_order[:, None],
-                       "univ_annot3": test_order[:, None], "valid_frame": np.ones((12, 1))})
+    write_mat73(
+        path,
+        {
+            "annot2": annot2[:, None],
+            "annot3": test_order[:, None],
+            "univ_annot3": test_order[:, None],
+            "valid_frame": np.ones((12, 1)),
+        },
+    )
     (job,) = mpi3dhp_mat.scan(tmp_path)
-    with pytest.raises(FormatError, match=r"annot_data.mat: the camera fitted to TS2 does not reproduce the 2D "
-                                          r"annotations \(mean [\d.]+ px"):
+    with pytest.raises(
+        FormatError,
+        match=r"annot_data.mat: the camera fitted to TS2 does not reproduce the 2D "
+        r"annotations \(mean [\d.]+ px",
+    ):
         job.load()
 
 
@@ -261,7 +324,7 @@ def test_train_calibration_is_checked(tmp_path):
     assert all(c.attrs["reprojection_mean_px"] < 1e-6 for c in s.cameras.values())
     assert job.checks and job.checks[0].startswith("S5/Seq1: camera.calibration reprojects annot3 onto annot2")
     cams = dict(t["cams"])
-    cams[3] = {**cams[3], "f": 130.0}   # a wrong focal length for camera 3
+    cams[3] = {**cams[3], "f": 130.0}  # a wrong focal length for camera 3
     write_calibration(t["folder"] / "camera.calibration", cams)
     (job,) = mpi3dhp_mat.scan(tmp_path, cameras=(0, 3))
     with pytest.raises(FormatError, match="camera.calibration: camera 3 does not reproduce the 2D annotations"):

@@ -1,11 +1,19 @@
 """VideoPose3D npz: data_3d_h36m.npz (+ data_2d_h36m_gt.npz) -> store, and predictions -> VideoPose3D-style npz."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from formats_fixtures import (CAM_IDS, published_extrinsics, run_cli, to32, vp3d_project_px, vp3d_world_to_camera,
-                              world_poses)
+from formats_fixtures import (
+    CAM_IDS,
+    published_extrinsics,
+    run_cli,
+    to32,
+    vp3d_project_px,
+    vp3d_world_to_camera,
+    world_poses,
+)
 from kspbench.data.formats import FormatError, project, vp3d_npz
 from kspbench.data.predictions import Predictions, write_predictions
 from kspbench.data.store import PoseStore
@@ -13,8 +21,11 @@ from kspbench.data.store import PoseStore
 
 def _write_vp3d(tmp_path, *, n2d_extra=0, metadata=None, scale=1.0):
     rng = np.random.default_rng(0)
-    world = {("S1", "Directions 1"): world_poses(rng, 5), ("S1", "Photo"): world_poses(rng, 4),
-             ("S11", "Walking 2"): world_poses(rng, 6)}
+    world = {
+        ("S1", "Directions 1"): world_poses(rng, 5),
+        ("S1", "Photo"): world_poses(rng, 4),
+        ("S11", "Walking 2"): world_poses(rng, 6),
+    }
     pos3d, pos2d = {}, {}
     for (s, a), w in world.items():
         pos3d.setdefault(s, {})[a] = (to32(w) / 1000 * scale).astype(np.float32)  # metres, 32 joints
@@ -25,9 +36,11 @@ def _write_vp3d(tmp_path, *, n2d_extra=0, metadata=None, scale=1.0):
         pos2d.setdefault(s, {})[a] = lists
     p3, p2 = tmp_path / "data_3d_h36m.npz", tmp_path / "data_2d_h36m_gt.npz"
     np.savez_compressed(p3, positions_3d=pos3d)
-    np.savez_compressed(p2, positions_2d=pos2d,
-                        metadata=metadata or {"num_joints": 17, "keypoints_symmetry": [[4, 5, 6, 11, 12, 13],
-                                                                                       [1, 2, 3, 14, 15, 16]]})
+    np.savez_compressed(
+        p2,
+        positions_2d=pos2d,
+        metadata=metadata or {"num_joints": 17, "keypoints_symmetry": [[4, 5, 6, 11, 12, 13], [1, 2, 3, 14, 15, 16]]},
+    )
     return p3, p2, world
 
 
@@ -39,8 +52,11 @@ def _m(ext):
 def test_import_with_2d_file(tmp_path):
     p3, p2, world = _write_vp3d(tmp_path, n2d_extra=2)
     jobs = vp3d_npz.scan(p3, p2)
-    assert sorted((j.subject, j.sequence) for j in jobs) == [("S1", "Directions 1"), ("S1", "Photo"),
-                                                             ("S11", "Walking 2")]
+    assert sorted((j.subject, j.sequence) for j in jobs) == [
+        ("S1", "Directions 1"),
+        ("S1", "Photo"),
+        ("S11", "Walking 2"),
+    ]
     assert all(any("truncated to" in n for n in j.notes) for j in jobs)
     seqs = {(j.subject, j.sequence): j.load() for j in jobs}
     s = seqs[("S11", "Walking 2")]
@@ -74,10 +90,13 @@ def test_coco_layout_2d_is_refused(tmp_path):
         vp3d_npz.scan(p3, p2)
 
 
-@pytest.mark.parametrize("content,match", [
-    (b"not a zip", "not a readable .npz file"),
-    (None, "no key 'positions_3d'"),
-])
+@pytest.mark.parametrize(
+    "content,match",
+    [
+        (b"not a zip", "not a readable .npz file"),
+        (None, "no key 'positions_3d'"),
+    ],
+)
 def test_bad_npz(tmp_path, content, match):
     path = tmp_path / "x.npz"
     if content is None:
@@ -113,6 +132,7 @@ def test_unknown_action_key(tmp_path):
 
 # --- export --------------------------------------------------------------------------------------------------------
 
+
 def _predictions(rng):
     rows = []
     for cam in ("58860488", "54138969"):
@@ -120,9 +140,14 @@ def _predictions(rng):
             rows.append(("S9", "Walking 1", cam, f))
     rows.append(("S11", "Eating", "60457274", 0))
     poses = world_poses(rng, len(rows))
-    return Predictions(poses_3d=poses, subject=np.array([r[0] for r in rows]),
-                       sequence=np.array([r[1] for r in rows]), camera=np.array([r[2] for r in rows]),
-                       frame=np.array([r[3] for r in rows]), attrs={"card": "unit"})
+    return Predictions(
+        poses_3d=poses,
+        subject=np.array([r[0] for r in rows]),
+        sequence=np.array([r[1] for r in rows]),
+        camera=np.array([r[2] for r in rows]),
+        frame=np.array([r[3] for r in rows]),
+        attrs={"card": "unit"},
+    )
 
 
 def test_export_structure_units_and_nan_for_missing(tmp_path):
@@ -141,7 +166,6 @@ def test_export_structure_units_and_nan_for_missing(tmp_path):
     assert meta2["missing_frames_nan"] == 2 and meta2["source_attrs"] == {"card": "unit"}
 
 
-
 def test_export_failing_mid_write_keeps_the_old_file_and_leaves_nothing_beside(tmp_path, monkeypatch):
     out = tmp_path / "vp3d.npz"
     out.write_bytes(b"old")
@@ -155,6 +179,7 @@ def test_export_failing_mid_write_keeps_the_old_file_and_leaves_nothing_beside(t
         vp3d_npz.export_predictions(_predictions(np.random.default_rng(3)), out)
     assert out.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["vp3d.npz"]
 
+
 def test_export_cli_and_bad_predictions(tmp_path, capsys):
     preds = _predictions(np.random.default_rng(2))
     src = tmp_path / "preds.h5"
@@ -162,8 +187,20 @@ def test_export_cli_and_bad_predictions(tmp_path, capsys):
     out = tmp_path / "vp3d.npz"
     assert run_cli(["data", "export", "videopose3d", "--predictions", str(src), "--out", str(out)]) == 0
     assert "7 predictions" in capsys.readouterr().out and out.exists()
-    assert run_cli(["data", "export", "videopose3d", "--predictions", str(tmp_path / "none.h5"), "--out",
-                    str(tmp_path / "x.npz")]) == 2
+    assert (
+        run_cli(
+            [
+                "data",
+                "export",
+                "videopose3d",
+                "--predictions",
+                str(tmp_path / "none.h5"),
+                "--out",
+                str(tmp_path / "x.npz"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "no such predictions file" in err
     assert not (tmp_path / "x.npz").exists()
@@ -172,8 +209,10 @@ def test_export_cli_and_bad_predictions(tmp_path, capsys):
 def test_import_cli_videopose3d(tmp_path, capsys):
     p3, p2, _ = _write_vp3d(tmp_path)
     out = tmp_path / "h36m.h5"
-    assert run_cli(["data", "import", "videopose3d", "--npz", str(p3), "--npz-2d", str(p2), "--out", str(out),
-                    "--quiet"]) == 0
+    assert (
+        run_cli(["data", "import", "videopose3d", "--npz", str(p3), "--npz-2d", str(p2), "--out", str(out), "--quiet"])
+        == 0
+    )
     with PoseStore(out) as store:
         assert store.roles() == {"h36m-train": 2, "h36m-test": 1}
         assert store.attrs["dataset"] == "h36m"
@@ -214,8 +253,10 @@ def test_crafted_npz_runs_nothing_and_exits_2(tmp_path, capsys, where):
             zf.writestr(m, data)
     before = target.read_bytes()
     out = tmp_path / "h36m.h5"
-    assert run_cli(["data", "import", "videopose3d", "--npz", str(p3), "--npz-2d", str(p2), "--out", str(out),
-                    "--quiet"]) == 2
+    assert (
+        run_cli(["data", "import", "videopose3d", "--npz", str(p3), "--npz-2d", str(p2), "--out", str(out), "--quiet"])
+        == 2
+    )
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and "refusing to load" in err and "posix.system" in err, err
     assert not marker.exists() and not out.exists() and target.read_bytes() == before

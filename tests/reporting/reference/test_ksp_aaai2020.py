@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import importlib.resources
 import math
-from pathlib import Path
 
 import pytest
 import yaml
 
 from factories import REPO
 from kspbench.core.skeleton import H36M_ACTIONS
-
 
 MODELS = REPO / "models"
 # Allowed note keys besides the value keys: row-level notes and notes on non-numeric fields.
@@ -26,7 +24,11 @@ RANGES = {  # plausible ranges per value key kind (mm or %)
 
 @pytest.fixture(scope="module")
 def ref() -> dict:
-    text = importlib.resources.files("kspbench.reporting.reference").joinpath("ksp_aaai2020.yaml").read_text(encoding="utf-8")
+    text = (
+        importlib.resources.files("kspbench.reporting.reference")
+        .joinpath("ksp_aaai2020.yaml")
+        .read_text(encoding="utf-8")
+    )
     return yaml.safe_load(text)
 
 
@@ -70,8 +72,24 @@ def test_row_counts(tables):
 def test_table2_columns(tables):
     t = tables["table2"]
     assert t["protocol"] == "h36m-p2"
-    assert t["columns"] == ["Direct.", "Disc.", "Eat", "Greet", "Phone", "Photo", "Pose", "Purch.", "Sit", "SitD",
-                            "Smoke", "Wait", "Walk", "WalkD", "WalkT", "Avg."]
+    assert t["columns"] == [
+        "Direct.",
+        "Disc.",
+        "Eat",
+        "Greet",
+        "Phone",
+        "Photo",
+        "Pose",
+        "Purch.",
+        "Sit",
+        "SitD",
+        "Smoke",
+        "Wait",
+        "Walk",
+        "WalkD",
+        "WalkT",
+        "Avg.",
+    ]
     assert len(t["actions"]) == 15 and len(set(t["actions"])) == 15
     assert set(t["actions"]) == set(H36M_ACTIONS)
     # The paper prints Walk before WalkD: the mapping follows the printed order.
@@ -122,9 +140,17 @@ def test_cards_exist(tables):
 def test_card_mapping(tables):
     got = {(name, i + 1): r["card"] for name, t in tables.items() for i, r in enumerate(t["rows"]) if r["ours"]}
     assert got == {
-        ("table2", 10): "weakly", ("table2", 12): "unsup", ("table2", 13): "semi",
-        ("table3", 7): "weakly-3dhp", ("table3", 9): "unsup", ("table3", 10): "unsup-3dhp", ("table3", 11): "semi-3dhp",
-        ("table4", 1): "no-tfk", ("table4", 2): "no-tm", ("table4", 3): "dp-only", ("table4", 4): "unsup",
+        ("table2", 10): "weakly",
+        ("table2", 12): "unsup",
+        ("table2", 13): "semi",
+        ("table3", 7): "weakly-3dhp",
+        ("table3", 9): "unsup",
+        ("table3", 10): "unsup-3dhp",
+        ("table3", 11): "semi-3dhp",
+        ("table4", 1): "no-tfk",
+        ("table4", 2): "no-tm",
+        ("table4", 3): "dp-only",
+        ("table4", 4): "unsup",
     }
     # Table 3 row 9 is labelled Ours (unsup.) but the text calls it Ours(weakly-sup.): the doubt is recorded.
     note = tables["table3"]["rows"][8]["notes"]["card"]
@@ -144,8 +170,11 @@ def test_table2_spot_checks(tables):
     assert (unsup["Directions"], unsup["SittingDown"], unsup["Walking"], unsup["WalkDog"]) == (80.2, 110.9, 86.9, 94.3)
     semi = row(tables, "table2", "Ours (semi-sup.)")["values"]
     assert (semi["Phoning"], semi["Photo"], semi["WalkTogether"]) == (81.3, 42.4, 44.3)
-    assert [r["supervision"] for r in tables["table2"]["rows"]] == [
-        "Full-3D"] * 5 + ["Full-2D"] * 5 + ["Multi-view", "No sup.", "5%-3D"]
+    assert [r["supervision"] for r in tables["table2"]["rows"]] == ["Full-3D"] * 5 + ["Full-2D"] * 5 + [
+        "Multi-view",
+        "No sup.",
+        "5%-3D",
+    ]
 
 
 @pytest.mark.parametrize("method", ["(Chen et al. 2019a)", "(Rhodin et al. 2018)"])
@@ -186,11 +215,18 @@ def test_table3_spot_checks(tables):
     unseen = row(tables, "table3", "Ours (unsup.)", trainset="-3DHP")
     assert unseen["values"] == {"pck": 76.5, "auc": 39.8, "mpjpe": 115.3}
     assert "71.2" in unseen["notes"]["pck"]  # the 3DPCK inconsistency with Table 4
-    assert row(tables, "table3", "Ours (unsup.)", trainset="+3DHP")["values"] == {"pck": 79.2, "auc": 43.4, "mpjpe": 99.2}
+    assert row(tables, "table3", "Ours (unsup.)", trainset="+3DHP")["values"] == {
+        "pck": 79.2,
+        "auc": 43.4,
+        "mpjpe": 99.2,
+    }
     assert row(tables, "table3", "Ours (weakly-sup.)")["values"] == {"pck": 80.2, "auc": 44.8, "mpjpe": 97.1}
     assert row(tables, "table3", "Ours (semi-sup.)")["values"] == {"pck": 81.9, "auc": 52.6, "mpjpe": 89.8}
     assert row(tables, "table3", "(Chen et al. 2019a)", trainset="-3DHP")["values"] == {
-        "pck": 64.3, "auc": 31.6, "mpjpe": None}
+        "pck": 64.3,
+        "auc": 31.6,
+        "mpjpe": None,
+    }
     assert [i + 1 for i, r in enumerate(rows) if r["values"]["mpjpe"] is None] == [5, 6, 8]
     assert [i + 1 for i, r in enumerate(rows) if r["supervision"] is None] == [8, 9]
 
@@ -198,7 +234,11 @@ def test_table3_spot_checks(tables):
 def test_table4_spot_checks(tables):
     rows = tables["table4"]["rows"]
     assert [(r["method"], r["training_set"]) for r in rows] == [
-        ("Ours w/o Tfk", "Dp"), ("Ours w/o Tm", "Dp"), ("Ours(unsup.)", "Dp"), ("Ours(unsup.)", "Dp ∪ Dunp")]
+        ("Ours w/o Tfk", "Dp"),
+        ("Ours w/o Tm", "Dp"),
+        ("Ours(unsup.)", "Dp"),
+        ("Ours(unsup.)", "Dp ∪ Dunp"),
+    ]
     assert [r["values"]["h36m_mpjpe"] for r in rows] == [134.8, 101.8, 91.1, 89.4]
     assert [r["values"]["mpi3dhp_pck"] for r in rows] == [47.9, 61.7, 66.3, 71.2]
     full = rows[3]
