@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from assertions import assert_close
 from factories import random_rotation, random_world_poses
 from kspbench.errors import KspbenchError
 from kspbench.evaluation import _procrustes_solver as solver
@@ -60,8 +61,8 @@ def rng() -> np.random.Generator:
 
 def test_mpjpe_of_a_translated_pose_is_the_translation(rng):
     gt = random_world_poses(rng, 5)
-    assert np.allclose(M.mpjpe(gt + np.array([10.0, 0.0, 0.0]), gt), 10.0, rtol=0, atol=1e-12)
-    assert np.allclose(M.mpjpe(gt + np.array([3.0, 0.0, -4.0]), gt), 5.0, rtol=0, atol=1e-12)
+    assert_close(M.mpjpe(gt + np.array([10.0, 0.0, 0.0]), gt), 10.0, rtol=0, atol=1e-12)
+    assert_close(M.mpjpe(gt + np.array([3.0, 0.0, -4.0]), gt), 5.0, rtol=0, atol=1e-12)
     assert M.mpjpe(gt, gt).shape == (5, 17)
 
 
@@ -69,16 +70,16 @@ def test_n_mpjpe_hand_case():
     # <p, g> = 1 and <p, p> = 2, so s = 1/2: s p = (0.5, 0, 0), (0, 0, 0.5); errors 0.5 and |(0, -1, 0.5)|.
     gt = np.array([[[1.0, 0, 0], [0, 1.0, 0]]])
     pred = np.array([[[1.0, 0, 0], [0, 0, 1.0]]])
-    assert np.allclose(M.n_mpjpe(pred, gt), [[0.5, np.sqrt(1.25)]], rtol=0, atol=1e-15)
+    assert_close(M.n_mpjpe(pred, gt), [[0.5, np.sqrt(1.25)]], rtol=0, atol=1e-15)
 
 
 def test_n_mpjpe_is_scale_invariant_but_not_rotation_invariant(rng):
     gt = random_world_poses(rng, 50) - np.array([0.0, 0.0, 900.0])
-    assert np.allclose(M.n_mpjpe(3.7 * gt, gt), 0.0, atol=1e-9)
+    assert_close(M.n_mpjpe(3.7 * gt, gt), 0.0, atol=1e-9)
     err = M.n_mpjpe(gt @ random_rotation(rng), gt)
     assert err.mean() > 10.0  # no rotation in N-MPJPE
     # A prediction of all zeros has no scale to fit: s = 0 and the error is |gt|.
-    assert np.allclose(M.n_mpjpe(np.zeros_like(gt), gt), np.linalg.norm(gt, axis=-1))
+    assert_close(M.n_mpjpe(np.zeros_like(gt), gt), np.linalg.norm(gt, axis=-1))
 
 
 # --- P-MPJPE: hand cases ------------------------------------------------------------------------------------------
@@ -97,12 +98,14 @@ def test_p_mpjpe_rectangle_closed_form(rng):
     gt = np.array([[[1.0, 1, 0], [-1, 1, 0], [-1, -1, 0], [1, -1, 0]]])
     pred = gt * np.array([1.0, 3.0, 1.0])
     expected = np.full((1, 4), np.sqrt(0.4))
-    assert np.allclose(M.p_mpjpe(pred, gt), expected, rtol=0, atol=1e-14)
+    assert_close(M.p_mpjpe(pred, gt), expected, rtol=0, atol=1e-14)
     # Any similarity of the prediction changes nothing.
     moved = similarity(rng, np.repeat(pred, 20, axis=0))
-    assert np.allclose(M.p_mpjpe(moved, np.repeat(gt, 20, axis=0)), np.sqrt(0.4), rtol=0, atol=1e-12)
+    assert_close(M.p_mpjpe(moved, np.repeat(gt, 20, axis=0)), np.sqrt(0.4), rtol=0, atol=1e-12)
     scale, rot, trans = M.similarity_transform(pred, gt)
-    assert np.allclose(scale, 0.4) and np.allclose(rot[0], np.eye(3)) and np.allclose(trans, 0.0)
+    assert_close(scale, 0.4)
+    assert_close(rot[0], np.eye(3))
+    assert_close(trans, 0.0)
 
 
 def test_two_joints_always_align_exactly(rng):
@@ -117,12 +120,12 @@ def test_similarity_transform_reproduces_the_alignment(rng):
     fit = M.similarity_transform(pred, gt)
     scale, rot, trans = fit.scale, fit.rotation, fit.translation
     assert scale.shape == (100,) and rot.shape == (100, 3, 3) and trans.shape == (100, 3)
-    assert np.allclose(np.linalg.det(rot), 1.0, atol=1e-12)
-    assert np.allclose(rot @ rot.transpose(0, 2, 1), np.eye(3), atol=1e-12)
+    assert_close(np.linalg.det(rot), 1.0, atol=1e-12)
+    assert_close(rot @ rot.transpose(0, 2, 1), np.broadcast_to(np.eye(3), rot.shape), atol=1e-12)
     aligned = M.procrustes_align(pred, gt)
-    assert np.allclose(aligned, scale[:, None, None] * pred @ rot + trans[:, None, :], atol=1e-9)
-    assert np.allclose(np.linalg.norm(aligned - gt, axis=-1), M.p_mpjpe(pred, gt), atol=1e-9)
-    assert np.allclose(M.p_mpjpe(pred, gt), reference_p_mpjpe(pred, gt), rtol=0, atol=ATOL_MM)
+    assert_close(aligned, scale[:, None, None] * pred @ rot + trans[:, None, :], atol=1e-9)
+    assert_close(np.linalg.norm(aligned - gt, axis=-1), M.p_mpjpe(pred, gt), atol=1e-9)
+    assert_close(M.p_mpjpe(pred, gt), reference_p_mpjpe(pred, gt), rtol=0, atol=ATOL_MM)
 
 
 def test_similarity_transform_is_a_named_result_that_still_unpacks(rng):
@@ -174,7 +177,7 @@ def test_a_mirrored_prediction_is_not_aligned_by_a_reflection(rng):
     assert err.mean(axis=1).min() > 1.0
     assert np.abs(err - reference_p_mpjpe(mirrored, gt)).max() <= ATOL_MM
     _, rot, _ = M.similarity_transform(mirrored, gt)
-    assert np.allclose(np.linalg.det(rot), 1.0, atol=1e-12)
+    assert_close(np.linalg.det(rot), 1.0, atol=1e-12)
 
 
 # --- P-MPJPE: agreement with the reference, near-degenerate frames included --------------------------------------
@@ -263,7 +266,7 @@ def test_a_non_unique_optimum_still_gives_the_optimal_objective(rng):
     err = M._p_mpjpe(pred, gt, stats=stats)
     ref = reference_p_mpjpe(pred, gt)
     assert stats["fallback_frames"] == 100
-    assert np.allclose((err**2).sum(axis=1), (ref**2).sum(axis=1), rtol=1e-12, atol=0)
+    assert_close((err**2).sum(axis=1), (ref**2).sum(axis=1), rtol=1e-12, atol=0)
 
 
 def test_so3_newton_step_converges_quadratically(rng):
@@ -284,8 +287,8 @@ def test_so3_newton_step_converges_quadratically(rng):
     before = np.abs(start - best).max(axis=(1, 2))
     after = np.abs(new.transpose(2, 0, 1) - best).max(axis=(1, 2))
     assert before.min() > 3e-5 and after.max() < 1e-7
-    assert np.allclose(np.sqrt(step2), 1e-4, rtol=1e-3)
-    assert np.allclose(trace, 1.0, atol=1e-7)  # the maximum, s1 + s2 + s3
+    assert_close(np.sqrt(step2), 1e-4, rtol=1e-3)
+    assert_close(trace, 1.0, atol=1e-7)  # the maximum, s1 + s2 + s3
 
 
 def test_small_gaps_on_the_fast_path_are_polished(rng):
@@ -308,10 +311,12 @@ def test_collapsed_poses_get_scale_zero(rng):
     pred = np.repeat(rng.integers(-1000, 1000, size=(3, 1, 3)).astype(float), 17, axis=1)
     stats: dict = {}
     err = M._p_mpjpe(pred, gt, stats=stats)
-    assert np.allclose(err, np.linalg.norm(gt - gt.mean(axis=1, keepdims=True), axis=-1))
+    assert_close(err, np.linalg.norm(gt - gt.mean(axis=1, keepdims=True), axis=-1))
     assert stats["zero_norm_frames"] == 3 and stats["fallback_frames"] == 0
     scale, rot, trans = M.similarity_transform(pred, gt)
-    assert np.all(scale == 0) and np.allclose(rot, np.eye(3)) and np.allclose(trans, gt.mean(axis=1))
+    assert np.all(scale == 0)
+    assert_close(rot, np.broadcast_to(np.eye(3), rot.shape))
+    assert_close(trans, gt.mean(axis=1))
 
 
 def test_blocks_layout_and_dtype_do_not_change_results(rng):
@@ -439,7 +444,7 @@ def test_pck_is_strict_at_the_threshold():
 def test_auc_of_a_constant_error_counts_the_thresholds_above_it(e, above):
     # With every error equal to e, PCK(t) is 1 for t > e and 0 otherwise: AUC = #{t in 0:5:150 : t > e} / 31.
     errors = np.full((2, 17), e)
-    assert np.allclose(M.auc(errors), above / 31, rtol=0, atol=1e-15)
+    assert_close(M.auc(errors), above / 31, rtol=0, atol=1e-15)
 
 
 def test_pck_curve_and_auc_agree_with_a_brute_force_count(rng):
@@ -447,9 +452,10 @@ def test_pck_curve_and_auc_agree_with_a_brute_force_count(rng):
     errors[:, :3] = rng.choice(M.AUC_THRESHOLDS_MM, size=(300, 3))  # errors exactly on the grid
     brute = (errors[:, :, None] < M.AUC_THRESHOLDS_MM).mean(axis=1)
     curve = M.pck_curve(errors)
-    assert curve.shape == (300, 31) and np.allclose(curve, brute, rtol=0, atol=1e-15)
-    assert np.allclose(M.auc(errors), brute.mean(axis=1), rtol=0, atol=1e-15)
-    assert np.allclose(curve[:, -1], M.pck(errors, 150.0), rtol=0, atol=1e-15)
+    assert curve.shape == (300, 31)
+    assert_close(curve, brute, rtol=0, atol=1e-15)
+    assert_close(M.auc(errors), brute.mean(axis=1), rtol=0, atol=1e-15)
+    assert_close(curve[:, -1], M.pck(errors, 150.0), rtol=0, atol=1e-15)
     # 16 joints at 0 mm count at the 30 thresholds above 0; one at 100 mm counts at 105..150, 10 thresholds.
     one_off = np.zeros((1, 17))
     one_off[0, 0] = 100.0

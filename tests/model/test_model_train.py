@@ -15,6 +15,7 @@ import pytest
 import torch
 import yaml
 
+from assertions import assert_close
 from kspbench.cli import main
 from kspbench.data.predictions import read_predictions
 from kspbench.data.store import PoseStore, StoreWriter
@@ -169,9 +170,9 @@ def test_init_from_and_predict_write_a_valid_predictions_file(store, tmp_path, c
     assert preds.attrs["card"] == "weakly" and preds.attrs["seed"] == 0
     assert preds.attrs["checkpoint_sha256"] == file_sha256(runs / "weakly" / CHECKPOINT_NAME)
     assert preds.attrs["trunk_mm"] == pytest.approx(490.56)
-    assert np.allclose(preds.poses_3d[:, 0], 0.0)
+    assert_close(preds.poses_3d[:, 0], 0.0)
     trunk = np.linalg.norm(preds.poses_3d[:, 8] - preds.poses_3d[:, 0], axis=-1)
-    assert np.allclose(trunk, 490.56, rtol=1e-4)
+    assert_close(trunk, 490.56, rtol=1e-4)
     capsys.readouterr()
     assert (
         main(
