@@ -78,8 +78,8 @@ def baselines_p_mpjpe(
 
 
 def final_spread(run_dir: str, store_path: str, val_role: str, input_size: int) -> float:
-    """Spread ratio (kspbench.evaluation.metrics.spread_ratio) of a finished run's checkpoint on every usable frame of the
-    validation role: how much its predictions vary with the input, relative to the truth."""
+    """Spread ratio (kspbench.evaluation.metrics.spread_ratio) of a finished run's checkpoint on every usable frame of
+    the validation role: how much its predictions vary with the input, relative to the truth."""
     import torch
 
     from kspbench.data.store import PoseStore
@@ -146,7 +146,7 @@ def plot(runs: dict[str, dict[int, dict]], floors: dict[str, float], out: Path) 
     for i, card in enumerate(sorted(runs)):
         c = colours[i % len(colours)]
         seeds = runs[card]
-        for s, r in sorted(seeds.items()):
+        for _seed, r in sorted(seeds.items()):
             ax.plot(r["steps"], r["p_mpjpe"], color=c, lw=0.8, alpha=0.5)
         common = min(len(r["steps"]) for r in seeds.values())
         mean = np.mean([r["p_mpjpe"][:common] for r in seeds.values()], axis=0)

@@ -116,7 +116,7 @@ def _labelled(trainer: Any) -> Iterator[None]:
     patch(kinematics, "camera_rotation", "Tc")
     patch(kinematics, "project", "Tc")
     patch(ksp, "spatial_maps", "Tm")
-    for name, opt in trainer.optimisers.items():
+    for _name, opt in trainer.optimisers.items():
         patch(opt, "step", "optimiser")
     try:
         yield

@@ -1,4 +1,5 @@
-"""dvc.yaml, params.yaml and models/ agree: cards, rows, protocols, and every `kspbench` command of the pipeline parses."""
+"""dvc.yaml, params.yaml and models/ agree: cards, rows, protocols, and every `kspbench` command of the pipeline
+parses."""
 
 from __future__ import annotations
 
@@ -177,7 +178,7 @@ def test_every_kspbench_command_parses(stage, cmd):
 
 
 def test_stage_params_exist_in_params_yaml():
-    for name, stage in DVC["stages"].items():
+    for _name, stage in DVC["stages"].items():
         body = stage.get("do", stage)
         for p in body.get("params", []):
             assert isinstance(p, str)

@@ -556,8 +556,9 @@ _MMPOSE = {
     "mmpose-h36m": (
         "H36M",
         [
-            "MMPose preprocess_h36m.py: imgname S<k>/<S>_<stem>.<camera>/<S>_<stem>.<camera>_<frame+1>.jpg; part (M,17,3) "
-            "px from D2_Positions; S (M,17,4) metres from D3_Positions_mono; fps50 every frame, fps10 every 5th",
+            "MMPose preprocess_h36m.py: imgname S<k>/<S>_<stem>.<camera>/<S>_<stem>.<camera>_<frame+1>.jpg; "
+            "part (M,17,3) px from D2_Positions; S (M,17,4) metres from D3_Positions_mono; fps50 every frame, "
+            "fps10 every 5th",
             "cameras.pkl: (subject, camera id) -> R, T camera-to-world (T = camera centre, metres), f, c, k, p, w, h; "
             "compared with kspbench's published calibration (VideoPose3D common/h36m_dataset.py @1afb1ca)",
             "actions: image-name stems with spaces for underscores; TakingPhoto -> Photo, WalkingDog -> WalkDog",
@@ -566,8 +567,8 @@ _MMPOSE = {
     "mmpose-3dhp": (
         "MPI3DHP",
         [
-            "MMPose preprocess_mpi_inf_3dhp.py: imgname S<k>_Seq<j>_Cam<c>_<frame+1>.jpg / TS<k>_<frame+1>.jpg; part and S "
-            "in the 3DHP 17-joint test order -> H36M-17 (skeleton.MPI3DHP_TO_H36M); S metres",
+            "MMPose preprocess_mpi_inf_3dhp.py: imgname S<k>_Seq<j>_Cam<c>_<frame+1>.jpg / TS<k>_<frame+1>.jpg; "
+            "part and S in the 3DHP 17-joint test order -> H36M-17 (skeleton.MPI3DHP_TO_H36M); S metres",
             "cameras_train.pkl: 'S<k>_Seq<j>_Cam<c>' -> R, T world-to-camera (camera.calibration as written), f, c; "
             "cameras_test.pkl: 'TS<k>' -> f, c fitted by MMPose, no extrinsics",
             "test_valid file: only the valid frames (all stored as valid); a test_all file has no validity flags",

@@ -214,10 +214,8 @@ def _eval_one(args: argparse.Namespace, protocol_name: str, pred_path: Path, out
             f"partial: {describe_missing(cov['missing'])} of {protocol.name}; labelled partial in every table and "
             "leaderboard"
         )
-    print(
-        f"overall: {'mean over ' + protocol.group_by + 's' if protocol.overall == 'mean_of_groups' else 'pooled over frames'};"
-        " [95% block-bootstrap interval, test-sampling only]"
-    )
+    overall = "mean over " + protocol.group_by + "s" if protocol.overall == "mean_of_groups" else "pooled over frames"
+    print(f"overall: {overall}; [95% block-bootstrap interval, test-sampling only]")
     if out is not None:
         print(f"wrote {out}")
 

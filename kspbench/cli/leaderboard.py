@@ -277,8 +277,9 @@ def boards(
     per_joint: bool = False,
     published: bool = True,
 ) -> list[dict[str, Any]]:
-    """One board per protocol: the ranked measured rows (:func:`kspbench.reporting.leaderboard.leaderboard`), every metric of
-    each row, the published rows of the protocol (kspbench.reporting.published) and the requested breakdowns."""
+    """One board per protocol: the ranked measured rows (:func:`kspbench.reporting.leaderboard.leaderboard`), every
+    metric of each row, the published rows of the protocol (kspbench.reporting.published) and the requested
+    breakdowns."""
     from kspbench.reporting.leaderboard import breakdown, extra_metrics, leaderboard, metric_units
     from kspbench.reporting.published import published_breakdown, published_rows
     from kspbench.reporting.table import reference

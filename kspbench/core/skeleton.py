@@ -174,7 +174,8 @@ MPI3DHP28_JOINT_NAMES: tuple[str, ...] = (
     "right_toe",
 )
 MPI3DHP28_TO_17: tuple[int, ...] = (7, 5, 14, 15, 16, 9, 10, 11, 23, 24, 25, 18, 19, 20, 4, 3, 6)
-# For each 3DHP test joint, the Human3.6M-17 joint it is scored against: ``pose_3dhp = pose_h36m[..., H36M_TO_MPI3DHP, :]``.
+# For each 3DHP test joint, the Human3.6M-17 joint it is scored against:
+# ``pose_3dhp = pose_h36m[..., H36M_TO_MPI3DHP, :]``.
 H36M_TO_MPI3DHP: tuple[int, ...] = (10, 8, 14, 15, 16, 11, 12, 13, 1, 2, 3, 4, 5, 6, 0, 7, 9)
 # For each H36M-17 joint, its 3DHP test index: ``pose_h36m = pose_3dhp[..., MPI3DHP_TO_H36M, :]``.
 MPI3DHP_TO_H36M: tuple[int, ...] = tuple(H36M_TO_MPI3DHP.index(j) for j in range(NUM_JOINTS))

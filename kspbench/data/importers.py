@@ -1,7 +1,7 @@
 """Drive a format reader into a pose store: progress, skip what is there, resume what was interrupted.
 
-``run_import(out, jobs, ...)`` writes the sequences of ``jobs`` (from a ``kspbench.data.formats`` reader's ``scan``) with
-``StoreWriter(out, resume=True)``:
+``run_import(out, jobs, ...)`` writes the sequences of ``jobs`` (from a ``kspbench.data.formats`` reader's ``scan``)
+with ``StoreWriter(out, resume=True)``:
 
 * An interrupted import leaves ``<out>.partial`` holding the sequences completed so far; the next run with the same
   options reopens it and skips them.

@@ -159,7 +159,6 @@ def _horn_rotation(
     s3 = a01 * a12 - a11 * a02
     s4 = a01 * a13 - a11 * a03
     s5 = a02 * a13 - a12 * a03
-    t0 = a02 * a13 - a03 * a12
     t1 = a02 * a23 - a03 * a22
     t2 = a02 * a33 - a03 * a23
     t3 = a12 * a23 - a13 * a22

@@ -30,8 +30,8 @@ from kspbench.evaluation.protocol import ACTIVITY_NAMES, Protocol
 from kspbench.infra.provenance import file_sha256, provenance
 
 RESULT_SCHEMA_VERSION = 1
-# Key of the spread ratio (kspbench.evaluation.metrics.spread_ratio) in a result's ``metrics``: not a protocol metric (no
-# per-frame values, no interval, no direction), recorded beside them for every protocol.
+# Key of the spread ratio (kspbench.evaluation.metrics.spread_ratio) in a result's ``metrics``: not a protocol metric
+# (no per-frame values, no interval, no direction), recorded beside them for every protocol.
 SPREAD_METRIC = "spread_ratio"
 CI_LABEL = (
     "95% percentile interval of a seeded block bootstrap over fixed temporal chunks of the test frames: "
@@ -714,7 +714,7 @@ def write_3dhp_reports(ev: Evaluation, sequencewise: str | os.PathLike, activity
         seq_rows.append((f"TestSeq{m.group(1)}" if m else str(s), ev.keys["sequence"] == s))
     act_rows = []
     if "activity" in ev.labels:
-        for code, name in ACTIVITY_NAMES.items():
+        for _code, name in ACTIVITY_NAMES.items():
             sel = ev.labels["activity"] == name
             if sel.any():
                 act_rows.append((name, sel))

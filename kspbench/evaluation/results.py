@@ -63,8 +63,8 @@ BASELINE_LABELS = {
     "const": "constant pose (Procrustes mean of training poses)",
     "nn2d": "nearest 2D neighbour (h36m-train)",
 }
-# A measured row whose spread ratio (kspbench.evaluation.metrics.spread_ratio: shape variation of the predictions over that of
-# the truth) is below this predicts nearly one pose whatever the input: tables and leaderboards mark it.
+# A measured row whose spread ratio (kspbench.evaluation.metrics.spread_ratio: shape variation of the predictions over
+# that of the truth) is below this predicts nearly one pose whatever the input: tables and leaderboards mark it.
 COLLAPSE_SPREAD_RATIO = 0.3
 COLLAPSE_NOTE = (
     f"collapsed: predictions barely vary with the input (spread ratio < {COLLAPSE_SPREAD_RATIO}); not a result"

@@ -61,7 +61,8 @@ def predict(
 ) -> dict[str, Any]:
     """Write the predictions of ``checkpoint`` for every image of ``role``'s sequences to ``out`` (.h5 or .npz).
 
-    ``progress`` reports tracks (a sequence seen by one camera) done on stderr (:class:`kspbench.infra.progress.Progress`).
+    ``progress`` reports tracks (a sequence seen by one camera) done on stderr
+    (:class:`kspbench.infra.progress.Progress`).
 
     Returns:
         ``{"rows": N, "sequences": k, "out": path}``.

@@ -21,9 +21,10 @@ by :func:`kspbench.infra.atomic.write_with`):
 ``kspbench diagnose --figure`` draws :func:`plot_diagnosis` (a few tuples of the PCI measurement) with the same
 helpers.
 
-Tables for ``dvc plots``, wide so that DVC draws a line per column (:mod:`kspbench.reporting.dvc_reports`): ``val_curves.csv``
-(``step``, then a column per card: its validation P-MPJPE, mean over seeds; written even when empty, header only) and
-one ``pck_<protocol>.csv`` per 3DHP protocol (``threshold_mm``, then a column per row: its PCK in percent).
+Tables for ``dvc plots``, wide so that DVC draws a line per column (:mod:`kspbench.reporting.dvc_reports`):
+``val_curves.csv`` (``step``, then a column per card: its validation P-MPJPE, mean over seeds; written even when empty,
+header only) and one ``pck_<protocol>.csv`` per 3DHP protocol (``threshold_mm``, then a column per row: its PCK in
+percent).
 
 Fixed frames are ``k`` usable frames evenly spaced over the role (store order), so figures are reproducible.
 matplotlib is imported lazily and always draws with its Agg canvas (no display, no global backend switch).
@@ -564,7 +565,8 @@ def skeleton_data(model, frames: SelectedFrames, threads: int = 1) -> dict[str, 
 
     The prediction is scaled by ``skeleton.TRUNK_MM`` (as ``kspbench predict`` and validation), the truth by the
     frame's own trunk length; ``aligned`` is the prediction after the per-frame Procrustes similarity transform
-    onto the truth (:func:`kspbench.evaluation.metrics.procrustes_align`) and ``p_mpjpe_mm`` (per frame) its mean joint error.
+    onto the truth (:func:`kspbench.evaluation.metrics.procrustes_align`) and ``p_mpjpe_mm`` (per frame) its mean joint
+    error.
     """
     import torch
 

@@ -308,8 +308,8 @@ def leaderboard(results: list[Result], protocol: str, metric: str | None = None)
     row, a = the best row; None for the best row), pairing_error (None unless refused), spread_ratio (mean over
     seeds; None for results without one), collapsed (:func:`kspbench.evaluation.results.collapsed`: a non-baseline row
     whose predictions barely vary with the input; it keeps its rank, and the renderers mark it), partial
-    (:func:`kspbench.evaluation.results.partial_note`: "partial: no subject S11", or None for a row covering its protocol) and
-    model (the model block; empty for cards and baselines).
+    (:func:`kspbench.evaluation.results.partial_note`: "partial: no subject S11", or None for a row covering its
+    protocol) and model (the model block; empty for cards and baselines).
 
     Raises:
         LeaderboardError: no result of ``protocol``; a metric the protocol does not define.
@@ -400,7 +400,7 @@ def breakdown(results: list[Result], protocol: str, metric: str, by: str) -> dic
     (results written before per-joint numbers) maps to {}; a group missing from one seed is left out, not guessed.
     """
     out: dict[str, dict[str, float]] = {}
-    for (row, p), rs in by_row(r for r in results if r.protocol == protocol).items():
+    for (row, _protocol), rs in by_row(r for r in results if r.protocol == protocol).items():
         if by == "joint":
             tables = [r.data.get("per_joint", {}).get(metric) for r in rs]
             if any(t is None for t in tables):

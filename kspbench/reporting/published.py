@@ -1,8 +1,8 @@
 """The paper's published numbers as leaderboard rows: which reference cell stands for which protocol metric.
 
-``kspbench/reporting/reference/ksp_aaai2020.yaml`` holds Tables 2-4 as printed. A leaderboard of protocol P ranked by metric
-M shows the published rows whose table was measured under P, with the printed value of M (and of every other metric
-of P the table prints), never mixed with measured rows: each carries ``published: True``, the dataset the paper
+``kspbench/reporting/reference/ksp_aaai2020.yaml`` holds Tables 2-4 as printed. A leaderboard of protocol P ranked by
+metric M shows the published rows whose table was measured under P, with the printed value of M (and of every other
+metric of P the table prints), never mixed with measured rows: each carries ``published: True``, the dataset the paper
 measured it on, and the table it comes from. Table 4 (ablations) is left out: its rows are variants of one method,
 compared inside that table.
 """

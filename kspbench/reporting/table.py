@@ -1,17 +1,16 @@
 """The paper's Tables 2-4 regenerated: every published row (reference data) beside kspbench's measured rows.
 
-Published numbers come from ``kspbench/reporting/reference/ksp_aaai2020.yaml`` (transcribed from the paper, with notes on its
-inconsistencies); measured numbers come from result JSONs (:mod:`kspbench.evaluation.results`). The two are never mixed: every
-row says where its numbers come from (``published`` or the dataset it was measured on), measured rows carry
+Published numbers come from ``kspbench/reporting/reference/ksp_aaai2020.yaml`` (transcribed from the paper, with notes
+on its inconsistencies); measured numbers come from result JSONs (:mod:`kspbench.evaluation.results`). The two are never
+mixed: every row says where its numbers come from (``published`` or the dataset it was measured on), measured rows carry
 intervals (one seed: the result's 95 % block-bootstrap interval; several: mean +- sd over seeds), and the mean-pose,
-constant-pose and Lprior-only baselines are rows of every measured block. Measured rows print their spread ratio
-(input dependence, :func:`kspbench.evaluation.metrics.spread_ratio`) beside the error, and a model row whose spread ratio is
-below :data:`kspbench.evaluation.results.COLLAPSE_SPREAD_RATIO` is marked "(collapsed)", with a note under the table; a row
-whose results miss a subject, camera or action of the protocol is marked "(partial: ...)" with what it misses
-(:func:`kspbench.evaluation.results.partial_note`). Outside models are named by their model block, whose ``supervision`` and
-``trainset`` fill the Sup. and Trainset columns. A
-table built on the synthetic world says, in a line beneath it, that its measured numbers are not comparable with the
-paper's.
+constant-pose and Lprior-only baselines are rows of every measured block. Measured rows print their spread ratio (input
+dependence, :func:`kspbench.evaluation.metrics.spread_ratio`) beside the error, and a model row whose spread ratio is
+below :data:`kspbench.evaluation.results.COLLAPSE_SPREAD_RATIO` is marked "(collapsed)", with a note under the table; a
+row whose results miss a subject, camera or action of the protocol is marked "(partial: ...)" with what it misses
+(:func:`kspbench.evaluation.results.partial_note`). Outside models are named by their model block, whose ``supervision``
+and ``trainset`` fill the Sup. and Trainset columns. A table built on the synthetic world says, in a line beneath it,
+that its measured numbers are not comparable with the paper's.
 """
 
 from __future__ import annotations
@@ -491,8 +490,8 @@ def _grid(t: Table) -> tuple[list[str], list[list[str]]]:
 
 
 def _latex(tables: list[Table]) -> str:
-    """Each table as a LaTeX ``table`` float (kspbench.reporting.latex): the best value of each ranked column in bold, over
-    published and measured rows alike; the notes under it."""
+    """Each table as a LaTeX ``table`` float (kspbench.reporting.latex): the best value of each ranked column in bold,
+    over published and measured rows alike; the notes under it."""
     from kspbench.reporting.latex import best_rows, escape, table_env
 
     out = [

@@ -313,8 +313,8 @@ def record(workdir: Path, seeds: int) -> dict[str, Any]:
         }
     trends = loss_trends(workdir / "runs")
     falling: dict[str, list[str]] = {}
-    for card, loss in sorted({(c, l) for c, _, l in trends}):
-        seeds_of = [(a, b) for (c, s, l), (a, b) in trends.items() if (c, l) == (card, loss)]
+    for card, loss in sorted({(c, term) for c, _, term in trends}):
+        seeds_of = [(a, b) for (c, s, term), (a, b) in trends.items() if (c, term) == (card, loss)]
         if seeds_of and all(b < a for a, b in seeds_of):
             falling.setdefault(card, []).append(loss)
     bounds, beats = floor_baselines(values, kinds)

@@ -81,7 +81,8 @@ SOURCE = REPO / "protocols"
         ),
         (
             lambda t: t.replace("alignment: procrustes", "alignment: affine"),
-            r"^protocol .*p\.yaml\.metrics\.p_mpjpe_mm\.alignment: must be one of root, scale, procrustes, got 'affine'$",
+            r"^protocol .*p\.yaml\.metrics\.p_mpjpe_mm\.alignment: "
+            r"must be one of root, scale, procrustes, got 'affine'$",
         ),
         (
             lambda t: t.replace("joints: all", "joints: [0, 17]"),

@@ -449,7 +449,7 @@ def test_metrics_file_has_row_protocol_metric_means(unit, tmp_path):
     assert set(got["unsup"]) == {"h36m-p2", "3dhp", "3dhp-pa"} and set(got["weakly"]) == {"h36m-p2"}
     assert set(got["mean"]["3dhp"]) == {"pck150", "auc", "mpjpe_mm", "spread_ratio"}
     f = unit["files"]
-    for (row, seed, proto), path in f.items():
+    for (row, _seed, proto), path in f.items():
         seeds = [p for (r, s, q), p in f.items() if (r, q) == (row, proto)]
         for metric in json.loads(path.read_text())["metrics"]:
             want = sum(_metric(p, metric) for p in seeds) / len(seeds)

@@ -229,8 +229,8 @@ def test_loss_trends_first_and_last_quarter(smoke):
     a, b = t[("unsup", 2, "paired")]
     assert a == pytest.approx(1.05) and b == pytest.approx(1.65)
     assert set(t) == {
-        (c, s, l)
-        for c, s, l in [("unsup", s, l) for s in (0, 1, 2) for l in ("prior", "paired", "unpaired")]
+        (c, s, term)
+        for c, s, term in [("unsup", s, term) for s in (0, 1, 2) for term in ("prior", "paired", "unpaired")]
         + [("weakly", 0, "sup2d"), ("weakly", 0, "prior")]
     }
 

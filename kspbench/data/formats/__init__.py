@@ -1,8 +1,9 @@
 """Readers of the raw dataset files: Human3.6M CDF, MPI-INF-3DHP MAT, VideoPose3D npz, plain image folders.
 
 Each reader turns raw files into :class:`kspbench.data.store.SequenceData` records (millimetres, pixels, Human3.6M-17
-joint order); it never writes a store and has no command line (``kspbench.data.importers`` and ``kspbench.cli.data_import``
-do that). Every problem with an input file raises :class:`FormatError` with one line naming the file and the problem.
+joint order); it never writes a store and has no command line (``kspbench.data.importers`` and
+``kspbench.cli.data_import`` do that). Every problem with an input file raises :class:`FormatError` with one line naming
+the file and the problem.
 
 Shared here: the error type, the unit check, and the camera geometry of the store (``X_cam = R X_world + t``; the
 Human3.6M projection with radial and tangential distortion).

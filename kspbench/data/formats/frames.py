@@ -8,12 +8,12 @@ Otherwise they are ordered by name.
 Crops follow the shared crop rule of :mod:`kspbench.core.crops` (pixel centres at integer coordinates, boxes
 ``[x0, y0, x1, y1]``, bilinear samples at the centres of the crop's cells, black outside the frame), so
 ``kspbench.core.crops.to_crop`` maps the stored 2D poses into the stored crops. Boxes (``boxes``): the square of
-``kspbench.core.crops.box_from_joints`` around the frame's 2D ground-truth joints (an *oracle detector*: it uses the labels,
-which a real detector would not have), side ``(1 + margin)`` x the larger side of the joints' bounding rectangle;
-a frame without a finite joint takes the box of the nearest frame that has one. To avoid aliasing when a large box
-becomes a small crop, the frame is first shrunk by an integer factor ``s`` (block average; JPEGs are decoded at
-1/2, 1/4 or 1/8 scale directly) so that the box keeps at least twice the crop's resolution, and the box is mapped
-to the shrunk frame exactly (``x' = (x + 0.5) / s - 0.5``). ``backgrounds``: the per-pixel temporal median of up to
+``kspbench.core.crops.box_from_joints`` around the frame's 2D ground-truth joints (an *oracle detector*: it uses the
+labels, which a real detector would not have), side ``(1 + margin)`` x the larger side of the joints' bounding
+rectangle; a frame without a finite joint takes the box of the nearest frame that has one. To avoid aliasing when a
+large box becomes a small crop, the frame is first shrunk by an integer factor ``s`` (block average; JPEGs are decoded
+at 1/2, 1/4 or 1/8 scale directly) so that the box keeps at least twice the crop's resolution, and the box is mapped to
+the shrunk frame exactly (``x' = (x + 0.5) / s - 0.5``). ``backgrounds``: the per-pixel temporal median of up to
 :data:`MEDIAN_MAX_FRAMES` evenly spaced full frames of the sequence, cut with each frame's box exactly like the image.
 
 Unlabelled clips (``kspbench data import frames``): every frame is cut to its largest centred square (the box is kept
@@ -139,7 +139,8 @@ def crop_frame(frame: np.ndarray, box: Sequence[float], size: int) -> np.ndarray
 
 
 def boxes_from_2d(pose_2d: np.ndarray, image_wh: tuple[int, int], *, margin: float = BOX_MARGIN) -> np.ndarray:
-    """Oracle person boxes: ``(N, J, 2)`` pixels -> ``(N, 4)`` float32 squares (``kspbench.core.crops.box_from_joints``).
+    """Oracle person boxes: ``(N, J, 2)`` pixels -> ``(N, 4)`` float32 squares
+    (``kspbench.core.crops.box_from_joints``).
 
     Frames without a finite joint take the box of the nearest frame that has one (or, if none has, the largest
     centred square of the image).

@@ -22,8 +22,8 @@ Optional frames (``--frames DIR``): ``DIR/<subject>/<file stem>.<camera id>/0000
 may also use the canonical name (``Photo 1.54138969``).
 
 Check: where a take has ``D2_Positions`` files, its 3D camera-frame poses projected with the published intrinsics
-(distortion included) must reproduce them (:mod:`kspbench.data.formats.camera_check`: refused above ``MAX_MEAN_PX`` mean or
-``MAX_WORST_PX`` at the worst joint); worst and mean pixel errors go to the job's ``checks`` and each camera group's
+(distortion included) must reproduce them (:mod:`kspbench.data.formats.camera_check`: refused above ``MAX_MEAN_PX`` mean
+or ``MAX_WORST_PX`` at the worst joint); worst and mean pixel errors go to the job's ``checks`` and each camera group's
 attributes. A take without 2D files gets its 2D by that projection, so there is nothing to check.
 """
 

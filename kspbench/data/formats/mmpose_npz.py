@@ -25,8 +25,8 @@ Formats (open-mmlab/mmpose ``tools/dataset_converters/preprocess_h36m.py``, ``pr
 
 Stored: ``camera_3d = S x 1000`` (mm), ``pose_2d = part[..., :2]``, the file's camera (store convention
 ``X_cam = R X_world + t``, mm), ``world_3d`` from the first camera, ``extras/frame`` the video frame index of each
-row. The pickles are read with the restricted unpickler of :mod:`kspbench.data.formats.safe_pickle`. Checks on load: ``S``
-projected with the file's camera must reproduce ``part`` (``camera_check.require``), and for Human3.6M each camera
+row. The pickles are read with the restricted unpickler of :mod:`kspbench.data.formats.safe_pickle`. Checks on load:
+``S`` projected with the file's camera must reproduce ``part`` (``camera_check.require``), and for Human3.6M each camera
 of the file is compared with the published calibration (:func:`h36m_cameras.differences`).
 """
 
@@ -212,7 +212,7 @@ class Annotations:
             )
         names, first, inverse = np.unique(video, return_index=True, return_inverse=True)
         rows = []
-        for name, i in zip(names.tolist(), first.tolist()):
+        for _name, i in zip(names.tolist(), first.tolist()):
             try:
                 rows.append(parse(str(self.imgname[i])))
             except FormatError as err:

@@ -1,4 +1,5 @@
-"""Human3.6M: published cameras, CDF reading, names, roles, truncation, defects, crops (kspbench.data.formats.h36m_cdf)."""
+"""Human3.6M: published cameras, CDF reading, names, roles, truncation, defects, crops
+(kspbench.data.formats.h36m_cdf)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Checks of the published reference numbers in kspbench/reporting/reference/ksp_aaai2020.yaml (Tables 2, 3, 4 of the paper)."""
+"""Checks of the published reference numbers in kspbench/reporting/reference/ksp_aaai2020.yaml (Tables 2, 3, 4 of the
+paper)."""
 
 from __future__ import annotations
 
