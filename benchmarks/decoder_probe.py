@@ -8,10 +8,10 @@ the probe bounds what DI can learn when the pose it is given is right, to compar
     python benchmarks/decoder_probe.py [--store data/world.h5] [--profile cpu] [--map-skips on|off|profile]
                                        [--steps 1000] [--seed 0]
 
-Measured with this script's method on the cpu world (seed 0, 1,000 steps, 1 thread): the cpu decoder reaches
-teacher-forced PCI 0.349 [0.326, 0.373] (mask IoU 0.70); with map skips 0.390 [0.368, 0.411] (IoU 0.79). After 30
-steps PCI is already 0.17 (the silhouette prior). The `unsup` checkpoint's DI (3,600 steps, trained on EP's poses)
-measures 0.13.
+Measured with this script on the cpu world (seed 0, 1,000 steps, 1 thread): the cpu decoder reaches teacher-forced
+PCI 0.349 [0.326, 0.373] (mask IoU 0.70); with ``--map-skips on`` 0.418 [0.396, 0.440] (IoU 0.80). After 30 steps
+PCI is already 0.17 (the silhouette prior alone). The ``unsup`` checkpoint's DI (3,600 steps, trained on EP's poses)
+measures 0.13 with ``kspbench diagnose``.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ Layout (kspbench's reading; the paper only says Bt is fused "towards the end ...
 * with ``map_skips``, the pose's maps (Tm's 33 maps drawn at each resolution by the caller) are concatenated into
   every stage's input and the output layer's: at the 8 px feature map of the cpu profile a limb is narrower than
   a pixel, and the stages must otherwise draw it from f2D's coarse code (benchmarks/decoder_probe.py: teacher-forced
-  PCI 0.35 -> 0.39 at 1,000 steps).
+  PCI 0.35 -> 0.42 at 1,000 steps).
 
 Output: with ``mask_composite`` (kspbench default) ``I = m * sigmoid(rgb) + (1 - m) * Bt`` with
 ``m = sigmoid(mask logit + mask_prior * (2 s - 1))``, ``s`` the pose's silhouette in [0, 1] (given by the caller:
