@@ -113,12 +113,19 @@ def _per_joint_errors(
     return errors_after(pred[:, sel], gt[:, sel])
 
 
+# statistic -> per-frame values from (N, J) joint errors; the keys are protocol.STATISTICS (a test checks it).
+STATISTIC_FUNCTIONS = {
+    "mean_error": lambda errors, spec: errors.mean(axis=1),
+    "pck": lambda errors, spec: M.pck(errors, threshold_mm=spec.threshold_mm),
+    "auc": lambda errors, spec: M.auc(errors, thresholds=np.asarray(spec.thresholds_mm)),
+}
+
+
 def _statistic(errors: np.ndarray, spec) -> np.ndarray:
-    if spec.statistic == "mean_error":
-        return errors.mean(axis=1)
-    if spec.statistic == "pck":
-        return M.pck(errors, threshold_mm=spec.threshold_mm)
-    return M.auc(errors, thresholds=np.asarray(spec.thresholds_mm))
+    """Per-frame values of ``spec.statistic``; an unknown one raises instead of being scored as another."""
+    if spec.statistic not in STATISTIC_FUNCTIONS:
+        raise EvaluationError(f"unknown statistic {spec.statistic!r}; known: {', '.join(STATISTIC_FUNCTIONS)}")
+    return STATISTIC_FUNCTIONS[spec.statistic](errors, spec)
 
 
 def _scale(spec, value: float) -> float:

@@ -15,9 +15,9 @@ from kspbench.cli import main
 from kspbench.core import skeleton
 from kspbench.data.predictions import Predictions, read_predictions, write_predictions
 from kspbench.data.store import StoreWriter
-from kspbench.evaluation.evaluate import EvaluationError, Matched, _match, evaluate, score
+from kspbench.evaluation.evaluate import STATISTIC_FUNCTIONS, EvaluationError, Matched, _match, evaluate, score
 from kspbench.evaluation.metrics import UnknownAlignmentError
-from kspbench.evaluation.protocol import load_protocol
+from kspbench.evaluation.protocol import STATISTICS, load_protocol
 
 CAMS = ("54138969", "60457274")
 
@@ -135,6 +135,15 @@ def test_an_unknown_alignment_is_refused_not_scored_as_procrustes(h36m_store):
     bad = dataclasses.replace(p, metrics=(dataclasses.replace(p.metrics[0], alignment="affine"),) + p.metrics[1:])
     m = _match(bad, h36m_store, truth_predictions(h36m_store), allow_missing=False, allow_partial=True)
     with pytest.raises(UnknownAlignmentError, match=r"^unknown alignment 'affine'; known: root, scale, procrustes$"):
+        score(m, bad)
+
+
+def test_an_unknown_statistic_is_refused_not_scored_as_auc(h36m_store):
+    assert set(STATISTIC_FUNCTIONS) == set(STATISTICS)  # the scorer knows exactly what the protocol loader admits
+    p = load_protocol("h36m-p2")
+    bad = dataclasses.replace(p, metrics=(dataclasses.replace(p.metrics[0], statistic="median"),) + p.metrics[1:])
+    m = _match(bad, h36m_store, truth_predictions(h36m_store), allow_missing=False, allow_partial=True)
+    with pytest.raises(EvaluationError, match=r"^unknown statistic 'median'; known: mean_error, pck, auc$"):
         score(m, bad)
 
 
