@@ -18,7 +18,6 @@ recorded sha256 differ.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -296,10 +295,11 @@ def load_protocol(name_or_path: str) -> Protocol:
     Raises:
         ConfigError: unknown name (the message lists the known ones) or a malformed file.
     """
-    _, raw, path = load_named(name_or_path, protocols_dir(), "protocol")
-    # The pin is over the file's bytes; read_yaml has just read the same file.
-    sha = hashlib.sha256(path.read_bytes()).hexdigest()
-    proto = _record(parse(_ProtocolFile, raw, name_or_path, kind="protocol"), name_or_path, path, sha)
+    found = load_named(name_or_path, protocols_dir(), "protocol")
+    # The pin is over the bytes that were parsed (found.sha256), not a second read of the file.
+    proto = _record(
+        parse(_ProtocolFile, found.raw, name_or_path, kind="protocol"), name_or_path, found.path, found.sha256
+    )
     if not proto.custom and not is_registered(proto.name, proto.version, proto.sha256):
         proto = dataclasses.replace(proto, name=CUSTOM_PREFIX + proto.name)
     return proto

@@ -19,17 +19,18 @@ owns them, after :func:`parse`.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import types
 import typing
 from pathlib import Path
-from typing import Any, Literal, TypeVar, Union
+from typing import Any, Literal, NamedTuple, TypeVar, Union
 
 import yaml
 
 from kspbench.errors import ConfigError
 
-__all__ = ["setting", "parse", "read_yaml", "load_named", "names_in"]
+__all__ = ["setting", "parse", "read_yaml", "load_named", "names_in", "Loaded"]
 
 C = TypeVar("C")
 _NO_DEFAULT = dataclasses.MISSING
@@ -42,14 +43,13 @@ def setting(
     strict: bool = False,
     maximum: float | None = None,
     choices: tuple[Any, ...] | None = None,
-    doc: str = "",
 ) -> Any:
     """A dataclass field with validation metadata (``minimum``, ``strict``, ``maximum``, ``choices``) and an
     optional default.
 
     A mutable default (list, dict) is not allowed in a frozen config: use a tuple.
     """
-    meta = {"minimum": minimum, "strict": strict, "maximum": maximum, "choices": choices, "doc": doc}
+    meta = {"minimum": minimum, "strict": strict, "maximum": maximum, "choices": choices}
     return dataclasses.field(default=default, metadata=meta)
 
 
@@ -158,18 +158,32 @@ def parse(cls: type[C], raw: Any, where: str, *, kind: str, given: typing.Mappin
     return cls(**values, **given)
 
 
-def read_yaml(path: str | Path, kind: str) -> Any:
-    """The YAML document in ``path``; a missing file or invalid YAML is a :class:`ConfigError` naming the file."""
-    path = Path(path)
+class Loaded(NamedTuple):
+    """A config found by :func:`load_named`: its name, the raw mapping, the file, and the sha256 of the bytes that
+    were parsed (so a pin over the file needs no second read, which could see other bytes)."""
+
+    name: str
+    raw: Any
+    path: Path
+    sha256: str
+
+
+def _read(path: Path, kind: str) -> tuple[Any, str]:
+    """The YAML document in ``path`` and the sha256 of exactly the bytes it was parsed from (one read)."""
     if not path.is_file():
         raise ConfigError(f"{path}: no such {kind} file")
+    data = path.read_bytes()
     try:
-        with open(path, encoding="utf-8") as f:
-            return yaml.safe_load(f)
+        return yaml.safe_load(data.decode("utf-8")), hashlib.sha256(data).hexdigest()
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a text file") from None
+
+
+def read_yaml(path: str | Path, kind: str) -> Any:
+    """The YAML document in ``path``; a missing file or invalid YAML is a :class:`ConfigError` naming the file."""
+    return _read(Path(path), kind)[0]
 
 
 def _is_path(name_or_path: str) -> bool:
@@ -185,8 +199,8 @@ def names_in(catalogue: Path, kind: str) -> tuple[str, ...]:
     return tuple(raw) if isinstance(raw, dict) else ()
 
 
-def load_named(name_or_path: str, catalogue: Path, kind: str) -> tuple[str, Any, Path]:
-    """One YAML-by-name lookup for every kind of config: ``(name, raw mapping, file)``.
+def load_named(name_or_path: str, catalogue: Path, kind: str) -> Loaded:
+    """One YAML-by-name lookup for every kind of config: a :class:`Loaded` (name, raw mapping, file, sha256).
 
     ``name_or_path`` is a path (ends in .yaml/.yml or holds a slash: the file's stem is the name) or a name in the
     ``catalogue``: a folder of ``<name>.yaml`` files (protocols, model cards) or one YAML file whose top-level keys
@@ -194,15 +208,17 @@ def load_named(name_or_path: str, catalogue: Path, kind: str) -> tuple[str, Any,
     """
     if _is_path(name_or_path):
         path = Path(name_or_path)
-        return path.stem, read_yaml(path, kind), path
+        raw, sha = _read(path, kind)
+        return Loaded(path.stem, raw, path, sha)
     if catalogue.is_dir():
         path = catalogue / f"{name_or_path}.yaml"
         if path.is_file():
-            return name_or_path, read_yaml(path, kind), path
+            raw, sha = _read(path, kind)
+            return Loaded(name_or_path, raw, path, sha)
     elif catalogue.exists():
-        raw = read_yaml(catalogue, kind)
+        raw, sha = _read(catalogue, kind)
         if isinstance(raw, dict) and name_or_path in raw:
-            return name_or_path, raw[name_or_path], catalogue
+            return Loaded(name_or_path, raw[name_or_path], catalogue, sha)
     names = names_in(catalogue, kind)
     offer = f"use one of {', '.join(names)} or" if names else f"there is none in {catalogue}; give"
     raise ConfigError(f"unknown {kind} {name_or_path!r}; {offer} the path of a YAML file")

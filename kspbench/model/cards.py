@@ -340,7 +340,7 @@ def load_card(name_or_path: str | Path, *, check_init: bool = True) -> Card:
     Raises:
         ConfigError: unreadable file, unknown or missing key, wrong value; the message names the key.
     """
-    name, raw, path = load_named(str(name_or_path), CARDS_DIR, "card")
+    name, raw, path, _ = load_named(str(name_or_path), CARDS_DIR, "card")
     card = parse(Card, _loss_defaults(raw), name, kind="card")
     _check_values(card, name)
     if card.name != path.stem:

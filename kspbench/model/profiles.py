@@ -184,5 +184,5 @@ def load_profile(name_or_path: str) -> ModelProfile:
     Raises:
         ConfigError: unknown name, unreadable file, unknown/missing key or impossible value.
     """
-    name, raw, _ = load_named(name_or_path, PROFILES_FILE, "model profile")
+    name, raw, _, _ = load_named(name_or_path, PROFILES_FILE, "model profile")
     return _parse(name, raw)

@@ -124,7 +124,7 @@ def available_profiles() -> list[str]:
 
 def load_profile(name_or_path: str) -> WorldProfile:
     """A profile by name (``tiny``, ``smoke``, ``cpu``, ``paper``) or from a YAML file holding one profile's keys."""
-    name, raw, _ = load_named(name_or_path, PROFILES_FILE, "profile")
+    name, raw, _, _ = load_named(name_or_path, PROFILES_FILE, "profile")
     # A file may hold a single profile, or several keyed by name (then it must hold exactly one).
     if isinstance(raw, dict) and "fps" not in raw and len(raw) == 1 and isinstance(next(iter(raw.values())), dict):
         name, raw = next(iter(raw.items()))

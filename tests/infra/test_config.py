@@ -135,6 +135,18 @@ def test_load_named_from_a_folder_a_catalogue_file_and_a_path(tmp_path):
             load_named("one", empty, "protocol")
 
 
+def test_load_named_hashes_the_bytes_it_parsed(tmp_path):
+    # Protocol pins hash the file: the hash must be of the very bytes parsed, from one read.
+    import hashlib
+
+    folder = tmp_path / "protocols"
+    folder.mkdir()
+    (folder / "one.yaml").write_bytes(b"a: 1\r\nb: [2, 3]\n")
+    found = load_named("one", folder, "protocol")
+    assert found.raw == {"a": 1, "b": [2, 3]} and found.path == folder / "one.yaml"
+    assert found.sha256 == hashlib.sha256(b"a: 1\r\nb: [2, 3]\n").hexdigest()
+
+
 def test_read_yaml_errors_name_the_file(tmp_path):
     with pytest.raises(ConfigError, match="no such card file"):
         read_yaml(tmp_path / "nope.yaml", "card")
