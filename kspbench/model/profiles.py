@@ -21,6 +21,7 @@ from kspbench.infra.config import load_named, names_in, parse, setting
 PROFILES_FILE = Path(__file__).with_name("profiles.yaml")
 DEFAULT_PROFILE = "cpu"
 OPTIMISERS = ("adagrad", "adam")
+DECAYS = ("constant", "cosine")
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class OptimiserSpec:
     name: str = setting(choices=OPTIMISERS)
     lr: float = setting(minimum=0.0, strict=True)
     per_loss: bool  # one optimiser per loss (the paper) or one shared by every loss
+    decay: str = setting(choices=DECAYS)  # learning rate over the run: constant, or cosine from lr to 0
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,7 @@ _LEGACY_DEFAULTS: tuple[tuple[tuple[str, ...], Any], ...] = (
     (("decoder", "mask_prior"), 0.0),
     (("decoder", "map_skips"), False),
     (("optimiser", "per_loss"), True),
+    (("optimiser", "decay"), "constant"),
 )
 
 

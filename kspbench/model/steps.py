@@ -15,6 +15,7 @@ sup3d      EP                                               semi-supervised / ce
 
 from __future__ import annotations
 
+import math
 import sys
 from typing import Any
 
@@ -30,7 +31,15 @@ from kspbench.model.ksp import KSP
 from kspbench.model.profiles import ModelProfile
 from kspbench.model.run_folder import TrainingError
 
-__all__ = ["LossSteps", "make_optimisers", "optimiser_states", "restore_optimisers", "validation_errors"]
+__all__ = [
+    "LossSteps",
+    "lr_factor",
+    "make_optimisers",
+    "scale_learning_rates",
+    "optimiser_states",
+    "restore_optimisers",
+    "validation_errors",
+]
 
 # Validation frames per forward pass.
 _VAL_BATCH = 64
@@ -65,6 +74,25 @@ def make_optimisers(card: Card, profile: ModelProfile, model: KSP) -> dict[str, 
     params = list(dict.fromkeys(p for name in card.losses.names for m in groups[name] for p in m.parameters()))
     shared = _make_optimiser(default, params)
     return {name: shared for name in card.losses.names}
+
+
+def lr_factor(decay: str, step: int, total: int) -> float:
+    """The multiplier of every optimiser's learning rate at 0-based global step ``step`` of a ``total``-step run:
+    1 for ``constant``; ``cosine`` falls from 1 at the first step towards 0 at the last (half a cosine period)."""
+    if decay == "constant":
+        return 1.0
+    if decay == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * step / max(total, 1)))
+    raise ValueError(f"unknown learning-rate decay {decay!r}")
+
+
+def scale_learning_rates(optimisers: dict[str, torch.optim.Optimizer], factor: float) -> None:
+    """Set each parameter group's ``lr`` to ``factor`` times its first ``lr`` (kept as ``initial_lr``, which the
+    optimiser's state dict saves, so a resumed run scales the same base)."""
+    for opt in {id(o): o for o in optimisers.values()}.values():  # a shared optimiser once
+        for group in opt.param_groups:
+            group.setdefault("initial_lr", group["lr"])
+            group["lr"] = group["initial_lr"] * factor
 
 
 def _canonical_state(state: dict[str, Any]) -> dict[str, Any]:

@@ -51,7 +51,15 @@ from kspbench.model.run_folder import (
     TrainingError,
     load_checkpoint,
 )
-from kspbench.model.steps import LossSteps, make_optimisers, optimiser_states, restore_optimisers, validation_errors
+from kspbench.model.steps import (
+    LossSteps,
+    lr_factor,
+    make_optimisers,
+    optimiser_states,
+    restore_optimisers,
+    scale_learning_rates,
+    validation_errors,
+)
 
 __all__ = [
     "TrainingError",
@@ -257,6 +265,8 @@ class Trainer:
     def train_step(self, loss: str, batch: dict[str, torch.Tensor] | None = None) -> dict[str, float]:
         """Run one iteration of ``loss`` (drawing a batch unless given); returns the logged values."""
         assert self.steps is not None
+        if self.profile.optimiser.decay != "constant":
+            scale_learning_rates(self.optimisers, lr_factor(self.profile.optimiser.decay, self.step, self.total_steps))
         return self.steps.step(loss, self._batch(loss) if batch is None else batch, self.step + 1)
 
     # --- checkpoints ----------------------------------------------------------------------------------------------

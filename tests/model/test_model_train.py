@@ -436,3 +436,30 @@ def test_cli_bad_inputs_exit_2_with_one_line(store, tmp_path, capsys):
     )
     _one_line_error(capsys, "h36m-train")
     assert not (tmp_path / "p.h5").exists()
+
+
+def test_cosine_decay_scales_every_optimiser_and_resumes_bitwise(store, tmp_path):
+    from kspbench.model.steps import lr_factor
+
+    assert lr_factor("constant", 5, 10) == 1.0
+    assert_close(np.array([lr_factor("cosine", s, 10) for s in (0, 5, 10)]), np.array([1.0, 0.5, 0.0]), atol=1e-12)
+    with pytest.raises(ValueError, match="decay"):
+        lr_factor("linear", 0, 10)
+    prof = load_profile("tiny").to_dict()
+    prof.pop("name")
+    prof["optimiser"]["decay"] = "cosine"
+    path = tmp_path / "tiny-cosine.yaml"
+    path.write_text(yaml.safe_dump(prof))
+    train("unsup", store, tmp_path / "a", profile=str(path), progress=False)
+    train("unsup", store, tmp_path / "c", profile=str(path), progress=False, stop_after=7)
+    train("unsup", store, tmp_path / "c", profile=str(path), progress=False, resume=True)
+    _assert_same_run(tmp_path / "a", tmp_path / "c")
+    ckpt = load_checkpoint(tmp_path / "a" / CHECKPOINT_NAME)
+    total = ckpt["total_steps"]
+    for opt in ckpt["optimisers"].values():
+        for group in opt["param_groups"]:
+            # The last step ran at step total - 1 of total.
+            assert_close(group["lr"], group["initial_lr"] * lr_factor("cosine", total - 1, total), atol=1e-15)
+    train("unsup", store, tmp_path / "const", profile="tiny", progress=False)
+    assert file_sha256(tmp_path / "a" / CHECKPOINT_NAME) != file_sha256(tmp_path / "const" / CHECKPOINT_NAME)
+    assert "initial_lr" not in str(load_checkpoint(tmp_path / "const" / CHECKPOINT_NAME)["optimisers"])
