@@ -178,6 +178,8 @@ def run_smoke(checkout: Path, workdir: Path, *, seeds: int = 1, log=print) -> Pa
     params = _merge(params, {**SMOKE_PARAMS, "train": {**SMOKE_PARAMS["train"], "seeds": seeds}})
     (workdir / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    # The stages' record of passed store checks (kspbench/infra/passed_checks.py) lives and dies with the workdir.
+    env.setdefault("KSPBENCH_CACHE_DIR", str(workdir / ".kspbench-cache"))
     git = shutil.which("git")
     if git is None:
         raise CheckError("git is not installed; DVC needs it for the smoke pipeline")
