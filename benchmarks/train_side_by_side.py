@@ -99,7 +99,10 @@ def _wrap(fn: Callable, label: str) -> Callable:
 @contextlib.contextmanager
 def _labelled(trainer: Any) -> Iterator[None]:
     """Label the parts' forward calls for the profiler (instance and module attributes, restored afterwards)."""
-    from kspbench.core import kinematics
+    try:
+        from kspbench.core import kinematics
+    except ImportError:  # a tree from before the layout in floors (issue 17): kspbench.kinematics
+        from kspbench import kinematics  # type: ignore[no-redef]
     from kspbench.model import ksp
 
     m = trainer.model

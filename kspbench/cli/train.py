@@ -51,6 +51,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     tr.add_argument("--threads", type=int, help="torch CPU threads (default: the profile's; on --resume the run's)")
     tr.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="J",
+        help="with --seeds: train up to J seeds at once, one process each, the threads (--threads or the "
+        "profile's) split between them (at least 1 each); each seed's checkpoint is byte-identical to a run of "
+        "that seed alone with that thread count (default: 1, one seed after another)",
+    )
+    tr.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the networks (opt-in: minutes of compilation per run, not bit-identical to the "
+        "default eager mode; falls back to eager with one warning line where compiling fails)",
+    )
+    tr.add_argument(
         "--amp",
         choices=("off", "bf16"),
         default="off",
@@ -161,6 +176,8 @@ def _train(args: argparse.Namespace) -> int:
         raise UserError(f"--seed must be a non-negative integer, got {args.seed}")
     if args.seeds is not None and (args.seeds < 1 or args.seed is not None):
         raise UserError("--seeds takes a count of at least 1 and does not combine with --seed")
+    if args.jobs < 1:
+        raise UserError("--jobs must be at least 1")
     if not Path(args.store).is_file():
         raise UserError(f"{args.store}: no such store; pass --store, or build one with `kspbench world build`")
     from kspbench.data.store import check_store
@@ -187,7 +204,8 @@ def _train(args: argparse.Namespace) -> int:
     from kspbench.model import distributed as DIST
 
     ctx = DIST.context_from_env(args.device)
-    for seed, out, default_init in runs:
+    inits = []
+    for _seed, _out, default_init in runs:
         init_ckpt = None
         if card.init_from is not None:
             init_ckpt = Path(args.init_checkpoint) if args.init_checkpoint else default_init
@@ -196,6 +214,16 @@ def _train(args: argparse.Namespace) -> int:
                     f"card {card.name} starts from card {card.init_from!r}, but {init_ckpt} does "
                     f"not exist; train {card.init_from} first or pass --init-checkpoint"
                 )
+        inits.append(init_ckpt)
+    if args.jobs > 1 and len(runs) > 1:
+        if ctx.enabled:
+            raise UserError("--jobs runs seeds as separate processes; it does not combine with torchrun")
+        from kspbench.cli.seed_jobs import run_seed_jobs
+
+        threads = max(1, (args.threads or profile.threads) // min(args.jobs, len(runs)))
+        jobs = [(seed, out, init) for (seed, out, _), init in zip(runs, inits)]
+        return run_seed_jobs(args, jobs, threads)
+    for (seed, out, _), init_ckpt in zip(runs, inits):
         seeded = dataclasses.replace(card, seed=seed)
         try:
             trainer = Trainer(
@@ -209,6 +237,7 @@ def _train(args: argparse.Namespace) -> int:
                 init_weights=args.init_weights,
                 dist=ctx,
                 amp=args.amp,
+                compile=args.compile,
             )
             summary = trainer.run(resume=args.resume, progress=not args.quiet)
         except (TrainingError, WeightsError, DIST.DistributedError):

@@ -39,6 +39,7 @@ from kspbench.model import data as D
 from kspbench.model import distributed as DIST
 from kspbench.model.batches import Batches, TrainingData
 from kspbench.model.cards import DEFAULT_BONE_RATIOS, Card, load_card
+from kspbench.model.compiled import compile_networks
 from kspbench.model.ksp import KSP
 from kspbench.model.profiles import ModelProfile, load_profile
 from kspbench.model.resnet import load_torchvision_weights
@@ -112,12 +113,22 @@ def deterministic(threads: int, device: str) -> Iterator[None]:
     torch.set_num_threads(threads)
     # CUDA has no deterministic kernel for some backward passes used here (bilinear upsampling, grid_sample):
     # there, determinism is best effort and a warning is printed once.
-    torch.use_deterministic_algorithms(True, warn_only=device != "cpu")
+    set_deterministic_algorithms(True, warn_only=device != "cpu")
     try:
         yield
     finally:
         torch.set_num_threads(old_threads)
-        torch.use_deterministic_algorithms(old_det, warn_only=old_warn)
+        set_deterministic_algorithms(old_det, warn_only=old_warn)
+
+
+def set_deterministic_algorithms(mode: bool, *, warn_only: bool) -> None:
+    """``torch.use_deterministic_algorithms`` without its import of the inductor's config (about 1.7 s of every
+    train and predict process on this machine) while nothing has loaded the inductor: that flag only concerns
+    compiled code, and :func:`kspbench.model.compiled.compile_networks` sets it again after loading it."""
+    if "torch._inductor.config" in sys.modules or not hasattr(torch._C, "_set_deterministic_algorithms"):
+        torch.use_deterministic_algorithms(mode, warn_only=warn_only)
+    else:
+        torch._C._set_deterministic_algorithms(mode, warn_only=warn_only)
 
 
 def memory_format(device: str | torch.device) -> torch.memory_format:
@@ -138,6 +149,8 @@ class Trainer:
         threads: torch CPU threads (default: the profile's, or the checkpoint's when resuming).
         init_checkpoint: the finished checkpoint of the card's ``init_from`` run (required when it has one).
         init_weights: a torchvision ResNet-50 state dict for EP's trunk (fresh runs without ``init_from`` only).
+        compile: ``torch.compile`` the networks (opt-in, :mod:`kspbench.model.compiled`; eager if it fails). Not
+            bit-identical to eager; recorded in ``run.json``.
     """
 
     def __init__(
@@ -153,8 +166,10 @@ class Trainer:
         init_weights: str | os.PathLike | None = None,
         dist: DIST.DistContext | None = None,
         amp: str = "off",
+        compile: bool = False,
     ) -> None:
         self.card = card
+        self.compile = compile
         self.dist = dist or DIST.DistContext()
         if amp not in ("off", "bf16"):
             raise TrainingError(f"amp must be 'off' or 'bf16', not {amp!r}")
@@ -211,6 +226,9 @@ class Trainer:
             # Keeps the same Parameter objects, so the optimisers above still hold them.
             self.model = nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
         self.steps = LossSteps(self.model, self.optimisers, self.card.losses, self.device, self.dist, self.amp)
+        if self.compile:
+            m = self.model
+            compile_networks([m.ep, m.ea, m.pose_maps.convs, m.di])
 
     def _apply_init(self) -> None:
         """Start from the ``init_from`` run's finished weights, or from ``--init-weights`` for EP's trunk."""
@@ -441,6 +459,7 @@ class Trainer:
             "threads": self.threads,
             "world_size": self.dist.world_size,
             "amp": self.amp,
+            "compile": self.compile,
             "device": self.device.type,
             "store": str(self.store_path),
             "init": self.init_record,

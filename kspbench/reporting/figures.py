@@ -459,8 +459,11 @@ def select_frames(store_path: str | os.PathLike, role: str, size: int, k: int) -
     """
     from kspbench.data.store import PoseStore
     from kspbench.model import data as D
+    from kspbench.model.train import deterministic
 
-    with PoseStore(store_path) as store:
+    # One thread: resizing crops is many small operations, which torch's default (every core) only slows down on a
+    # busy machine; the crops do not depend on it.
+    with deterministic(1, "cpu"), PoseStore(store_path) as store:
         tracks = []
         for info, cam in _cropped_tracks(store, role):
             boxes = store.read(info.subject, info.sequence, "boxes", camera=cam).astype(np.float64)
