@@ -131,6 +131,17 @@ def set_deterministic_algorithms(mode: bool, *, warn_only: bool) -> None:
         torch._C._set_deterministic_algorithms(mode, warn_only=warn_only)
 
 
+def _first_difference(a: Any, b: Any, path: str = "") -> str | None:
+    """The first key path (``decoder.map_skips``) where two plain configs differ, or None when they are equal."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            found = _first_difference(a.get(key), b.get(key), f"{path}.{key}" if path else key)
+            if found is not None:
+                return found
+        return None
+    return None if a == b else (path or "the whole profile")
+
+
 def memory_format(device: str | torch.device) -> torch.memory_format:
     """The layout of the model and its image batches: channels-last on CPU, where the convolutions run about a
     third faster with it (``benchmarks/train_side_by_side.py``); the default elsewhere."""
@@ -245,10 +256,12 @@ class Trainer:
                     f"{self.init_checkpoint}: run {ckpt['card']['name']!r} is not finished (step "
                     f"{ckpt['step']} of {ckpt['total_steps']}); finish it with --resume first"
                 )
-            if ckpt["profile"] != self.profile.to_dict():
+            # Through from_dict: keys added to profiles since that checkpoint take their legacy values.
+            differs = _first_difference(ModelProfile.from_dict(ckpt["profile"]).to_dict(), self.profile.to_dict())
+            if differs is not None:
                 raise TrainingError(
-                    f"{self.init_checkpoint}: trained with profile {ckpt['profile']['name']!r}, "
-                    f"this run uses {self.profile.name!r}; train both with the same profile"
+                    f"{self.init_checkpoint}: trained with profile {ckpt['profile']['name']!r}, which differs from "
+                    f"this run's {self.profile.name!r} in {differs}; train both with the same profile"
                 )
             if ckpt["card"]["model"] != self.card.to_dict()["model"]:
                 raise TrainingError(f"{self.init_checkpoint}: model settings differ from card {self.card.name}")

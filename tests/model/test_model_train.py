@@ -463,3 +463,19 @@ def test_cosine_decay_scales_every_optimiser_and_resumes_bitwise(store, tmp_path
     train("unsup", store, tmp_path / "const", profile="tiny", progress=False)
     assert file_sha256(tmp_path / "a" / CHECKPOINT_NAME) != file_sha256(tmp_path / "const" / CHECKPOINT_NAME)
     assert "initial_lr" not in str(load_checkpoint(tmp_path / "const" / CHECKPOINT_NAME)["optimisers"])
+
+
+def test_init_from_accepts_a_checkpoint_from_before_a_profile_key_and_names_a_real_difference(store, tmp_path):
+    runs = tmp_path / "runs"
+    train("unsup", store, runs / "unsup", profile="tiny", progress=False)
+    path = runs / "unsup" / CHECKPOINT_NAME
+    ckpt = torch.load(path, weights_only=False)
+    # A checkpoint written before decoder.map_skips existed (its legacy value is the current tiny value).
+    del ckpt["profile"]["decoder"]["map_skips"]
+    torch.save(ckpt, path)
+    train("weakly", store, runs / "weakly", profile="tiny", progress=False, init_checkpoint=path)
+    assert load_checkpoint(runs / "weakly" / CHECKPOINT_NAME)["init"]["init_from"] == "unsup"
+    ckpt["profile"]["decoder"]["mask_prior"] = 1.5
+    torch.save(ckpt, path)
+    with pytest.raises(TrainingError, match=r"differs from this run's 'tiny' in decoder\.mask_prior"):
+        train("semi", store, runs / "semi", profile="tiny", progress=False, init_checkpoint=path)
