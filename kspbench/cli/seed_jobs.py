@@ -9,22 +9,25 @@ seed alone with the same thread count (which the checkpoint records).
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from kspbench.infra.progress import LINES_ENV
+
 
 def _command(args: argparse.Namespace, seed: int, out: Path, init: Path | None, threads: int) -> list[str]:
     cmd = [sys.executable, "-m", "kspbench", "train", "--card", args.card, "--store", args.store, "--out", str(out)]
-    cmd += ["--seed", str(seed), "--threads", str(threads), "--device", args.device, "--amp", args.amp, "--quiet"]
+    cmd += ["--seed", str(seed), "--threads", str(threads), "--device", args.device, "--amp", args.amp]
     if args.profile:
         cmd += ["--profile", args.profile]
     if init is not None:
         cmd += ["--init-checkpoint", str(init)]
     if args.init_weights:
         cmd += ["--init-weights", args.init_weights]
-    for flag in ("resume", "compile"):
+    for flag in ("resume", "compile", "quiet"):
         if getattr(args, flag):
             cmd.append(f"--{flag}")
     return cmd
@@ -39,11 +42,13 @@ def run_seed_jobs(args: argparse.Namespace, jobs: list[tuple[int, Path, Path | N
     from kspbench.cli import UserError
 
     print(f"training {len(jobs)} seeds, {args.jobs} processes at a time, {threads} thread(s) each", flush=True)
+    # The seeds report progress side by side on one stream: plain lines, each naming its seed, not colliding bars.
+    env = {**os.environ, LINES_ENV: "1"}
     pending, running, failed = list(jobs), [], []
     while pending or running:
         while pending and len(running) < args.jobs:
             seed, out, init = pending.pop(0)
-            running.append((seed, subprocess.Popen(_command(args, seed, out, init, threads))))
+            running.append((seed, subprocess.Popen(_command(args, seed, out, init, threads), env=env)))
         time.sleep(0.2)  # a finished process frees its slot for the next seed
         for seed, proc in [job for job in running if job[1].poll() is not None]:
             running.remove((seed, proc))

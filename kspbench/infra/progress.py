@@ -19,11 +19,13 @@ import threading
 import time
 from typing import Any, TextIO
 
-__all__ = ["EVERY_S", "EVERY_ENV", "QUIET_HELP", "Progress", "every_s", "format_seconds"]
+__all__ = ["EVERY_S", "EVERY_ENV", "LINES_ENV", "QUIET_HELP", "Progress", "every_s", "format_seconds"]
 
 # Seconds between plain lines: "at least every 30 s" with room for a slow unit of work between two updates.
 EVERY_S = 20.0
 EVERY_ENV = "KSPBENCH_PROGRESS_EVERY"
+# Set (to 1) by a parent whose children share its terminal (parallel seeds): plain lines, since bars would collide.
+LINES_ENV = "KSPBENCH_PROGRESS_LINES"
 # --quiet of every command that reports progress.
 QUIET_HELP = "no progress (default: a bar on a terminal, else a plain line at least every 30 s)"
 
@@ -55,7 +57,8 @@ class Progress:
         initial: units already done (a resumed run); the rate and ETA count only this session's.
         enabled: False shows nothing (``--quiet``, or a rank other than 0).
         stream: where to write (default stderr).
-        tty: force the terminal decision (default: ``stream.isatty()``).
+        tty: force the terminal decision (default: ``stream.isatty()``, and never when ``$KSPBENCH_PROGRESS_LINES``
+            is 1).
         every: seconds between plain lines (default: :func:`every_s`).
     """
 
@@ -76,7 +79,9 @@ class Progress:
         self.enabled, self.every = enabled, every_s() if every is None else every
         self._initial, self._notes, self._closed, self._wrote = initial, "", False, False
         self._started = self._last = time.monotonic()
-        is_tty = bool(getattr(self.stream, "isatty", lambda: False)()) if tty is None else tty
+        if tty is None:
+            tty = os.environ.get(LINES_ENV) != "1" and bool(getattr(self.stream, "isatty", lambda: False)())
+        is_tty = tty
         self._bar = None
         self._beat: threading.Thread | None = None
         self._stop = threading.Event()

@@ -156,6 +156,21 @@ def test_terminal_gets_the_tqdm_bar_not_plain_lines():
     assert "kspbench:" not in text
 
 
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_terminal_shared_by_parallel_seeds_gets_plain_lines_naming_the_run(monkeypatch):
+    with Progress("train unsup seed 1", 2, stream=_Terminal(), every=0.0) as bar:
+        assert bar._bar is not None  # a terminal: the bar
+    monkeypatch.setenv(P.LINES_ENV, "1")
+    out = _Terminal()
+    with Progress("train unsup seed 1", 2, stream=out, every=0.0) as bar:
+        bar.update(2)
+    assert "\r" not in out.getvalue() and "train unsup seed 1" in out.getvalue()
+
+
 def test_world_build_into_a_pipe_prints_plain_lines(tmp_path):
     """What `dvc repro` sees: stderr is a pipe, so lines, not a bar (a line per sequence here: interval 0)."""
     env = {**os.environ, EVERY_ENV: "0"}

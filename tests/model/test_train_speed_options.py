@@ -40,6 +40,17 @@ def test_parallel_seeds_give_each_seed_the_bytes_of_a_sequential_run(store, tmp_
             assert (a / "log.csv").read_bytes() == (b / "log.csv").read_bytes()
 
 
+def test_parallel_seeds_report_progress_as_plain_lines_naming_each_seed(store, tmp_path, capfd, monkeypatch):
+    """Without --quiet the seeds share the parent's stream: plain lines (bars would collide), one run each."""
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    monkeypatch.setenv("KSPBENCH_PROGRESS_EVERY", "0")
+    args = ["train", "--card", "unsup", "--store", str(store), "--profile", "tiny", "--seeds", "2", "--jobs", "2"]
+    assert main([*args, "--threads", "2", "--out", str(tmp_path / "runs")]) == 0
+    err = capfd.readouterr().err
+    assert "train unsup seed 0" in err and "train unsup seed 1" in err
+    assert "\r" not in err
+
+
 def test_jobs_below_one_is_refused_in_one_line(store, tmp_path, capsys):
     args = ["train", "--card", "unsup", "--store", str(store), "--profile", "tiny", "--seeds", "2", "--jobs", "0"]
     assert main([*args, "--out", str(tmp_path / "r")]) == 2
