@@ -256,8 +256,7 @@ class Trainer:
                     f"{self.init_checkpoint}: run {ckpt['card']['name']!r} is not finished (step "
                     f"{ckpt['step']} of {ckpt['total_steps']}); finish it with --resume first"
                 )
-            # Through from_dict: keys added to profiles since that checkpoint take their legacy values.
-            differs = _first_difference(ModelProfile.from_dict(ckpt["profile"]).to_dict(), self.profile.to_dict())
+            differs = self._profile_difference(ckpt)
             if differs is not None:
                 raise TrainingError(
                     f"{self.init_checkpoint}: trained with profile {ckpt['profile']['name']!r}, which differs from "
@@ -328,6 +327,11 @@ class Trainer:
     def save_checkpoint(self) -> Path:
         return self.folder.write_checkpoint(self._state())
 
+    def _profile_difference(self, ckpt: dict[str, Any]) -> str | None:
+        """The first key path where a checkpoint's profile differs from this run's, or None. Through
+        ``ModelProfile.from_dict``: keys added to profiles since the checkpoint was written take their legacy values."""
+        return _first_difference(ModelProfile.from_dict(ckpt["profile"]).to_dict(), self.profile.to_dict())
+
     def _restore(self, ckpt: dict[str, Any]) -> None:
         assert self.model is not None and self.rng is not None
         where = self.folder.checkpoint
@@ -335,9 +339,11 @@ class Trainer:
             raise TrainingError(
                 f"{where}: was written for a different card (or the card file changed); start a new run folder"
             )
-        if ckpt["profile"] != self.profile.to_dict():
+        differs = self._profile_difference(ckpt)
+        if differs is not None:
             raise TrainingError(
-                f"{where}: was written with profile {ckpt['profile']['name']!r}, not {self.profile.name!r}"
+                f"{where}: was written with profile {ckpt['profile']['name']!r}, which differs from this run's "
+                f"{self.profile.name!r} in {differs}"
             )
         if int(ckpt.get("world_size", 1)) != self.dist.world_size:
             raise TrainingError(

@@ -479,3 +479,20 @@ def test_init_from_accepts_a_checkpoint_from_before_a_profile_key_and_names_a_re
     torch.save(ckpt, path)
     with pytest.raises(TrainingError, match=r"differs from this run's 'tiny' in decoder\.mask_prior"):
         train("semi", store, runs / "semi", profile="tiny", progress=False, init_checkpoint=path)
+
+
+def test_resume_accepts_a_checkpoint_from_before_a_profile_key_and_names_a_real_difference(store, tmp_path):
+    out = tmp_path / "run"
+    train("dp-only", store, out, profile="tiny", progress=False, stop_after=7)
+    path = out / CHECKPOINT_NAME
+    ckpt = torch.load(path, weights_only=False)
+    del ckpt["profile"]["optimiser"]["decay"]  # written before optimiser.decay existed
+    torch.save(ckpt, path)
+    train("dp-only", store, out, profile="tiny", progress=False, resume=True)
+    assert load_checkpoint(path)["step"] == load_checkpoint(path)["total_steps"]
+    ckpt = torch.load(path, weights_only=False)
+    ckpt["step"] = 4
+    ckpt["profile"]["decoder"]["mask_prior"] = 1.5
+    torch.save(ckpt, path)
+    with pytest.raises(TrainingError, match=r"differs from this run's 'tiny' in decoder\.mask_prior"):
+        train("dp-only", store, out, profile="tiny", progress=False, resume=True)
