@@ -23,23 +23,23 @@ COMPILE_WARNING = "warning: torch.compile is unavailable or failed ({}); trainin
 
 
 class _Switch:
-    """The networks' compiled forwards and their eager originals; one failure sends every network back to eager."""
+    """The networks given a compiled forward; one failure sends each back to its class's (eager) forward."""
 
     def __init__(self, warn: Callable[[str], None]) -> None:
-        self.eager: list[tuple[nn.Module, Callable[..., Any]]] = []
+        self.wrapped: list[nn.Module] = []
         self.failed = False
         self.warn = warn
 
     def fail(self, err: BaseException) -> None:
         self.failed = True
-        for module, _forward in self.eager:
+        for module in self.wrapped:
             vars(module).pop("forward", None)  # the class's forward again
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
         self.warn(COMPILE_WARNING.format(f"{type(err).__name__}: {first[:160]}"))
 
     def wrap(self, module: nn.Module, compile_fn: Callable[..., Callable[..., Any]]) -> None:
         eager = module.forward
-        self.eager.append((module, eager))
+        self.wrapped.append(module)
         try:
             compiled = compile_fn(eager, dynamic=False)
         except Exception as err:  # torch.compile itself refused (e.g. an unsupported Python)
