@@ -23,10 +23,19 @@ import torch
 
 from kspbench.core import skeleton
 
-__all__ = ["pixel_grid", "joint_heatmaps", "limb_maps", "spatial_maps"]
+__all__ = ["pixel_grid", "joint_heatmaps", "limb_maps", "spatial_maps", "limb_depths", "occlude_limbs"]
 
 _BONE_PARENTS: tuple[int, ...] = tuple(p for p, _ in skeleton.BONES)
 _BONE_CHILDREN: tuple[int, ...] = tuple(c for _, c in skeleton.BONES)
+
+
+def _non_adjacent() -> tuple[tuple[float, ...], ...]:
+    """M[a][b] = 1 if limbs a and b share no joint (a limb never covers itself or a limb it is joined to)."""
+    ends = [set(bone) for bone in skeleton.BONES]
+    return tuple(tuple(0.0 if a & b else 1.0 for b in ends) for a in ends)
+
+
+_NON_ADJACENT = _non_adjacent()
 
 
 def _exp_floor(dtype: torch.dtype) -> float:
@@ -174,3 +183,43 @@ def spatial_maps(
         ``(..., 33, S, S)``.
     """
     return torch.cat([joint_heatmaps(p2d, size, sigma), limb_maps(p2d, limb_widths, alpha, size)], dim=-3)
+
+
+def limb_depths(depth: torch.Tensor) -> torch.Tensor:
+    """``(..., 17)`` joint depths (distance along the optical axis) -> ``(..., 16)`` limb depths, the mean of each
+    limb's two joints, in ``skeleton.BONES`` order."""
+    if depth.dim() < 1 or depth.shape[-1] != skeleton.NUM_JOINTS:
+        raise ValueError(f"depth must have shape (..., {skeleton.NUM_JOINTS}), got {tuple(depth.shape)}")
+    idx = torch.tensor(_BONE_PARENTS + _BONE_CHILDREN, device=depth.device)
+    ends = depth.index_select(-1, idx)
+    return 0.5 * (ends[..., : skeleton.NUM_BONES] + ends[..., skeleton.NUM_BONES :])
+
+
+def occlude_limbs(limbs: torch.Tensor, depth: torch.Tensor, softness: float) -> torch.Tensor:
+    """Limb maps drawn in depth order: where two limbs overlap, the nearer covers the farther.
+
+    ``out_l(u) = A_l(u) * prod_k (1 - s(d_l - d_k) * A_k(u))`` over the limbs k that share no joint with l, with
+    ``s(x) = sigmoid(x / softness)`` (1 when k is nearer than l by several ``softness``). Joined limbs overlap at their
+    joint whatever their depths, so they never cover each other. Differentiable w.r.t. the depths: where limbs
+    overlap, the maps say which one is in front, which the paper's Tm (drawn without depth) cannot.
+
+    Args:
+        limbs: ``(..., 16, S, S)`` limb maps in [0, 1] (:func:`limb_maps`).
+        depth: ``(..., 16)`` limb depths (:func:`limb_depths`; larger is farther).
+        softness: Depth difference (the unit of ``depth``) over which the order goes from undecided to decided.
+
+    Returns:
+        ``(..., 16, S, S)``, each map at most the input map.
+    """
+    if softness <= 0:
+        raise ValueError(f"softness must be > 0, got {softness}")
+    if limbs.dim() < 3 or limbs.shape[-3] != skeleton.NUM_BONES or depth.shape[-1] != skeleton.NUM_BONES:
+        raise ValueError(
+            f"limbs must be (..., {skeleton.NUM_BONES}, S, S) and depth (..., {skeleton.NUM_BONES}), "
+            f"got {tuple(limbs.shape)} and {tuple(depth.shape)}"
+        )
+    mask = torch.tensor(_NON_ADJACENT, dtype=limbs.dtype, device=limbs.device)
+    # front[..., l, k]: how surely limb k is in front of limb l.
+    front = torch.sigmoid((depth[..., :, None] - depth[..., None, :]) / softness) * mask
+    cover = front[..., None, None] * limbs.unsqueeze(-4)  # (..., l, k, S, S): limb k's map where it covers l
+    return limbs * torch.prod(1.0 - cover, dim=-3)

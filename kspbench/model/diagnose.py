@@ -274,6 +274,9 @@ def _batch_inputs(frames: "D.Frames", tup: Tuples, device: str) -> dict[str, tor
         "mask_o": person_masks(frames.images[o], frames.backgrounds[o]).to(device),
         "p2d_t": torch.from_numpy(frames.p2d[tup.target]).to(device),
         "p2d_o": torch.from_numpy(frames.p2d[tup.other]).to(device),
+        # True joint depths (the model's camera frame) order the limb maps of a profile with maps.occlusion.
+        "z_t": torch.from_numpy(frames.p3d[tup.target][..., 2]).to(device),
+        "z_o": torch.from_numpy(frames.p3d[tup.other][..., 2]).to(device),
     }
 
 
@@ -281,13 +284,14 @@ def _decode(model, x: dict[str, torch.Tensor]) -> dict[str, Any]:
     """Both modes' Î(B), Î(B') of one batch of tuples, with EP's outputs on It and F'."""
     pose_t, pose_o = model.pose(x["tgt"]), model.pose(x["oth"])
     fa = model.appearance(x["src"])
+    z_t, z_o = pose_t["p3d_cam"][..., 2], pose_o["p3d_cam"][..., 2]
     poses = {
-        "teacher_forced": ((x["p2d_t"], pose_t["scale"]), (x["p2d_o"], pose_o["scale"])),
-        "ep": ((pose_t["p2d"], pose_t["scale"]), (pose_o["p2d"], pose_o["scale"])),
+        "teacher_forced": ((x["p2d_t"], pose_t["scale"], x["z_t"]), (x["p2d_o"], pose_o["scale"], x["z_o"])),
+        "ep": ((pose_t["p2d"], pose_t["scale"], z_t), (pose_o["p2d"], pose_o["scale"], z_o)),
     }
     out: dict[str, Any] = {"pose_t": pose_t}
-    for mode, ((pb, sb), (po, so)) in poses.items():
-        out[mode] = (model.render(pb, sb, fa, x["bg"]), model.render(po, so, fa, x["bg"]))
+    for mode, ((pb, sb, zb), (po, so, zo)) in poses.items():
+        out[mode] = (model.render(pb, sb, fa, x["bg"], zb), model.render(po, so, fa, x["bg"], zo))
     return out
 
 

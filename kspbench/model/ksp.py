@@ -19,7 +19,7 @@ from torch.nn import functional as F
 
 from kspbench.core import kinematics as K
 from kspbench.core import skeleton
-from kspbench.core.spatial_maps import spatial_maps
+from kspbench.core.spatial_maps import limb_depths, occlude_limbs, spatial_maps
 from kspbench.model.decoder import Decoder
 from kspbench.model.encoders import AppearanceEncoder, PoseEncoder, init_conv_bn_
 from kspbench.model.profiles import ModelProfile
@@ -64,6 +64,7 @@ class PoseMaps(nn.Module):
         self.sigma = profile.heatmap_sigma()
         self.min_width = 2.0 * profile.min_sigma()
         self.base_sigma, self.min_sigma_px = m.sigma, m.min_sigma_px
+        self.occlusion = m.occlusion
         self.learned = LearnedMaps(m.size, profile.ablation_hidden) if learned else None
         # Physical limb widths seen at the model camera's distance, in [-1, 1] units at scale 1.
         self.register_buffer(
@@ -85,18 +86,33 @@ class PoseMaps(nn.Module):
     def reset_parameters(self, generator: torch.Generator) -> None:
         init_conv_bn_(self, generator)
 
-    def maps(self, p2d: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-        """The 33 maps ``(B, 33, S, S)``; ``scale`` ``(B,)`` is the crop scale s (limb widths scale with it)."""
+    def maps(self, p2d: torch.Tensor, scale: torch.Tensor, depth: torch.Tensor | None = None) -> torch.Tensor:
+        """The 33 maps ``(B, 33, S, S)``; ``scale`` ``(B,)`` is the crop scale s (limb widths scale with it);
+        ``depth`` ``(B, 17)``, the joints' depths (camera frame, trunk units), orders the limb maps when the profile's
+        ``maps.occlusion`` is on (ignored otherwise, and by no-tm's learned maps)."""
         if self.learned is not None:
             return self.learned(p2d)
         widths = (self.limb_widths * scale[:, None]).clamp_min(self.min_width)
-        return spatial_maps(p2d, self.size, self.sigma, widths, self.alpha)
+        return self.ordered(spatial_maps(p2d, self.size, self.sigma, widths, self.alpha), depth)
 
-    def forward(self, p2d: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-        return self.convs(self.maps(p2d, scale))
+    def ordered(self, maps: torch.Tensor, depth: torch.Tensor | None) -> torch.Tensor:
+        """``maps`` ``(B, 33, S, S)`` with the limb maps in depth order (``depth`` ``(B, 17)``); unchanged when the
+        profile's ``maps.occlusion`` is 0, ``depth`` is None or the maps are no-tm's learned ones."""
+        if not self.occlusion or depth is None or self.learned is not None:
+            return maps
+        joints, limbs = maps.split([skeleton.NUM_JOINTS, skeleton.NUM_BONES], dim=-3)
+        return torch.cat([joints, occlude_limbs(limbs, limb_depths(depth), self.occlusion)], dim=-3)
+
+    def forward(self, p2d: torch.Tensor, scale: torch.Tensor, depth: torch.Tensor | None = None) -> torch.Tensor:
+        return self.convs(self.maps(p2d, scale, depth))
 
     def maps_at(
-        self, p2d: torch.Tensor, scale: torch.Tensor, sizes: Sequence[int], maps: torch.Tensor
+        self,
+        p2d: torch.Tensor,
+        scale: torch.Tensor,
+        sizes: Sequence[int],
+        maps: torch.Tensor,
+        depth: torch.Tensor | None = None,
     ) -> dict[int, torch.Tensor]:
         """The maps at each of ``sizes`` (the decoder's skips): Tm draws them at the largest size, with the
         profile's sigma and the physical limb widths, widened to ``min_sigma_px`` pixels OF THAT SIZE (so a limb
@@ -112,7 +128,7 @@ class PoseMaps(nn.Module):
         else:
             floor = self.min_sigma_px * 2.0 / top  # min_sigma_px pixels of a top-size map, in [-1, 1] units
             widths = (self.limb_widths * scale[:, None]).clamp_min(2.0 * floor)
-            big = spatial_maps(p2d, top, max(self.base_sigma, floor), widths, self.alpha)
+            big = self.ordered(spatial_maps(p2d, top, max(self.base_sigma, floor), widths, self.alpha), depth)
         return {s: big if s == top else F.interpolate(big, size=(s, s), mode="area") for s in sizes}
 
 
@@ -190,17 +206,26 @@ class KSP(nn.Module):
         return self.ea(images)
 
     def render(
-        self, p2d: torch.Tensor, scale: torch.Tensor, fa: torch.Tensor, background: torch.Tensor
+        self,
+        p2d: torch.Tensor,
+        scale: torch.Tensor,
+        fa: torch.Tensor,
+        background: torch.Tensor,
+        depth: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Tm + two convs -> f2D, then DI(f2D, fa, background); the output dict also holds ``silhouette``
-        ``(B, 1, H, W)``, the max of the limb maps (no-tm: of its learned maps) upsampled to the image."""
-        maps = self.pose_maps.maps(p2d, scale)
+        ``(B, 1, H, W)``, the max of the limb maps (no-tm: of its learned maps) upsampled to the image. ``depth``
+        ``(B, 17)`` (the pose's camera-frame z) puts the limb maps in depth order when the profile asks for it
+        (``maps.occlusion``); the silhouette is drawn from the maps before the ordering (where the person is does not
+        depend on which limb is in front)."""
+        drawn = self.pose_maps.maps(p2d, scale)
+        maps = self.pose_maps.ordered(drawn, depth)
         f2d = self.pose_maps.convs(maps)
         silhouette = None
         if self.di.mask_prior:
-            limbs = maps[:, skeleton.NUM_JOINTS :].amax(dim=1, keepdim=True)
+            limbs = drawn[:, skeleton.NUM_JOINTS :].amax(dim=1, keepdim=True)
             silhouette = F.interpolate(limbs, size=background.shape[-2:], mode="bilinear", align_corners=False)
-        skips = self.pose_maps.maps_at(p2d, scale, self.di.skip_sizes, maps)
+        skips = self.pose_maps.maps_at(p2d, scale, self.di.skip_sizes, maps, depth)
         out = self.di(f2d, fa, background, silhouette, skips or None)
         if silhouette is not None:
             out["silhouette"] = silhouette

@@ -117,6 +117,11 @@ def _target(x: torch.Tensor, detach: bool) -> torch.Tensor:
     return x.detach() if detach else x
 
 
+def _depth(pose: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The pose's joint depths ``(B, 17)`` in the camera frame, for Tm's depth order (``maps.occlusion``)."""
+    return pose["p3d_cam"][..., 2]
+
+
 def paired_loss(
     model: KSP,
     source: torch.Tensor,
@@ -129,7 +134,7 @@ def paired_loss(
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     pose = model.pose(target)
     fa = model.appearance(source)
-    rec = model.render(pose["p2d"], pose["scale"], fa, background)["image"]
+    rec = model.render(pose["p2d"], pose["scale"], fa, background, _depth(pose))["image"]
     l_img = l1(rec, target)
     l_p = l1(_target(pose["p2d"], detach_cycle), model.pose(rec)["p2d"])
     l_fa = l1(_target(fa, detach_cycle), model.appearance(rec))
@@ -151,7 +156,7 @@ def unpaired_loss(
     radians define T."""
     pose = model.pose(target)
     fa = model.appearance(source)
-    gen = model.render(pose["p2d"], pose["scale"], fa, background)["image"]
+    gen = model.render(pose["p2d"], pose["scale"], fa, background, _depth(pose))["image"]
     p_tilde = T.invert_p2d(model.pose(T.apply_images(gen, flip, angle))["p2d"], flip, angle)
     l_p = l1(_target(pose["p2d"], detach_cycle), p_tilde)
     l_fa = l1(_target(fa, detach_cycle), model.appearance(gen))

@@ -56,6 +56,7 @@ class MapSpec:
     alpha: float = setting(minimum=0.0, strict=True)
     min_sigma_px: float = setting(minimum=0.0)
     channels: int = setting(minimum=2)
+    occlusion: float = setting(minimum=0.0)  # softness (trunk units) of the limb maps' depth order; 0: none
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,7 @@ _LEGACY_DEFAULTS: tuple[tuple[tuple[str, ...], Any], ...] = (
     (("ep_head", "pool"), "avg"),
     (("decoder", "mask_prior"), 0.0),
     (("decoder", "map_skips"), False),
+    (("maps", "occlusion"), 0.0),
     (("optimiser", "per_loss"), True),
     (("optimiser", "decay"), "constant"),
 )

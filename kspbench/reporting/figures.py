@@ -551,7 +551,8 @@ def swap_images(model, frames: SelectedFrames, threads: int = 1) -> dict[str, np
     with deterministic(threads, "cpu"), torch.no_grad():
         pose = model.pose(x)
         fa = model.appearance(x)
-        out = model.render(pose["p2d"][pose_src], pose["scale"][pose_src], fa[app_src], bg[bg_src])["image"]
+        depth = pose["p3d_cam"][..., 2][pose_src]
+        out = model.render(pose["p2d"][pose_src], pose["scale"][pose_src], fa[app_src], bg[bg_src], depth)["image"]
     to_np = lambda t: t.clamp(0.0, 1.0).permute(0, 2, 3, 1).double().cpu().numpy()  # noqa: E731
     grid = to_np(out).reshape(n, n, *out.shape[2:], 3)
     return {

@@ -7,8 +7,16 @@ import math
 import pytest
 import torch
 
+from assertions import assert_close
 from kspbench.core import skeleton
-from kspbench.core.spatial_maps import joint_heatmaps, limb_maps, pixel_grid, spatial_maps
+from kspbench.core.spatial_maps import (
+    joint_heatmaps,
+    limb_depths,
+    limb_maps,
+    occlude_limbs,
+    pixel_grid,
+    spatial_maps,
+)
 
 WIDTHS = torch.tensor(skeleton.LIMB_WIDTH_RATIOS, dtype=torch.float64) * 0.44  # trunk units seen at f/d = 0.44
 ALPHA = 0.3
@@ -171,3 +179,87 @@ def test_shape_errors() -> None:
         limb_maps(torch.zeros(17, 2), torch.zeros(17), ALPHA, 8)
     with pytest.raises(ValueError, match="size"):
         spatial_maps(torch.zeros(17, 2), 2.5, 0.1, WIDTHS, ALPHA)  # type: ignore[arg-type]
+
+
+# --- depth order (maps.occlusion) ---------------------------------------------------------------------------------
+THIGH, FOREARM = 1, 12  # bones 1 -> 2 (right hip -> knee) and 12 -> 13 (left elbow -> wrist): no joint shared
+
+
+def _crossing_limbs() -> torch.Tensor:
+    """``(16, 16, 16)`` limb maps: the right thigh vertical and the left forearm horizontal, crossing at the centre;
+    every other limb's map is zero."""
+    p = torch.zeros(17, 2, dtype=torch.float64)
+    p[1], p[2] = torch.tensor([0.0, -0.5]), torch.tensor([0.0, 0.5])
+    p[12], p[13] = torch.tensor([-0.5, 0.0]), torch.tensor([0.5, 0.0])
+    limbs = limb_maps(p, torch.full((16,), 0.2, dtype=torch.float64), ALPHA, 16)
+    keep = torch.zeros(16, 1, 1, dtype=torch.float64)
+    keep[[THIGH, FOREARM]] = 1.0
+    return limbs * keep
+
+
+def test_limb_depths_are_the_mean_of_each_limbs_ends() -> None:
+    depth = torch.arange(17, dtype=torch.float64)
+    expected = torch.tensor([(p + c) / 2 for p, c in skeleton.BONES], dtype=torch.float64)
+    assert_close(limb_depths(depth), expected)
+    with pytest.raises(ValueError):
+        limb_depths(torch.zeros(16))
+
+
+def test_the_nearer_of_two_crossing_limbs_covers_the_farther() -> None:
+    limbs = _crossing_limbs()
+    depth = torch.zeros(16, dtype=torch.float64)
+    depth[FOREARM] = -1.0  # the forearm is nearer
+    out = occlude_limbs(limbs, depth, 0.05)
+    assert bool((out <= limbs + 1e-12).all())
+    assert_close(out[FOREARM], limbs[FOREARM], atol=1e-12)  # nothing in front of it
+    centre = (slice(7, 9), slice(7, 9))  # the four pixels around the crossing
+    assert float(limbs[THIGH][centre].min()) > 0.5
+    assert float(out[THIGH][centre].max()) < 0.5 * float(limbs[THIGH][centre].min())
+    # Away from the forearm the thigh is untouched.
+    assert_close(out[THIGH][0], limbs[THIGH][0], atol=1e-6)
+    # The other way round: the thigh in front.
+    swapped = occlude_limbs(limbs, -depth, 0.05)
+    assert_close(swapped[THIGH], limbs[THIGH], atol=1e-12)
+    assert float(swapped[FOREARM][centre].max()) < 0.5 * float(limbs[FOREARM][centre].min())
+
+
+def test_joined_limbs_never_cover_each_other() -> None:
+    p = torch.zeros(17, 2, dtype=torch.float64)
+    p[1], p[2], p[3] = torch.tensor([0.0, -0.5]), torch.tensor([0.0, 0.0]), torch.tensor([0.3, 0.3])
+    leg = limb_maps(p, torch.full((16,), 0.2, dtype=torch.float64), ALPHA, 16)
+    keep = torch.zeros(16, 1, 1, dtype=torch.float64)
+    keep[[1, 2]] = 1.0  # hip -> knee and knee -> ankle share the knee, where their maps overlap
+    leg = leg * keep
+    assert float((leg[1] * leg[2]).max()) > 0.05
+    depth = torch.linspace(-3.0, 3.0, 16, dtype=torch.float64)
+    assert_close(occlude_limbs(leg, depth, 0.05), leg, atol=1e-12)
+
+
+def test_depth_order_passes_gradient_to_the_depths_of_overlapping_limbs_only() -> None:
+    limbs = _limbs_with_a_loner()
+    depth = torch.zeros(16, dtype=torch.float64, requires_grad=True)
+    # The thigh's map only: summed over both limbs, the two gradients cancel at equal depths.
+    occlude_limbs(limbs, depth, 0.1)[THIGH].sum().backward()
+    grad = depth.grad.abs()
+    assert float(grad[THIGH]) > 1e-2 and float(grad[FOREARM]) > 1e-2
+    assert float(grad[LONER]) < 1e-12  # only the thigh's far tails reach the corner
+
+
+LONER = 15  # bone 15 -> 16 (right elbow -> wrist), drawn in a corner where nothing else is
+
+
+def _limbs_with_a_loner() -> torch.Tensor:
+    p = torch.zeros(17, 2, dtype=torch.float64)
+    p[15], p[16] = torch.tensor([0.8, 0.8]), torch.tensor([0.9, 0.9])
+    alone = limb_maps(p, torch.full((16,), 0.05, dtype=torch.float64), ALPHA, 16)[LONER]
+    limbs = _crossing_limbs()
+    limbs[LONER] = alone * (alone > 1e-3)  # cut the tails, so it truly overlaps nothing
+    return limbs
+
+
+def test_depth_order_refuses_bad_input() -> None:
+    limbs = _crossing_limbs()
+    with pytest.raises(ValueError):
+        occlude_limbs(limbs, torch.zeros(16), 0.0)
+    with pytest.raises(ValueError):
+        occlude_limbs(limbs[:15], torch.zeros(15), 0.1)

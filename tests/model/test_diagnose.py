@@ -93,7 +93,7 @@ def test_true_mask_is_the_thresholded_rgb_sum_of_the_difference_with_the_clean_b
 
 def test_a_decoder_that_ignores_the_pose_has_pci_zero(bench, monkeypatch):
     model, _ = load_model(bench["ckpt"])
-    monkeypatch.setattr(model, "render", lambda p2d, scale, fa, background: {"image": background.clone()})
+    monkeypatch.setattr(model, "render", lambda p2d, scale, fa, background, depth=None: {"image": background.clone()})
     report, _ = DG.diagnose(bench["ckpt"], bench["clean"], n_tuples=N, threads=1, model=model)
     for mode in ("teacher_forced", "ep"):
         m = report["modes"][mode]
@@ -110,7 +110,7 @@ def _oracle(frames: D.Frames):
     images = D.to_float(frames.images)
     masks = DG.person_masks(frames.images, frames.backgrounds)
 
-    def render(p2d, scale, fa, background):
+    def render(p2d, scale, fa, background, depth=None):
         dist = (p2d[:, None] - poses[None]).abs().flatten(2).amax(dim=2)  # (B, N)
         best, j = dist.min(dim=1)
         hit = (best < 1e-6)[:, None, None, None]

@@ -160,3 +160,68 @@ def test_skip_maps_keep_the_limb_width_of_the_larger_size(tiny):
     assert float((big[:, limbs] > 0.5).float().mean()) <= float((up[:, limbs] > 0.5).float().mean()) + 1e-6
     # The default (no skips) draws nothing extra and keeps the decoder's inputs as they were.
     assert _model(tiny).di.skip_sizes == ()
+
+
+def _with_occlusion(profile, softness):
+    return dataclasses.replace(profile, maps=dataclasses.replace(profile.maps, occlusion=softness))
+
+
+def test_depth_order_is_off_by_default_and_then_ignores_the_depth(tiny):
+    assert tiny.maps.occlusion == 0.0
+    m = _model(tiny)
+    pose = _pose(tiny)
+    s = tiny.input_size
+    fa = m.appearance(torch.rand(2, 3, s, s, generator=torch.Generator().manual_seed(2)))
+    bg = torch.rand(2, 3, s, s, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        plain = m.render(pose["p2d"], pose["scale"], fa, bg)["image"]
+        given = m.render(pose["p2d"], pose["scale"], fa, bg, pose["p3d_cam"][..., 2])["image"]
+    assert torch.equal(plain, given)
+
+
+def test_with_occlusion_the_depth_reaches_the_maps_and_the_image_but_not_the_silhouette(tiny):
+    m = KSP(_with_occlusion(tiny, 0.1))
+    m.reset_parameters(torch.Generator().manual_seed(0))
+    m.eval()
+    pose = _pose(tiny)
+    s = tiny.input_size
+    fa = m.appearance(torch.rand(2, 3, s, s, generator=torch.Generator().manual_seed(2)))
+    bg = torch.rand(2, 3, s, s, generator=torch.Generator().manual_seed(3))
+    depth = pose["p3d_cam"][..., 2].clone().requires_grad_(True)
+    out = m.render(pose["p2d"], pose["scale"], fa, bg, depth)
+    flipped = m.render(pose["p2d"], pose["scale"], fa, bg, -depth.detach())
+    assert torch.equal(out["silhouette"], flipped["silhouette"])
+    assert float((out["image"] - flipped["image"]).detach().abs().max()) > 1e-6  # another depth order, another image
+    out["image"].sum().backward()
+    assert depth.grad is not None and float(depth.grad.abs().max()) > 0.0
+
+
+def test_a_checkpoint_profile_without_occlusion_reads_as_the_paper_tm(tiny):
+    from kspbench.model.profiles import ModelProfile
+
+    raw = tiny.to_dict()
+    del raw["maps"]["occlusion"]
+    assert ModelProfile.from_dict(raw).maps.occlusion == 0.0
+
+
+def test_the_image_losses_give_the_depth_order_the_poses_depths(tiny, monkeypatch):
+    from kspbench.model.losses import unpaired_loss
+
+    m = _model(tiny)
+    s = tiny.input_size
+    src, tgt, bg = (torch.rand(2, 3, s, s, generator=torch.Generator().manual_seed(k)) for k in range(3))
+    seen = []
+    render = m.render
+
+    def spy(p2d, scale, fa, background, depth=None):
+        seen.append(depth)
+        return render(p2d, scale, fa, background, depth)
+
+    monkeypatch.setattr(m, "render", spy)
+    with torch.no_grad():
+        expected = m.pose(tgt)["p3d_cam"][..., 2]
+        paired_loss(m, src, tgt, bg, lambda1=1.0, lambda2=0.1)
+        unpaired_loss(m, src, tgt, bg, torch.tensor([False, True]), torch.zeros(2), lambda2=0.1)
+    assert len(seen) == 2
+    for depth in seen:
+        assert_close(depth, expected)
