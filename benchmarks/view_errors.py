@@ -112,10 +112,10 @@ def main(argv: list[str]) -> int:
         _, _, true_rot, _ = K.inverse_kinematics(gt)
         angle = geodesic_degrees(torch.cat(rot), true_rot)
         pred = torch.cat(cam).numpy() * skeleton.TRUNK_MM
-        err = p_mpjpe(pred, gt.numpy() * skeleton.TRUNK_MM)
-        err_flipped = p_mpjpe(front_back_flip(pred), gt.numpy() * skeleton.TRUNK_MM)
-        flipped = (angle > 120).numpy()
         truth = gt.numpy() * skeleton.TRUNK_MM
+        err = p_mpjpe(pred, truth)
+        err_flipped = p_mpjpe(front_back_flip(pred), truth)
+        flipped = (angle > 120).numpy()
         err_2d = np.linalg.norm(torch.cat(p2d).numpy() - frames.p2d[idx], axis=-1)
         truth_signed = with_depth_signs(truth, pred)
         report = {

@@ -81,11 +81,10 @@ class Progress:
         self._started = self._last = time.monotonic()
         if tty is None:
             tty = os.environ.get(LINES_ENV) != "1" and bool(getattr(self.stream, "isatty", lambda: False)())
-        is_tty = tty
         self._bar = None
         self._beat: threading.Thread | None = None
         self._stop = threading.Event()
-        if enabled and is_tty:
+        if enabled and tty:
             from tqdm import tqdm
 
             self._bar = tqdm(total=total, initial=initial, desc=label, unit=unit, file=self.stream, dynamic_ncols=True)
