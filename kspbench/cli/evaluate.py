@@ -140,12 +140,15 @@ def _eval(args: argparse.Namespace) -> int:
             check_output(out)
             refuse_inputs(result_outputs(out), [pred, args.store, *protocol_files])
     check_store(args.store)
-    for protocol, pred, out in jobs:
-        _eval_one(args, protocol, pred, out)
+    from kspbench.data.store import PoseStore
+
+    with PoseStore(args.store) as store:  # one index of the store for every protocol
+        for protocol, pred, out in jobs:
+            _eval_one(args, store, protocol, pred, out)
     return 0
 
 
-def _eval_one(args: argparse.Namespace, protocol_name: str, pred_path: Path, out: Path | None) -> None:
+def _eval_one(args: argparse.Namespace, store, protocol_name: str, pred_path: Path, out: Path | None) -> None:
     from tabulate import tabulate
 
     from kspbench.cli import UserError
@@ -167,7 +170,7 @@ def _eval_one(args: argparse.Namespace, protocol_name: str, pred_path: Path, out
     )
     preds = read_predictions(pred_path, joint_order=args.joint_order)
     model = model_block(preds.model, name=args.name, meta=args.meta, where=str(pred_path))
-    ev = evaluate(protocol, args.store, preds, allow_missing=args.allow_missing, allow_partial=args.allow_partial)
+    ev = evaluate(protocol, store, preds, allow_missing=args.allow_missing, allow_partial=args.allow_partial)
     if out is not None and model is None and not ({"card", "baseline"} & set(preds.attrs)):
         raise UserError(
             f"{pred_path}: the predictions carry no model name (no model block, card or baseline): "

@@ -257,7 +257,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     from kspbench.cli import UserError
-    from kspbench.model.predict import predict
+    from kspbench.model.predict import predict_roles
 
     if args.batch < 1:
         raise UserError("--batch must be at least 1")
@@ -285,16 +285,19 @@ def _predict(args: argparse.Namespace) -> int:
         check_output(out)
         refuse_inputs([out], [args.store, ckpt])
     check_store(args.store)
+    by_checkpoint: dict[Path, list[tuple[str, Path]]] = {}
     for ckpt, role, out in jobs:
-        info = predict(
+        by_checkpoint.setdefault(ckpt, []).append((role, out))
+    for ckpt, targets in by_checkpoint.items():
+        infos = predict_roles(
             ckpt,
             args.store,
-            role,
-            out,
+            targets,
             batch=args.batch,
             device=args.device,
             threads=args.threads,
             progress=not args.quiet,
         )
-        print(f"wrote {info['rows']} predictions ({info['sequences']} sequences of role {role}) to {info['out']}")
+        for (role, _), info in zip(targets, infos):
+            print(f"wrote {info['rows']} predictions ({info['sequences']} sequences of role {role}) to {info['out']}")
     return 0

@@ -366,6 +366,9 @@ class PoseStore:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
+        self._index: list[SequenceInfo] | None = None
+        self._groups: dict[tuple[str, str], h5py.Group] = {}
+        self._cameras: dict[tuple[str, str, str], h5py.Group | None] = {}
         self._h5 = _open_store_file(self.path)
         if self._h5.attrs.get("format") != FORMAT_NAME:
             self._h5.close()
@@ -388,10 +391,21 @@ class PoseStore:
         return out
 
     def _group(self, subject: str, sequence: str) -> h5py.Group:
-        try:
-            return self._h5["sequences"][subject][sequence]
-        except KeyError:
-            raise StoreError(f"{self.path}: no sequence {subject}/{sequence}") from None
+        # Memoised, like _camera_group: each h5py name lookup costs tens of microseconds, and a stage reads a few
+        # arrays of every track.
+        grp = self._groups.get((subject, sequence))
+        if grp is None:
+            try:
+                grp = self._groups[(subject, sequence)] = self._h5["sequences"][subject][sequence]
+            except KeyError:
+                raise StoreError(f"{self.path}: no sequence {subject}/{sequence}") from None
+        return grp
+
+    def _camera_group(self, subject: str, sequence: str, camera: str) -> h5py.Group | None:
+        key = (subject, sequence, camera)
+        if key not in self._cameras:
+            self._cameras[key] = self._group(subject, sequence)["cameras"].get(camera)
+        return self._cameras[key]
 
     def sequences(
         self, *, role: str | Seq[str] | None = None, subject: str | Seq[str] | None = None
@@ -399,26 +413,34 @@ class PoseStore:
         """Sequences (sorted by subject, then name), optionally only those of the given role(s)/subject(s)."""
         roles = {role} if isinstance(role, str) else set(role) if role is not None else None
         subjects = {subject} if isinstance(subject, str) else set(subject) if subject is not None else None
-        out = []
-        for subj in sorted(self._h5["sequences"]):
-            if subjects is not None and subj not in subjects:
-                continue
-            for name in sorted(self._h5["sequences"][subj]):
-                a = self._h5["sequences"][subj][name].attrs
-                if roles is not None and a["role"] not in roles:
-                    continue
-                out.append(
-                    SequenceInfo(
-                        subject=str(a["subject"]),
-                        sequence=str(a["sequence"]),
-                        action=str(a["action"]),
-                        role=str(a["role"]),
-                        fps=float(a["fps"]),
-                        n_frames=int(a["n_frames"]),
-                        cameras=tuple(sorted(self._h5["sequences"][subj][name]["cameras"])),
+        return [
+            info
+            for info in self._sequence_index()
+            if (subjects is None or info.subject in subjects) and (roles is None or info.role in roles)
+        ]
+
+    def _sequence_index(self) -> list[SequenceInfo]:
+        """Every sequence's info, read once per open store (the file is read-only; h5py's attribute reads are slow
+        enough that a stage asking several times paid a fifth of a second for them)."""
+        if self._index is None:
+            seqs = self._h5["sequences"]
+            self._index = []
+            for subj in sorted(seqs):
+                for name in sorted(seqs[subj]):
+                    grp = seqs[subj][name]
+                    a = grp.attrs
+                    self._index.append(
+                        SequenceInfo(
+                            subject=str(a["subject"]),
+                            sequence=str(a["sequence"]),
+                            action=str(a["action"]),
+                            role=str(a["role"]),
+                            fps=float(a["fps"]),
+                            n_frames=int(a["n_frames"]),
+                            cameras=tuple(sorted(grp["cameras"])),
+                        )
                     )
-                )
-        return out
+        return self._index
 
     def roles(self) -> dict[str, int]:
         """Number of sequences per role."""
@@ -428,9 +450,7 @@ class PoseStore:
         return counts
 
     def has(self, subject: str, sequence: str, key: str, *, camera: str | None = None) -> bool:
-        grp = self._group(subject, sequence)
-        if camera is not None:
-            grp = grp["cameras"].get(camera)
+        grp = self._group(subject, sequence) if camera is None else self._camera_group(subject, sequence, camera)
         return grp is not None and key in grp
 
     def read(
@@ -451,14 +471,12 @@ class PoseStore:
             camera: camera id, required for camera arrays.
             frames: a slice or increasing index array over the first axis (per-frame arrays only).
         """
-        grp = self._group(subject, sequence)
-        if camera is not None:
-            if camera not in grp["cameras"]:
-                raise StoreError(
-                    f"{self.path}: sequence {subject}/{sequence} has no camera {camera!r} "
-                    f"(has {sorted(grp['cameras'])})"
-                )
-            grp = grp["cameras"][camera]
+        grp = self._group(subject, sequence) if camera is None else self._camera_group(subject, sequence, camera)
+        if grp is None:
+            raise StoreError(
+                f"{self.path}: sequence {subject}/{sequence} has no camera {camera!r} "
+                f"(has {sorted(self._group(subject, sequence)['cameras'])})"
+            )
         if key not in grp:
             raise StoreError(
                 f"{self.path}: {subject}/{sequence}{'' if camera is None else ' camera ' + camera} has no array {key!r}"

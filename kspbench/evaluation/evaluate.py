@@ -171,13 +171,14 @@ def _bootstrap(
 
 def evaluate(
     protocol: Protocol,
-    store_path: str | os.PathLike,
+    store_path: str | os.PathLike | PoseStore,
     preds: Predictions,
     *,
     allow_missing: bool = False,
     allow_partial: bool = False,
 ) -> Evaluation:
     """Score ``preds`` against the store's ground truth under ``protocol``: :func:`score` of what ``_match`` finds.
+    ``store_path`` may be an open :class:`PoseStore` (several protocols scored on one store then share its index).
 
     Coverage is honest: the subjects, cameras and actions the protocol names (:meth:`Protocol.required`, after
     overrides) must all be among the scored frames; ``coverage`` records what is required, what is missing and
@@ -195,11 +196,19 @@ def evaluate(
 
 
 def _match(
-    protocol: Protocol, store_path: str | os.PathLike, preds: Predictions, *, allow_missing: bool, allow_partial: bool
+    protocol: Protocol,
+    store_path: str | os.PathLike | PoseStore,
+    preds: Predictions,
+    *,
+    allow_missing: bool,
+    allow_partial: bool,
 ) -> Matched:
     """The protocol's frames of the store paired with their predictions, refused as :func:`evaluate` says."""
     pred_tracks = _prediction_tracks(preds)
-    with PoseStore(store_path) as store:
+    given = store_path if isinstance(store_path, PoseStore) else None
+    if given is not None:
+        store_path = given.path
+    with contextlib.nullcontext(given) if given is not None else PoseStore(store_path) as store:
         _refuse_foreign_predictions(store, store_path, preds, pred_tracks)
         tracks = _protocol_tracks(store, protocol, preds, pred_tracks)
         scored = [t for t in tracks if t.frames.size]

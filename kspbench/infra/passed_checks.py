@@ -18,7 +18,7 @@ from pathlib import Path
 
 from kspbench.infra.atomic import write_bytes
 
-__all__ = ["cache_dir", "check_key", "has_passed", "record_pass"]
+__all__ = ["cache_dir", "check_key", "has_passed", "record_pass", "recorded_text"]
 
 
 def cache_dir() -> Path | None:
@@ -51,12 +51,23 @@ def has_passed(key: Path | None) -> bool:
     return key is not None and key.is_file()
 
 
-def record_pass(key: Path | None) -> None:
-    """Record a pass under ``key`` (:func:`check_key`); skipped silently where the folder cannot be written."""
+def recorded_text(key: Path | None) -> str | None:
+    """What :func:`record_pass` wrote under ``key`` (e.g. a digest of the file), or None when nothing was."""
+    if key is None:
+        return None
+    try:
+        return key.read_text()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def record_pass(key: Path | None, text: str = "") -> None:
+    """Record a pass under ``key`` (:func:`check_key`), with ``text`` as the marker's content (empty for a plain
+    pass); skipped silently where the folder cannot be written."""
     if key is None:
         return
     try:
         key.parent.mkdir(parents=True, exist_ok=True)
-        write_bytes(key, b"")
+        write_bytes(key, text.encode())
     except OSError:  # a read-only home or cache: the check simply runs again next time
         pass

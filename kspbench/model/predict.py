@@ -31,7 +31,7 @@ from kspbench.model.fold import fold_batchnorm_
 from kspbench.model.profiles import ModelProfile
 from kspbench.model.train import TrainingError, build_model, deterministic, load_checkpoint, memory_format
 
-__all__ = ["predict", "load_model"]
+__all__ = ["predict", "predict_roles", "load_model"]
 
 
 def load_model(checkpoint: str | os.PathLike, device: str = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
@@ -70,11 +70,47 @@ def predict(
     Raises:
         TrainingError: unreadable checkpoint, or a role with no sequence or no image.
     """
+    return predict_roles(
+        checkpoint, store_path, [(role, out)], batch=batch, device=device, threads=threads, progress=progress
+    )[0]
+
+
+def predict_roles(
+    checkpoint: str | os.PathLike,
+    store_path: str | os.PathLike,
+    targets: list[tuple[str, str | os.PathLike]],
+    *,
+    batch: int = 64,
+    device: str = "cpu",
+    threads: int | None = None,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """:func:`predict` for several ``(role, out)`` targets of one checkpoint, which is read and folded once."""
     model, ckpt = load_model(checkpoint, device)
     fold_batchnorm_(model)  # inference only: each BatchNorm becomes part of its convolution
+    checkpoint_sha256 = file_sha256(checkpoint)
+    with PoseStore(store_path) as store:  # one index of the store for every role
+        return [
+            _predict_role(model, ckpt, checkpoint_sha256, store, role, out, batch, device, threads, progress)
+            for role, out in targets
+        ]
+
+
+def _predict_role(
+    model: torch.nn.Module,
+    ckpt: dict[str, Any],
+    checkpoint_sha256: str,
+    store: PoseStore,
+    role: str,
+    out: str | os.PathLike,
+    batch: int,
+    device: str,
+    threads: int | None,
+    progress: bool,
+) -> dict[str, Any]:
     size = int(ckpt["profile"]["input_size"])
     rows: dict[str, list] = {k: [] for k in ("poses", "subject", "sequence", "camera", "frame")}
-    with deterministic(threads or int(ckpt["threads"]), device), PoseStore(store_path) as store:
+    with deterministic(threads or int(ckpt["threads"]), device):
         infos = store.sequences(role=role)
         if not infos:
             raise TrainingError(
@@ -124,7 +160,7 @@ def predict(
         "card": ckpt["card"]["name"],
         "card_sha256": ckpt["card_sha256"],
         "seed": int(ckpt["seed"]),
-        "checkpoint_sha256": file_sha256(checkpoint),
+        "checkpoint_sha256": checkpoint_sha256,
         "checkpoint_step": int(ckpt["step"]),
         "profile": ckpt["profile"]["name"],
         "ablation": ckpt["card"]["model"]["ablation"],

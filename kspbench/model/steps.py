@@ -26,12 +26,14 @@ from torch import nn
 from kspbench.core import skeleton
 from kspbench.model import distributed as DIST
 from kspbench.model import losses as L
+from kspbench.model.adam import FusedAdam, fused_adam_supported
 from kspbench.model.cards import Card, Losses, Optimiser
 from kspbench.model.ksp import KSP
 from kspbench.model.profiles import ModelProfile
 from kspbench.model.run_folder import TrainingError
 
 __all__ = [
+    "AnyOptimiser",
     "LossSteps",
     "lr_factor",
     "make_optimisers",
@@ -41,20 +43,25 @@ __all__ = [
     "validation_errors",
 ]
 
+# What the trainer steps: torch.optim's (Adagrad, Adam off CPU/CUDA) or FusedAdam, which has the same interface.
+AnyOptimiser = torch.optim.Optimizer | FusedAdam
+
 # Validation frames per forward pass.
 _VAL_BATCH = 64
 
 
-def _make_optimiser(spec: Optimiser, params: list[nn.Parameter]) -> torch.optim.Optimizer:
+def _make_optimiser(spec: Optimiser, params: list[nn.Parameter]) -> AnyOptimiser:
     if spec.name == "adagrad":
         return torch.optim.Adagrad(params, lr=spec.lr)
     # The fused kernel: one pass over each parameter instead of a chain of foreach ops (measured on CPU: an Adam
-    # step of the cpu model 7 ms -> 2 ms); deterministic like the other.
-    fused = all(p.device.type in ("cpu", "cuda") for p in params)
-    return torch.optim.Adam(params, lr=spec.lr, fused=fused or None)
+    # step of the cpu model 7 ms -> 2 ms); deterministic like the other. FusedAdam is torch.optim.Adam(fused=True)
+    # bit for bit without its 1.3 s import of torch._dynamo (adam.py).
+    if fused_adam_supported(params):
+        return FusedAdam(params, lr=spec.lr)
+    return torch.optim.Adam(params, lr=spec.lr)
 
 
-def make_optimisers(card: Card, profile: ModelProfile, model: KSP) -> dict[str, torch.optim.Optimizer]:
+def make_optimisers(card: Card, profile: ModelProfile, model: KSP) -> dict[str, AnyOptimiser]:
     """Each configured loss's optimiser over its parameters (the table above), in the card's loss order."""
     groups = {
         "prior": [model.ep],
@@ -86,7 +93,7 @@ def lr_factor(decay: str, step: int, total: int) -> float:
     raise ValueError(f"unknown learning-rate decay {decay!r}")
 
 
-def scale_learning_rates(optimisers: dict[str, torch.optim.Optimizer], factor: float) -> None:
+def scale_learning_rates(optimisers: dict[str, AnyOptimiser], factor: float) -> None:
     """Set each parameter group's ``lr`` to ``factor`` times its first ``lr`` (kept as ``initial_lr``, which the
     optimiser's state dict saves, so a resumed run scales the same base)."""
     for opt in {id(o): o for o in optimisers.values()}.values():  # a shared optimiser once
@@ -113,13 +120,13 @@ def _canonical_state(state: dict[str, Any]) -> dict[str, Any]:
     return canon(state)
 
 
-def optimiser_states(optimisers: dict[str, torch.optim.Optimizer], names: Any) -> dict[str, Any]:
+def optimiser_states(optimisers: dict[str, AnyOptimiser], names: Any) -> dict[str, Any]:
     """The checkpointed state of each optimiser, keyed by ``names`` (the card record's loss names, the same objects:
     pickle then writes each name once)."""
     return {k: _canonical_state(optimisers[k].state_dict()) for k in names}
 
 
-def restore_optimisers(optimisers: dict[str, torch.optim.Optimizer], states: dict[str, Any]) -> None:
+def restore_optimisers(optimisers: dict[str, AnyOptimiser], states: dict[str, Any]) -> None:
     """Load checkpointed states; each per-parameter state tensor takes its parameter's memory layout (checkpoints
     store them contiguous; the fused Adam kernel walks parameter, gradient and moments in memory order, so the
     layouts must agree)."""
@@ -140,7 +147,7 @@ class LossSteps:
     def __init__(
         self,
         model: KSP,
-        optimisers: dict[str, torch.optim.Optimizer],
+        optimisers: dict[str, AnyOptimiser],
         losses: Losses,
         device: torch.device,
         dist: DIST.DistContext,

@@ -53,6 +53,7 @@ from kspbench.model.run_folder import (
     load_checkpoint,
 )
 from kspbench.model.steps import (
+    AnyOptimiser,
     LossSteps,
     lr_factor,
     make_optimisers,
@@ -210,7 +211,7 @@ class Trainer:
                 "applies to runs that start from scratch"
             )
         self.model: KSP | None = None
-        self.optimisers: dict[str, torch.optim.Optimizer] = {}
+        self.optimisers: dict[str, AnyOptimiser] = {}
         self.rng: np.random.Generator | None = None
         self.steps: LossSteps | None = None
         self.data: TrainingData | None = None

@@ -65,3 +65,28 @@ def test_check_store_skips_a_store_it_passed_and_rechecks_a_changed_one(tmp_path
     else:
         raise AssertionError("a store changed after its pass was not checked again")
     assert calls
+
+
+def test_a_large_files_digest_is_remembered_for_that_version_of_the_file_only(tmp_path, monkeypatch):
+    import hashlib
+
+    from kspbench.infra import provenance as P
+
+    monkeypatch.setenv("KSPBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(P, "_REMEMBER_BYTES", 16)
+    f = tmp_path / "big.bin"
+    f.write_bytes(b"a" * 64)
+    truth = hashlib.sha256(b"a" * 64).hexdigest()
+    assert P.file_sha256(f) == truth
+    key = check_key("sha256", "1", f)
+    assert key.read_text() == truth
+    key.write_text("0" * 64)  # what the record says is what comes back: the file is not read again
+    assert P.file_sha256(f) == "0" * 64
+    key.write_text("not a digest")  # a damaged record is ignored and rewritten
+    assert P.file_sha256(f) == truth and key.read_text() == truth
+    f.write_bytes(b"b" * 64)  # a new version of the file is hashed again
+    assert P.file_sha256(f) == hashlib.sha256(b"b" * 64).hexdigest()
+    small = tmp_path / "small.bin"
+    small.write_bytes(b"c" * 8)
+    assert P.file_sha256(small) == hashlib.sha256(b"c" * 8).hexdigest()
+    assert not has_passed(check_key("sha256", "1", small))  # below the size: never recorded

@@ -50,7 +50,7 @@ def test_restored_optimiser_moments_take_their_parameters_layout_for_the_fused_a
     all_losses_card, store, tmp_path, tiny
 ):
     t = _trainer(all_losses_card, store, tmp_path, tiny)
-    assert all(o.defaults["fused"] for o in t.optimisers.values())
+    assert all(o.param_groups[0]["fused"] for o in t.optimisers.values())
     for loss in ("prior", "paired", "unpaired"):
         t.train_step(loss)
     t.out.mkdir(parents=True, exist_ok=True)
