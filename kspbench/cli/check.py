@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "table of what moved; exit 1 when a check fails, 2 when it cannot run. Run it from a kspbench "
         "checkout.",
         epilog="Examples:\n"
-        "  kspbench check                      # all four (about 5 minutes on 2 cores)\n"
+        "  kspbench check                      # all four (about 3 minutes on 2 cores)\n"
         "  kspbench check --golden-only        # seconds\n"
         "  kspbench check --record --seeds 3   # re-measure baselines/smoke.json after an intended change",
         formatter_class=argparse.RawDescriptionHelpFormatter,
