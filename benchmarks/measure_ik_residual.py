@@ -21,19 +21,7 @@ import torch
 
 from kspbench.core import skeleton
 from kspbench.core.kinematics import forward_kinematics, inverse_kinematics
-
-
-def procrustes_align(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Similarity-align each ``pred`` (N, J, 3) to ``target`` (rotation, uniform scale, translation; no reflection)."""
-    mu_p, mu_t = pred.mean(axis=1, keepdims=True), target.mean(axis=1, keepdims=True)
-    p, t = pred - mu_p, target - mu_t
-    u, s, vt = np.linalg.svd(np.einsum("nji,njk->nik", p, t))  # p^T t = U S V^T
-    d = np.sign(np.linalg.det(np.einsum("nij,njk->nik", u, vt)))
-    s[:, -1] *= d
-    vt[:, -1] *= d[:, None]  # flip the last singular direction when U V^T would be a reflection
-    rot = np.einsum("nij,njk->nik", u, vt)  # row form: p @ rot ~ t
-    scale = s.sum(axis=1) / (p**2).sum(axis=(1, 2))
-    return scale[:, None, None] * (p @ rot) + mu_t
+from kspbench.evaluation.metrics import procrustes_align
 
 
 def summarise(name: str, err: np.ndarray) -> None:
