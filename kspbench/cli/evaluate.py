@@ -23,6 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "  kspbench eval --protocol 3dhp --predictions preds_3dhp.npz --joint-order 3dhp --store 3dhp.h5\n"
         "  kspbench eval --protocol h36m-p1,h36m-p2 --predictions mine.npz --store h36m.h5 --out results/mine\n"
         "  kspbench eval --protocol h36m-p1,h36m-p2 --predictions predictions/unsup --role h36m-test "
+        "--out results/unsup\n"
+        "  kspbench eval --protocol h36m-p2,3dhp --predictions predictions/unsup --role h36m-test,3dhp-test "
         "--out results/unsup",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -38,7 +40,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="predictions file (.h5 or .npz), or a folder written by `kspbench predict --run` (with "
         "--role): every PRED/[s<seed>/]<role>.h5 is scored into OUT/[s<seed>/]<protocol>.json",
     )
-    ev.add_argument("--role", help="with a predictions folder: the role whose file to score (e.g. h36m-test)")
+    ev.add_argument(
+        "--role",
+        help="with a predictions folder: the role whose file to score (e.g. h36m-test); or several, comma-separated "
+        "(e.g. h36m-test,3dhp-test): each protocol then scores its own split's role, into OUT/<role>/",
+    )
     ev.add_argument("--store", default=DEFAULT_STORE, help=f"ground-truth pose store (default: {DEFAULT_STORE})")
     ev.add_argument("--out", help="result JSON to write (atomically); per-frame errors go beside it")
     ev.add_argument(
@@ -104,22 +110,49 @@ def _jobs(args: argparse.Namespace) -> list[tuple[str, Path, Path | None]]:
         return [(p, pred, Path(args.out) / f"{Path(p).stem}.json" if args.out else None) for p in protocols]
     if not args.role or not args.out:
         raise UserError(f"{pred} is a folder: pass --role (which <role>.h5 to score) and --out (a results folder)")
-    direct = pred / f"{args.role}.h5"
+    roles = _csv(args.role) or []
+    if len(roles) == 1:
+        return _folder_jobs(pred, roles[0], protocols, Path(args.out))
+    # Several roles: each protocol scores the role its split names, into OUT/<role>/ (one process for a row's
+    # every test role: the pipeline's eval stage).
+    from kspbench.errors import ConfigError
+    from kspbench.evaluation.protocol import load_protocol
+
+    by_role: dict[str, list[str]] = {r: [] for r in roles}
+    for name in protocols:
+        try:
+            role = load_protocol(name).role
+        except ConfigError as err:
+            raise UserError(str(err)) from None
+        if role not in by_role:
+            raise UserError(
+                f"--protocol {name} scores role {role!r}, which --role {args.role} does not list; add it, or score "
+                "that protocol in a call of its own"
+            )
+        by_role[role].append(name)
+    idle = [r for r, names in by_role.items() if not names]
+    if idle:
+        raise UserError(f"--role {','.join(idle)}: no protocol of --protocol {args.protocol} scores it; drop it")
+    return [job for r, names in by_role.items() for job in _folder_jobs(pred, r, names, Path(args.out) / r)]
+
+
+def _folder_jobs(pred: Path, role: str, protocols: list[str], out: Path) -> list[tuple[str, Path, Path | None]]:
+    """Jobs for ``role``'s file(s) of a predictions folder: PRED/<role>.h5 -> OUT/<protocol>.json, or each
+    PRED/s<seed>/<role>.h5 -> OUT/s<seed>/<protocol>.json."""
+    from kspbench.cli import UserError
+
+    direct = pred / f"{role}.h5"
     files = (
-        [(direct, Path(args.out))]
+        [(direct, out)]
         if direct.is_file()
-        else [
-            (d / f"{args.role}.h5", Path(args.out) / d.name)
-            for d in sorted(pred.glob("s*"))
-            if (d / f"{args.role}.h5").is_file()
-        ]
+        else [(d / f"{role}.h5", out / d.name) for d in sorted(pred.glob("s*")) if (d / f"{role}.h5").is_file()]
     )
     if not files:
         raise UserError(
-            f"{pred}: neither {args.role}.h5 nor s<seed>/{args.role}.h5 inside; write them with "
-            f"`kspbench predict --run ... --role {args.role} --out {pred}`"
+            f"{pred}: neither {role}.h5 nor s<seed>/{role}.h5 inside; write them with "
+            f"`kspbench predict --run ... --role {role} --out {pred}`"
         )
-    return [(p, f, out / f"{p}.json") for f, out in files for p in protocols]
+    return [(p, f, o / f"{Path(p).stem}.json") for f, o in files for p in protocols]
 
 
 def _eval(args: argparse.Namespace) -> int:

@@ -433,3 +433,67 @@ def test_3dhp_joint_order_and_csv_reports(mpi_store, tmp_path):
 def test_split_that_selects_nothing(h36m_store):
     with pytest.raises(EvaluationError, match="selects no frame"):
         evaluate(load_protocol("3dhp"), h36m_store, truth_predictions(h36m_store), allow_partial=True)
+
+
+# --- one call for several test roles (the pipeline's eval stage) ------------------------------------------------------
+
+
+@pytest.fixture()
+def two_role_store(tmp_path):
+    rng = np.random.default_rng(5)
+    path = tmp_path / "both.h5"
+    with StoreWriter(path, dataset="unit-both", source="tests") as w:
+        w.add_sequence(make_sequence(rng, subject="S9", sequence="Walking 1", n=12, cameras=CAMS))
+        seq = make_sequence(rng, subject="TS1", sequence="TS1", role="3dhp-test", n=10, cameras=("0",))
+        seq.cameras["0"].extras = {"univ_annot3": seq.cameras["0"].camera_3d * 0.9, "activity": np.ones(10, int)}
+        w.add_sequence(seq)
+    return path
+
+
+def _noisy_folder(store, folder):
+    """A predictions folder as `kspbench predict --run` writes it: s0/<role>.h5 for both test roles."""
+    rng = np.random.default_rng(1)
+    for role, key in (("h36m-test", "camera_3d"), ("3dhp-test", "extras/univ_annot3")):
+        preds = truth_predictions(store, role=role, key=key)
+        preds = dataclasses.replace(preds, poses_3d=preds.poses_3d + rng.normal(0, 30, preds.poses_3d.shape))
+        write_predictions(folder / "s0" / f"{role}.h5", preds)
+
+
+def _metrics(path):
+    return json.loads(path.read_text())["metrics"]
+
+
+def test_several_roles_score_each_protocol_on_its_own_role_as_separate_calls_do(two_role_store, tmp_path):
+    preds = tmp_path / "preds"
+    _noisy_folder(two_role_store, preds)
+    common = [*EVAL, "--predictions", str(preds), "--store", str(two_role_store)]
+    both = tmp_path / "both"
+    args = ["--protocol", "h36m-p2,3dhp", "--role", "h36m-test,3dhp-test", "--out", str(both)]
+    assert main([*common, *args]) == 0
+    got = sorted(p.relative_to(both).as_posix() for p in both.rglob("*.json"))
+    assert got == ["3dhp-test/s0/3dhp.json", "h36m-test/s0/h36m-p2.json"]
+    for role, protocol in (("h36m-test", "h36m-p2"), ("3dhp-test", "3dhp")):
+        alone = tmp_path / "alone" / role
+        assert main([*common, "--protocol", protocol, "--role", role, "--out", str(alone)]) == 0
+        assert _metrics(both / role / "s0" / f"{protocol}.json") == _metrics(alone / "s0" / f"{protocol}.json")
+
+
+@pytest.mark.parametrize(
+    "protocol, roles, expect",
+    [
+        ("h36m-p2,3dhp", "h36m-test,h36m-val", "scores role '3dhp-test', which --role h36m-test,h36m-val does not"),
+        ("h36m-p2", "h36m-test,3dhp-test", "--role 3dhp-test: no protocol of --protocol h36m-p2 scores it"),
+        ("h36m-p2,nope", "h36m-test,3dhp-test", "nope"),
+    ],
+)
+def test_several_roles_refuse_a_protocol_or_role_left_unpaired(
+    two_role_store, tmp_path, capsys, protocol, roles, expect
+):
+    preds = tmp_path / "preds"
+    _noisy_folder(two_role_store, preds)
+    out = tmp_path / "out"
+    args = ["--predictions", str(preds), "--store", str(two_role_store), "--out", str(out)]
+    assert main([*EVAL, *args, "--protocol", protocol, "--role", roles]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and expect in err, err
+    assert not out.exists()
