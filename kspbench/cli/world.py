@@ -93,14 +93,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         "training pose whose normalised true 2D is nearest). Score with `kspbench eval`.",
         epilog="Examples:\n"
         "  kspbench world baseline --store data/world.h5 --kind const --out const.h5\n"
+        "  kspbench world baseline --kind nn2d --role h36m-test,3dhp-test --out predictions/nn2d\n"
         "  kspbench eval --protocol h36m-p2 --predictions const.h5 --store data/world.h5",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     bl.add_argument("--store", default=DEFAULT_STORE, help=f"world store (default: {DEFAULT_STORE})")
     bl.add_argument("--kind", required=True, choices=("mean", "const", "nn2d"), help="which baseline")
-    bl.add_argument("--role", default="h36m-test", help="role to predict (default: h36m-test)")
+    bl.add_argument(
+        "--role",
+        default="h36m-test",
+        help="role to predict (default: h36m-test); or several, comma-separated, learnt once: --out is then a "
+        "folder, OUT/<role>.h5",
+    )
     bl.add_argument("--train-role", default="h36m-train", help="role the baseline learns from (default: h36m-train)")
-    bl.add_argument("--out", required=True, help="predictions file to write (.h5 or .npz)")
+    bl.add_argument(
+        "--out", required=True, help="predictions file to write (.h5 or .npz); with several roles, a folder"
+    )
     bl.set_defaults(func=_baseline)
 
 
@@ -213,17 +221,30 @@ def _describe(args: argparse.Namespace) -> int:
 
 
 def _baseline(args: argparse.Namespace) -> int:
+    from kspbench.cli import UserError
+    from kspbench.data.predictions import write_predictions
     from kspbench.data.store import check_store
     from kspbench.infra.atomic import check_output, refuse_inputs
-    from kspbench.world.baselines import write_baseline
+    from kspbench.world.baselines import baselines
 
     _store_exists(args.store)
-    check_output(args.out)
-    refuse_inputs([args.out], [args.store])
+    roles = [r.strip() for r in args.role.split(",") if r.strip()]
+    if not roles:
+        raise UserError("--role: name a role to predict, e.g. h36m-test")
+    if len(roles) == 1:
+        outs = [Path(args.out)]
+    elif Path(args.out).suffix.lower() in (".h5", ".npz"):
+        raise UserError(f"--out {args.out}: with several roles --out is a folder (OUT/<role>.h5)")
+    else:
+        outs = [Path(args.out) / f"{role}.h5" for role in roles]
+    for out in outs:
+        check_output(out)
+    refuse_inputs(outs, [args.store])
     check_store(args.store)
-    preds = write_baseline(args.store, args.kind, args.out, role=args.role, train_role=args.train_role)
-    print(
-        f"{args.out}: {args.kind} baseline, {len(preds)} predictions for role {args.role} "
-        f"(score: kspbench eval --protocol h36m-p2 --predictions {args.out} --store {args.store})"
-    )
+    for role, out, preds in zip(roles, outs, baselines(args.store, args.kind, roles, train_role=args.train_role)):
+        write_predictions(out, preds)
+        print(
+            f"{out}: {args.kind} baseline, {len(preds)} predictions for role {role} "
+            f"(score: kspbench eval --protocol h36m-p2 --predictions {out} --store {args.store})"
+        )
     return 0

@@ -118,35 +118,51 @@ def baseline(
     store_path: str | os.PathLike, kind: str, role: str = "h36m-test", train_role: str = "h36m-train"
 ) -> Predictions:
     """Predictions of a baseline for every frame of every camera of ``role``."""
+    return baselines(store_path, kind, [role], train_role)[0]
+
+
+def baselines(
+    store_path: str | os.PathLike, kind: str, roles: list[str], train_role: str = "h36m-train"
+) -> list[Predictions]:
+    """:func:`baseline` for each of ``roles``, learnt once from ``train_role`` (one read of the store)."""
     if kind not in KINDS:
         raise BaselineError(f"unknown baseline {kind!r}; choose one of {', '.join(KINDS)}")
     with PoseStore(store_path) as store:
         tr3, tr2, _ = _gather(store, train_role, valid_only=True)
-        te3, te2, keys = _gather(store, role, valid_only=False)
+        targets = [_gather(store, role, valid_only=False) for role in roles]
     tr_rel = tr3 - tr3[:, skeleton.ROOT : skeleton.ROOT + 1]
+    pose = ref_2d = None  # one pose for every frame (mean, const), or the 2D index a frame is matched in (nn2d)
     if kind == "mean":
-        poses = np.broadcast_to(tr_rel.mean(0), te3.shape).copy()
+        pose = tr_rel.mean(0)
     elif kind == "const":
-        poses = np.broadcast_to(const_pose(tr_rel), te3.shape).copy()
+        pose = const_pose(tr_rel)
     else:
-        finite = np.isfinite(te2).all(axis=(1, 2))
-        poses = np.zeros_like(te3)
-        idx = nearest(normalise_2d(te2[finite]), normalise_2d(tr2))
-        poses[finite] = tr_rel[idx]
-    attrs = {
-        "baseline": kind,
-        "train_role": train_role,
-        "role": role,
-        "description": __doc__.split("\n\n")[1].strip().replace("\n", " "),
-    }
-    return Predictions(
-        poses_3d=poses.astype(np.float32),
-        subject=keys["subject"].astype(str),
-        sequence=keys["sequence"].astype(str),
-        camera=keys["camera"].astype(str),
-        frame=keys["frame"].astype(np.int64),
-        attrs=attrs,
-    )
+        ref_2d = normalise_2d(tr2)
+    out = []
+    for role, (te3, te2, keys) in zip(roles, targets):
+        if pose is not None:
+            poses = np.broadcast_to(pose, te3.shape).copy()
+        else:
+            finite = np.isfinite(te2).all(axis=(1, 2))
+            poses = np.zeros_like(te3)
+            poses[finite] = tr_rel[nearest(normalise_2d(te2[finite]), ref_2d)]
+        attrs = {
+            "baseline": kind,
+            "train_role": train_role,
+            "role": role,
+            "description": __doc__.split("\n\n")[1].strip().replace("\n", " "),
+        }
+        out.append(
+            Predictions(
+                poses_3d=poses.astype(np.float32),
+                subject=keys["subject"].astype(str),
+                sequence=keys["sequence"].astype(str),
+                camera=keys["camera"].astype(str),
+                frame=keys["frame"].astype(np.int64),
+                attrs=attrs,
+            )
+        )
+    return out
 
 
 def write_baseline(store_path, kind: str, out, role: str = "h36m-test", train_role: str = "h36m-train") -> Predictions:

@@ -177,3 +177,28 @@ def test_build_with_a_motion_file_retargets_onto_the_people(tmp_path, capsys):
         w = s.read("S1", "Walking 1", "world_3d").astype(np.float64)
     lengths = np.linalg.norm(w[:, 1:] - w[:, list(skeleton.PARENTS[1:])], axis=-1)
     np.testing.assert_allclose(lengths, np.broadcast_to(motion.person_bone_lengths(s1)[1:], lengths.shape), rtol=1e-4)
+
+
+def test_baseline_for_several_roles_equals_one_call_per_role(capsys, tmp_path, tiny_store):
+    from kspbench.data.predictions import read_predictions
+
+    store, _ = tiny_store
+    roles = ["h36m-test", "3dhp-test"]
+    for kind in ("const", "nn2d"):
+        folder = tmp_path / kind
+        args = ["world", "baseline", "--store", str(store), "--kind", kind]
+        assert main([*args, "--role", ",".join(roles), "--out", str(folder)]) == 0
+        assert sorted(p.name for p in folder.iterdir()) == sorted(f"{r}.h5" for r in roles)
+        for role in roles:
+            alone = tmp_path / f"{kind}-{role}.h5"
+            assert main([*args, "--role", role, "--out", str(alone)]) == 0
+            got, want = read_predictions(folder / f"{role}.h5"), read_predictions(alone)
+            assert got.attrs["role"] == role
+            np.testing.assert_array_equal(got.poses_3d, want.poses_3d)
+            np.testing.assert_array_equal(got.frame, want.frame)
+    capsys.readouterr()
+    bad = ["world", "baseline", "--store", str(store), "--kind", "mean", "--role", ",".join(roles)]
+    assert main([*bad, "--out", str(tmp_path / "one.h5")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "with several roles --out is a folder" in err
+    assert not (tmp_path / "one.h5").exists()
