@@ -21,6 +21,12 @@ class UserError(KspbenchError):
     """An error in what the user asked for or gave us; shown as one line, exit status 2."""
 
 
+def comma_list(text: str | None) -> list[str]:
+    """A comma-separated option value as its items, blanks dropped: ``"S9, S11,"`` -> ``["S9", "S11"]``; ``None``
+    or an empty string -> ``[]``."""
+    return [t.strip() for t in text.split(",") if t.strip()] if text else []
+
+
 # Each subcommand module exposes ``register(subparsers) -> None``; its parser sets ``func``.
 _SUBCOMMANDS = (
     "data",

@@ -11,6 +11,8 @@ import argparse
 import textwrap
 from pathlib import Path
 
+from kspbench.cli import comma_list
+
 _FMT = argparse.RawDescriptionHelpFormatter
 _MAX_NOTES = 10
 
@@ -115,10 +117,6 @@ def _margin(text: str) -> float:
     return value
 
 
-def _list(text: str) -> list[str]:
-    return [t.strip() for t in text.split(",") if t.strip()]
-
-
 def register_import(dsub: argparse._SubParsersAction) -> None:
     """Add ``import`` with one sub-command per dataset under the ``data`` sub-parsers ``dsub``."""
     imp = dsub.add_parser(
@@ -140,7 +138,7 @@ def register_import(dsub: argparse._SubParsersAction) -> None:
     h.add_argument("--root", required=True, help="Human3.6M root holding S1, S5, ... folders")
     h.add_argument(
         "--subjects",
-        type=_list,
+        type=comma_list,
         default=None,
         metavar="S1,S5,...",
         help="only these subjects (default: every S<number> folder)",
@@ -179,7 +177,7 @@ def register_import(dsub: argparse._SubParsersAction) -> None:
     )
     m.add_argument(
         "--cameras",
-        type=_list,
+        type=comma_list,
         default=None,
         metavar="0,1,2,...",
         help="training cameras (default 0,1,2,4,5,6,7,8: the chest-height cameras)",
@@ -220,7 +218,7 @@ def register_import(dsub: argparse._SubParsersAction) -> None:
     v.add_argument(
         "--npz-2d", default=None, help="data_2d_h36m_gt.npz or an H36M-layout detections file (pickled; read safely)"
     )
-    v.add_argument("--subjects", type=_list, default=None, metavar="S1,S5,...", help="only these subjects")
+    v.add_argument("--subjects", type=comma_list, default=None, metavar="S1,S5,...", help="only these subjects")
     _compare_option(v)
     _common(v)
     v.set_defaults(func=_import_vp3d)
@@ -315,7 +313,7 @@ def _mmpose_parser(
         "--crop-size", type=_positive_int, default=64, metavar="PX", help="side of the stored person crops (default 64)"
     )
     if subjects:
-        p.add_argument("--subjects", type=_list, default=None, metavar="S1,S5,...", help="only these subjects")
+        p.add_argument("--subjects", type=comma_list, default=None, metavar="S1,S5,...", help="only these subjects")
     _common(p)
     p.set_defaults(func=_import_mmpose, mmpose_command=name)
 

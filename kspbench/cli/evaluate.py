@@ -87,15 +87,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     pr.set_defaults(func=_protocols)
 
 
-def _csv(value: str | None) -> list[str] | None:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else None
-
-
 def _jobs(args: argparse.Namespace) -> list[tuple[str, Path, Path | None]]:
     """(protocol, predictions file, result path) for each evaluation the arguments ask for."""
-    from kspbench.cli import UserError
+    from kspbench.cli import UserError, comma_list
 
-    protocols = _csv(args.protocol) or []
+    protocols = comma_list(args.protocol)
     if not protocols:
         raise UserError("--protocol: give a protocol name (see `kspbench protocols`)")
     pred = Path(args.predictions)
@@ -110,7 +106,7 @@ def _jobs(args: argparse.Namespace) -> list[tuple[str, Path, Path | None]]:
         return [(p, pred, Path(args.out) / f"{Path(p).stem}.json" if args.out else None) for p in protocols]
     if not args.role or not args.out:
         raise UserError(f"{pred} is a folder: pass --role (which <role>.h5 to score) and --out (a results folder)")
-    roles = _csv(args.role) or []
+    roles = comma_list(args.role)
     if len(roles) == 1:
         return _folder_jobs(pred, roles[0], protocols, Path(args.out))
     # Several roles: each protocol scores the role its split names, into OUT/<role>/ (one process for a row's
@@ -156,7 +152,7 @@ def _folder_jobs(pred: Path, role: str, protocols: list[str], out: Path) -> list
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from kspbench.cli import UserError
+    from kspbench.cli import UserError, comma_list
     from kspbench.data.store import check_store
     from kspbench.evaluation.evaluate import result_outputs
     from kspbench.infra.atomic import check_output, refuse_inputs
@@ -167,7 +163,7 @@ def _eval(args: argparse.Namespace) -> int:
         )
     jobs = _jobs(args)
     # Before any work: no output may be an input, and every output must be writable where it is going.
-    protocol_files = [p for p in _csv(args.protocol) or [] if Path(p).is_file()]
+    protocol_files = [p for p in comma_list(args.protocol) if Path(p).is_file()]
     for _, pred, out in jobs:
         if out is not None:
             check_output(out)
@@ -184,7 +180,7 @@ def _eval(args: argparse.Namespace) -> int:
 def _eval_one(args: argparse.Namespace, store, protocol_name: str, pred_path: Path, out: Path | None) -> None:
     from tabulate import tabulate
 
-    from kspbench.cli import UserError
+    from kspbench.cli import UserError, comma_list
     from kspbench.data.identity import model_block
     from kspbench.data.predictions import read_predictions
     from kspbench.evaluation.evaluate import SPREAD_METRIC, describe_missing, evaluate, write_result
@@ -199,7 +195,7 @@ def _eval_one(args: argparse.Namespace, store, protocol_name: str, pred_path: Pa
             file=sys.stderr,
         )
     protocol = protocol.with_overrides(
-        subjects=_csv(args.subjects), cameras=_csv(args.cameras), frame_stride=args.stride
+        subjects=comma_list(args.subjects), cameras=comma_list(args.cameras), frame_stride=args.stride
     )
     preds = read_predictions(pred_path, joint_order=args.joint_order)
     model = model_block(preds.model, name=args.name, meta=args.meta, where=str(pred_path))

@@ -116,13 +116,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _read(args: argparse.Namespace):
+    from kspbench.cli import comma_list
     from kspbench.data.outside.csv_poses import read_csv
     from kspbench.data.outside.mmpose import read_mmpose
     from kspbench.data.outside.videopose3d import read_videopose3d
 
     common = {"units": args.units, "joint_order": args.joint_order}
     if args.format == "videopose3d":
-        cams = [c.strip() for c in args.cameras.split(",") if c.strip()] if args.cameras else None
+        cams = comma_list(args.cameras) if args.cameras else None
         return read_videopose3d(args.input, key=args.key, cameras=cams, **common)
     if args.format == "mmpose":
         return read_mmpose(args.input, annotations=args.annotations, **common)

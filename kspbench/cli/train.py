@@ -256,7 +256,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from kspbench.cli import UserError
+    from kspbench.cli import UserError, comma_list
     from kspbench.model.predict import predict_roles
 
     if args.batch < 1:
@@ -276,7 +276,7 @@ def _predict(args: argparse.Namespace) -> int:
             raise UserError(
                 f"{run}: no s<seed>/checkpoint.pt inside; train with `kspbench train --seeds N --out {run}`"
             )
-        roles = [r.strip() for r in args.role.split(",") if r.strip()]
+        roles = comma_list(args.role)
         jobs += [(s / "checkpoint.pt", role, Path(args.out) / s.name / f"{role}.h5") for s in seeds for role in roles]
     from kspbench.data.store import check_store
     from kspbench.infra.atomic import check_output, refuse_inputs

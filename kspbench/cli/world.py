@@ -221,14 +221,14 @@ def _describe(args: argparse.Namespace) -> int:
 
 
 def _baseline(args: argparse.Namespace) -> int:
-    from kspbench.cli import UserError
+    from kspbench.cli import UserError, comma_list
     from kspbench.data.predictions import write_predictions
     from kspbench.data.store import check_store
     from kspbench.infra.atomic import check_output, refuse_inputs
     from kspbench.world.baselines import baselines
 
     _store_exists(args.store)
-    roles = [r.strip() for r in args.role.split(",") if r.strip()]
+    roles = comma_list(args.role)
     if not roles:
         raise UserError("--role: name a role to predict, e.g. h36m-test")
     if len(roles) == 1:
