@@ -212,8 +212,10 @@ class AppearanceEncoder(nn.Module):
     """EA: 10 conv3x3 (the first 7x7) + BN (+ ReLU but after the last) -> fa ``(B, 8w, F, F)``.
 
     Widths w, w, 2w, 2w, 4w, 4w, 8w, 8w, 8w, 8w (w = profile.ea_width; paper-size w = 64 gives fa = 512 channels);
-    convs 2, 4, 6, 8 have stride 2 as far as needed to reach the trunk's feature size F. With ``profile.ea_pool``
-    fa is averaged over space and tiled back to F x F (kspbench's default; see ``profiles.yaml``).
+    convs 2, 4, 6, 8 have stride 2 as far as needed to reach the trunk's feature size F; with
+    ``profile.ea_stem_stride`` 2 the first conv is the first of those downsamplings (and conv 8 keeps stride 1).
+    With ``profile.ea_pool`` fa is averaged over space and tiled back to F x F (kspbench's default; see
+    ``profiles.yaml``).
     """
 
     N_CONVS = 10
@@ -223,7 +225,8 @@ class AppearanceEncoder(nn.Module):
         w = profile.ea_width
         widths = (w, w, 2 * w, 2 * w, 4 * w, 4 * w, 8 * w, 8 * w, 8 * w, 8 * w)
         n_down = int(round(math.log2(profile.input_size // profile.feature_size)))
-        down_at = (1, 3, 5, 7)[:n_down]
+        # A strided stem runs the 7x7 conv (EA's most expensive one) and every later one on a quarter of the pixels.
+        down_at = (0, 1, 3, 5)[:n_down] if profile.ea_stem_stride == 2 else (1, 3, 5, 7)[:n_down]
         layers: list[nn.Module] = []
         channels = 3
         for i, out in enumerate(widths):

@@ -90,6 +90,7 @@ class ModelProfile:
     ep_head: HeadSpec
     ea_width: int = setting(minimum=1)
     ea_pool: bool
+    ea_stem_stride: int = setting(choices=(1, 2))  # 2: EA's 7x7 first conv is one of its downsamplings
     maps: MapSpec
     decoder: DecoderSpec
     ablation_hidden: int = setting(minimum=1)
@@ -140,6 +141,7 @@ class ModelProfile:
 # (key path, value) of every key added since profiles were first written, with the behaviour from before it existed.
 _LEGACY_DEFAULTS: tuple[tuple[tuple[str, ...], Any], ...] = (
     (("ea_pool",), False),
+    (("ea_stem_stride",), 1),
     (("ep_head", "pool"), "avg"),
     (("decoder", "mask_prior"), 0.0),
     (("decoder", "map_skips"), False),
@@ -177,6 +179,8 @@ def _check(p: ModelProfile) -> None:
         )
     if not _is_power_of_two(stride):
         raise ConfigError(f"profile {p.name}: stride must be a power of two")
+    if p.ea_stem_stride == 2 and stride < 2:
+        raise ConfigError(f"profile {p.name}: ea_stem_stride 2 needs a trunk stride of at least 2 (or set it to 1)")
 
 
 def profile_names() -> tuple[str, ...]:

@@ -184,3 +184,28 @@ def test_keypoint_head_gives_points_that_move_with_the_person(tiny):
     fresh = _model(prof)
     with torch.no_grad():
         torch.testing.assert_close(fresh.ep(images)["keypoints"], torch.zeros(1, skeleton.NUM_JOINTS, 2))
+
+
+@pytest.mark.parametrize("stem_stride", [1, 2])
+def test_ea_stem_stride_keeps_fa_shape_and_moves_the_first_downsampling(tiny, stem_stride):
+    from kspbench.model.encoders import AppearanceEncoder
+
+    p = dataclasses.replace(tiny, ea_stem_stride=stem_stride)
+    ea = AppearanceEncoder(p)
+    convs = [m for m in ea.net if isinstance(m, torch.nn.Conv2d)]
+    n_down = int(np.log2(p.input_size // p.feature_size))
+    assert sum(c.stride == (2, 2) for c in convs) == n_down  # the same total downsampling either way
+    assert convs[0].stride == (stem_stride, stem_stride) and convs[0].kernel_size == (7, 7)
+    ea.reset_parameters(torch.Generator().manual_seed(0))
+    fa = ea(torch.rand(2, 3, p.input_size, p.input_size))
+    assert fa.shape == (2, p.fa_channels, p.feature_size, p.feature_size)
+
+
+def test_ea_stem_stride_needs_a_strided_trunk_and_old_checkpoints_keep_stride_one(tiny):
+    raw = tiny.to_dict()
+    assert load_profile("cpu").ea_stem_stride == 2 and load_profile("paper").ea_stem_stride == 1
+    raw.pop("ea_stem_stride")
+    assert type(tiny).from_dict(raw).ea_stem_stride == 1
+    raw = {**tiny.to_dict(), "ea_stem_stride": 3}
+    with pytest.raises(ConfigError, match="ea_stem_stride"):
+        type(tiny).from_dict(raw)
