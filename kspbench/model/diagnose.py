@@ -31,6 +31,14 @@ Metrics per mode (means over tuples):
 * ``ep_pck_decoded``: EP(Î(B))'s p2d against B's true 2D: PCK at ``PCK_THRESHOLD`` = 0.2 in [-1, 1] units
   (0.1 x the crop side) and ``ep_error_px_decoded``, the mean 2D joint error in pixels of the model's crop.
 
+Is DI conditioned on the appearance code? When the role has two or more subjects, each tuple also has a **stranger**
+X: a usable frame of another subject, seen by the same camera when the role has one (so the scene around the person
+is alike). Î_X(B) = DI(Tm(B), EA(X), C) is decoded in both modes, ``e_b_stranger`` is its L1 against It in the
+region, and **ACI = 1 - mean e_b / mean e_b_stranger** (appearance-conditioning index, bootstrapped like PCI): 0
+exactly when the decoder ignores EA (the person is then drawn in colours that come from the pose maps, e.g. those
+of the training subjects whose body it resembles), > 0 when the right person's appearance code draws It better
+than another person's. Roles with one subject (``h36m-val``) give None.
+
 References (mode-free): ``copy_background_l1`` (Bt against It in the person region: the error of copying the
 background) and EP's PCK / error on the real It.
 """
@@ -79,9 +87,10 @@ BATCH = 64
 BOOTSTRAP = 2000
 MODES = ("teacher_forced", "ep")
 REPORT_KIND = "kspbench-diagnose"
-REPORT_VERSION = 1
+REPORT_VERSION = 2  # v2: the appearance-conditioning index (stranger tuples, ACI)
 _TUPLE_TAG = 0xD1A6  # seed-sequence tags: tuples and bootstrap draw from separate streams
 _BOOT_TAG = 0xB007
+_STRANGER_TAG = 0x57A6
 
 DEFINITIONS = {
     "tuple": "(Is, It, F') of one clip of the role (same person, static camera, clean background C); Is and F' "
@@ -101,6 +110,11 @@ DEFINITIONS = {
     "pck": f"fraction of joints with |EP p2d - true p2d| < {PCK_THRESHOLD} in [-1, 1] crop units "
     "(0.1 x crop side); error_px = mean joint distance x crop_px / 2",
     "copy_background_l1": "mean L1 between Bt and It in the region (the error of copying the background)",
+    "stranger": "X, a usable frame of another subject of the role (the same camera when the role has one); "
+    "None when the role has one subject",
+    "e_b_stranger": "mean over tuples of the mean L1 between Î_X(B) = DI(Tm(B), EA(X), C) and It in the region",
+    "aci": "1 - e_b / e_b_stranger (appearance-conditioning index, ratio of means); bootstrapped like pci; "
+    "0: the decoder ignores the appearance code",
 }
 
 
@@ -115,12 +129,14 @@ class Tuples:
     source: np.ndarray  # Is
     target: np.ndarray  # It (pose B, background C)
     other: np.ndarray  # F' (pose B')
+    stranger: np.ndarray | None = None  # X: another subject (ACI); None when the role has one subject
 
     def __len__(self) -> int:
         return int(self.target.size)
 
     def take(self, idx: np.ndarray | slice) -> "Tuples":
-        return Tuples(self.source[idx], self.target[idx], self.other[idx])
+        stranger = None if self.stranger is None else self.stranger[idx]
+        return Tuples(self.source[idx], self.target[idx], self.other[idx], stranger)
 
 
 # --- inputs -------------------------------------------------------------------------------------------------------
@@ -202,7 +218,31 @@ def draw_tuples(frames: "D.Frames", n: int, seed: int, min_gap: float = MIN_GAP_
     b = rng.integers(0, c - 1)
     b = b + (b >= a)  # two distinct ranks among the far partners
     to_row = lambda r: np.where(r < n_left[tgt], first[tgt] + r, right[tgt] + r - n_left[tgt])  # noqa: E731
-    return Tuples(source=usable[to_row(a)], target=usable[tgt], other=usable[to_row(b)])
+    target = usable[tgt]
+    return Tuples(
+        source=usable[to_row(a)], target=target, other=usable[to_row(b)], stranger=draw_strangers(frames, target, seed)
+    )
+
+
+def draw_strangers(frames: "D.Frames", targets: np.ndarray, seed: int) -> np.ndarray | None:
+    """Per target row, a seeded usable frame of another subject, seen by the same camera when the role has one
+    (else any camera): ``(T,)`` int rows, or None when the usable frames hold fewer than two subjects."""
+    usable = np.flatnonzero(frames.usable)
+    subjects = frames.subject[usable]
+    if np.unique(subjects).size < 2:
+        return None
+    rng = np.random.default_rng(np.random.SeedSequence([seed, _STRANGER_TAG]))
+    # One pool per (subject, camera) of the targets; a draw is uniform over the pool's rows.
+    out = np.empty(targets.size, np.int64)
+    keys = np.stack([frames.subject[targets], frames.camera[targets]], axis=1)
+    uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
+    for k, (subject, camera) in enumerate(uniq):
+        pool = usable[(subjects != subject) & (frames.camera[usable] == camera)]
+        if pool.size == 0:
+            pool = usable[subjects != subject]
+        rows = np.flatnonzero(inverse.reshape(-1) == k)
+        out[rows] = pool[rng.integers(0, pool.size, size=rows.size)]
+    return out
 
 
 def person_masks(images: torch.Tensor, backgrounds: torch.Tensor) -> torch.Tensor:
@@ -277,6 +317,11 @@ def _batch_inputs(frames: "D.Frames", tup: Tuples, device: str) -> dict[str, tor
         # True joint depths (the model's camera frame) order the limb maps of a profile with maps.occlusion.
         "z_t": torch.from_numpy(frames.p3d[tup.target][..., 2]).to(device),
         "z_o": torch.from_numpy(frames.p3d[tup.other][..., 2]).to(device),
+        **(
+            {}
+            if tup.stranger is None
+            else {"str": D.to_float(frames.images[torch.from_numpy(np.asarray(tup.stranger, np.int64))]).to(device)}
+        ),
     }
 
 
@@ -289,9 +334,12 @@ def _decode(model, x: dict[str, torch.Tensor]) -> dict[str, Any]:
         "teacher_forced": ((x["p2d_t"], pose_t["scale"], x["z_t"]), (x["p2d_o"], pose_o["scale"], x["z_o"])),
         "ep": ((pose_t["p2d"], pose_t["scale"], z_t), (pose_o["p2d"], pose_o["scale"], z_o)),
     }
+    fa_x = model.appearance(x["str"]) if "str" in x else None
     out: dict[str, Any] = {"pose_t": pose_t}
     for mode, ((pb, sb, zb), (po, so, zo)) in poses.items():
         out[mode] = (model.render(pb, sb, fa, x["bg"], zb), model.render(po, so, fa, x["bg"], zo))
+        if fa_x is not None:
+            out[f"{mode}/stranger"] = model.render(pb, sb, fa_x, x["bg"], zb)
     return out
 
 
@@ -327,6 +375,8 @@ def measure(
             rb, ro = dec[mode]
             put(f"{mode}/e_b", _region_l1(rb["image"], x["tgt"], region))
             put(f"{mode}/e_bp", _region_l1(ro["image"], x["tgt"], region))
+            if f"{mode}/stranger" in dec:
+                put(f"{mode}/e_bx", _region_l1(dec[f"{mode}/stranger"]["image"], x["tgt"], region))
             err = _joint_errors(model.pose(rb["image"])["p2d"], x["p2d_t"])
             put(f"{mode}/pck", (err < PCK_THRESHOLD).double().mean(dim=1))
             put(f"{mode}/px", err.mean(dim=1) * size / 2.0)
@@ -341,11 +391,18 @@ def measure(
     modes = {}
     for i, mode in enumerate(MODES):
         pci, lo, hi = _ratio_ci(cat[f"{mode}/e_b"], cat[f"{mode}/e_bp"], (seed, i))
+        if f"{mode}/e_bx" in cat:
+            aci, aci_lo, aci_hi = _ratio_ci(cat[f"{mode}/e_b"], cat[f"{mode}/e_bx"], (seed, len(MODES) + i))
+        else:
+            aci = aci_lo = aci_hi = None
         modes[mode] = {
             "e_b": mean(f"{mode}/e_b"),
             "e_b_prime": mean(f"{mode}/e_bp"),
             "pci": pci,
             "pci_ci95": [lo, hi],
+            "e_b_stranger": mean(f"{mode}/e_bx"),
+            "aci": aci,
+            "aci_ci95": [aci_lo, aci_hi],
             "mask_iou": mean(f"{mode}/iou"),
             "mask_inside": mean(f"{mode}/in"),
             "mask_outside": mean(f"{mode}/out"),
@@ -503,6 +560,18 @@ def _num(value: float | None, fmt: str = ".4f") -> str:
     return "n/a" if value is None else format(value, fmt)
 
 
+def aci_line(report: dict[str, Any]) -> str:
+    """One line giving the appearance-conditioning index of both modes, or why there is none."""
+    modes = report["modes"]
+    if all(m.get("aci") is None for m in modes.values()):
+        return f"ACI: n/a ({report['role']} has one subject; another subject's appearance code is needed)"
+    parts = []
+    for mode, m in modes.items():
+        lo, hi = m["aci_ci95"]
+        parts.append(f"{mode.replace('_', '-')} {_num(m['aci'], '.3f')} [{_num(lo, '.3f')}, {_num(hi, '.3f')}]")
+    return "ACI = 1 - e(B)/e_X(B), X another subject's appearance: " + ", ".join(parts) + " (0 = DI ignores EA)"
+
+
 def summary_lines(report: dict[str, Any]) -> list[str]:
     """A short human summary of a report."""
     ck = report["checkpoint"]
@@ -528,5 +597,6 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         f"({_num(real['error_px'], '.1f')} px)"
     )
     lines.append("PCI = 1 - e(B)/e(B'): 0 = the decoder ignores the pose, 1 = it draws exactly the true person")
+    lines.append(aci_line(report))
     lines += [f"warning: {w}" for w in report.get("warnings", [])]
     return lines

@@ -842,10 +842,16 @@ def swap_pci_text(
         return f"PCI not computed: {why}"
     m = report["modes"]
     fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
-    return (
+    text = (
         f"PCI on {report['n_tuples']} tuples of {role}: EP {fmt(m['ep']['pci'])}, teacher-forced "
         f"{fmt(m['teacher_forced']['pci'])} (0: the decoder ignores the pose)"
     )
+    if m["ep"].get("aci") is not None:
+        text += (
+            f"\nACI on the same tuples (another subject's appearance code): EP {fmt(m['ep']['aci'])}, "
+            f"teacher-forced {fmt(m['teacher_forced']['aci'])} (0: it ignores the appearance)"
+        )
+    return text
 
 
 def plot_diagnosis(

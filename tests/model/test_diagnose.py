@@ -146,6 +146,9 @@ def test_report_on_the_real_decoder_has_every_figure(bench):
             "e_b_prime",
             "pci",
             "pci_ci95",
+            "e_b_stranger",
+            "aci",
+            "aci_ci95",
             "mask_iou",
             "mask_inside",
             "mask_outside",
@@ -252,3 +255,37 @@ def test_fig3_title_line_gives_pci_on_clean_stores_and_a_note_otherwise(bench):
     assert note == "PCI not computed: the store's backgrounds are not clean (background_estimate median:9)"
     with PoseStore(bench["clean"]) as s:
         assert DG.background_estimate(s.attrs) == "clean"
+
+
+def test_strangers_are_another_subject_seen_by_the_same_camera_and_none_with_one_subject(bench):
+    frames, _ = DG.load_role(bench["clean"], "h36m-train", 32)
+    assert np.unique(frames.subject[frames.usable]).size == 2
+    t = DG.draw_tuples(frames, 100, seed=1)
+    assert t.stranger is not None and t.stranger.shape == t.target.shape
+    assert (frames.subject[t.stranger] != frames.subject[t.target]).all()
+    assert (frames.camera[t.stranger] == frames.camera[t.target]).all()
+    assert frames.usable[t.stranger].all()
+    assert (DG.draw_tuples(frames, 100, seed=1).stranger == t.stranger).all()
+    assert (t.take(slice(3, 7)).stranger == t.stranger[3:7]).all()
+    assert DG.draw_tuples(_frames(bench), 10, seed=0).stranger is None  # h36m-val: one subject
+
+
+def test_a_decoder_that_ignores_the_appearance_code_has_aci_zero_and_one_subject_gives_none(bench, monkeypatch, capsys):
+    model, _ = load_model(bench["ckpt"])
+    render = model.render
+    report, _ = DG.diagnose(bench["ckpt"], bench["clean"], role="h36m-train", n_tuples=N, threads=1, model=model)
+    for m in report["modes"].values():
+        assert m["aci"] == pytest.approx(1 - m["e_b"] / m["e_b_stranger"])
+        assert m["aci_ci95"][0] <= m["aci"] <= m["aci_ci95"][1]
+        assert m["e_b_stranger"] != m["e_b"]  # the tiny decoder does read fa
+    monkeypatch.setattr(
+        model, "render", lambda p2d, scale, fa, bg, depth=None: render(p2d, scale, torch.zeros_like(fa), bg, depth)
+    )
+    blind, _ = DG.diagnose(bench["ckpt"], bench["clean"], role="h36m-train", n_tuples=N, threads=1, model=model)
+    for m in blind["modes"].values():
+        assert abs(m["aci"]) < 1e-12 and all(abs(v) < 1e-12 for v in m["aci_ci95"]), m
+        assert m["pci"] != 0.0  # it still draws the pose
+    assert "ACI = 1 - e(B)/e_X(B)" in DG.aci_line(blind)
+    val, _ = DG.diagnose(bench["ckpt"], bench["clean"], n_tuples=N, threads=1, model=model)
+    assert all(m["aci"] is None and m["e_b_stranger"] is None for m in val["modes"].values())
+    assert DG.aci_line(val).startswith("ACI: n/a (h36m-val has one subject")
