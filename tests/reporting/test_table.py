@@ -602,3 +602,17 @@ def test_latex_compiles_with_pdflatex(unit, tmp_path):
     )
     assert done.returncode == 0, done.stdout[-3000:]
     assert (tmp_path / "doc.pdf").read_bytes()[:5] == b"%PDF-"
+
+
+def test_a_3dhp_adapted_card_is_marked_out_of_domain_on_human36m_only(tmp_path):
+    store = _world(tmp_path / "world.h5", SYNTHETIC)
+    for k, row in enumerate(("unsup", "unsup-3dhp")):
+        for proto in ("h36m-p2", "3dhp"):
+            _score(tmp_path, store, row, proto, _card(row, 0), 20.0, 10 + k)
+    sections = _sections(_table_md(tmp_path / "results", tmp_path / "tables.md"))
+    t2 = _rows(sections["table2"])
+    marked = [r["Method"] for r in t2 if "out of domain" in r["Method"]]
+    assert marked == [_by_label(t2, "unsup-3dhp")["Method"]]
+    assert marked[0].startswith("unsup-3dhp (adapted on 3DHP: out of domain here)")
+    assert "adapted on MPI-INF-3DHP's training set" in sections["table2"]
+    assert "out of domain" not in sections["table3"]  # on 3DHP it is in its domain (+3DHP)

@@ -429,3 +429,38 @@ def test_cli_summary_counts_collapse_and_floor(smoke, tmp_path, capsys, monkeypa
     out = capsys.readouterr().out
     assert "collapse: 0/1 ok" in out and "golden: 4/4 ok" in out
     assert any("FAIL" in ln and "unsup h36m-p2 spread_ratio" in ln for ln in out.splitlines())
+
+
+def test_smoke_pipeline_pins_the_cpu_kernels_to_avx2_on_x86_and_a_users_setting_wins(tmp_path, monkeypatch):
+    import platform
+    import subprocess
+
+    import kspbench.tools.check as C
+
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+    assert C.smoke_isa_env() == {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+    monkeypatch.setattr(platform, "machine", lambda: "aarch64")
+    assert C.smoke_isa_env() == {}
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+    seen = []
+
+    def fake_run(cmd, cwd=None, env=None, **kw):
+        seen.append(env)
+        return subprocess.CompletedProcess(cmd, 0, stdout="")
+
+    monkeypatch.setattr(C.subprocess, "run", fake_run)
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE")
+    C.run_smoke(REPO, tmp_path / "work", log=lambda _m: None)
+    repro = seen[-1]  # git init, then dvc repro
+    assert repro["ATEN_CPU_CAPABILITY"] == "avx2" and repro["ONEDNN_MAX_CPU_ISA"] == "AVX512_CORE"
+
+
+def test_a_rounding_sized_difference_is_not_shown_as_moved():
+    from kspbench.cli.check import _moved
+    from kspbench.tools.check import Finding
+
+    assert not _moved(Finding("golden", "nn2d", "84.7851", "84.7851", True, 1.421e-14, 1e-9))  # AVX-512 vs AVX2
+    assert _moved(Finding("golden", "nn2d", "84.7851", "84.7852", True, 1e-10, 1e-9))
+    assert _moved(Finding("metric", "unsup", "0.5", "0.6", True, 0.1, 0.2))
+    assert not _moved(Finding("collapse", "unsup", "0.5", "0.6", True, 0.1, None))  # a margin, not a movement
+    assert not _moved(Finding("metric", "mean", "0.000", "0.000", True, None, 0.05))
