@@ -1,4 +1,5 @@
-"""``kspbench diagnose``: is a checkpoint's image decoder conditioned on the pose (PCI, mask IoU, EP on Î)?"""
+"""``kspbench diagnose``: is a checkpoint's image decoder conditioned on the pose (PCI, mask IoU, EP on Î) and on the
+appearance code (ACI)?"""
 
 from __future__ import annotations
 
@@ -11,17 +12,20 @@ DEFAULT_STORE = "data/world.h5"
 def register(sub: argparse._SubParsersAction) -> None:
     dg = sub.add_parser(
         "diagnose",
-        help="measure whether a checkpoint's decoder draws the pose it is given (PCI)",
+        help="measure whether a checkpoint's decoder draws the pose (PCI) and the appearance (ACI) it is given",
         description="Decode seeded held-out tuples (Is, It, F' of one static-camera clip) with It's true pose B "
         "and with another frame's pose B', over It's clean background, and compare both with It in "
         "the true person region: PCI = 1 - e(B)/e(B') is 0 for a decoder that ignores the pose and 1 "
         "for one that draws exactly the true person. Two modes: teacher-forced (true 2D poses) and EP "
         "(the pose encoder's own 2D). Also the decoder mask's IoU with the true mask and EP's 2D PCK "
-        "on the decoded image. Needs a store whose backgrounds are the clean empty scene "
+        "on the decoded image. On a role with two or more subjects (e.g. h36m-test) also the appearance-"
+        "conditioning index ACI = 1 - e(B)/e_X(B), X's appearance code from another subject: 0 for a decoder "
+        "that ignores the appearance code. Needs a store whose backgrounds are the clean empty scene "
         "(background_estimate = clean). Definitions: docs/model.md.",
         epilog="Examples:\n"
         "  kspbench diagnose --checkpoint runs/unsup/s0/checkpoint.pt --store data/world.h5\n"
-        "  kspbench diagnose --checkpoint runs/unsup/s0/checkpoint.pt --out diag.json --figure diag.png",
+        "  kspbench diagnose --checkpoint runs/unsup/s0/checkpoint.pt --out diag.json --figure diag.png\n"
+        "  kspbench diagnose --checkpoint runs/unsup/s0/checkpoint.pt --role h36m-test   # with ACI",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     dg.add_argument("--checkpoint", required=True, help="a checkpoint written by `kspbench train`")
