@@ -107,14 +107,10 @@ class PairedLoss:
 
 @dataclass(frozen=True)
 class UnpairedLoss:
-    """LUNP, with the flip and rotation of its transform T. ``appearance_through_generator``: EA(Is) reaches the
-    frozen generator with its gradient (the paper's LUNP: EA also learns from the pose cycle); false feeds it
-    detached, so EA learns in LUNP only from the appearance cycle (docs/model.md, "Does DI use the appearance
-    code?")."""
+    """LUNP, with the flip and rotation of its transform T."""
 
     lambda2: float = _weight(0.1)
     detach_cycle: bool = False
-    appearance_through_generator: bool = True
     optimiser: Optimiser | None = None
     flip: float = _share(0.5)
     rotation_degrees: float = _degrees(30.0)

@@ -151,15 +151,12 @@ def unpaired_loss(
     *,
     lambda2: float,
     detach_cycle: bool = False,
-    appearance_through_generator: bool = True,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """LUNP; call inside ``frozen(model.generator_modules())``. ``flip`` ``(B,)`` bool and ``angle`` ``(B,)``
-    radians define T. ``appearance_through_generator`` false renders with EA(Is) detached: the pose cycle then
-    cannot use the appearance code as a channel to EP."""
+    radians define T."""
     pose = model.pose(target)
     fa = model.appearance(source)
-    code = fa if appearance_through_generator else fa.detach()
-    gen = model.render(pose["p2d"], pose["scale"], code, background, _depth(pose))["image"]
+    gen = model.render(pose["p2d"], pose["scale"], fa, background, _depth(pose))["image"]
     p_tilde = T.invert_p2d(model.pose(T.apply_images(gen, flip, angle))["p2d"], flip, angle)
     l_p = l1(_target(pose["p2d"], detach_cycle), p_tilde)
     l_fa = l1(_target(fa, detach_cycle), model.appearance(gen))

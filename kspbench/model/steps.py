@@ -184,7 +184,6 @@ class LossSteps:
                 batch["angle"],
                 lambda2=cfg.lambda2,
                 detach_cycle=cfg.detach_cycle,
-                appearance_through_generator=cfg.appearance_through_generator,
             )
         if loss == "sup2d":
             return L.sup2d_loss(m, batch["images"], batch["p2d"], weight=cfg.weight, wkp=cfg.wkp)
