@@ -163,7 +163,7 @@ def _merge(base: dict, over: dict) -> dict:
 
 
 # The smoke baselines were recorded with torch's AVX2 kernels. On a CPU with AVX-512, torch and oneDNN pick other
-# kernels whose float sums round differently, and 160 iterations of training carry that into metrics beyond their
+# kernels whose float sums round differently, and the 144 smoke training iterations carry that into metrics beyond their
 # tolerance (measured: 13 of 196 metrics and one loss moved on an AVX-512 machine, none with these settings).
 SMOKE_ISA = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
 
