@@ -101,7 +101,14 @@ def _spread_cell(e: dict[str, Any]) -> str:
 
 
 def _label(e: dict[str, Any]) -> str:
-    return e["label"] + (" (collapsed)" if e["collapsed"] else "") + (f" ({e['partial']})" if e["partial"] else "")
+    from kspbench.evaluation.results import OUT_OF_DOMAIN_LABEL
+
+    return (
+        e["label"]
+        + (f" ({OUT_OF_DOMAIN_LABEL})" if e["out_of_domain"] else "")
+        + (" (collapsed)" if e["collapsed"] else "")
+        + (f" ({e['partial']})" if e["partial"] else "")
+    )
 
 
 def _delta_cells(e: dict[str, Any]) -> tuple[str, str]:
@@ -221,6 +228,10 @@ def _md(b: dict[str, Any]) -> str:
         from kspbench.evaluation.results import PARTIAL_NOTE
 
         lines.append(PARTIAL_NOTE)
+    if any(e["out_of_domain"] for e in entries):
+        from kspbench.evaluation.results import OUT_OF_DOMAIN_NOTE
+
+        lines.append(OUT_OF_DOMAIN_NOTE)
     lines += [f"not paired: {e['label']}: {e['pairing_error']}" for e in entries if e["pairing_error"]]
     for by, rows_by in b["breakdowns"].items():
         groups = _groups(b, by)
@@ -388,6 +399,7 @@ def _csv(tables: list[dict[str, Any]]) -> str:
             "spread_ratio",
             "collapsed",
             "partial",
+            "out_of_domain",
             "published",
             "source",
         ]
@@ -422,6 +434,7 @@ def _csv(tables: list[dict[str, Any]]) -> str:
                     "" if e["spread_ratio"] is None else e["spread_ratio"],
                     e["collapsed"],
                     e["partial"] or "",
+                    e["out_of_domain"],
                     False,
                     "; ".join(e["paths"]),
                 ]
@@ -441,6 +454,7 @@ def _csv(tables: list[dict[str, Any]]) -> str:
                     e0["higher_is_better"],
                     x["score"],
                     *[""] * 11,
+                    "",
                     "",
                     True,
                     x["table"],

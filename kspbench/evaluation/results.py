@@ -69,6 +69,11 @@ COLLAPSE_SPREAD_RATIO = 0.3
 COLLAPSE_NOTE = (
     f"collapsed: predictions barely vary with the input (spread ratio < {COLLAPSE_SPREAD_RATIO}); not a result"
 )
+OUT_OF_DOMAIN_LABEL = "adapted on 3DHP: out of domain here"
+OUT_OF_DOMAIN_NOTE = (
+    f"A row marked '{OUT_OF_DOMAIN_LABEL}' is a model adapted on MPI-INF-3DHP's training set (+3DHP in Table 3); "
+    "on Human3.6M it is scored outside its training domain, so its numbers here are not its result."
+)
 PARTIAL_NOTE = (
     "partial: the row's result misses subjects, cameras or actions its protocol names (scored with "
     "--allow-partial); its numbers are not the protocol's."
@@ -313,6 +318,25 @@ def collapsed(results: list[Result]) -> bool:
         return False
     st = row_stats(results, SPREAD_METRIC)
     return st is not None and st.mean < COLLAPSE_SPREAD_RATIO
+
+
+def trainset(result: Result) -> str:
+    """Table 3's Trainset of a result's row: the model block's if it names one; for a card "+3DHP" when it is an
+    X-3dhp card (adapted on 3dhp-train), else "-3DHP"; "" for an outside model that does not say."""
+    given = result.model.get("trainset")
+    if given:
+        return given
+    if result.kind == "external":
+        return ""
+    return "+3DHP" if result.row.endswith("-3dhp") else "-3DHP"
+
+
+def out_of_domain(results: list[Result]) -> bool:
+    """Whether a row adapted on MPI-INF-3DHP (:func:`trainset` "+3DHP") is scored on a Human3.6M role, where its
+    numbers are not its result (tables and leaderboards mark it with :data:`OUT_OF_DOMAIN_LABEL`)."""
+    if not results or trainset(results[0]) != "+3DHP":
+        return False
+    return str(results[0].data["protocol"]["split"]["role"]).startswith("h36m")
 
 
 def partial_note(results: list[Result]) -> str | None:

@@ -20,7 +20,17 @@ import numpy as np
 
 from kspbench.errors import KspbenchError
 from kspbench.evaluation.evaluate import SPREAD_METRIC
-from kspbench.evaluation.results import Result, by_row, collapsed, partial_note, per_frame, protocol_mismatch, row_stats
+from kspbench.evaluation.results import (
+    Result,
+    RowStats,
+    by_row,
+    collapsed,
+    out_of_domain,
+    partial_note,
+    per_frame,
+    protocol_mismatch,
+    row_stats,
+)
 
 __all__ = [
     "LeaderboardError",
@@ -294,6 +304,14 @@ def _seed_interval(values: tuple[float, ...]) -> list[float]:
     return [float(arr.mean()) - half, float(arr.mean()) + half]
 
 
+def _row_interval(st: RowStats) -> list[float] | None:
+    """A row's 95 % interval: the t interval over seeds for several seeds, else the result's own block-bootstrap
+    interval (``st``: a :func:`row_stats` summary)."""
+    if len(st.values) > 1:
+        return _seed_interval(st.values)
+    return list(st.ci95) if st.ci95 else None
+
+
 def leaderboard(results: list[Result], protocol: str, metric: str | None = None) -> list[dict[str, Any]]:
     """One entry per row of ``protocol``, best first, each paired against the best row.
 
@@ -309,7 +327,9 @@ def leaderboard(results: list[Result], protocol: str, metric: str | None = None)
     seeds; None for results without one), collapsed (:func:`kspbench.evaluation.results.collapsed`: a non-baseline row
     whose predictions barely vary with the input; it keeps its rank, and the renderers mark it), partial
     (:func:`kspbench.evaluation.results.partial_note`: "partial: no subject S11", or None for a row covering its
-    protocol) and model (the model block; empty for cards and baselines).
+    protocol), out_of_domain (:func:`kspbench.evaluation.results.out_of_domain`: a row adapted on 3DHP scored on
+    Human3.6M; it keeps its rank, and the renderers mark it) and model (the model block; empty for cards and
+    baselines).
 
     Raises:
         LeaderboardError: no result of ``protocol``; a metric the protocol does not define.
@@ -355,13 +375,14 @@ def leaderboard(results: list[Result], protocol: str, metric: str | None = None)
                 "values": list(st.values),
                 "score": st.mean,
                 "sd": st.sd,
-                "ci95": _seed_interval(st.values) if multi else (list(st.ci95) if st.ci95 else None),
+                "ci95": _row_interval(st),
                 "ci95_kind": "t interval over training seeds" if multi else "block bootstrap (test sampling)",
                 "paths": [str(r.path) for r in rs],
                 "_pair": rs[0],
                 "spread_ratio": None if spread is None else spread.mean,
                 "collapsed": collapsed(rs),
                 "partial": partial_note(rs),
+                "out_of_domain": out_of_domain(rs),
                 "model": rs[0].model,
             }
         )
@@ -426,6 +447,5 @@ def extra_metrics(results: list[Result], protocol: str) -> dict[str, dict[str, d
             st = row_stats(rs, m)
             if st is None:
                 continue
-            ci = _seed_interval(st.values) if len(rs) > 1 else (list(st.ci95) if st.ci95 else None)
-            out[row][m] = {"score": st.mean, "sd": st.sd, "ci95": ci}
+            out[row][m] = {"score": st.mean, "sd": st.sd, "ci95": _row_interval(st)}
     return out

@@ -96,7 +96,9 @@ def _board(b: dict[str, Any], base: Path) -> str:
         cls = "measured best" if e["rank"] == 1 else "measured"
         label = e["label"]
         badge = '<span class="badge b-meas">measured</span>' + "".join(
-            f'<span class="badge b-warn">{w}</span>' for w in ("collapsed", "partial") if e[w]
+            f'<span class="badge b-warn">{w.replace("_", " ")}</span>'
+            for w in ("collapsed", "partial", "out_of_domain")
+            if e[w]
         )
         why = f'<small class="why">{_e(e["partial"])}</small>' if e["partial"] else ""
         cells = [

@@ -28,12 +28,16 @@ from kspbench.evaluation.evaluate import SPREAD_METRIC
 from kspbench.evaluation.results import (
     BASELINE_LABELS,
     COLLAPSE_NOTE,
+    OUT_OF_DOMAIN_LABEL,
+    OUT_OF_DOMAIN_NOTE,
     PARTIAL_NOTE,
     Result,
     by_row,
     collapsed,
+    out_of_domain,
     partial_note,
     row_stats,
+    trainset,
 )
 
 __all__ = ["Cell", "Row", "Table", "reference", "build_tables", "render", "metrics_summary", "FORMATS"]
@@ -151,13 +155,6 @@ SPREAD_NOTE = (
 )
 
 
-OUT_OF_DOMAIN_LABEL = "adapted on 3DHP: out of domain here"
-OUT_OF_DOMAIN_NOTE = (
-    f"A row marked '{OUT_OF_DOMAIN_LABEL}' is a model adapted on MPI-INF-3DHP's training set (+3DHP in Table 3); "
-    "on Human3.6M it is scored outside its training domain, so its numbers here are not its result."
-)
-
-
 def _spread_cell(results: list[Result] | None) -> Cell:
     cell = _measured_cell(results, SPREAD_METRIC)
     cell.digits = 2
@@ -243,7 +240,7 @@ def table2(ref: dict, groups: dict[tuple[str, str], list[Result]]) -> Table:
         mr.cells["average"] = _measured_cell(res, "p_mpjpe_mm")
         mr.cells["n_mpjpe"] = _measured_cell(res, "n_mpjpe_mm")
         mr.cells["spread"] = _spread_cell(res)
-        if _trainset(row, res) == "+3DHP":
+        if out_of_domain(res):
             mr.label += f" ({OUT_OF_DOMAIN_LABEL})"
             if OUT_OF_DOMAIN_NOTE not in table.notes:
                 table.notes.append(OUT_OF_DOMAIN_NOTE)
@@ -294,7 +291,7 @@ def table3(ref: dict, groups: dict[tuple[str, str], list[Result]]) -> Table:
                 continue
             mr = _measured_row(_label(row, t["rows"]), res, row if res[0].kind == "model" else None, {})
             mr.info = {
-                "Trainset": _trainset(row, res),
+                "Trainset": trainset(res[0]),
                 "Sup.": _supervision(row, res),
                 "Alignment": f"{align} ({proto})",
                 "Source": _source(mr),
@@ -368,16 +365,6 @@ def table4(ref: dict, groups: dict[tuple[str, str], list[Result]]) -> Table:
     table.notes.insert(1, SPREAD_NOTE + " Here: on h36m-p2.")
     _footer(table.rows, table.notes)
     return table
-
-
-def _trainset(row: str, results: list[Result]) -> str:
-    """Table 3's Trainset: the model block's, else the card's (a -3dhp card adapts on 3DHP)."""
-    given = results[0].model.get("trainset")
-    if given:
-        return given
-    if results[0].kind == "external":
-        return ""
-    return "+3DHP" if row.endswith("-3dhp") else "-3DHP"
 
 
 def _supervision(row: str, results: list[Result] | None = None) -> str:

@@ -24,7 +24,7 @@ from model_fixtures import make_clip
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SEEDS = (0, 1)
-VAL_STEPS = 4  # the unsup card's two stages at min_stage_steps (2) each, validated every step (profile below)
+VAL_STEPS = 6  # the unsup card's three stages at min_stage_steps (2) each, validated every step (profile below)
 
 
 def _build_store(path: Path) -> Path:

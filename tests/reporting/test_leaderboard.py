@@ -224,6 +224,33 @@ def test_collapsed_rows_are_marked_but_keep_their_rank(h36m, tmp_path, capsys):
     assert COLLAPSE_NOTE not in capsys.readouterr().out
 
 
+def test_a_3dhp_adapted_row_is_marked_out_of_domain_on_human36m_only(h36m, mpi, tmp_path, capsys):
+    from kspbench.evaluation.results import OUT_OF_DOMAIN_LABEL, OUT_OF_DOMAIN_NOTE
+
+    shutil.copytree(h36m["dir"], tmp_path / "results")
+    scored_result(tmp_path, h36m["store"], "h36m-p2", "adapted", "unsup-3dhp", 0, 12.0, 7)
+    entries = {e["row"]: e for e in leaderboard(discover(tmp_path / "results"), "h36m-p2")}
+    assert entries["unsup-3dhp"]["out_of_domain"] and not entries["good"]["out_of_domain"]
+    # On 3DHP's own test set the same kind of row is in its domain.
+    m = tmp_path / "m"
+    shutil.copytree(mpi["dir"], m / "results")
+    kw = dict(role="3dhp-test", key="extras/univ_annot3")
+    scored_result(m, mpi["dir"].parent / "3dhp.h5", "3dhp", "a3", "unsup-3dhp", 0, 30.0, 8, **kw)
+    assert not any(e["out_of_domain"] for e in leaderboard(discover(m / "results"), "3dhp"))
+    assert run_cli(["leaderboard", "--results", str(tmp_path / "results"), "--protocol", "h36m-p2"]) == 0
+    md = capsys.readouterr().out
+    assert sum(OUT_OF_DOMAIN_LABEL in ln for ln in md.splitlines() if ln.startswith("|")) == 1
+    assert f"unsup-3dhp ({OUT_OF_DOMAIN_LABEL})" in md and OUT_OF_DOMAIN_NOTE in md
+    argv = ["leaderboard", "--results", str(tmp_path / "results"), "--protocol", "h36m-p2", "--format"]
+    assert run_cli([*argv, "csv"]) == 0
+    rows = {r["row"]: r for r in csv.DictReader(io.StringIO(capsys.readouterr().out))}
+    assert rows["unsup-3dhp"]["out_of_domain"] == "True" and rows["good"]["out_of_domain"] == "False"
+    assert run_cli([*argv, "html"]) == 0
+    assert capsys.readouterr().out.count(">out of domain</span>") == 1
+    assert run_cli(["leaderboard", "--results", str(h36m["dir"]), "--protocol", "h36m-p2"]) == 0
+    assert OUT_OF_DOMAIN_NOTE not in capsys.readouterr().out
+
+
 def test_cli_compare(h36m, capsys):
     assert run_cli(["compare", str(h36m["good"]), str(h36m["worse"])]) == 0
     out = capsys.readouterr().out
