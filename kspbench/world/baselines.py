@@ -23,7 +23,7 @@ import os
 import numpy as np
 
 from kspbench.core import skeleton
-from kspbench.data.predictions import Predictions, write_predictions
+from kspbench.data.predictions import Predictions
 from kspbench.data.store import PoseStore
 from kspbench.errors import KspbenchError
 from kspbench.evaluation import metrics
@@ -163,12 +163,6 @@ def baselines(
             )
         )
     return out
-
-
-def write_baseline(store_path, kind: str, out, role: str = "h36m-test", train_role: str = "h36m-train") -> Predictions:
-    preds = baseline(store_path, kind, role, train_role)
-    write_predictions(out, preds)
-    return preds
 
 
 def score(store_path, preds: Predictions, protocol: str = "h36m-p2") -> dict:

@@ -117,12 +117,13 @@ def test_datasheet_written_beside_the_store(tiny_store):
 
 @pytest.mark.parametrize("kind", ["mean", "const", "nn2d"])
 def test_baselines_write_valid_predictions(tiny_store, tmp_path, kind):
-    from kspbench.data.predictions import read_predictions
-    from kspbench.world.baselines import score, write_baseline
+    from kspbench.data.predictions import read_predictions, write_predictions
+    from kspbench.world.baselines import baseline, score
 
     path, _ = tiny_store
     out = tmp_path / f"{kind}.h5"
-    preds = write_baseline(path, kind, out)
+    preds = baseline(path, kind)
+    write_predictions(out, preds)
     back = read_predictions(out)
     assert len(back) == len(preds) > 0
     assert_close(back.poses_3d, preds.poses_3d)
