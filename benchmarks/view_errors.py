@@ -21,9 +21,10 @@ on Rc > 120° frames 100.9 / 126.0 against 103.3 / 125.1 on the rest, flip oracl
 
 What is left after the view is the depth order (docs/model.md, "What is left is the depth order"): EP's 2D PCK at 0.2
 crop units, the share of bones (pointing at least 20 % of their length in depth) whose depth sign the prediction gets
-right, and the P-MPJPE of the truth with each bone's depth sign taken from the prediction. Measured: ``unsup`` s0 / s1
-2D PCK 0.54 / 0.21, signs right 0.54 / 0.45 (chance: 0.5), truth with its signs 92.3 / 99.0 mm; ``full-3d`` 0.73,
-0.76, 53.7 mm.
+right, and the P-MPJPE of the truth with each bone's depth sign taken from the prediction. Measured on the stride-8
+runs of 2026-12-06: ``unsup`` s0 / s1 2D PCK 0.54 / 0.21, signs right 0.54 / 0.45 (chance: 0.5), truth with its signs
+92.3 / 99.0 mm; ``full-3d`` 0.73, 0.76, 53.7 mm. On the default run of 2026-12-07 (``unsup`` with its Dp warm-up):
+``unsup`` 0.60 / 0.58, 0.61 / 0.61, 78.9 / 78.0 mm; ``full-3d`` 0.73 / 0.74, 0.77 / 0.78, 52.8 / 51.3 mm.
 """
 
 from __future__ import annotations
