@@ -2,6 +2,7 @@
 follow a pose at all?".
 
     python benchmarks/view_errors.py CHECKPOINT [CHECKPOINT ...] [--store data/world.h5] [--role h36m-test]
+                                     [--nn-lift h36m-train]
 
 For every other usable frame of the role: the geodesic angle between the predicted Rc and the truth's canonical
 frame (:func:`kspbench.core.kinematics.inverse_kinematics`: the rotation from C to the camera), reported as the
@@ -25,6 +26,15 @@ right, and the P-MPJPE of the truth with each bone's depth sign taken from the p
 runs of 2026-12-06: ``unsup`` s0 / s1 2D PCK 0.54 / 0.21, signs right 0.54 / 0.45 (chance: 0.5), truth with its signs
 92.3 / 99.0 mm; ``full-3d`` 0.73, 0.76, 53.7 mm. On the default run of 2026-12-07 (``unsup`` with its Dp warm-up):
 ``unsup`` 0.60 / 0.58, 0.61 / 0.61, 78.9 / 78.0 mm; ``full-3d`` 0.73 / 0.74, 0.77 / 0.78, 52.8 / 51.3 mm.
+
+Does EP's 2D carry the pose at all? ``--nn-lift h36m-train`` adds two floors and an oracle lifter (diagnostics, not
+models): the 2D PCK of one constant 2D pose (the training frames' mean 2D in crop coordinates), overall and on the
+limb ends (knees, ankles, elbows, wrists); and the P-MPJPE of lifting EP's 2D, and the true 2D, to the 3D pose of
+the nearest training frame by normalised 2D (every other usable frame of the role named; as the ``nn2d`` baseline).
+Measured on the default run of 2026-12-07 (h36m-test): the constant 2D pose scores PCK 0.613 (limb ends 0.501);
+``unsup`` s0 / s1 0.596 / 0.580 (limb ends 0.492 / 0.479), lifted 102.3 / 105.2 mm, i.e. its 2D is no better than
+the constant one and lifts to ``const``'s error; the true 2D lifts to 46.4 mm; ``full-3d`` s0 0.725 (0.591), lifted
+88.9; ``weakly`` s0 0.739 (0.621), lifted 91.1 against its own 112.0.
 """
 
 from __future__ import annotations
@@ -42,6 +52,7 @@ from kspbench.data.store import PoseStore
 from kspbench.evaluation.metrics import p_mpjpe, spread_ratio
 from kspbench.model import data as D
 from kspbench.model.predict import load_model
+from kspbench.world.baselines import nearest, normalise_2d
 
 
 def geodesic_degrees(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -90,13 +101,42 @@ def depth_sign_agreement(pred: np.ndarray, truth: np.ndarray, min_fraction: floa
     return float((np.sign(bp[..., 2]) == np.sign(bt[..., 2]))[deep].mean())
 
 
+def role_labels(store: PoseStore, role: str, every: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """True 2D (crop coordinates) and 3D (crop camera frame, trunk units) of every ``every``-th usable frame of a role,
+    without reading its images: ``(N, 17, 2)``, ``(N, 17, 3)``."""
+    p2, p3 = [], []
+    for info in store.sequences(role=role):
+        for cam in info.cameras:
+            if not store.has(info.subject, info.sequence, "boxes", camera=cam):
+                continue
+            boxes = store.read(info.subject, info.sequence, "boxes", camera=cam).astype(np.float64)
+            a, b, _, usable, _ = D._labels(store, info.subject, info.sequence, cam, boxes)
+            p2.append(a[usable])
+            p3.append(b[usable])
+    return np.concatenate(p2)[::every].astype(np.float64), np.concatenate(p3)[::every].astype(np.float64)
+
+
+def nn_lift(query_2d: np.ndarray, ref_2d: np.ndarray, ref_3d: np.ndarray) -> np.ndarray:
+    """The 3D pose of the reference frame nearest in normalised 2D (:func:`kspbench.world.baselines.normalise_2d`):
+    a lifter with every training label, to ask whether a 2D pose carries the 3D pose (a diagnostic, not a model)."""
+    return ref_3d[nearest(normalise_2d(query_2d), normalise_2d(ref_2d))]
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("checkpoints", nargs="+")
     ap.add_argument("--store", default="data/world.h5")
     ap.add_argument("--role", default="h36m-test")
+    ap.add_argument(
+        "--nn-lift",
+        metavar="TRAIN_ROLE",
+        help="also lift EP's 2D and the true 2D to 3D by the nearest 2D pose of this role's labelled frames",
+    )
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
+    if args.nn_lift:
+        with PoseStore(args.store) as store:
+            ref = role_labels(store, args.nn_lift, every=2)
     for path in args.checkpoints:
         model, _ = load_model(path)
         with PoseStore(args.store) as store:
@@ -119,6 +159,18 @@ def main(argv: list[str]) -> int:
         flipped = (angle > 120).numpy()
         err_2d = np.linalg.norm(torch.cat(p2d).numpy() - frames.p2d[idx], axis=-1)
         truth_signed = with_depth_signs(truth, pred)
+        lifted = {}
+        if args.nn_lift:
+            for name, q in (("ep_2d", torch.cat(p2d).numpy()), ("true_2d", frames.p2d[idx].astype(np.float64))):
+                lift = nn_lift(q, *ref) * skeleton.TRUNK_MM
+                lifted[f"p_mpjpe_mm_nn_lift_{name}"] = round(float(p_mpjpe(lift, truth).mean()), 1)
+                lifted[f"spread_ratio_nn_lift_{name}"] = round(spread_ratio(lift, truth), 3)
+            # The 2D floor: the training frames' mean 2D pose in crop coordinates, for every frame.
+            err_mean_2d = np.linalg.norm(ref[0].mean(0) - frames.p2d[idx], axis=-1)
+            lifted["pck2d_at_0.2_mean_2d"] = round(float((err_mean_2d < 0.2).mean()), 3)
+            limbs = [skeleton.JOINT_NAMES.index(f"{s}{j}") for s in "LR" for j in ("Knee", "Ankle", "Elbow", "Wrist")]
+            lifted["pck2d_at_0.2_limb_ends"] = round(float((err_2d[:, limbs] < 0.2).mean()), 3)
+            lifted["pck2d_at_0.2_limb_ends_mean_2d"] = round(float((err_mean_2d[:, limbs] < 0.2).mean()), 3)
         report = {
             "checkpoint": path,
             "frames": int(idx.size),
@@ -133,6 +185,7 @@ def main(argv: list[str]) -> int:
             "pck2d_at_0.2": round(float((err_2d < 0.2).mean()), 3),
             "depth_sign_agreement": round(depth_sign_agreement(pred, truth), 3),
             "p_mpjpe_mm_truth_with_predicted_depth_signs": round(float(p_mpjpe(truth_signed, truth).mean()), 1),
+            **lifted,
         }
         print(json.dumps(report), flush=True)
     return 0

@@ -9,7 +9,10 @@ by :func:`kspbench.infra.atomic.write_with`):
 * ``learning_curves.png``: validation P-MPJPE against the training step of every run (``val.csv``), a thin line
   per seed and the mean over seeds of each card in bold.
 * ``fig3_swap.png`` (the paper's Fig. 3): four fixed test frames through the trained decoder, pose from the row's
-  sample, appearance from the column's sample and background from a third sample of the four; the title carries the
+  sample, appearance from the column's sample and background from a third sample of the four. The four are the most
+  different true poses among ``SWAP_CANDIDATES`` evenly spaced frames (chosen from the labels, not the model), and
+  each pose is decoded twice: from EP's pose (the paper's figure) and teacher-forced from its true 2D pose, so the
+  figure separates "the decoder ignores the pose" from "EP gets the pose wrong". The title carries the
   checkpoint's pose-conditioning index PCI (:mod:`kspbench.model.diagnose`, ``SWAP_PCI_TUPLES`` tuples of the role)
   when the store's backgrounds are clean, and a note saying why not otherwise.
 * ``fig4_skeletons.png`` (the paper's Fig. 4): six fixed test frames, the crop and the predicted (Procrustes-aligned)
@@ -26,7 +29,8 @@ Tables for ``dvc plots``, wide so that DVC draws a line per column (:mod:`kspben
 header only) and one ``pck_<protocol>.csv`` per 3DHP protocol (``threshold_mm``, then a column per row: its PCK in
 percent).
 
-Fixed frames are ``k`` usable frames evenly spaced over the role (store order), so figures are reproducible.
+Fixed frames are ``k`` usable frames evenly spaced over the role (store order), or for Fig. 3 the most different
+poses among more of them, so figures are reproducible.
 matplotlib is imported lazily and always draws with its Agg canvas (no display, no global backend switch).
 """
 
@@ -67,6 +71,8 @@ __all__ = [
     "read_val_curves",
     "find_checkpoint",
     "evenly_spaced",
+    "diverse_poses",
+    "SWAP_CANDIDATES",
     "swap_background",
     "select_frames",
     "swap_images",
@@ -101,6 +107,10 @@ DEFAULT_ROLE = "h36m-test"
 ACTION_PROTOCOL = "h36m-p2"
 ACTION_METRIC = "p_mpjpe_mm"
 SWAP_SAMPLES = 4
+# Fig. 3's rows are the most different true poses among this many evenly spaced frames: evenly spaced frames of
+# Human3.6M-like actions are mostly standing, and a grid of four standing poses cannot show whether the decoder
+# follows the pose.
+SWAP_CANDIDATES = 256
 SKELETON_SAMPLES = 6
 SWAP_PCI_TUPLES = 64
 DPI = 110
@@ -409,6 +419,42 @@ def evenly_spaced(usable: np.ndarray, k: int) -> np.ndarray:
     return idx[np.unique(np.linspace(0, idx.size - 1, k).round().astype(int))]
 
 
+def diverse_poses(poses: np.ndarray, k: int) -> np.ndarray:
+    """``k`` (or fewer) indices of ``poses`` that differ most from each other: the medoid first, then each time the
+    pose farthest from those already taken (farthest-point sampling).
+
+    The distance between two poses is their P-MPJPE, averaged over both directions (the similarity alignment of
+    protocol II is not symmetric in scale), so two views of one pose, or one pose at two sizes, count as the same.
+    Deterministic; ties go to the lower index.
+
+    Args:
+        poses: (N, J, 3) root-relative poses in any one unit.
+        k: how many to take.
+
+    Returns:
+        (min(k, N),) int indices into ``poses``, in the order taken.
+    """
+    from kspbench.evaluation.metrics import p_mpjpe
+
+    poses = np.asarray(poses, np.float64)
+    n = poses.shape[0]
+    k = min(int(k), n)
+    if k <= 0:
+        return np.zeros(0, int)
+    a, b = np.triu_indices(n, 1)
+    d = np.zeros((n, n))
+    if a.size:
+        d[a, b] = 0.5 * (p_mpjpe(poses[a], poses[b]).mean(1) + p_mpjpe(poses[b], poses[a]).mean(1))
+    d = d + d.T
+    taken = [int(np.argmin(d.sum(1)))]
+    nearest = d[taken[0]].copy()
+    while len(taken) < k:
+        nxt = int(np.argmax(nearest))
+        taken.append(nxt)
+        nearest = np.minimum(nearest, d[nxt])
+    return np.asarray(taken, int)
+
+
 def swap_background(pose: int, appearance: int, n: int) -> int:
     """The sample whose background a swap cell uses: the first of ``n`` that is neither the pose nor the appearance
     source (``n >= 3``)."""
@@ -422,6 +468,7 @@ class SelectedFrames:
     images: Any  # (k, 3, S, S) uint8 torch tensor
     backgrounds: Any | None  # (k, 3, S, S) uint8 torch tensor, or None (the role has no background estimates)
     p3d: np.ndarray  # (k, 17, 3) root-relative, trunk units, crop (virtual) camera frame
+    p2d: np.ndarray  # (k, 17, 2) true 2D pose, crop coordinates in [-1, 1] (the model's p2d units)
     trunk_mm: np.ndarray  # (k,)
     names: list[str]  # "subject sequence camera #frame"
     dataset: str
@@ -448,8 +495,14 @@ def _cropped_tracks(store, role: str | None) -> list[tuple[Any, str]]:
     ]
 
 
-def select_frames(store_path: str | os.PathLike, role: str, size: int, k: int) -> SelectedFrames:
+def select_frames(
+    store_path: str | os.PathLike, role: str, size: int, k: int, *, diverse_from: int = 0
+) -> SelectedFrames:
     """``k`` usable frames evenly spaced over ``role`` (sequences and cameras in store order), read one by one.
+
+    With ``diverse_from`` > 0 the ``k`` frames are instead the most different true poses
+    (:func:`diverse_poses`) among ``diverse_from`` usable frames evenly spaced over the role: chosen from the
+    labels alone, never from a model's output, so a figure drawn on them shows no model at its best.
 
     Labels are those of the trainer (:mod:`kspbench.model.data`); only the chosen crops are read.
 
@@ -467,20 +520,25 @@ def select_frames(store_path: str | os.PathLike, role: str, size: int, k: int) -
         tracks = []
         for info, cam in _cropped_tracks(store, role):
             boxes = store.read(info.subject, info.sequence, "boxes", camera=cam).astype(np.float64)
-            _, p3d, _, usable, trunk = D._labels(store, info.subject, info.sequence, cam, boxes)
-            tracks.append((info, cam, p3d, usable, trunk))
+            p2d, p3d, _, usable, trunk = D._labels(store, info.subject, info.sequence, cam, boxes)
+            tracks.append((info, cam, p3d, usable, trunk, p2d))
         if not tracks:
             raise MissingInput(f"no sequence of role {role!r} in {store.path} has crops")
         usable = np.concatenate([t[3] for t in tracks])
-        chosen = evenly_spaced(usable, k)
+        if diverse_from > 0:
+            candidates = evenly_spaced(usable, max(int(diverse_from), k))
+            all_p3d = np.concatenate([t[2] for t in tracks])
+            chosen = candidates[diverse_poses(all_p3d[candidates], k)]
+        else:
+            chosen = evenly_spaced(usable, k)
         if chosen.size == 0:
             raise MissingInput(f"role {role!r} in {store.path} has no usable frame")
         starts = np.cumsum([0] + [t[3].size for t in tracks])
-        images, backgrounds, p3d, trunk, names = [], [], [], [], []
+        images, backgrounds, p3d, p2d, trunk, names = [], [], [], [], [], []
         has_bg = True
         for g in chosen:
             t = int(np.searchsorted(starts, g, side="right") - 1)
-            info, cam, t_p3d, _, t_trunk = tracks[t]
+            info, cam, t_p3d, _, t_trunk, t_p2d = tracks[t]
             f = int(g - starts[t])
             images.append(store.read(info.subject, info.sequence, "images", camera=cam, frames=slice(f, f + 1)))
             if has_bg and store.has(info.subject, info.sequence, "backgrounds", camera=cam):
@@ -490,6 +548,7 @@ def select_frames(store_path: str | os.PathLike, role: str, size: int, k: int) -
             else:
                 has_bg = False
             p3d.append(t_p3d[f])
+            p2d.append(t_p2d[f])
             trunk.append(t_trunk[f])
             names.append(f"{info.subject} {info.sequence} {cam} #{f}")
         dataset = str(store.attrs.get("dataset"))
@@ -497,6 +556,7 @@ def select_frames(store_path: str | os.PathLike, role: str, size: int, k: int) -
         images=D.resize_images(np.concatenate(images), size),
         backgrounds=D.resize_images(np.concatenate(backgrounds), size) if has_bg else None,
         p3d=np.stack(p3d).astype(np.float64),
+        p2d=np.stack(p2d).astype(np.float64),
         trunk_mm=np.asarray(trunk, np.float64),
         names=names,
         dataset=dataset,
@@ -523,11 +583,14 @@ def _describe(ckpt: dict[str, Any]) -> str:
 
 
 def swap_images(model, frames: SelectedFrames, threads: int = 1) -> dict[str, np.ndarray]:
-    """Decode every (pose i, appearance j) pair of the frames over the background of ``swap_background(i, j)``.
+    """Decode every (pose i, appearance j) pair of the frames over the background of ``swap_background(i, j)``,
+    once with EP's pose of frame i (the paper's Fig. 3) and once teacher-forced, with frame i's true 2D pose (and
+    EP's limb-width scale and the true joint depths, as ``kspbench diagnose`` decodes it).
 
     Returns:
-        ``grid`` (n, n, S, S, 3) in [0, 1] (rows: pose source, columns: appearance source), ``background``
-        (n, n) int, ``inputs`` and ``backgrounds`` (n, S, S, 3), ``p2d`` (n, 17, 2) predicted crop coordinates.
+        ``grid`` (n, n, S, S, 3) in [0, 1] (rows: pose source, columns: appearance source), ``grid_true`` the same
+        teacher-forced, ``background`` (n, n) int, ``inputs`` and ``backgrounds`` (n, S, S, 3), ``p2d`` (n, 17, 2)
+        predicted and ``p2d_true`` true crop coordinates.
 
     Raises:
         MissingInput: fewer than 3 frames.
@@ -552,15 +615,21 @@ def swap_images(model, frames: SelectedFrames, threads: int = 1) -> dict[str, np
         pose = model.pose(x)
         fa = model.appearance(x)
         depth = pose["p3d_cam"][..., 2][pose_src]
-        out = model.render(pose["p2d"][pose_src], pose["scale"][pose_src], fa[app_src], bg[bg_src], depth)["image"]
+        scale = pose["scale"][pose_src]
+        out = model.render(pose["p2d"][pose_src], scale, fa[app_src], bg[bg_src], depth)["image"]
+        true_p2d = torch.as_tensor(frames.p2d, dtype=x.dtype)
+        true_depth = torch.as_tensor(frames.p3d[..., 2], dtype=x.dtype)
+        out_true = model.render(true_p2d[pose_src], scale, fa[app_src], bg[bg_src], true_depth[pose_src])["image"]
     to_np = lambda t: t.clamp(0.0, 1.0).permute(0, 2, 3, 1).double().cpu().numpy()  # noqa: E731
     grid = to_np(out).reshape(n, n, *out.shape[2:], 3)
     return {
         "grid": grid,
+        "grid_true": to_np(out_true).reshape(n, n, *out_true.shape[2:], 3),
         "background": bg_src.reshape(n, n),
         "inputs": to_np(x),
         "backgrounds": to_np(bg),
         "p2d": pose["p2d"].double().cpu().numpy(),
+        "p2d_true": np.asarray(frames.p2d, np.float64),
     }
 
 
@@ -752,16 +821,19 @@ def plot_swap(
 ) -> Path:
     """Fig. 3: rows = pose source, columns = appearance source, cells over the background of a third sample.
 
-    The first row shows the appearance inputs, the first column the pose inputs (with the predicted 2D pose), the
-    last row each sample's background; each cell names the sample its background comes from.
+    The rows are the most different true poses of the role (:func:`select_frames` with ``diverse_from``), and each
+    pose has two rows: decoded from EP's pose (the paper's figure: what the image loss sees) and teacher-forced from
+    the true 2D pose (whether the decoder can draw that pose at all). The first row shows the appearance inputs, the
+    first column the pose inputs with the 2D pose the row decodes; the last row each sample's background; each cell
+    names the sample its background comes from.
     """
     model, ckpt = _load_model(checkpoint)
-    frames = select_frames(store, role, int(ckpt["profile"]["input_size"]), k)
+    frames = select_frames(store, role, int(ckpt["profile"]["input_size"]), k, diverse_from=SWAP_CANDIDATES)
     res = swap_images(model, frames, threads=int(ckpt.get("threads", 1)))
     n = res["grid"].shape[0]
     letters = string.ascii_uppercase
-    fig = _new_figure(1.55 * (n + 1), 1.55 * (n + 2) + 0.5)
-    axes = fig.subplots(n + 2, n + 1)
+    fig = _new_figure(1.55 * (n + 1), 1.55 * (2 * n + 2) + 0.6)
+    axes = fig.subplots(2 * n + 2, n + 1)
     corner = axes[0, 0]
     corner.axis("off")
     corner.text(
@@ -770,43 +842,49 @@ def plot_swap(
     for j in range(n):
         _show(axes[0, j + 1], res["inputs"][j])
         axes[0, j + 1].set_title(f"appearance {letters[j]}", fontsize=7)
+    sources = (("grid", "p2d", "#ffdd00", "EP's pose"), ("grid_true", "p2d_true", "#33ddff", "true 2D"))
     for i in range(n):
-        ax = axes[i + 1, 0]
-        _show(ax, res["inputs"][i])
-        _bones_2d(ax, res["p2d"][i], "#ffdd00", lw=0.9)
-        ax.set_xlim(-1, 1)
-        ax.set_ylim(1, -1)
-        ax.set_ylabel(f"pose {letters[i]}", fontsize=7)
-        for j in range(n):
-            cell = axes[i + 1, j + 1]
-            _show(cell, res["grid"][i, j])
-            cell.text(
-                0.03,
-                0.03,
-                f"bg {letters[res['background'][i, j]]}",
-                transform=cell.transAxes,
-                fontsize=6,
-                color="white",
-                bbox={"facecolor": "black", "alpha": 0.5, "pad": 1, "lw": 0},
-            )
-    axes[n + 1, 0].axis("off")
-    axes[n + 1, 0].text(
+        for r, (grid, p2d, colour, label) in enumerate(sources):
+            row = 1 + 2 * i + r
+            ax = axes[row, 0]
+            _show(ax, res["inputs"][i])
+            _bones_2d(ax, res[p2d][i], colour, lw=0.9)
+            ax.set_xlim(-1, 1)
+            ax.set_ylim(1, -1)
+            ax.set_ylabel(f"pose {letters[i]}\n{label}", fontsize=7)
+            for j in range(n):
+                cell = axes[row, j + 1]
+                _show(cell, res[grid][i, j])
+                cell.text(
+                    0.03,
+                    0.03,
+                    f"bg {letters[res['background'][i, j]]}",
+                    transform=cell.transAxes,
+                    fontsize=6,
+                    color="white",
+                    bbox={"facecolor": "black", "alpha": 0.5, "pad": 1, "lw": 0},
+                )
+    last = 2 * n + 1
+    axes[last, 0].axis("off")
+    axes[last, 0].text(
         0.5,
         0.5,
         "backgrounds" if frames.backgrounds is not None else "no background\nestimates:\nflat grey",
         ha="center",
         va="center",
         fontsize=7,
-        transform=axes[n + 1, 0].transAxes,
+        transform=axes[last, 0].transAxes,
     )
     for j in range(n):
-        _show(axes[n + 1, j + 1], res["backgrounds"][j])
-        axes[n + 1, j + 1].set_xlabel(f"background {letters[j]}", fontsize=7)
+        _show(axes[last, j + 1], res["backgrounds"][j])
+        axes[last, j + 1].set_xlabel(f"background {letters[j]}", fontsize=7)
     names = "; ".join(f"{letters[i]}: {frames.names[i]}" for i in range(n))
     pci = swap_pci_text(model, checkpoint, store, role, threads=int(ckpt.get("threads", 1)))
     fig.suptitle(
         f"Fig. 3: pose, appearance and background swapped through the decoder. {_describe(ckpt)} on "
-        f"{role}\n{pci}\n{names}\n{dataset_title([frames.dataset])}",
+        f"{role}\n{pci}\nrows: the {n} most different true poses among {SWAP_CANDIDATES} evenly spaced frames,\n"
+        f"each decoded from EP's pose (yellow: the paper's figure) and from its true 2D pose (cyan: teacher-forced)\n"
+        f"{names}\n{dataset_title([frames.dataset])}",
         fontsize=8,
     )
     return _save(fig, Path(out), formats)

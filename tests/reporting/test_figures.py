@@ -469,8 +469,41 @@ def test_fixed_frames_swaps_and_aligned_skeletons(bench):
     # Same pose and background, another appearance: another image.
     assert sw["background"][0, 2] == sw["background"][0, 3] == 1
     assert np.abs(sw["grid"][0, 2] - sw["grid"][0, 3]).max() > 1e-4
+    # Teacher-forced from the true 2D pose: the same inputs but the pose, so another image, and the labels'.
+    assert sw["grid_true"].shape == sw["grid"].shape
+    assert np.abs(sw["grid_true"] - sw["grid"]).max() > 1e-4
+    np.testing.assert_array_equal(sw["p2d_true"], F.select_frames(bench["store"], "h36m-test", 32, 4).p2d)
+    # Fig. 3's frames: the most different true poses of evenly spaced candidates, from the labels alone.
+    diverse = F.select_frames(bench["store"], "h36m-test", 32, 3, diverse_from=12)
+    candidates = F.select_frames(bench["store"], "h36m-test", 32, 12)
+    assert set(diverse.names) <= set(candidates.names) and len(set(diverse.names)) == 3
+    picked = [candidates.names.index(n) for n in diverse.names]
+    assert picked == F.diverse_poses(candidates.p3d, 3).tolist()
+    assert diverse.names == F.select_frames(bench["store"], "h36m-test", 32, 3, diverse_from=12).names
     sk = F.skeleton_data(model, frames)
     err = np.linalg.norm(sk["aligned"] - sk["gt"], axis=-1).mean(axis=1)
     np.testing.assert_allclose(sk["p_mpjpe_mm"], err, rtol=1e-9)
     assert (sk["p_mpjpe_mm"] < np.linalg.norm(sk["pred"] - sk["gt"], axis=-1).mean(axis=1) + 1e-9).all()
     assert F.dataset_title(["kspbench-synthetic-world"]) == "kspbench-synthetic-world: not comparable with the paper"
+
+
+def _rot_z(deg: float) -> np.ndarray:
+    a = np.deg2rad(deg)
+    return np.array([[np.cos(a), -np.sin(a), 0.0], [np.sin(a), np.cos(a), 0.0], [0.0, 0.0, 1.0]])
+
+
+def test_diverse_poses_takes_the_medoid_then_the_farthest_and_counts_views_of_a_pose_as_one():
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(17, 3))
+    other = rng.normal(size=(17, 3))
+    near = base + 0.05 * rng.normal(size=(17, 3))
+    # 0-2: one pose (1 and 2 rotated and scaled copies of 0, which protocol II's alignment cannot tell apart),
+    # 3: near it, 4: another pose.
+    poses = np.stack([base, 1.7 * base @ _rot_z(70).T, 0.6 * base @ _rot_z(-40).T, near, other])
+    order = F.diverse_poses(poses, 5).tolist()
+    assert sorted(order) == [0, 1, 2, 3, 4]  # each index once
+    assert order[0] in (0, 1, 2)  # the medoid: the cluster of one pose
+    assert order[1] == 4  # then the pose unlike the rest
+    assert order[2] == 3  # then the near pose, before the copies of the one already taken
+    assert F.diverse_poses(poses, 2).tolist() == order[:2]
+    assert F.diverse_poses(poses, 0).size == 0 and F.diverse_poses(poses[:1], 3).tolist() == [0]
