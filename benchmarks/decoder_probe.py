@@ -6,7 +6,7 @@ the probe bounds what DI can learn when the pose it is given is right, to compar
 (``kspbench diagnose``), whose DI learned from EP's poses.
 
     python benchmarks/decoder_probe.py [--store data/world.h5] [--profile cpu] [--map-skips on|off|profile]
-                                       [--steps 1000] [--seed 0]
+                                       [--steps 1000] [--seed 0] [--save generator.pt]
 
 Measured with this script on the cpu world (seed 0, 1,000 steps, 1 thread): the cpu decoder reaches teacher-forced
 PCI 0.349 [0.326, 0.373] (mask IoU 0.70); with ``--map-skips on`` 0.418 [0.396, 0.440] (IoU 0.80). After 30 steps
@@ -41,6 +41,11 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--tuples", type=int, default=256)
+    ap.add_argument(
+        "--save",
+        metavar="PATH",
+        help="write the trained generator's weights (Tm's convs, DI, EA; a state dict) for image_loss_probe.py",
+    )
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     profile = load_profile(args.profile)
@@ -71,6 +76,9 @@ def main(argv: list[str]) -> int:
         if step % 250 == 0 or step == args.steps - 1:
             print(f"step {step}: image L1 {loss.item():.4f} ({time.time() - started:.0f} s)", file=sys.stderr)
     model.eval()
+    if args.save:
+        state = {k: v for k, v in model.state_dict().items() if k.split(".")[0] in ("pose_maps", "di", "ea")}
+        torch.save({"profile": profile.name, "steps": args.steps, "seed": args.seed, "generator": state}, args.save)
     with torch.no_grad():
         report = G.measure(model, val, G.draw_tuples(val, args.tuples, seed=0))
     tf = report["modes"]["teacher_forced"]

@@ -40,7 +40,10 @@ of the training subjects whose body it resembles), > 0 when the right person's a
 than another person's. Roles with one subject (``h36m-val``) give None.
 
 References (mode-free): ``copy_background_l1`` (Bt against It in the person region: the error of copying the
-background) and EP's PCK / error on the real It.
+background) and EP's PCK / error on the real It, beside the same for **one constant 2D pose** (``pck_const_2d``,
+``error_px_const_2d``): the mean true 2D pose of the role's usable frames, predicted for every It. Crops are centred
+on the person at a fixed scale, so a constant 2D pose is already close to most joints; EP's 2D has learned
+something only where it beats this floor (the 2D counterpart of the ``const`` baseline of 3D).
 """
 
 from __future__ import annotations
@@ -110,6 +113,8 @@ DEFINITIONS = {
     "pck": f"fraction of joints with |EP p2d - true p2d| < {PCK_THRESHOLD} in [-1, 1] crop units "
     "(0.1 x crop side); error_px = mean joint distance x crop_px / 2",
     "copy_background_l1": "mean L1 between Bt and It in the region (the error of copying the background)",
+    "const_2d": "the mean true 2D pose (crop coordinates) of the role's usable frames, predicted for every It: "
+    "the 2D floor beside EP's PCK on the real It",
     "stranger": "X, a usable frame of another subject of the role (the same camera when the role has one); "
     "None when the role has one subject",
     "e_b_stranger": "mean over tuples of the mean L1 between Î_X(B) = DI(Tm(B), EA(X), C) and It in the region",
@@ -350,7 +355,8 @@ def measure(
     context; :func:`diagnose` does).
 
     Returns:
-        ``{"n_tuples", "crop_px", "copy_background_l1", "ep_on_real": {"pck", "error_px"}, "modes": {mode:
+        ``{"n_tuples", "crop_px", "copy_background_l1", "ep_on_real": {"pck", "error_px", "pck_const_2d",
+        "error_px_const_2d"}, "modes": {mode:
         {"e_b", "e_b_prime", "pci", "pci_ci95", "mask_iou", "mask_inside", "mask_outside", "ep_pck_decoded",
         "ep_error_px_decoded"}}}`` (``mask_*`` None without a decoder mask) and ``"per_tuple"`` arrays.
     """
@@ -363,6 +369,7 @@ def measure(
         acc.setdefault(key, []).append(value.detach().double().cpu().numpy())
 
     has_mask = None
+    const_2d = torch.from_numpy(np.asarray(frames.p2d[frames.usable], np.float64).mean(0)).to(device)
     for start in range(0, len(tuples), batch):
         x = _batch_inputs(frames, tuples.take(slice(start, start + batch)), device)
         dec = _decode(model, x)
@@ -371,6 +378,9 @@ def measure(
         err_real = _joint_errors(dec["pose_t"]["p2d"], x["p2d_t"])
         put("pck_real", (err_real < PCK_THRESHOLD).double().mean(dim=1))
         put("px_real", err_real.mean(dim=1) * size / 2.0)
+        err_const = _joint_errors(const_2d.to(x["p2d_t"].dtype).expand_as(x["p2d_t"]), x["p2d_t"])
+        put("pck_const", (err_const < PCK_THRESHOLD).double().mean(dim=1))
+        put("px_const", err_const.mean(dim=1) * size / 2.0)
         for mode in MODES:
             rb, ro = dec[mode]
             put(f"{mode}/e_b", _region_l1(rb["image"], x["tgt"], region))
@@ -414,7 +424,12 @@ def measure(
         "crop_px": size,
         "has_decoder_mask": bool(has_mask),
         "copy_background_l1": mean("copy_bg"),
-        "ep_on_real": {"pck": mean("pck_real"), "error_px": mean("px_real")},
+        "ep_on_real": {
+            "pck": mean("pck_real"),
+            "error_px": mean("px_real"),
+            "pck_const_2d": mean("pck_const"),
+            "error_px_const_2d": mean("px_const"),
+        },
         "modes": modes,
         "per_tuple": cat,
     }
@@ -594,7 +609,9 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     lines.append(
         f"reference: copy-the-background L1 {_num(report['copy_background_l1'])}; EP on the real It: "
         f"PCK@0.1 {_num(None if real['pck'] is None else 100 * real['pck'], '.1f')} % "
-        f"({_num(real['error_px'], '.1f')} px)"
+        f"({_num(real['error_px'], '.1f')} px; one constant 2D pose: "
+        f"{_num(None if real.get('pck_const_2d') is None else 100 * real['pck_const_2d'], '.1f')} %, "
+        f"{_num(real.get('error_px_const_2d'), '.1f')} px)"
     )
     lines.append("PCI = 1 - e(B)/e(B'): 0 = the decoder ignores the pose, 1 = it draws exactly the true person")
     lines.append(aci_line(report))

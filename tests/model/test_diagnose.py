@@ -159,7 +159,28 @@ def test_report_on_the_real_decoder_has_every_figure(bench):
         assert m["pci_ci95"][0] <= m["pci"] <= m["pci_ci95"][1]
         assert 0 <= m["mask_iou"] <= 1 and 0 <= m["ep_pck_decoded"] <= 1 and m["ep_error_px_decoded"] > 0
     assert 0 <= report["ep_on_real"]["pck"] <= 1 and report["copy_background_l1"] > 0
+    assert 0 < report["ep_on_real"]["pck_const_2d"] <= 1 and report["ep_on_real"]["error_px_const_2d"] > 0
     assert "kspbench" in report["provenance"]
+
+
+def test_an_ep_that_predicts_the_constant_2d_pose_scores_the_constant_floor(bench, monkeypatch):
+    frames = _frames(bench)
+    const = torch.from_numpy(frames.p2d[frames.usable].astype(np.float64).mean(0))
+    model, _ = load_model(bench["ckpt"])
+    real_pose = model.pose
+
+    def constant_pose(images):
+        out = real_pose(images)
+        out["p2d"] = const.to(out["p2d"].dtype).expand_as(out["p2d"]).clone()
+        return out
+
+    monkeypatch.setattr(model, "pose", constant_pose)
+    report, _ = DG.diagnose(bench["ckpt"], bench["clean"], n_tuples=N, threads=1, model=model)
+    real = report["ep_on_real"]
+    assert real["pck"] == pytest.approx(real["pck_const_2d"], abs=1e-6)
+    assert real["error_px"] == pytest.approx(real["error_px_const_2d"], rel=1e-5)
+    # The true 2D pose is not constant, so the floor is not perfect.
+    assert real["error_px_const_2d"] > 0.5
 
 
 def _one_line_error(capsys, *needles):
