@@ -57,3 +57,23 @@ def test_rarity_bins_follow_the_quantiles_of_the_floor():
     assert edges[0] == 0 and edges[-1] == 99
     assert np.bincount(bins).tolist() == [25, 25, 25, 15, 10]
     assert (np.diff(bins[np.argsort(floor)]) >= 0).all()  # a rarer pose never lands in an earlier bin
+
+
+def test_a_fixed_generator_takes_the_saved_weights_no_gradient_and_stays_in_eval_mode(tiny):
+    fixed = _load("train_with_fixed_generator")
+    donor = KSP(tiny)
+    donor.reset_parameters(torch.Generator().manual_seed(1))
+    state = {k: v for k, v in donor.state_dict().items() if k.split(".")[0] in ("pose_maps", "di", "ea")}
+    model = KSP(tiny)
+    model.reset_parameters(torch.Generator().manual_seed(2))
+    ep_before = {k: v.clone() for k, v in model.ep.state_dict().items()}
+    fixed.fix_generator(model, state)
+    model.train()
+    for name in ("pose_maps", "di", "ea"):
+        module = getattr(model, name)
+        assert not any(p.requires_grad for p in module.parameters())
+        assert not any(m.training for m in module.modules())
+        for k, v in module.state_dict().items():
+            assert torch.equal(v, state[f"{name}.{k}"])
+    assert model.ep.training and all(p.requires_grad for p in model.ep.parameters())
+    assert all(torch.equal(v, ep_before[k]) for k, v in model.ep.state_dict().items())  # EP untouched
