@@ -30,7 +30,6 @@ import sys
 import numpy as np
 import torch
 
-from kspbench.core import kinematics as K
 from kspbench.model import data as D
 from kspbench.model import diagnose as G
 from kspbench.model.predict import load_model
@@ -49,11 +48,9 @@ def image_loss(model, p2d: torch.Tensor, scale: torch.Tensor, fa: torch.Tensor, 
 
 
 def kinematic_p2d(model, raw: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """EP's raw outputs (vk, c6, log_scale, offset) -> (p2d, scale) through Tfk and Tc, as ``KSP.pose`` does."""
-    p3d = K.forward_kinematics(raw["vk"], model.bone_lengths, frame=model.fk_frame)
-    scale = torch.exp(raw["log_scale"])
-    proj = K.project(p3d, K.camera_rotation(raw["c6"]), model.translation, model.focal)
-    return scale[:, None, None] * proj + raw["offset"][:, None, :], scale
+    """EP's raw outputs (vk, c6, log_scale, offset) -> (p2d, scale) through Tfk and Tc (``KSP.pose_from_head``)."""
+    pose = model.pose_from_head(raw)
+    return pose["p2d"], pose["scale"]
 
 
 def descend(loss_of, params: list[torch.Tensor], p2d_of, truth: torch.Tensor, steps: int, lr: float) -> dict:
@@ -79,8 +76,7 @@ def probe(model, frames: D.Frames, tuples: G.Tuples, steps: int, lr: float) -> d
     source, target = D.to_float(frames.images[s]), D.to_float(frames.images[t])
     bg = D.to_float(frames.backgrounds[t])
     truth = torch.from_numpy(frames.p2d[t.numpy()]).to(target.dtype)
-    const = torch.from_numpy(frames.p2d[frames.usable].astype(np.float64).mean(0)).to(target.dtype)
-    const = const.expand_as(truth).contiguous()
+    const = torch.from_numpy(G.constant_2d(frames)).to(target.dtype).expand_as(truth).contiguous()
     with torch.no_grad():
         raw = model.ep(target)
         ep_p2d, scale = kinematic_p2d(model, raw)

@@ -73,6 +73,7 @@ __all__ = [
     "load_role",
     "draw_tuples",
     "person_masks",
+    "constant_2d",
     "measure",
     "decode_examples",
     "diagnose",
@@ -348,6 +349,11 @@ def _decode(model, x: dict[str, torch.Tensor]) -> dict[str, Any]:
     return out
 
 
+def constant_2d(frames: "D.Frames") -> np.ndarray:
+    """The 2D floor: the mean true 2D pose of the frames' usable frames, ``(17, 2)`` crop coordinates, float64."""
+    return np.asarray(frames.p2d[frames.usable], np.float64).mean(0)
+
+
 def measure(
     model, frames: "D.Frames", tuples: Tuples, *, device: str = "cpu", batch: int = BATCH, seed: int = 0
 ) -> dict[str, Any]:
@@ -369,7 +375,7 @@ def measure(
         acc.setdefault(key, []).append(value.detach().double().cpu().numpy())
 
     has_mask = None
-    const_2d = torch.from_numpy(np.asarray(frames.p2d[frames.usable], np.float64).mean(0)).to(device)
+    const_2d = torch.from_numpy(constant_2d(frames)).to(device)
     for start in range(0, len(tuples), batch):
         x = _batch_inputs(frames, tuples.take(slice(start, start + batch)), device)
         dec = _decode(model, x)

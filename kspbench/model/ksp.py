@@ -187,7 +187,13 @@ class KSP(nn.Module):
         ``p3d`` ``(B, 17, 3)`` in C, ``rotation`` Rc ``(B, 3, 3)``, ``p3d_cam`` = Rc p3d (root-relative camera
         frame), ``scale`` s ``(B,)`` and ``p2d`` = s * P(Rc p3d + Tc) + o ``(B, 17, 2)`` in crop coordinates.
         """
-        out = self.ep(images)
+        return self.pose_from_head(self.ep(images))
+
+    def pose_from_head(self, head: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Tfk and Tc on EP's raw outputs (``vk`` or, for no-tfk, ``p3d``; ``c6``, ``log_scale``, ``offset``): the
+        second half of :meth:`pose`, for callers that move those outputs themselves (a new dict; ``head`` is left as
+        it is)."""
+        out = dict(head)
         if "p3d" not in out:
             out["p3d"] = K.forward_kinematics(out["vk"], self.bone_lengths, frame=self.fk_frame)
         rot = K.camera_rotation(out["c6"])

@@ -166,6 +166,7 @@ def test_report_on_the_real_decoder_has_every_figure(bench):
 def test_an_ep_that_predicts_the_constant_2d_pose_scores_the_constant_floor(bench, monkeypatch):
     frames = _frames(bench)
     const = torch.from_numpy(frames.p2d[frames.usable].astype(np.float64).mean(0))
+    np.testing.assert_array_equal(DG.constant_2d(frames), const.numpy())  # the floor is the role's mean 2D
     model, _ = load_model(bench["ckpt"])
     real_pose = model.pose
 
